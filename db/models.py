@@ -1,0 +1,234 @@
+"""SQLAlchemy models: the partner directory, the referral read model, the audit trail,
+the email outbox and API tokens. Portable between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+TZDateTime = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: TZDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Partner(Base):
+    """A partner's referral profile plus the bookkeeping used for fair ranking."""
+
+    __tablename__ = "partners"
+
+    mpn_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    referral_contact: Mapped[str] = mapped_column(String(320))
+    referral_ready: Mapped[bool] = mapped_column(Boolean, default=True)
+    benefit_referrals: Mapped[bool] = mapped_column(Boolean, default=False)
+    fasttrack_ready: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_seats: Mapped[int] = mapped_column(Integer, default=0)
+    max_seats: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    home_country: Mapped[str] = mapped_column(String(2))
+    timezone: Mapped[str] = mapped_column(String(64))
+    paused_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    max_open_referrals: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # bookkeeping (not part of the imported profile)
+    open_assignments: Mapped[int] = mapped_column(Integer, default=0)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    capacity_declines: Mapped[int] = mapped_column(Integer, default=0)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)  # the contract JSON as imported
+    created_at: Mapped[datetime] = mapped_column(TZDateTime)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime)
+
+    __table_args__ = (
+        Index("ix_partners_optin", "referral_ready", "benefit_referrals", "fasttrack_ready"),
+        Index("ix_partners_seats", "min_seats", "max_seats"),
+        Index("ix_partners_load", "open_assignments", "last_assigned_at"),
+    )
+
+
+class PartnerWorkload(Base):
+    __tablename__ = "partner_workloads"
+    mpn_id: Mapped[str] = mapped_column(
+        ForeignKey("partners.mpn_id", ondelete="CASCADE"), primary_key=True
+    )
+    workload: Mapped[str] = mapped_column(String(32), primary_key=True)
+    __table_args__ = (Index("ix_partner_workloads_workload", "workload", "mpn_id"),)
+
+
+class PartnerLanguage(Base):
+    __tablename__ = "partner_languages"
+    mpn_id: Mapped[str] = mapped_column(
+        ForeignKey("partners.mpn_id", ondelete="CASCADE"), primary_key=True
+    )
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    __table_args__ = (Index("ix_partner_languages_language", "language", "mpn_id"),)
+
+
+class PartnerCountry(Base):
+    """Countries served: the home country and the further countries."""
+
+    __tablename__ = "partner_countries"
+    mpn_id: Mapped[str] = mapped_column(
+        ForeignKey("partners.mpn_id", ondelete="CASCADE"), primary_key=True
+    )
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    __table_args__ = (Index("ix_partner_countries_country", "country", "mpn_id"),)
+
+
+class PartnerSegment(Base):
+    """Special segments served (education, government, nonprofit). Commercial needs no row."""
+
+    __tablename__ = "partner_segments"
+    mpn_id: Mapped[str] = mapped_column(
+        ForeignKey("partners.mpn_id", ondelete="CASCADE"), primary_key=True
+    )
+    segment: Mapped[str] = mapped_column(String(16), primary_key=True)
+    __table_args__ = (Index("ix_partner_segments_segment", "segment", "mpn_id"),)
+
+
+class ReferralRecord(Base):
+    """Read model of one referral or split part (workflow_id = referral id, or part id)."""
+
+    __tablename__ = "referrals"
+
+    workflow_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    referral_id: Mapped[str] = mapped_column(String(64), index=True)
+    parent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    partner_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    customer_country: Mapped[str] = mapped_column(String(2))
+    seats: Mapped[int] = mapped_column(Integer)
+    workloads: Mapped[list[Any]] = mapped_column(JSON)
+    sla_due_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    referral: Mapped[dict[str, Any]] = mapped_column(JSON)  # the contract JSON
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)  # last ReferralState snapshot
+
+
+class AssignmentRecord(Base):
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(String(80))
+    referral_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    partner_id: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    assigned_at: Mapped[datetime] = mapped_column(TZDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    explanation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "seq", name="uq_assignments_workflow_seq"),
+        Index("ix_assignments_partner_outcome", "partner_id", "outcome"),
+    )
+
+
+class AuditEvent(Base):
+    """Who did what, when and why. `seq` is the entry's index in the workflow's history."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(String(80))
+    referral_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(TZDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    refused: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (UniqueConstraint("workflow_id", "seq", name="uq_audit_workflow_seq"),)
+
+
+class OutboxMessage(Base):
+    """Every email, keyed by its deterministic Message-ID: the exactly-once ledger."""
+
+    __tablename__ = "email_outbox"
+
+    message_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(80), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    recipients: Mapped[list[Any]] = mapped_column(JSON)
+    subject: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(TZDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mpn_id: Mapped[str] = mapped_column(ForeignKey("partners.mpn_id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+
+
+class IdempotencyKey(Base):
+    """Portal requests replayed with the same Idempotency-Key return the first answer."""
+
+    __tablename__ = "idempotency_keys"
+
+    mpn_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime)
+
+
+class LinkUse(Base):
+    """Single-use email action links: a row once a signed link has been used."""
+
+    __tablename__ = "link_uses"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(TZDateTime)
+
+
+__all__ = [
+    "ApiToken",
+    "AssignmentRecord",
+    "AuditEvent",
+    "Base",
+    "IdempotencyKey",
+    "LinkUse",
+    "OutboxMessage",
+    "Partner",
+    "PartnerCountry",
+    "PartnerLanguage",
+    "PartnerSegment",
+    "PartnerWorkload",
+    "ReferralRecord",
+]

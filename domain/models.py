@@ -1,0 +1,379 @@
+"""Data shapes shared by workflows, activities, the CLI and the portal.
+
+Plain dataclasses only: they travel through Temporal's JSON payload converter, so every
+field is a str, int, float, bool, date/datetime, list, dict or another dataclass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+# ---------------------------------------------------------------------------------------
+# Vocabularies (the public contract's codes)
+# ---------------------------------------------------------------------------------------
+
+WORKLOADS: tuple[str, ...] = (
+    "teams",
+    "exchange",
+    "sharepoint",
+    "onedrive",
+    "intune",
+    "entra_id",
+    "defender",
+    "purview",
+    "copilot",
+    "windows",
+)
+SEGMENTS: tuple[str, ...] = ("commercial", "education", "government", "nonprofit")
+REFERRAL_TYPES: tuple[str, ...] = ("benefit", "standard")
+
+
+class Status:
+    """Referral status (top-level `status` of `referral show --json`)."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    ESCALATED = "escalated"
+    CANCELLED = "cancelled"
+    SPLIT = "split"
+
+    ALL: tuple[str, ...] = (PENDING, ACTIVE, COMPLETED, ESCALATED, CANCELLED, SPLIT)
+    CLOSED: tuple[str, ...] = (COMPLETED, CANCELLED)
+
+
+class Outcome:
+    """Outcome of one assignment attempt."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"  # referral cancelled by operations while assigned
+
+    OPEN: tuple[str, ...] = (PENDING, ACCEPTED)
+    ALL: tuple[str, ...] = (PENDING, ACCEPTED, DECLINED, EXPIRED, COMPLETED, WITHDRAWN)
+
+
+class Reason:
+    """Decline reason codes."""
+
+    WORKING_WITH_OTHER_PARTNER = "customer_working_with_other_partner"
+    CUSTOMER_UNRESPONSIVE = "customer_unresponsive"
+    LEGAL_OR_POLITICAL = "legal_or_political"
+    CUSTOMER_TYPE_NOT_SUPPORTED = "customer_type_not_supported"
+    LANGUAGE_NOT_SUPPORTED = "language_not_supported"
+    PARTNER_AT_CAPACITY = "partner_at_capacity"
+    PREFERS_FASTTRACK_CENTER = "customer_prefers_fasttrack_center"
+    ACCOUNT_TEAM_DECLINES_PARTNER = "account_team_declines_partner"
+    OTHER = "other"
+
+    ALL: tuple[str, ...] = (
+        WORKING_WITH_OTHER_PARTNER,
+        CUSTOMER_UNRESPONSIVE,
+        LEGAL_OR_POLITICAL,
+        CUSTOMER_TYPE_NOT_SUPPORTED,
+        LANGUAGE_NOT_SUPPORTED,
+        PARTNER_AT_CAPACITY,
+        PREFERS_FASTTRACK_CENTER,
+        ACCOUNT_TEAM_DECLINES_PARTNER,
+        OTHER,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Directory
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class PartnerProfile:
+    mpn_id: str
+    name: str
+    referral_contact: str
+    referral_ready: bool = True
+    benefit_referrals: bool = False
+    fasttrack_ready: bool = False
+    workloads: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    segments: list[str] = field(default_factory=list)
+    min_seats: int = 0
+    max_seats: int | None = None
+    home_country: str = ""
+    countries: list[str] = field(default_factory=list)
+    timezone: str = "UTC"
+    paused_until: date | None = None
+    max_open_referrals: int | None = None
+
+    def countries_served(self) -> set[str]:
+        return {self.home_country, *self.countries}
+
+
+@dataclass
+class PartnerLoad:
+    """Directory bookkeeping used for fair ranking (kept by activities, not by the profile)."""
+
+    mpn_id: str
+    open_assignments: int = 0
+    last_assigned_at: datetime | None = None
+    capacity_declines: int = 0
+
+
+@dataclass
+class PartnerContact:
+    """What a workflow needs to know about the partner it assigned."""
+
+    mpn_id: str
+    name: str
+    referral_contact: str
+    timezone: str
+    country: str
+    capacity_declines_used: int = 0
+
+
+# ---------------------------------------------------------------------------------------
+# Referral
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Customer:
+    name: str
+    country: str
+    language: str
+    segment: str
+    seats: int
+    tenant_id: str = ""
+    contact_email: str = ""
+
+
+@dataclass
+class Requester:
+    name: str = ""
+    email: str = ""
+    microsoft: bool = False
+
+
+@dataclass
+class Referral:
+    referral_id: str
+    type: str
+    customer: Customer
+    workloads: list[str]
+    active_usage: dict[str, float] = field(default_factory=dict)
+    notes: str = ""
+    requested_by: Requester = field(default_factory=Requester)
+    account_team: list[str] = field(default_factory=list)
+    cpor_partner: str | None = None
+
+
+# ---------------------------------------------------------------------------------------
+# Matching
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class MatchRequest:
+    referral: Referral
+    scope_id: str  # workflow id of the referral or part being staffed
+    workloads: list[str]  # the workloads this scope needs staffed
+    attempt: int  # assignment number within the scope (1, 2, ...): idempotency key
+    excluded: list[str]  # partners that declined or let this scope expire
+    as_of: datetime
+    allow_split: bool = True
+
+
+@dataclass
+class MatchExplanation:
+    candidates: int = 0  # partners considered before any criterion
+    removed: dict[str, int] = field(default_factory=dict)  # criterion -> partners it removed
+    eligible: int = 0
+    cpor: str = ""  # "chosen", "not eligible: <criterion>", "" (no CPOR partner)
+    rank_keys: dict[str, str] = field(default_factory=dict)  # why the winner won
+    note: str = ""
+
+
+@dataclass
+class MatchResult:
+    partner: PartnerContact | None
+    explanation: MatchExplanation
+    split: list[list[str]] = field(default_factory=list)  # non-empty: divide into these parts
+
+
+# ---------------------------------------------------------------------------------------
+# Live state (workflow query result, also the read model's snapshot)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Assignment:
+    seq: int
+    partner: str
+    partner_name: str
+    outcome: str
+    assigned_at: datetime
+    due_at: datetime | None = None
+    decided_at: datetime | None = None
+    reason: str = ""
+    note: str = ""
+    explanation: MatchExplanation | None = None
+
+
+@dataclass
+class HistoryEntry:
+    at: datetime
+    actor: str  # "system", "partner:<mpn>", "operator", "sla-timer"
+    action: str
+    detail: str = ""
+    refused: bool = False
+
+
+@dataclass
+class PartRef:
+    workflow_id: str
+    workloads: list[str]
+    status: str
+    partner: str = ""
+
+
+@dataclass
+class Milestones:
+    contacted_at: datetime | None = None
+    kickoff_at: datetime | None = None
+    cpor_claimed_at: datetime | None = None
+    contact_due_at: datetime | None = None
+    contact_overdue: bool = False
+
+
+@dataclass
+class Completion:
+    vas_sold: bool
+    vas_value: float | None = None
+    notes: str = ""
+    completed_at: datetime | None = None
+
+
+@dataclass
+class ReferralState:
+    referral_id: str
+    workflow_id: str
+    parent_id: str | None
+    type: str
+    workloads: list[str]
+    status: str
+    customer_country: str
+    seats: int
+    created_at: datetime
+    assignments: list[Assignment] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    parts: list[PartRef] = field(default_factory=list)
+    milestones: Milestones = field(default_factory=Milestones)
+    completion: Completion | None = None
+    waiting_for: str = ""
+    escalation: str = ""
+    cancel_reason: str = ""
+
+    @property
+    def current(self) -> Assignment | None:
+        if self.assignments and self.assignments[-1].outcome in Outcome.OPEN:
+            return self.assignments[-1]
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# Workflow inputs and partner / operator actions
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReferralInput:
+    referral: Referral
+    parent_id: str | None = None  # set for split parts
+    workloads: list[str] | None = None  # a part's workloads (None: the referral's)
+
+
+@dataclass
+class PartnerAction:
+    """One partner action (update argument, or signal payload with `action` set)."""
+
+    partner: str
+    action: str = ""  # accept | decline | contacted | kickoff | cpor_claimed | complete
+    reason: str = ""
+    note: str = ""
+    vas_sold: bool | None = None
+    vas_value: float | None = None
+    notes: str = ""
+
+
+@dataclass
+class OperatorAction:
+    action: str  # retry | cancel
+    reason: str = ""
+    operator: str = "operator"
+
+
+@dataclass
+class ActionResult:
+    referral_id: str
+    status: str
+    message: str
+
+
+@dataclass
+class ReferralSummary:
+    referral_id: str
+    status: str
+    assignments: list[Assignment]
+    parts: list[PartRef]
+    completion: Completion | None
+    started_at: datetime
+    ended_at: datetime
+    time_to_accept_seconds: float | None = None
+
+
+# ---------------------------------------------------------------------------------------
+# Activity inputs and outputs
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class DeadlineRequest:
+    start: datetime  # aware, UTC
+    country: str
+    timezone: str
+    business_days: int | None = None  # None: the configured SLA_BUSINESS_DAYS
+
+
+@dataclass
+class Deadline:
+    due_at: datetime  # aware, UTC
+    local_text: str  # e.g. "Tue 1 Dec 2026 15:00 CET" in the partner's zone
+
+
+@dataclass
+class Snapshot:
+    """The whole live state of one referral or part, written to the read model."""
+
+    state: ReferralState
+    referral: Referral
+
+
+@dataclass
+class EmailRequest:
+    kind: str
+    referral: Referral
+    scope_id: str  # workflow id of the referral or part
+    seq: int  # assignment number the message belongs to (0: referral level)
+    workloads: list[str]
+    partner: PartnerContact | None = None
+    due_at: datetime | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class EmailResult:
+    message_id: str
+    status: str  # sent | duplicate | failed
+    error: str = ""
