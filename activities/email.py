@@ -1,0 +1,80 @@
+"""Email delivery, exactly once per deterministic Message-ID (outbox row in the database).
+
+Temporary SMTP failures raise (the activity retry policy backs off and tries again);
+permanent ones are recorded and returned as `failed` so the workflow can tell operations.
+The remaining window: a crash after the SMTP server accepted the message but before the
+outbox row is marked `sent` makes the retry send it again (with the same Message-ID, so
+mail clients that de-duplicate on it show one copy).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from db.outbox import EmailOutbox
+from domain import names
+from domain.links import LinkClaims, link_nonce, sign_link
+from domain.models import EmailRequest, EmailResult
+from mail.compose import compose
+from mail.smtp import PermanentMailError, TemporaryMailError, deliver
+from runtime.settings import Settings
+
+LINK_LIFETIME = timedelta(days=14)
+
+
+class EmailActivities:
+    def __init__(self, settings: Settings, outbox: EmailOutbox) -> None:
+        self._settings = settings
+        self._outbox = outbox
+
+    def _links(self, request: EmailRequest, message_id: str) -> dict[str, str] | None:
+        if request.kind != "notification" or request.partner is None:
+            return None
+        base = self._settings.portal_url
+        expires = (request.due_at or datetime.now(UTC)) + LINK_LIFETIME
+        links = {"view": f"{base}/referrals/{request.scope_id}"}
+        for action in ("accept", "decline"):
+            token = sign_link(
+                self._settings.link_secret,
+                LinkClaims(
+                    request.scope_id,
+                    request.partner.mpn_id,
+                    action,
+                    expires,
+                    link_nonce(message_id, action),
+                ),
+            )
+            links[action] = f"{base}/act/{token}"
+        return links
+
+    @activity.defn(name=names.ACTIVITY_EMAIL)
+    async def send_email(self, request: EmailRequest) -> EmailResult:
+        draft = compose(request, self._settings)
+        composed = compose(request, self._settings, self._links(request, draft.message_id))
+        now = datetime.now(UTC)
+        status = await self._outbox.begin(
+            composed.message_id,
+            request.scope_id,
+            request.kind,
+            request.seq,
+            composed.to + composed.cc,
+            composed.subject,
+            now,
+        )
+        if status == "sent":
+            return EmailResult(composed.message_id, "duplicate")
+        if status == "failed":
+            row = await self._outbox.get(composed.message_id)
+            return EmailResult(composed.message_id, "failed", row.last_error if row else "")
+        try:
+            await deliver(composed.message, self._settings)
+        except TemporaryMailError as err:
+            raise ApplicationError(str(err), type="TemporaryMailError") from err
+        except PermanentMailError as err:
+            await self._outbox.mark_failed(composed.message_id, str(err), datetime.now(UTC))
+            return EmailResult(composed.message_id, "failed", str(err))
+        await self._outbox.mark_sent(composed.message_id, datetime.now(UTC))
+        return EmailResult(composed.message_id, "sent")
