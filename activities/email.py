@@ -18,7 +18,7 @@ from db.outbox import EmailOutbox
 from domain import names
 from domain.links import LinkClaims, link_nonce, sign_link
 from domain.models import EmailRequest, EmailResult
-from mail.compose import compose
+from mail.compose import compose, make_message_id
 from mail.smtp import PermanentMailError, TemporaryMailError, deliver
 from runtime.settings import Settings
 
@@ -52,8 +52,8 @@ class EmailActivities:
 
     @activity.defn(name=names.ACTIVITY_EMAIL)
     async def send_email(self, request: EmailRequest) -> EmailResult:
-        draft = compose(request, self._settings)
-        composed = compose(request, self._settings, self._links(request, draft.message_id))
+        message_id = make_message_id(request, self._settings)
+        composed = compose(request, self._settings, self._links(request, message_id))
         now = datetime.now(UTC)
         status = await self._outbox.begin(
             composed.message_id,

@@ -116,5 +116,11 @@ async def start_test_server() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=find_binary("temporal-test-server")
     )
-    await register_search_attributes(env.client, "default")
+    # The test server has no ListSearchAttributes: add them all (it accepts that once).
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace="default",
+            search_attributes={k.name: _INDEX_TYPES[k.indexed_value_type.name] for k in sa.ALL},
+        )
+    )
     return env

@@ -125,6 +125,8 @@ class ReferralWorkflow:
 
     async def _match(self) -> MatchResult:
         self._waiting("matching the referral to a partner")
+        if self._dirty():  # the directory must see the last decline/expiry before ranking
+            await self._sync()
         request = MatchRequest(
             referral=self._referral,
             scope_id=self._state.workflow_id,
@@ -146,8 +148,9 @@ class ReferralWorkflow:
     async def _escalate(self, result: MatchResult) -> None:
         self._escalations += 1
         ex = result.explanation
-        removed = ", ".join(f"{k}: {v}" for k, v in ex.removed.items() if v)
-        why = ex.note or f"no eligible partner among {ex.candidates} ({removed or 'none'})"
+        removed = ", ".join(f"{k} {v}" for k, v in ex.removed.items() if v)
+        found = f"{ex.candidates} partners considered, removed by: {removed or 'nothing'}"
+        why = f"{ex.note or 'no eligible partner'} ({found})"
         self._state.status = Status.ESCALATED
         self._state.escalation = why
         self._log("system", "escalated", why)

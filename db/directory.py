@@ -1,0 +1,219 @@
+"""The partner directory: profiles, their side tables for matching, pause / resume.
+
+Pause semantics: `paused_until` is the last paused day (inclusive). A partner is eligible again
+when `today > paused_until`; `resume_expired(today)` clears those dates. Importing a profile
+replaces its `paused_until` with the file's value (the file is the profile); the bookkeeping
+columns (open_assignments, last_assigned_at, capacity_declines) survive imports.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.engine import run_write
+from db.models import (
+    ApiToken,
+    Partner,
+    PartnerCountry,
+    PartnerLanguage,
+    PartnerSegment,
+    PartnerWorkload,
+)
+from domain.models import PartnerProfile
+
+_SIDE_TABLES = (PartnerWorkload, PartnerLanguage, PartnerCountry, PartnerSegment)
+_PROFILE_FIELDS = tuple(f.name for f in dataclasses.fields(PartnerProfile))
+
+
+class UnknownPartner(KeyError):
+    """No partner with that MPN ID in the directory."""
+
+    def __init__(self, mpn_id: str) -> None:
+        super().__init__(mpn_id)
+        self.mpn_id = mpn_id
+
+    def __str__(self) -> str:
+        return f"unknown partner {self.mpn_id!r}"
+
+
+@dataclass
+class PartnerRecord:
+    profile: PartnerProfile
+    open_assignments: int
+    last_assigned_at: datetime | None
+    capacity_declines: int
+    active_tokens: int
+
+
+def profile_json(profile: PartnerProfile) -> dict[str, Any]:
+    """The contract JSON of a profile (domain field names, dates as ISO strings)."""
+    data = dataclasses.asdict(profile)
+    data["paused_until"] = profile.paused_until.isoformat() if profile.paused_until else None
+    return data
+
+
+def profile_from_json(data: dict[str, Any]) -> PartnerProfile:
+    values = {k: data[k] for k in _PROFILE_FIELDS if k in data}
+    raw = values.get("paused_until")
+    values["paused_until"] = date.fromisoformat(raw) if isinstance(raw, str) else raw
+    return PartnerProfile(**values)
+
+
+def _columns(profile: PartnerProfile) -> dict[str, Any]:
+    return {
+        "name": profile.name,
+        "referral_contact": profile.referral_contact,
+        "referral_ready": profile.referral_ready,
+        "benefit_referrals": profile.benefit_referrals,
+        "fasttrack_ready": profile.fasttrack_ready,
+        "min_seats": profile.min_seats,
+        "max_seats": profile.max_seats,
+        "home_country": profile.home_country,
+        "timezone": profile.timezone,
+        "paused_until": profile.paused_until,
+        "max_open_referrals": profile.max_open_referrals,
+        "profile": profile_json(profile),
+    }
+
+
+def _side_rows(profile: PartnerProfile) -> list[Any]:
+    mpn = profile.mpn_id
+    countries = sorted({c for c in (profile.home_country, *profile.countries) if c})
+    return [
+        *(PartnerWorkload(mpn_id=mpn, workload=w) for w in sorted(set(profile.workloads))),
+        *(PartnerLanguage(mpn_id=mpn, language=lang) for lang in sorted(set(profile.languages))),
+        *(PartnerCountry(mpn_id=mpn, country=c) for c in countries),
+        *(
+            PartnerSegment(mpn_id=mpn, segment=s)
+            for s in sorted(set(profile.segments))
+            if s != "commercial"
+        ),
+    ]
+
+
+class PartnerDirectory:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def upsert(
+        self, profiles: builtins.list[PartnerProfile], now: datetime
+    ) -> tuple[int, int]:
+        """Create or update profiles in one transaction. Returns (created, updated); profiles
+        identical to the stored ones count as neither. A repeated MPN ID: the last one wins."""
+        latest = {p.mpn_id: p for p in profiles}
+
+        async def work(session: AsyncSession) -> tuple[int, int]:
+            rows = await session.scalars(select(Partner).where(Partner.mpn_id.in_(list(latest))))
+            existing = {row.mpn_id: row for row in rows}
+            created = updated = 0
+            for mpn_id, profile in latest.items():
+                columns = _columns(profile)
+                row = existing.get(mpn_id)
+                if row is None:
+                    session.add(Partner(mpn_id=mpn_id, created_at=now, updated_at=now, **columns))
+                    created += 1
+                elif any(getattr(row, k) != v for k, v in columns.items()):
+                    for key, value in columns.items():
+                        setattr(row, key, value)
+                    row.updated_at = now
+                    for table in _SIDE_TABLES:
+                        await session.execute(delete(table).where(table.mpn_id == mpn_id))
+                    updated += 1
+                else:
+                    continue
+                await session.flush()
+                session.add_all(_side_rows(profile))
+            return created, updated
+
+        return await run_write(self._sessionmaker, work)
+
+    async def list(self) -> list[PartnerRecord]:
+        async with self._sessionmaker() as session:
+            return await self._records(session, None)
+
+    async def get(self, mpn_id: str) -> PartnerRecord | None:
+        async with self._sessionmaker() as session:
+            records = await self._records(session, mpn_id)
+        return records[0] if records else None
+
+    async def pause(self, mpn_id: str, until: date, now: datetime) -> PartnerRecord:
+        """Pause referrals up to and including `until`."""
+        await self._set_paused(mpn_id, until, now)
+        return await self._require(mpn_id)
+
+    async def resume(self, mpn_id: str, now: datetime) -> PartnerRecord:
+        await self._set_paused(mpn_id, None, now)
+        return await self._require(mpn_id)
+
+    async def resume_expired(self, today: date, now: datetime) -> builtins.list[str]:
+        """Clear pauses whose last day is before `today`; returns the MPN IDs resumed."""
+
+        async def work(session: AsyncSession) -> builtins.list[str]:
+            rows = await session.scalars(
+                select(Partner).where(Partner.paused_until < today).order_by(Partner.mpn_id)
+            )
+            resumed = []
+            for row in rows:
+                _apply_pause(row, None, now)
+                resumed.append(row.mpn_id)
+            return resumed
+
+        return await run_write(self._sessionmaker, work)
+
+    async def _set_paused(self, mpn_id: str, until: date | None, now: datetime) -> None:
+        async def work(session: AsyncSession) -> None:
+            row = await session.get(Partner, mpn_id)
+            if row is None:
+                raise UnknownPartner(mpn_id)
+            _apply_pause(row, until, now)
+
+        await run_write(self._sessionmaker, work)
+
+    async def _require(self, mpn_id: str) -> PartnerRecord:
+        record = await self.get(mpn_id)
+        if record is None:
+            raise UnknownPartner(mpn_id)
+        return record
+
+    @staticmethod
+    async def _records(session: AsyncSession, mpn_id: str | None) -> builtins.list[PartnerRecord]:
+        tokens = (
+            select(ApiToken.mpn_id, func.count().label("n"))
+            .where(ApiToken.revoked_at.is_(None))
+            .group_by(ApiToken.mpn_id)
+            .subquery()
+        )
+        stmt = (
+            select(Partner, func.coalesce(tokens.c.n, 0))
+            .outerjoin(tokens, tokens.c.mpn_id == Partner.mpn_id)
+            .order_by(Partner.mpn_id)
+        )
+        if mpn_id is not None:
+            stmt = stmt.where(Partner.mpn_id == mpn_id)
+        result = await session.execute(stmt)
+        return [_record(row, int(active)) for row, active in result.all()]
+
+
+def _apply_pause(row: Partner, until: date | None, now: datetime) -> None:
+    row.paused_until = until
+    row.profile = {**row.profile, "paused_until": until.isoformat() if until else None}
+    row.updated_at = now
+
+
+def _record(row: Partner, active_tokens: int) -> PartnerRecord:
+    profile = profile_from_json(row.profile)
+    profile.paused_until = row.paused_until
+    return PartnerRecord(
+        profile=profile,
+        open_assignments=row.open_assignments,
+        last_assigned_at=row.last_assigned_at,
+        capacity_declines=row.capacity_declines,
+        active_tokens=active_tokens,
+    )

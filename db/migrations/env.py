@@ -1,0 +1,43 @@
+"""Alembic environment. `db.engine.migrate` passes a live connection in
+`config.attributes["connection"]`; the `alembic` command line (`-c db/alembic.ini`) connects to
+`DATABASE_URL` (or the default SQLite file) itself."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import Connection
+
+from db.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_from_settings() -> None:
+    from db.engine import make_engine
+    from runtime.settings import Settings
+
+    engine = make_engine(Settings.from_env().database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(_run)
+            await conn.commit()
+    finally:
+        await engine.dispose()
+
+
+_connection = config.attributes.get("connection")
+if _connection is not None:
+    _run(_connection)
+elif context.is_offline_mode():
+    raise SystemExit("offline (--sql) migrations are not supported; run against a database")
+else:
+    asyncio.run(_run_from_settings())

@@ -1,0 +1,154 @@
+"""The email outbox: one row per deterministic Message-ID, the exactly-once ledger.
+
+A sender calls `begin` before delivering: "sent" and "failed" mean do not send; "pending"
+means send now, then `mark_sent` (or `mark_failed` for a permanent failure, `record_error`
+for a temporary one that will be retried). `attempts` counts delivery attempts started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.engine import run_write
+from db.models import OutboxMessage
+
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+
+
+class UnknownMessage(KeyError):
+    def __init__(self, message_id: str) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+
+    def __str__(self) -> str:
+        return f"no outbox entry for Message-ID {self.message_id!r}"
+
+
+@dataclass
+class OutboxRow:
+    message_id: str
+    workflow_id: str
+    kind: str
+    seq: int
+    recipients: list[str]
+    subject: str
+    status: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def _row(m: OutboxMessage) -> OutboxRow:
+    return OutboxRow(
+        message_id=m.message_id,
+        workflow_id=m.workflow_id,
+        kind=m.kind,
+        seq=m.seq,
+        recipients=list(m.recipients),
+        subject=m.subject,
+        status=m.status,
+        attempts=m.attempts,
+        last_error=m.last_error,
+        created_at=m.created_at,
+        sent_at=m.sent_at,
+    )
+
+
+class EmailOutbox:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def begin(
+        self,
+        message_id: str,
+        workflow_id: str,
+        kind: str,
+        seq: int,
+        recipients: list[str],
+        subject: str,
+        now: datetime,
+    ) -> str:
+        """Ensure the row exists; return its status ("pending": the caller should send)."""
+
+        async def work(session: AsyncSession) -> str:
+            row = await session.get(OutboxMessage, message_id, with_for_update=True)
+            if row is None:
+                session.add(
+                    OutboxMessage(
+                        message_id=message_id,
+                        workflow_id=workflow_id,
+                        kind=kind,
+                        seq=seq,
+                        recipients=list(recipients),
+                        subject=subject,
+                        status=PENDING,
+                        attempts=1,
+                        last_error="",
+                        created_at=now,
+                    )
+                )
+                return PENDING
+            if row.status == PENDING:
+                row.attempts += 1
+            return row.status
+
+        return await run_write(self._sessionmaker, work)
+
+    async def mark_sent(self, message_id: str, now: datetime) -> None:
+        async def work(session: AsyncSession) -> None:
+            row = await self._require(session, message_id)
+            if row.status != SENT:
+                row.status = SENT
+                row.sent_at = now
+                row.last_error = ""
+
+        await run_write(self._sessionmaker, work)
+
+    async def mark_failed(self, message_id: str, error: str, now: datetime) -> None:
+        """Permanent failure (a delivered message is never downgraded)."""
+
+        async def work(session: AsyncSession) -> None:
+            row = await self._require(session, message_id)
+            if row.status != SENT:
+                row.status = FAILED
+                row.last_error = error
+
+        await run_write(self._sessionmaker, work)
+
+    async def record_error(self, message_id: str, error: str) -> None:
+        """A temporary failure: keep the message pending, remember the error."""
+
+        async def work(session: AsyncSession) -> None:
+            row = await self._require(session, message_id)
+            if row.status == PENDING:
+                row.last_error = error
+
+        await run_write(self._sessionmaker, work)
+
+    async def get(self, message_id: str) -> OutboxRow | None:
+        async with self._sessionmaker() as session:
+            row = await session.get(OutboxMessage, message_id)
+        return _row(row) if row else None
+
+    async def list_for(self, workflow_id: str) -> list[OutboxRow]:
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.workflow_id == workflow_id)
+            .order_by(OutboxMessage.created_at, OutboxMessage.seq, OutboxMessage.message_id)
+        )
+        async with self._sessionmaker() as session:
+            return [_row(m) for m in await session.scalars(stmt)]
+
+    @staticmethod
+    async def _require(session: AsyncSession, message_id: str) -> OutboxMessage:
+        row = await session.get(OutboxMessage, message_id, with_for_update=True)
+        if row is None:
+            raise UnknownMessage(message_id)
+        return row

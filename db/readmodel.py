@@ -1,0 +1,374 @@
+"""The referral read model: one row per referral or split part, its assignments and its audit
+trail, written from workflow snapshots; list / detail / history queries for the CLI and portal.
+
+Load bookkeeping invariant: `partners.open_assignments` counts the partner's assignment rows
+whose outcome is open (pending/accepted). Whoever inserts an open row increments it
+(`reserve_assignment`, or `sync` when it inserts the row itself); `sync` decrements it exactly
+when a stored row's outcome moves from open to closed (a conditional UPDATE, so retries and
+concurrent syncs cannot count twice), and counts `partner_at_capacity` declines once.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from types import EllipsisType
+from typing import Any
+
+from sqlalchemy import Select, case, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.engine import insert_ignore, run_write
+from db.models import AssignmentRecord, AuditEvent, Partner, ReferralRecord
+from domain.models import Assignment, Outcome, Reason, Referral, Snapshot, Status
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, lists and dicts to JSON values; datetimes and dates as ISO strings."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def referral_json(referral: Referral) -> dict[str, Any]:
+    """The contract JSON of a referral."""
+    data: dict[str, Any] = jsonable(referral)
+    return data
+
+
+@dataclass
+class ReferralRow:
+    workflow_id: str
+    referral_id: str
+    parent_id: str | None
+    type: str
+    status: str
+    partner_id: str | None
+    customer_country: str
+    seats: int
+    workloads: list[str]
+    sla_due_at: datetime | None
+    escalated: bool
+    contact_overdue: bool
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    state: dict[str, Any]
+    referral: dict[str, Any]
+
+
+@dataclass
+class AuditEventRow:
+    workflow_id: str
+    referral_id: str
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    detail: str
+    refused: bool
+
+
+def _row(r: ReferralRecord) -> ReferralRow:
+    return ReferralRow(
+        workflow_id=r.workflow_id,
+        referral_id=r.referral_id,
+        parent_id=r.parent_id,
+        type=r.type,
+        status=r.status,
+        partner_id=r.partner_id,
+        customer_country=r.customer_country,
+        seats=r.seats,
+        workloads=list(r.workloads),
+        sla_due_at=r.sla_due_at,
+        escalated=r.escalated,
+        contact_overdue=r.contact_overdue,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        closed_at=r.closed_at,
+        state=r.state,
+        referral=r.referral,
+    )
+
+
+def _assignment_columns(a: Assignment) -> dict[str, Any]:
+    return {
+        "partner_id": a.partner,
+        "outcome": a.outcome,
+        "assigned_at": a.assigned_at,
+        "due_at": a.due_at,
+        "decided_at": a.decided_at,
+        "reason": a.reason,
+        "note": a.note,
+        "explanation": jsonable(a.explanation) if a.explanation is not None else None,
+    }
+
+
+def _is_open(outcome: str) -> bool:
+    return outcome in Outcome.OPEN
+
+
+def _is_capacity_decline(outcome: str, reason: str) -> bool:
+    return outcome == Outcome.DECLINED and reason == Reason.PARTNER_AT_CAPACITY
+
+
+async def _adjust_partner(
+    session: AsyncSession, mpn_id: str, open_delta: int, capacity_delta: int
+) -> None:
+    if not open_delta and not capacity_delta:
+        return
+    open_value = Partner.open_assignments + open_delta
+    await session.execute(
+        update(Partner)
+        .where(Partner.mpn_id == mpn_id)
+        .values(
+            open_assignments=case((open_value < 0, 0), else_=open_value),
+            capacity_declines=Partner.capacity_declines + capacity_delta,
+        )
+    )
+
+
+class ReferralReadModel:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    # -- writes -------------------------------------------------------------------------
+
+    async def reserve_assignment(
+        self, workflow_id: str, referral_id: str, assignment: Assignment
+    ) -> bool:
+        """Record a new open assignment (matching reserves the partner): insert the row,
+        count it in the partner's open_assignments and set last_assigned_at. Idempotent per
+        (workflow_id, seq); True when this call inserted the row."""
+
+        async def work(session: AsyncSession) -> bool:
+            values: dict[str, Any] = {"workflow_id": workflow_id, "referral_id": referral_id}
+            values |= {"seq": assignment.seq, **_assignment_columns(assignment)}
+            inserted = await insert_ignore(session, AssignmentRecord, values)
+            if inserted and _is_open(assignment.outcome):
+                await _adjust_partner(session, assignment.partner, 1, 0)
+                await session.execute(
+                    update(Partner)
+                    .where(Partner.mpn_id == assignment.partner)
+                    .values(last_assigned_at=assignment.assigned_at)
+                )
+            return inserted
+
+        return await run_write(self._sessionmaker, work)
+
+    async def sync(self, snapshot: Snapshot, now: datetime | None = None) -> None:
+        """Write a workflow snapshot (idempotent; safe to retry). A snapshot older than the
+        stored one (fewer history entries) is ignored."""
+        at = now or datetime.now(UTC)
+
+        async def work(session: AsyncSession) -> None:
+            if await self._write_referral(session, snapshot, at):
+                await self._write_assignments(session, snapshot)
+                await self._write_audit(session, snapshot)
+
+        await run_write(self._sessionmaker, work)
+
+    @staticmethod
+    async def _write_referral(session: AsyncSession, snapshot: Snapshot, now: datetime) -> bool:
+        state = snapshot.state
+        row = await session.get(ReferralRecord, state.workflow_id)
+        if row is not None and len(row.state.get("history", [])) > len(state.history):
+            return False
+        current = state.current
+        closed = state.status in Status.CLOSED
+        closed_at = None
+        if closed:
+            completed_at = state.completion.completed_at if state.completion else None
+            last_event = state.history[-1].at if state.history else None
+            closed_at = (row.closed_at if row else None) or completed_at or last_event or now
+        columns: dict[str, Any] = {
+            "referral_id": state.referral_id,
+            "parent_id": state.parent_id,
+            "type": state.type,
+            "status": state.status,
+            "partner_id": current.partner if current else None,
+            "customer_country": state.customer_country,
+            "seats": state.seats,
+            "workloads": list(state.workloads),
+            "sla_due_at": current.due_at
+            if current and current.outcome == Outcome.PENDING
+            else None,
+            "escalated": state.status == Status.ESCALATED,
+            "contact_overdue": state.milestones.contact_overdue,
+            "created_at": state.created_at,
+            "closed_at": closed_at,
+            "referral": referral_json(snapshot.referral),
+            "state": jsonable(state),
+        }
+        if row is None:
+            session.add(ReferralRecord(workflow_id=state.workflow_id, updated_at=now, **columns))
+        else:
+            for key, value in columns.items():
+                setattr(row, key, value)
+            row.updated_at = now
+        await session.flush()
+        return True
+
+    @staticmethod
+    async def _write_assignments(session: AsyncSession, snapshot: Snapshot) -> None:
+        state = snapshot.state
+        stored = {
+            a.seq: (a.id, a.outcome, a.reason)
+            for a in await session.scalars(
+                select(AssignmentRecord).where(AssignmentRecord.workflow_id == state.workflow_id)
+            )
+        }
+        for a in state.assignments:
+            columns = _assignment_columns(a)
+            if a.seq not in stored:
+                values: dict[str, Any] = {
+                    "workflow_id": state.workflow_id,
+                    "referral_id": state.referral_id,
+                }
+                values |= {"seq": a.seq, **columns}
+                if await insert_ignore(session, AssignmentRecord, values):
+                    await _adjust_partner(
+                        session,
+                        a.partner,
+                        int(_is_open(a.outcome)),
+                        int(_is_capacity_decline(a.outcome, a.reason)),
+                    )
+                continue
+            row_id, old_outcome, old_reason = stored[a.seq]
+            result = await session.execute(
+                update(AssignmentRecord)
+                .where(AssignmentRecord.id == row_id, AssignmentRecord.outcome == old_outcome)
+                .values(**columns)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0) != 1 or old_outcome == a.outcome:
+                continue
+            open_delta = int(_is_open(a.outcome)) - int(_is_open(old_outcome))
+            capacity_delta = int(_is_capacity_decline(a.outcome, a.reason)) - int(
+                _is_capacity_decline(old_outcome, old_reason)
+            )
+            await _adjust_partner(session, a.partner, open_delta, max(capacity_delta, 0))
+
+    @staticmethod
+    async def _write_audit(session: AsyncSession, snapshot: Snapshot) -> None:
+        state = snapshot.state
+        stored = set(
+            await session.scalars(
+                select(AuditEvent.seq).where(AuditEvent.workflow_id == state.workflow_id)
+            )
+        )
+        for seq, entry in enumerate(state.history):
+            if seq in stored:
+                continue
+            await insert_ignore(
+                session,
+                AuditEvent,
+                {
+                    "workflow_id": state.workflow_id,
+                    "referral_id": state.referral_id,
+                    "seq": seq,
+                    "at": entry.at,
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "detail": entry.detail,
+                    "refused": entry.refused,
+                },
+            )
+
+    # -- reads --------------------------------------------------------------------------
+
+    async def get(self, workflow_id: str) -> ReferralRow | None:
+        async with self._sessionmaker() as session:
+            row = await session.get(ReferralRecord, workflow_id)
+        return _row(row) if row else None
+
+    async def list(
+        self,
+        status: str | None = None,
+        partner: str | None = None,
+        type: str | None = None,
+        country: str | None = None,
+        overdue: bool = False,
+        now: datetime | None = None,
+        parent: str | EllipsisType | None = ...,
+    ) -> builtins.list[ReferralRow]:
+        """Filtered rows, oldest first. `partner` is the currently assigned partner;
+        `overdue`: the pending answer is past its SLA deadline (at `now`) or customer contact
+        is overdue; `parent`: `...` any row, `None` top-level referrals only, an id: its parts."""
+        stmt = select(ReferralRecord)
+        if status is not None:
+            stmt = stmt.where(ReferralRecord.status == status)
+        if partner is not None:
+            stmt = stmt.where(ReferralRecord.partner_id == partner)
+        if type is not None:
+            stmt = stmt.where(ReferralRecord.type == type)
+        if country is not None:
+            stmt = stmt.where(ReferralRecord.customer_country == country)
+        if overdue:
+            at = now or datetime.now(UTC)
+            stmt = stmt.where(
+                or_(ReferralRecord.sla_due_at < at, ReferralRecord.contact_overdue.is_(True))
+            )
+        if parent is None:
+            stmt = stmt.where(ReferralRecord.parent_id.is_(None))
+        elif isinstance(parent, str):
+            stmt = stmt.where(ReferralRecord.parent_id == parent)
+        return await self._rows(stmt)
+
+    async def assignments_for_partner(
+        self, mpn_id: str, status: str | None = None
+    ) -> builtins.list[ReferralRow]:
+        """Referrals and parts that were ever assigned to the partner, oldest first."""
+        assigned = exists().where(
+            AssignmentRecord.workflow_id == ReferralRecord.workflow_id,
+            AssignmentRecord.partner_id == mpn_id,
+        )
+        stmt = select(ReferralRecord).where(assigned)
+        if status is not None:
+            stmt = stmt.where(ReferralRecord.status == status)
+        return await self._rows(stmt)
+
+    async def history(self, referral_id: str) -> builtins.list[AuditEventRow]:
+        """The audit trail of a referral and its parts, in time order."""
+        stmt = (
+            select(AuditEvent)
+            .where(AuditEvent.referral_id == referral_id)
+            .order_by(AuditEvent.at, AuditEvent.workflow_id, AuditEvent.seq)
+        )
+        async with self._sessionmaker() as session:
+            events = await session.scalars(stmt)
+            return [
+                AuditEventRow(
+                    workflow_id=e.workflow_id,
+                    referral_id=e.referral_id,
+                    seq=e.seq,
+                    at=e.at,
+                    actor=e.actor,
+                    action=e.action,
+                    detail=e.detail,
+                    refused=e.refused,
+                )
+                for e in events
+            ]
+
+    async def _rows(self, stmt: Select[ReferralRecord]) -> builtins.list[ReferralRow]:
+        stmt = stmt.order_by(ReferralRecord.created_at, ReferralRecord.workflow_id)
+        async with self._sessionmaker() as session:
+            return [_row(r) for r in await session.scalars(stmt)]
+
+
+__all__ = [
+    "AuditEventRow",
+    "ReferralReadModel",
+    "ReferralRow",
+    "jsonable",
+    "referral_json",
+]

@@ -1,0 +1,187 @@
+"""Operations report computed from the read model (assignments, referrals, audit events).
+
+Definitions (`since` limits referrals by created_at, assignments by assigned_at, audit events
+by at; `open_by_age` is a picture of now and ignores `since`):
+- referrals_total / by_status: top-level referrals (split parts are in parts_by_status);
+- answered: outcome accepted, declined or completed (completed implies accepted) with a
+  decided_at; answered_within_sla_pct = answered with decided_at <= due_at, as a percentage
+  of answered + expired (None when there is none), one decimal;
+- expiries: assignments expired; escalations: audit events with action "escalated";
+- acceptance_rate_by_partner: accepted (accepted or completed) / (accepted + declined +
+  expired), three decimals, None when nothing was decided;
+- time to accept: decided_at - assigned_at of accepted/completed assignments in hours,
+  median and p90 (nearest rank), two decimals;
+- open_by_age: referral rows that are not closed and not split (referrals and parts), by
+  age now - created_at: "<1d", "1-3d", "3-7d", ">7d" (lower bound inclusive).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import AssignmentRecord, AuditEvent, ReferralRecord
+from domain.models import Outcome, Status
+
+ESCALATION_ACTION = "escalated"
+AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
+    ("<1d", timedelta(days=1)),
+    ("1-3d", timedelta(days=3)),
+    ("3-7d", timedelta(days=7)),
+)
+OLDEST_BUCKET = ">7d"
+_ACCEPTED = (Outcome.ACCEPTED, Outcome.COMPLETED)
+_ANSWERED = (Outcome.ACCEPTED, Outcome.DECLINED, Outcome.COMPLETED)
+
+
+@dataclass
+class Report:
+    generated_at: datetime
+    since: datetime | None
+    referrals_total: int
+    by_status: dict[str, int]
+    assignments_total: int
+    answered_within_sla_pct: float | None
+    expiries: int
+    escalations: int
+    acceptance_rate_by_partner: dict[str, dict[str, Any]]
+    declines_by_reason: dict[str, int]
+    time_to_accept_median_hours: float | None
+    time_to_accept_p90_hours: float | None
+    open_by_age: dict[str, int]
+    parts_by_status: dict[str, int] = field(default_factory=dict)
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(math.ceil(pct / 100 * len(ordered)) - 1, 0)]
+
+
+async def build_report(
+    sessionmaker: async_sessionmaker[AsyncSession], since: datetime | None, now: datetime
+) -> Report:
+    async with sessionmaker() as session:
+        referrals = await _referral_counts(session, since)
+        partners, sla, declines, accept_hours = await _assignment_figures(session, since)
+        escalations = await _escalations(session, since)
+        open_by_age = await _open_by_age(session, now)
+
+    top = {s: n for (s, is_part), n in referrals.items() if not is_part}
+    parts = {s: n for (s, is_part), n in referrals.items() if is_part}
+    answered_in_time, answered_or_expired = sla
+    return Report(
+        generated_at=now,
+        since=since,
+        referrals_total=sum(top.values()),
+        by_status=dict(sorted(top.items())),
+        assignments_total=sum(p["assigned"] for p in partners.values()),
+        answered_within_sla_pct=(
+            round(100 * answered_in_time / answered_or_expired, 1) if answered_or_expired else None
+        ),
+        expiries=sum(p["expired"] for p in partners.values()),
+        escalations=escalations,
+        acceptance_rate_by_partner=partners,
+        declines_by_reason=declines,
+        time_to_accept_median_hours=(
+            round(statistics.median(accept_hours), 2) if accept_hours else None
+        ),
+        time_to_accept_p90_hours=round(_percentile(accept_hours, 90), 2) if accept_hours else None,
+        open_by_age=open_by_age,
+        parts_by_status=dict(sorted(parts.items())),
+    )
+
+
+async def _referral_counts(
+    session: AsyncSession, since: datetime | None
+) -> dict[tuple[str, bool], int]:
+    is_part = ReferralRecord.parent_id.is_not(None)
+    stmt = select(ReferralRecord.status, is_part, func.count()).group_by(
+        ReferralRecord.status, is_part
+    )
+    if since is not None:
+        stmt = stmt.where(ReferralRecord.created_at >= since)
+    return {(status, bool(part)): int(n) for status, part, n in (await session.execute(stmt)).all()}
+
+
+async def _assignment_figures(
+    session: AsyncSession, since: datetime | None
+) -> tuple[dict[str, dict[str, Any]], tuple[int, int], dict[str, int], list[float]]:
+    a = AssignmentRecord
+    window = [a.assigned_at >= since] if since is not None else []
+
+    by_partner = select(a.partner_id, a.outcome, func.count()).where(*window)
+    partners: dict[str, dict[str, Any]] = {}
+    for partner, outcome, n in (
+        await session.execute(by_partner.group_by(a.partner_id, a.outcome))
+    ).all():
+        p = partners.setdefault(
+            partner, {"assigned": 0, "accepted": 0, "declined": 0, "expired": 0}
+        )
+        p["assigned"] += n
+        if outcome in _ACCEPTED:
+            p["accepted"] += n
+        elif outcome in (Outcome.DECLINED, Outcome.EXPIRED):
+            p[outcome] += n
+    for p in partners.values():
+        decided = p["accepted"] + p["declined"] + p["expired"]
+        p["acceptance_rate"] = round(p["accepted"] / decided, 3) if decided else None
+
+    answered = and_(a.outcome.in_(_ANSWERED), a.decided_at.is_not(None))
+    in_time = await session.scalar(
+        select(func.count()).where(answered, a.decided_at <= a.due_at, *window)
+    )
+    answered_or_expired = await session.scalar(
+        select(func.count()).where(answered | (a.outcome == Outcome.EXPIRED), *window)
+    )
+
+    decline_stmt = (
+        select(a.reason, func.count())
+        .where(a.outcome == Outcome.DECLINED, *window)
+        .group_by(a.reason)
+        .order_by(a.reason)
+    )
+    declines = {reason: int(n) for reason, n in (await session.execute(decline_stmt)).all()}
+
+    accepted_stmt = select(a.assigned_at, a.decided_at).where(
+        a.outcome.in_(_ACCEPTED), a.decided_at.is_not(None), *window
+    )
+    hours = [
+        (decided - assigned).total_seconds() / 3600
+        for assigned, decided in (await session.execute(accepted_stmt)).all()
+        if decided is not None
+    ]
+    return (
+        dict(sorted(partners.items())),
+        (int(in_time or 0), int(answered_or_expired or 0)),
+        declines,
+        hours,
+    )
+
+
+async def _escalations(session: AsyncSession, since: datetime | None) -> int:
+    stmt = select(func.count()).where(AuditEvent.action == ESCALATION_ACTION)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    return int(await session.scalar(stmt) or 0)
+
+
+async def _open_by_age(session: AsyncSession, now: datetime) -> dict[str, int]:
+    counts = {name: 0 for name, _ in AGE_BUCKETS} | {OLDEST_BUCKET: 0}
+    bucket = case(
+        *((ReferralRecord.created_at > now - limit, name) for name, limit in AGE_BUCKETS),
+        else_=OLDEST_BUCKET,
+    )
+    stmt = (
+        select(bucket, func.count())
+        .where(ReferralRecord.status.not_in((*Status.CLOSED, Status.SPLIT)))
+        .group_by(bucket)
+    )
+    for name, n in (await session.execute(stmt)).all():
+        counts[name] = int(n)
+    return counts

@@ -1,0 +1,361 @@
+"""Eligibility, ranking and split planning: which partner gets a referral (or part), and why.
+
+Pure functions (stdlib only, no I/O, no clock reads): workflow code may import them.
+
+Eligibility is a fixed, ordered table of named criteria (`CRITERIA`). `evaluate` applies them
+in that order and explains how many partners each one removed, applies the CPOR rule, ranks
+the eligible partners and, when no single partner is endorsed for every requested workload,
+plans a split over as few partners as possible.
+
+Ranking (best first), identical in SQL (`db/candidates.py`):
+1. load ratio `open_assignments / capacity` (capacity = `max_open_referrals`, or
+   `UNLIMITED_CAPACITY` when unset), as a float;
+2. fewest open assignments;
+3. least recently assigned (never assigned first);
+4. MPN ID (code-point order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from domain.models import (
+    MatchExplanation,
+    MatchRequest,
+    MatchResult,
+    PartnerContact,
+    PartnerLoad,
+    PartnerProfile,
+)
+
+UNLIMITED_CAPACITY = 1000  # ranking denominator for partners without max_open_referrals
+MAX_SPLIT_WORKLOADS = 12  # exact split planning enumerates subsets of the requested workloads
+COMMERCIAL = "commercial"
+
+Candidate = tuple[PartnerProfile, PartnerLoad]
+RankKey = tuple[float, int, int, datetime, str]
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class MatchContext:
+    """What the criteria need to know about one request (derived once per evaluation)."""
+
+    request: MatchRequest
+    workloads: frozenset[str]
+    as_of: date
+    excluded: frozenset[str]
+    loads: dict[str, PartnerLoad] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, request: MatchRequest, candidates: Iterable[Candidate] = ()) -> MatchContext:
+        return cls(
+            request=request,
+            workloads=frozenset(request.workloads),
+            as_of=as_of_date(request.as_of),
+            excluded=frozenset(request.excluded),
+            loads={p.mpn_id: load for p, load in candidates},
+        )
+
+    def load(self, mpn_id: str) -> PartnerLoad:
+        return self.loads.get(mpn_id) or PartnerLoad(mpn_id=mpn_id)
+
+
+def as_of_date(as_of: datetime) -> date:
+    """The calendar day (UTC) a pause is compared with; naive datetimes are taken as UTC."""
+    if as_of.tzinfo is not None:
+        as_of = as_of.astimezone(UTC)
+    return as_of.date()
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+# ---------------------------------------------------------------------------------------
+# Criteria (fixed order)
+# ---------------------------------------------------------------------------------------
+
+
+def type_opt_in(p: PartnerProfile, ctx: MatchContext) -> bool:
+    if ctx.request.referral.type == "benefit":
+        return p.fasttrack_ready and p.benefit_referrals
+    return p.referral_ready
+
+
+def not_paused(p: PartnerProfile, ctx: MatchContext) -> bool:
+    return p.paused_until is None or p.paused_until < ctx.as_of
+
+
+def workloads(p: PartnerProfile, ctx: MatchContext) -> bool:
+    return ctx.workloads.issubset(p.workloads)
+
+
+def language(p: PartnerProfile, ctx: MatchContext) -> bool:
+    return ctx.request.referral.customer.language in p.languages
+
+
+def segment(p: PartnerProfile, ctx: MatchContext) -> bool:
+    wanted = ctx.request.referral.customer.segment
+    return wanted == COMMERCIAL or wanted in p.segments
+
+
+def seats(p: PartnerProfile, ctx: MatchContext) -> bool:
+    n = ctx.request.referral.customer.seats
+    return p.min_seats <= n and (p.max_seats is None or n <= p.max_seats)
+
+
+def country(p: PartnerProfile, ctx: MatchContext) -> bool:
+    wanted = ctx.request.referral.customer.country
+    return wanted == p.home_country or wanted in p.countries
+
+
+def not_excluded(p: PartnerProfile, ctx: MatchContext) -> bool:
+    return p.mpn_id not in ctx.excluded
+
+
+def capacity(p: PartnerProfile, ctx: MatchContext) -> bool:
+    cap = p.max_open_referrals
+    return cap is None or ctx.load(p.mpn_id).open_assignments < cap
+
+
+Criterion = Callable[[PartnerProfile, MatchContext], bool]
+
+CRITERIA: list[tuple[str, Criterion]] = [
+    ("type_opt_in", type_opt_in),
+    ("not_paused", not_paused),
+    ("workloads", workloads),
+    ("language", language),
+    ("segment", segment),
+    ("seats", seats),
+    ("country", country),
+    ("not_excluded", not_excluded),
+    ("capacity", capacity),
+]
+CRITERION_NAMES: tuple[str, ...] = tuple(name for name, _ in CRITERIA)
+
+
+def first_failed(p: PartnerProfile, ctx: MatchContext, *, skip: str = "") -> str | None:
+    """Name of the first criterion `p` fails (criteria named `skip` ignored), or None."""
+    for name, check in CRITERIA:
+        if name != skip and not check(p, ctx):
+            return name
+    return None
+
+
+def is_eligible(p: PartnerProfile, ctx: MatchContext) -> bool:
+    return first_failed(p, ctx) is None
+
+
+# ---------------------------------------------------------------------------------------
+# Ranking
+# ---------------------------------------------------------------------------------------
+
+
+def capacity_of(p: PartnerProfile) -> int:
+    return p.max_open_referrals if p.max_open_referrals is not None else UNLIMITED_CAPACITY
+
+
+def rank_key(p: PartnerProfile, load: PartnerLoad) -> RankKey:
+    """Smaller is better: load ratio, open count, never/least recently assigned, MPN ID."""
+    cap = capacity_of(p)
+    ratio = load.open_assignments / cap if cap > 0 else float("inf")
+    last = load.last_assigned_at
+    if last is None:
+        return (ratio, load.open_assignments, 0, _EPOCH, p.mpn_id)
+    return (ratio, load.open_assignments, 1, _utc(last), p.mpn_id)
+
+
+def rank_explanation(p: PartnerProfile, load: PartnerLoad) -> dict[str, str]:
+    cap = "unlimited" if p.max_open_referrals is None else str(p.max_open_referrals)
+    last = load.last_assigned_at
+    return {
+        "load": f"{load.open_assignments}/{cap}",
+        "last_assigned": "never" if last is None else _utc(last).isoformat(),
+        "key": p.mpn_id,
+    }
+
+
+def ranked(candidates: Iterable[Candidate]) -> list[Candidate]:
+    return sorted(candidates, key=lambda c: rank_key(*c))
+
+
+def partner_contact(p: PartnerProfile, load: PartnerLoad) -> PartnerContact:
+    return PartnerContact(
+        mpn_id=p.mpn_id,
+        name=p.name,
+        referral_contact=p.referral_contact,
+        timezone=p.timezone,
+        country=p.home_country,
+        capacity_declines_used=load.capacity_declines,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Split planning
+# ---------------------------------------------------------------------------------------
+
+
+def requested_workloads(request: MatchRequest) -> list[str]:
+    """The scope's workloads, duplicates dropped, in request order."""
+    return list(dict.fromkeys(request.workloads))
+
+
+def workload_mask(p: PartnerProfile, order: Sequence[str]) -> int:
+    endorsed = set(p.workloads)
+    return sum(1 << i for i, w in enumerate(order) if w in endorsed)
+
+
+def split_pool(candidates: Iterable[Candidate], request: MatchRequest) -> dict[int, Candidate]:
+    """Best-ranked partner per endorsement set (endorsed ∩ requested, non-empty), among the
+    partners passing every criterion except `workloads`."""
+    cands = list(candidates)
+    ctx = MatchContext.of(request, cands)
+    order = requested_workloads(request)
+    best: dict[int, Candidate] = {}
+    for p, load in cands:
+        mask = workload_mask(p, order)
+        if mask == 0 or first_failed(p, ctx, skip="workloads") is not None:
+            continue
+        kept = best.get(mask)
+        if kept is None or rank_key(p, load) < rank_key(*kept):
+            best[mask] = (p, load)
+    return best
+
+
+def _min_covers(full: int, masks: Iterable[int]) -> list[int]:
+    """cover[u] = fewest masks whose union contains u (a large number when impossible)."""
+    impossible = 1 << 30
+    coverable = [False] * (full + 1)  # coverable[s]: s is a subset of some mask
+    for m in masks:
+        coverable[m] = True
+    for bit in range(full.bit_length()):
+        for s in range(full, -1, -1):
+            if coverable[s] and s & (1 << bit):
+                coverable[s & ~(1 << bit)] = True
+    cover = [impossible] * (full + 1)
+    cover[0] = 0
+    for u in range(1, full + 1):
+        low = u & -u
+        rest = u & ~low
+        best = impossible
+        sub = rest
+        while True:  # every subset s of u that contains u's lowest bit
+            s = sub | low
+            if coverable[s] and cover[u & ~s] + 1 < best:
+                best = cover[u & ~s] + 1
+            if sub == 0:
+                break
+            sub = (sub - 1) & rest
+        cover[u] = best
+    return cover
+
+
+def plan_split(pool: dict[int, Candidate], order: Sequence[str]) -> list[list[str]] | None:
+    """Divide `order` among as few pool partners as possible; None when they cannot cover it.
+
+    Among minimum covers the one whose partners, sorted by rank, are lexicographically best
+    wins: repeatedly take the best-ranked partner that still leads to a minimum cover, and
+    give it the not yet assigned workloads it is endorsed for. Parts come in request order.
+    """
+    if len(order) > MAX_SPLIT_WORKLOADS:
+        raise ValueError(f"cannot plan a split over more than {MAX_SPLIT_WORKLOADS} workloads")
+    full = (1 << len(order)) - 1
+    union = 0
+    for m in pool:
+        union |= m
+    if full == 0 or union & full != full:
+        return None
+    cover = _min_covers(full, pool)
+    by_rank = sorted(pool.items(), key=lambda item: rank_key(*item[1]))
+    remaining, parts_masks = full, []
+    need = cover[full]
+    while remaining:
+        for mask, _cand in by_rank:
+            part = mask & remaining
+            if part and cover[remaining & ~part] == need - 1:
+                parts_masks.append(part)
+                remaining &= ~part
+                need -= 1
+                break
+        else:  # pragma: no cover - cover[] guarantees progress
+            raise AssertionError("split planning made no progress")
+    parts = [[w for i, w in enumerate(order) if m >> i & 1] for m in parts_masks]
+    parts.sort(key=lambda part: order.index(part[0]))
+    return parts
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------
+
+
+def explain_removals(
+    candidates: Sequence[Candidate], ctx: MatchContext
+) -> tuple[dict[str, int], list[Candidate]]:
+    """Per criterion (in order) how many partners it removed, and the eligible partners."""
+    removed = dict.fromkeys(CRITERION_NAMES, 0)
+    eligible: list[Candidate] = []
+    for cand in candidates:
+        failed = first_failed(cand[0], ctx)
+        if failed is None:
+            eligible.append(cand)
+        else:
+            removed[failed] += 1
+    return removed, eligible
+
+
+def evaluate(partners: list[Candidate], request: MatchRequest) -> MatchResult:
+    """Choose the partner for `request` (or plan a split, or escalate) and explain why."""
+    ctx = MatchContext.of(request, partners)
+    removed, eligible = explain_removals(partners, ctx)
+    explanation = MatchExplanation(
+        candidates=len(partners), removed=removed, eligible=len(eligible)
+    )
+    result = MatchResult(partner=None, explanation=explanation)
+
+    cpor = request.referral.cpor_partner
+    if cpor:
+        found = next((c for c in partners if c[0].mpn_id == cpor), None)
+        if found is None:
+            explanation.cpor = "not in directory"
+        else:
+            failed = first_failed(found[0], ctx)
+            if failed is None:
+                explanation.cpor = "chosen"
+                explanation.rank_keys = {"rule": "cpor", **rank_explanation(*found)}
+                result.partner = partner_contact(*found)
+                return result
+            explanation.cpor = f"not eligible: {failed}"
+
+    if eligible:
+        best = min(eligible, key=lambda c: rank_key(*c))
+        explanation.rank_keys = rank_explanation(*best)
+        result.partner = partner_contact(*best)
+        return result
+
+    order = requested_workloads(request)
+    pool = split_pool(partners, request)
+    parts = plan_split(pool, order) if request.allow_split and len(order) > 1 else None
+    if parts and len(parts) > 1:
+        result.split = parts
+        explanation.note = "no single eligible partner covers every workload; split into " + (
+            " | ".join(", ".join(part) for part in parts)
+        )
+        return result
+    explanation.note = escalation_note(pool, order)
+    return result
+
+
+def escalation_note(pool: dict[int, Candidate], order: Sequence[str]) -> str:
+    if not order:
+        return "no eligible partner"
+    covered = 0
+    for m in pool:
+        covered |= m
+    missing = [w for i, w in enumerate(order) if not covered >> i & 1]
+    if missing:
+        return "no eligible partner covers: " + ", ".join(missing)
+    return "no single eligible partner covers every workload"

@@ -1,0 +1,144 @@
+"""`make demo`: the whole product on one machine with embedded defaults.
+
+Starts a local SMTP sink (messages saved under var/mail/), the Temporal dev server (Web UI on
+:8233, state in var/temporal.db), a worker, imports the sample partner directory and creates
+the sample referrals, then prints where to look. Runs until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio.client import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from db.directory import PartnerDirectory
+from db.engine import DatabaseUnavailable, open_database
+from domain import names
+from domain.models import ReferralInput
+from domain.summary import static_summary
+from domain.validation import load_partners, load_referrals
+from runtime.settings import PROJECT_ROOT, VAR_DIR, Settings, SettingsError, parse_duration
+from runtime.smtp_sink import MailSink
+from runtime.temporal import TemporalUnavailable, start_dev_server
+from worker import build_worker
+
+DEMO_SLA = "3m"
+DATA = PROJECT_ROOT / "data"
+
+
+def demo_settings() -> Settings:
+    settings = Settings.from_env()
+    if settings.sla_override is None and not os.environ.get("SLA_BUSINESS_DAYS"):
+        settings = replace(settings, sla_override=parse_duration(DEMO_SLA))
+    return settings
+
+
+async def run() -> None:
+    settings = demo_settings()
+    mail_dir = VAR_DIR / "mail"
+    sink = MailSink(directory=mail_dir)
+    await sink.start(
+        settings.smtp_host if settings.smtp_host != "localhost" else "127.0.0.1", settings.smtp_port
+    )
+    print(
+        f"SMTP sink on {settings.smtp_host}:{settings.smtp_port}, saving to {mail_dir}/", flush=True
+    )
+    print("starting the Temporal dev server (state in var/temporal.db) ...", flush=True)
+    env = await start_dev_server(settings)
+    engine, sessions = await open_database(settings.database_url)
+    try:
+        partners = load_partners((DATA / "partners.json").read_text(encoding="utf-8"))
+        created, updated = await PartnerDirectory(sessions).upsert(partners, datetime.now(UTC))
+        print(f"partner directory: {created} created, {updated} updated", flush=True)
+        worker = build_worker(env.client, settings, sessions)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        async with worker:
+            ids = await create_samples(env.client, settings)
+            print_guide(settings, ids, [p.mpn_id for p in partners[:3]])
+            await stop.wait()
+    finally:
+        print("\nstopping ...", flush=True)
+        await engine.dispose()
+        await env.shutdown()
+        await sink.stop()
+
+
+async def create_samples(client: object, settings: Settings) -> list[str]:
+    from temporalio.client import Client
+
+    assert isinstance(client, Client)
+    ids = []
+    for ref in load_referrals((DATA / "referrals.json").read_text(encoding="utf-8")):
+        try:
+            await client.start_workflow(
+                names.WORKFLOW_REFERRAL,
+                ReferralInput(ref),
+                id=ref.referral_id,
+                task_queue=settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=static_summary(ref),
+            )
+            print(f"referral {ref.referral_id} created", flush=True)
+        except WorkflowAlreadyStartedError:
+            print(
+                f"referral {ref.referral_id} already exists (kept from an earlier run)", flush=True
+            )
+        ids.append(ref.referral_id)
+    return ids
+
+
+def print_guide(settings: Settings, ids: list[str], partners: list[str]) -> None:
+    sla = settings.sla_override
+    rid = ids[0] if ids else "FT-..."
+    py = (
+        Path(sys.executable).relative_to(PROJECT_ROOT)
+        if sys.executable.startswith(str(PROJECT_ROOT))
+        else "python"
+    )
+    print(
+        f"""
+=====================================================================
+ FastTrack referrals demo is running.
+   Temporal Web UI : http://localhost:8233  (workflows = referrals)
+   Mail received   : var/mail/*.eml  (one line per message above/below)
+   Database        : {settings.database_url}
+ DEMO MODE: SLA_OVERRIDE={int(sla.total_seconds()) if sla else 0}s replaces the 2-business-day
+   window, so unanswered referrals expire and are reassigned within minutes.
+ Try (in another terminal):
+   {py} starter.py referral list
+   {py} starter.py referral show {rid}
+   {py} starter.py referral accept {rid} --partner <partner from 'show'>
+   {py} starter.py referral decline {rid} --partner <partner> --reason customer_unresponsive
+   {py} starter.py partners list
+   {py} starter.py report
+ Ctrl-C stops everything (state is kept in var/).
+=====================================================================""",
+        flush=True,
+    )
+
+
+def main() -> int:
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        return 0
+    except (SettingsError, TemporalUnavailable, DatabaseUnavailable, OSError) as err:
+        print(f"demo: {err}", file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Shared fixtures: one time-skipping Temporal server per session, a real SMTP peer, and a
+real database per test — SQLite always, and the machine's PostgreSQL when it is reachable
+(skipped with a visible reason when not)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from temporalio.testing import WorkflowEnvironment
+
+from db.engine import open_database
+from db.models import Base
+from runtime.settings import Settings
+from runtime.smtp_sink import MailSink
+from runtime.temporal import start_test_server
+from tests.dbfixtures import database, db_backend, db_url, migrated_database  # noqa: F401
+from tests.harness import Harness, harness_settings
+from worker import build_worker
+
+PG_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_reachable() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    host, port = "127.0.0.1", 5432
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return None
+    except OSError as err:
+        return f"PostgreSQL not reachable at {host}:{port} ({err})"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (dropped afterwards)."""
+    why = _pg_reachable()
+    if why:
+        pytest.skip(why)
+    name = f"ft_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+        await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'fasttrack.db'}"
+    return str(request.getfixturevalue("pg_database"))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_test_server()
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def mail_sink(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[MailSink]:
+    sink = MailSink(directory=tmp_path_factory.mktemp("mail"), echo=False)
+    await sink.start("127.0.0.1", 0)
+    yield sink
+    await sink.stop()
+
+
+async def _empty_tables(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def h(
+    temporal_env: WorkflowEnvironment, mail_sink: MailSink, database_url: str
+) -> AsyncIterator[Harness]:
+    settings = harness_settings(Settings(), database_url, mail_sink.port)
+    engine, sessions = await open_database(database_url)
+    if database_url.startswith("postgresql"):
+        await _empty_tables(database_url)
+    mail_sink.clear()
+    worker = build_worker(temporal_env.client, settings, sessions)
+    async with worker:
+        yield Harness(temporal_env, settings, sessions, mail_sink, worker)
+    await engine.dispose()

@@ -1,0 +1,59 @@
+"""Email outbox: the exactly-once ledger keyed by Message-ID."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from db.outbox import EmailOutbox, UnknownMessage
+from tests.dbfixtures import T0, Database
+
+MID = "<FT-1.1.assigned@fasttrack.localhost>"
+
+
+async def _begin(outbox: EmailOutbox, message_id: str = MID, seq: int = 1) -> str:
+    return await outbox.begin(
+        message_id, "FT-1", "assigned", seq, ["a@x.example", "ae@ms.example"], "FT-1", T0
+    )
+
+
+async def test_pending_until_sent_then_never_again(database: Database) -> None:
+    outbox = EmailOutbox(database.sessionmaker)
+    assert await _begin(outbox) == "pending"
+    assert await _begin(outbox) == "pending"  # a retry after a crash before delivery
+    await outbox.mark_sent(MID, T0 + timedelta(seconds=5))
+    assert await _begin(outbox) == "sent"
+    await outbox.mark_failed(MID, "late failure", T0)  # never downgrades a delivered message
+
+    row = await outbox.get(MID)
+    assert row is not None
+    assert (row.status, row.attempts, row.last_error) == ("sent", 2, "")
+    assert row.sent_at == T0 + timedelta(seconds=5)
+    assert row.recipients == ["a@x.example", "ae@ms.example"]
+    assert (row.workflow_id, row.kind, row.seq, row.subject) == ("FT-1", "assigned", 1, "FT-1")
+
+
+async def test_temporary_and_permanent_failures(database: Database) -> None:
+    outbox = EmailOutbox(database.sessionmaker)
+    assert await _begin(outbox) == "pending"
+    await outbox.record_error(MID, "connection refused")
+    row = await outbox.get(MID)
+    assert row is not None and (row.status, row.last_error) == ("pending", "connection refused")
+
+    await outbox.mark_failed(MID, "550 mailbox unavailable", T0)
+    assert await _begin(outbox) == "failed"
+    row = await outbox.get(MID)
+    assert row is not None and (row.status, row.attempts) == ("failed", 1)
+    assert row.last_error == "550 mailbox unavailable"
+
+
+async def test_list_for_workflow_and_unknown_message(database: Database) -> None:
+    outbox = EmailOutbox(database.sessionmaker)
+    await _begin(outbox, "<b>", seq=2)
+    await _begin(outbox, "<a>", seq=1)
+    await outbox.begin("<other>", "FT-2", "assigned", 1, [], "FT-2", T0)
+    assert [r.message_id for r in await outbox.list_for("FT-1")] == ["<a>", "<b>"]
+    assert await outbox.get("<nope>") is None
+    with pytest.raises(UnknownMessage, match="nope"):
+        await outbox.mark_sent("<nope>", T0)
