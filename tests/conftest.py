@@ -107,5 +107,7 @@ async def h(
     mail_sink.clear()
     worker = build_worker(temporal_env.client, settings, sessions)
     async with worker:
-        yield Harness(temporal_env, settings, sessions, mail_sink, worker)
+        harness = Harness(temporal_env, settings, sessions, mail_sink, worker, uuid.uuid4().hex[:6])
+        yield harness
+        await harness.cleanup()
     await engine.dispose()

@@ -4,10 +4,11 @@ test environment, plus helpers to drive and observe referrals."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -40,6 +41,8 @@ class Harness:
     sessions: async_sessionmaker[AsyncSession]
     sink: MailSink
     worker: Worker
+    suffix: str = ""  # makes referral ids unique per test on the shared test server
+    started: list[str] = field(default_factory=list)
 
     @property
     def client(self) -> Client:
@@ -49,6 +52,9 @@ class Harness:
         await PartnerDirectory(self.sessions).upsert(list(profiles), datetime.now(UTC))
 
     async def start(self, referral: Referral) -> WorkflowHandle[Any, Any]:
+        if self.suffix:
+            referral = replace(referral, referral_id=f"{referral.referral_id}-{self.suffix}")
+        self.started.append(referral.referral_id)
         return await self.client.start_workflow(
             names.WORKFLOW_REFERRAL,
             ReferralInput(referral),
@@ -56,6 +62,17 @@ class Harness:
             task_queue=self.settings.task_queue,
             result_type=ReferralSummary,
         )
+
+    async def cleanup(self) -> None:
+        """Terminate what the test left running: on the shared time-skipping server, a
+        workflow with no worker would hold time still for the next test."""
+        ids = list(self.started)
+        for wid in self.started:
+            with contextlib.suppress(Exception):
+                ids += [p.workflow_id for p in (await self.state(wid)).parts]
+        for wid in ids:
+            with contextlib.suppress(Exception):
+                await self.client.get_workflow_handle(wid).terminate("test finished")
 
     async def state(self, handle: WorkflowHandle[Any, Any] | str) -> ReferralState:
         if isinstance(handle, str):

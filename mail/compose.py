@@ -1,0 +1,335 @@
+"""Compose the process's emails from an `EmailRequest` (pure: no I/O besides reading templates).
+
+Every kind has `templates/<kind>.html.j2` and `templates/<kind>.txt.j2`, both extending a shared
+layout. The result is a multipart/alternative message (plain text first, then HTML with its CSS
+inlined), with a deterministic `Message-ID` so that a retried send is recognisably the same
+message: `<{scope_id}.{seq}.{kind}@{domain of MAIL_FROM}>` (delivery failures add the failed
+message's kind, so several failures of one assignment stay distinct).
+
+Recipients by kind:
+
+| kind             | audience   | To                        | Cc           | partner  |
+|------------------|------------|---------------------------|--------------|----------|
+| notification     | partner    | partner.referral_contact  | account_team | required |
+| reminder         | partner    | partner.referral_contact  | —            | required |
+| expired          | partner    | partner.referral_contact  | —            | required |
+| decline_ack      | partner    | partner.referral_contact  | —            | required |
+| decline_refused  | partner    | partner.referral_contact  | —            | required |
+| contact_reminder | partner    | partner.referral_contact  | —            | required |
+| team_assigned    | team       | account_team or OPS_EMAIL | —            | required |
+| team_accepted    | team       | account_team or OPS_EMAIL | —            | required |
+| team_reassigned  | team       | account_team or OPS_EMAIL | —            | optional |
+| contact_overdue  | team       | account_team or OPS_EMAIL | —            | optional |
+| team_completed   | team       | account_team or OPS_EMAIL | —            | required |
+| escalation       | operations | OPS_EMAIL                 | —            | optional |
+| delivery_failure | operations | OPS_EMAIL                 | —            | optional |
+
+Required `detail` keys: `decline_ack` reason (note optional); `decline_refused` message (reason
+optional); `team_reassigned` reason; `team_completed` vas_sold (vas_value, notes optional);
+`escalation` why (any further keys are listed); `delivery_failure` failed_message_id, error, kind.
+`due_local` (pre-formatted deadline in the partner's zone) is used by `notification`, `reminder`
+and `contact_reminder`; without it the deadline is formatted from `due_at` and the partner's zone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from domain.models import EmailRequest
+from mail import display
+from runtime.settings import Settings
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+PARTNER_KINDS: tuple[str, ...] = (
+    "notification",
+    "reminder",
+    "expired",
+    "decline_ack",
+    "decline_refused",
+    "contact_reminder",
+)
+TEAM_KINDS: tuple[str, ...] = (
+    "team_assigned",
+    "team_accepted",
+    "team_reassigned",
+    "contact_overdue",
+    "team_completed",
+)
+OPS_KINDS: tuple[str, ...] = ("escalation", "delivery_failure")
+KINDS: tuple[str, ...] = PARTNER_KINDS + TEAM_KINDS + OPS_KINDS
+
+NEEDS_PARTNER: frozenset[str] = frozenset(
+    (*PARTNER_KINDS, "team_assigned", "team_accepted", "team_completed")
+)
+REQUIRED_DETAIL: dict[str, tuple[str, ...]] = {
+    "decline_ack": ("reason",),
+    "decline_refused": ("message",),
+    "team_reassigned": ("reason",),
+    "team_completed": ("vas_sold",),
+    "escalation": ("why",),
+    "delivery_failure": ("failed_message_id", "error", "kind"),
+}
+
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_DEFAULT_DOMAIN = "fasttrack.localhost"
+
+
+class ComposeError(ValueError):
+    """The request cannot become an email (unknown kind, missing partner or detail)."""
+
+
+@dataclass
+class Composed:
+    message_id: str
+    subject: str
+    to: list[str]
+    cc: list[str]
+    text: str
+    html: str
+    message: EmailMessage
+
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    undefined=StrictUndefined,
+    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_env.filters.update(
+    workload=display.workload,
+    reason=display.reason,
+    money=display.money,
+    yes_no=display.yes_no,
+    kind=display.kind,
+)
+_inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def compose(
+    request: EmailRequest,
+    settings: Settings,
+    links: dict[str, str] | None = None,
+    *,
+    now: datetime | None = None,
+) -> Composed:
+    """Render `request` as a ready-to-send message (see the module docstring for the rules)."""
+    _validate(request)
+    to, cc = recipients(request, settings)
+    message_id = make_message_id(request, settings)
+    subject = _subject(request)
+    context = _context(request, settings, links, subject)
+    text = _env.get_template(f"{request.kind}.txt.j2").render(context)
+    html = _inliner.inline(_env.get_template(f"{request.kind}.html.j2").render(context))
+
+    message = EmailMessage()
+    message["Message-ID"] = message_id
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["From"] = settings.mail_from
+    message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message["Subject"] = subject
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-FastTrack-Referral"] = request.referral.referral_id
+    message["X-FastTrack-Kind"] = request.kind
+    # 7-bit safe on the wire: plain text stays readable when ASCII, HTML is always QP.
+    message.set_content(text, cte=None if text.isascii() else "quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    return Composed(message_id, subject, to, cc, text, html, message)
+
+
+def recipients(request: EmailRequest, settings: Settings) -> tuple[list[str], list[str]]:
+    """(To, Cc) for the request's kind, de-duplicated; Cc never repeats a To address."""
+    kind = request.kind
+    if kind in PARTNER_KINDS:
+        assert request.partner is not None  # checked by _validate
+        to = [request.partner.referral_contact]
+        cc = list(request.referral.account_team) if kind == "notification" else []
+    elif kind in TEAM_KINDS:
+        to = list(request.referral.account_team) or [settings.ops_email]
+        cc = []
+    else:
+        to, cc = [settings.ops_email], []
+    to = _unique(to)
+    seen = {address.lower() for address in to}
+    return to, [address for address in _unique(cc) if address.lower() not in seen]
+
+
+def make_message_id(request: EmailRequest, settings: Settings) -> str:
+    kind = request.kind
+    if kind == "delivery_failure" and request.detail.get("kind"):
+        kind = f"{kind}-{request.detail['kind']}"
+    parts = (_id_part(request.scope_id), str(request.seq), _id_part(kind))
+    return f"<{'.'.join(parts)}@{_domain(settings.mail_from)}>"
+
+
+def view_link(settings: Settings, referral_id: str) -> str:
+    return f"{settings.portal_url.rstrip('/')}/referrals/{quote(referral_id, safe='')}"
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _validate(request: EmailRequest) -> None:
+    if request.kind not in KINDS:
+        raise ComposeError(f"unknown email kind {request.kind!r}")
+    if request.kind in NEEDS_PARTNER and request.partner is None:
+        raise ComposeError(f"email kind {request.kind!r} needs the partner")
+    missing = [k for k in REQUIRED_DETAIL.get(request.kind, ()) if k not in request.detail]
+    if missing:
+        raise ComposeError(f"email kind {request.kind!r} needs detail {', '.join(missing)}")
+
+
+def _subject(request: EmailRequest) -> str:
+    ref = request.referral
+    rid = ref.referral_id
+    customer = ref.customer.name
+    partner = request.partner.name if request.partner else "the partner"
+    label = "FastTrack Benefit referral" if ref.type == "benefit" else "Standard referral"
+    subjects = {
+        "notification": f"New {label} {rid} – {customer}",
+        "reminder": f"Reminder: referral {rid} ({customer}) is waiting for your answer",
+        "expired": f"Referral {rid} ({customer}) has been reassigned",
+        "decline_ack": f"Decline recorded for referral {rid} ({customer})",
+        "decline_refused": f"Decline not accepted for referral {rid} ({customer})",
+        "contact_reminder": f"Action needed: record customer contact for referral {rid}",
+        "team_assigned": f"Referral {rid} ({customer}) assigned to {partner}",
+        "team_accepted": f"Referral {rid} ({customer}) accepted by {partner}",
+        "team_reassigned": f"Referral {rid} ({customer}) is being reassigned",
+        "contact_overdue": f"Customer contact overdue for referral {rid} ({customer})",
+        "team_completed": f"Referral {rid} ({customer}) completed by {partner}",
+        "escalation": f"Escalation: referral {rid} ({customer}) needs operations",
+        "delivery_failure": (
+            f"Email delivery failed: {request.detail.get('kind', 'message')} for referral {rid}"
+        ),
+    }
+    return subjects[request.kind]
+
+
+def _context(
+    request: EmailRequest, settings: Settings, links: dict[str, str] | None, subject: str
+) -> dict[str, Any]:
+    ref = request.referral
+    view = (links or {}).get("view") or view_link(settings, ref.referral_id)
+    workloads = request.workloads or ref.workloads
+    partner = request.partner
+    due_local = request.detail.get("due_local", "")
+    if not due_local and request.due_at is not None:
+        due_local = display.local_time(request.due_at, partner.timezone if partner else "UTC")
+    benefit = ref.type == "benefit"
+    if request.kind in OPS_KINDS:
+        tone, banner = "ops", "FastTrack referrals · Operations"
+    elif benefit:
+        tone, banner = "benefit", "FastTrack Benefit referral"
+    else:
+        tone, banner = "standard", "Standard referral"
+    audience = (
+        "partner"
+        if request.kind in PARTNER_KINDS
+        else "team"
+        if request.kind in TEAM_KINDS
+        else "ops"
+    )
+    extra_keys = set(REQUIRED_DETAIL.get(request.kind, ())) | {"due_local", "note", "reason"}
+    return {
+        "kind": request.kind,
+        "subject": subject,
+        "tone": tone,
+        "banner": banner,
+        "audience": audience,
+        "benefit": benefit,
+        "referral_id": ref.referral_id,
+        "scope_id": request.scope_id,
+        "seq": request.seq,
+        "customer": {
+            "name": ref.customer.name,
+            "country": display.country(ref.customer.country),
+            "language": display.language(ref.customer.language),
+            "segment": display.segment(ref.customer.segment),
+            "seats": display.seats(ref.customer.seats),
+            "contact": ref.customer.contact_email,
+        },
+        "workloads": [
+            {
+                "code": code,
+                "name": display.workload(code),
+                "usage": display.percent(ref.active_usage.get(code)),
+                "bar": _bar(ref.active_usage.get(code)),
+            }
+            for code in workloads
+        ],
+        "split": set(workloads) != set(ref.workloads),
+        "all_workloads": [display.workload(code) for code in ref.workloads],
+        "notes": ref.notes.strip(),
+        "requester": {
+            "name": ref.requested_by.name or ref.requested_by.email or "not recorded",
+            "email": ref.requested_by.email,
+            "microsoft": ref.requested_by.microsoft,
+        },
+        "account_team": list(ref.account_team),
+        "partner": (
+            {
+                "name": partner.name,
+                "mpn_id": partner.mpn_id,
+                "contact": partner.referral_contact,
+                "timezone": partner.timezone,
+            }
+            if partner
+            else None
+        ),
+        "due_local": due_local,
+        "sla_days": settings.sla_business_days,
+        "links": {
+            "view": view,
+            "accept": (links or {}).get("accept") or view,
+            "decline": (links or {}).get("decline") or view,
+        },
+        "detail": dict(request.detail),
+        "extra": [
+            (display.label(k), v) for k, v in sorted(request.detail.items()) if k not in extra_keys
+        ],
+        "ops_email": settings.ops_email,
+        "portal_url": settings.portal_url.rstrip("/"),
+    }
+
+
+def _bar(value: float | None) -> int:
+    """Width (0-100) of the usage bar."""
+    if value is None:
+        return 0
+    pct = value * 100 if value <= 1 else value
+    return max(0, min(100, round(pct)))
+
+
+def _unique(addresses: list[str]) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for _, address in getaddresses([a for a in addresses if a and a.strip()]):
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            out.append(address)
+    return out
+
+
+def _id_part(text: str) -> str:
+    return _ID_UNSAFE.sub("-", text).strip("-") or "x"
+
+
+def _domain(mail_from: str) -> str:
+    address = parseaddr(mail_from)[1]
+    domain = address.rpartition("@")[2]
+    cleaned = re.sub(r"[^A-Za-z0-9.-]+", "", domain).strip(".-")
+    return cleaned or _DEFAULT_DOMAIN

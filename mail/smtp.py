@@ -1,0 +1,148 @@
+"""Deliver one message over SMTP (aiosmtplib), classifying failures as temporary or permanent.
+
+A new connection is opened per message. `settings.smtp_timeout` bounds every network step
+(connect + greeting, each command, the data transfer). STARTTLS is required when
+`settings.smtp_starttls` is true and not attempted otherwise; port 465 uses implicit TLS.
+
+Failure classes (each exception carries a one-line message and the SMTP `code` when known):
+
+- `TemporaryMailError`: 4xx replies, connection refused/reset, timeouts, disconnects: retry.
+- `PermanentMailError`: 5xx replies (including every recipient refused with 5xx), invalid
+  or missing addresses, TLS certificate problems, a required extension (STARTTLS, AUTH)
+  missing on the server: do not retry.
+
+Partial refusal: when the server accepts some recipients and refuses others, the message has
+already gone to the accepted ones. If a `To` recipient was refused the call raises (by the
+refusal's code) so the caller knows the main addressee did not get it; refused `Cc` recipients
+alone are only logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from email import policy
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+
+import aiosmtplib
+
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+IMPLICIT_TLS_PORT = 465
+# Headers are not folded below RFC 5322's hard limit, so a long Message-ID stays on its line.
+WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+class MailError(Exception):
+    """Sending failed; `str(error)` is one line."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(" ".join(message.split()))
+        self.code = code
+
+    @property
+    def temporary(self) -> bool:
+        return isinstance(self, TemporaryMailError)
+
+
+class TemporaryMailError(MailError):
+    """Worth retrying later (4xx, network trouble, timeout)."""
+
+
+class PermanentMailError(MailError):
+    """Retrying will not help (5xx, bad address, configuration)."""
+
+
+def envelope_recipients(message: EmailMessage) -> list[str]:
+    """To + Cc addresses (Bcc too, if present), de-duplicated, in order."""
+    fields = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
+    out: list[str] = []
+    for _, address in getaddresses(fields):
+        if address and address.lower() not in {a.lower() for a in out}:
+            out.append(address)
+    return out
+
+
+def _is_address(address: str) -> bool:
+    local, at, domain = address.rpartition("@")
+    return bool(at and local and domain) and not any(c.isspace() for c in address)
+
+
+async def deliver(message: EmailMessage, settings: Settings) -> None:
+    """Send `message` to its To and Cc recipients, or raise a `MailError`."""
+    where = f"SMTP {settings.smtp_host}:{settings.smtp_port}"
+    recipients = envelope_recipients(message)
+    if not recipients:
+        raise PermanentMailError("message has no recipients (To/Cc are empty)")
+    bad = [a for a in recipients if not _is_address(a)]
+    if bad:
+        raise PermanentMailError(f"invalid recipient address: {', '.join(bad)}")
+    sender = parseaddr(settings.mail_from)[1] or parseaddr(str(message.get("From", "")))[1]
+    if not _is_address(sender):
+        raise PermanentMailError(f"invalid sender address: {settings.mail_from!r}")
+    implicit_tls = settings.smtp_port == IMPLICIT_TLS_PORT and not settings.smtp_starttls
+    try:
+        refused, _ = await aiosmtplib.send(
+            message.as_bytes(policy=WIRE_POLICY),
+            sender=sender,
+            recipients=recipients,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=(settings.smtp_password or "") if settings.smtp_username else None,
+            use_tls=implicit_tls,
+            start_tls=bool(settings.smtp_starttls) if not implicit_tls else False,
+            timeout=settings.smtp_timeout,
+        )
+    except MailError:
+        raise
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        raise _from_refusals(where, exc.recipients) from None
+    except aiosmtplib.SMTPResponseException as exc:
+        raise _by_code(f"{where}: {exc.code} {exc.message}", exc.code) from None
+    except aiosmtplib.SMTPTimeoutError as exc:
+        raise TemporaryMailError(
+            f"{where}: timed out after {settings.smtp_timeout:g}s ({exc.message})"
+        ) from None
+    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected) as exc:
+        raise TemporaryMailError(f"{where}: {exc.message}") from None
+    except aiosmtplib.SMTPException as exc:  # e.g. STARTTLS/AUTH/SMTPUTF8 not supported
+        raise PermanentMailError(f"{where}: {exc.message}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise PermanentMailError(
+            f"{where}: TLS certificate rejected ({exc.verify_message})"
+        ) from None
+    except (TimeoutError, OSError) as exc:
+        raise TemporaryMailError(f"{where}: {type(exc).__name__}: {exc}") from None
+    if refused:
+        _check_partial(where, message, refused)
+
+
+def _by_code(text: str, code: int | None) -> MailError:
+    if code is not None and 500 <= code < 600:
+        return PermanentMailError(text, code)
+    return TemporaryMailError(text, code)
+
+
+def _from_refusals(where: str, refusals: list[aiosmtplib.SMTPRecipientRefused]) -> MailError:
+    listed = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in refusals)
+    codes = [r.code for r in refusals]
+    permanent = bool(codes) and all(500 <= c < 600 for c in codes)
+    code = max(codes) if permanent else min(codes, default=None)
+    return _by_code(f"{where}: every recipient refused ({listed})", code)
+
+
+def _check_partial(
+    where: str, message: EmailMessage, refused: dict[str, aiosmtplib.SMTPResponse]
+) -> None:
+    to = {a.lower() for _, a in getaddresses([str(v) for v in message.get_all("To", [])])}
+    main = {addr: reply for addr, reply in refused.items() if addr.lower() in to}
+    listed = "; ".join(f"{a}: {r.code} {r.message}" for a, r in refused.items())
+    if not main:
+        log.warning("%s: delivered, but some Cc recipients were refused (%s)", where, listed)
+        return
+    code = min(r.code for r in main.values())
+    raise _by_code(f"{where}: delivered to some recipients only, refused: {listed}", code)

@@ -1,0 +1,77 @@
+"""The worker's Prometheus endpoint, and the counters emitted from activities.
+
+`METRICS_PORT` (default 9464) chooses where the worker serves `GET /metrics`; `0` or `off`
+disables it. The endpoint is the Temporal SDK runtime's own Prometheus exporter, so one scrape
+shows the SDK's `temporal_*` metrics (task slots, latencies, failures, sticky cache, ...) and
+the project's `fasttrack_*` counters: those from workflow code (workflows/metrics.py) and
+those from activities (below), all labelled with namespace and task queue.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from temporalio import activity
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+DEFAULT_PORT = 9464
+DEFAULT_HOST = "0.0.0.0"
+_DISABLED = ("0", "off", "false", "no", "none", "disabled")
+
+EMAILS_SENT = "fasttrack_emails_sent"
+EMAILS_FAILED = "fasttrack_emails_failed"
+
+
+class MetricsUnavailable(RuntimeError):
+    """METRICS_PORT is malformed or the endpoint cannot be served (one line, for the user)."""
+
+
+def metrics_address(environ: Mapping[str, str] | None = None) -> str | None:
+    """`host:port` to serve metrics on, or None when disabled (METRICS_PORT, see above)."""
+    env = os.environ if environ is None else environ
+    raw = (env.get("METRICS_PORT") or "").strip().lower()
+    if raw in _DISABLED:
+        return None
+    if not raw:
+        return f"{DEFAULT_HOST}:{DEFAULT_PORT}"
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise MetricsUnavailable(
+            f"METRICS_PORT must be a port number (1-65535), 0 or off, got {raw!r}"
+        )
+    return f"{DEFAULT_HOST}:{int(raw)}"
+
+
+def prometheus_runtime(bind_address: str) -> Runtime:
+    """A Temporal runtime whose metrics are served for Prometheus on `bind_address`."""
+    try:
+        return Runtime(
+            telemetry=TelemetryConfig(
+                metrics=PrometheusConfig(bind_address=bind_address)
+            )
+        )
+    except Exception as err:  # the core reports a taken port as a plain RuntimeError/ValueError
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise MetricsUnavailable(f"cannot serve metrics on {bind_address}: {first}") from None
+
+
+def runtime_from_env(environ: Mapping[str, str] | None = None) -> tuple[Runtime | None, str]:
+    """(runtime, address) for the worker; (None, "") when METRICS_PORT disables metrics."""
+    address = metrics_address(environ)
+    if address is None:
+        return None, ""
+    return prometheus_runtime(address), address
+
+
+def email_outcome(kind: str, status: str) -> None:
+    """Count one email result from inside an activity (`status`: sent | duplicate | failed).
+
+    Sent and failed are counted by kind; duplicates (already sent on an earlier attempt) are
+    not counted again."""
+    if status == "sent":
+        name, text = EMAILS_SENT, "Emails accepted by the SMTP server, by kind"
+    elif status == "failed":
+        name, text = EMAILS_FAILED, "Emails that failed permanently, by kind"
+    else:
+        return
+    activity.metric_meter().create_counter(name, text).add(1, {"kind": kind})

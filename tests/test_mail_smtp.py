@@ -1,0 +1,201 @@
+"""SMTP delivery against a real aiosmtpd server: success, 4xx/5xx, refused, silent server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+import pytest_asyncio
+
+from mail import samples
+from mail.compose import compose
+from mail.smtp import MailError, PermanentMailError, TemporaryMailError, deliver
+from runtime.settings import PROJECT_ROOT, Settings
+from runtime.smtp_sink import MailSink
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _settings(port: int, timeout: float = 5.0) -> Settings:
+    return Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_timeout=timeout)
+
+
+def _message(settings: Settings) -> EmailMessage:
+    return compose(samples.request("notification"), settings, samples.links()).message
+
+
+@pytest_asyncio.fixture
+async def sink(tmp_path: Path) -> AsyncIterator[MailSink]:
+    async with MailSink(port=0, directory=tmp_path / "mail", echo=True) as s:
+        yield s
+
+
+async def test_delivers_to_to_and_cc(sink: MailSink, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = _settings(sink.port)
+    message = _message(settings)
+    await deliver(message, settings)
+    [got] = await sink.wait_for(1)
+    assert got["Message-ID"] == message["Message-ID"]
+    assert sink.received[0].rcpt_tos == [
+        "referrals@contoso.example",
+        "ae.fabrikam@microsoft.example",
+        "csm.fabrikam@microsoft.example",
+    ]
+    assert sink.received[0].mail_from == "referrals@fasttrack.localhost"
+    path = sink.received[0].path
+    assert path is not None and path.exists()
+    assert path.name.endswith("-FT-2026-000123.2.notification@fasttrack.localhost.eml")
+    out = capsys.readouterr().out
+    assert f"mail: referrals@contoso.example | {message['Subject']}" in out
+
+
+@pytest.mark.parametrize("command", ["RCPT", "DATA"])
+async def test_4xx_is_temporary(sink: MailSink, command: str) -> None:
+    settings = _settings(sink.port)
+    sink.fail_next(3, MailSink.TEMPORARY, (command,))
+    with pytest.raises(TemporaryMailError) as err:
+        await deliver(_message(settings), settings)
+    assert err.value.code == 451 and err.value.temporary
+    assert "451" in str(err.value) and "\n" not in str(err.value)
+    assert sink.messages == []
+
+
+@pytest.mark.parametrize("command", ["RCPT", "DATA"])
+async def test_5xx_is_permanent(sink: MailSink, command: str) -> None:
+    settings = _settings(sink.port)
+    sink.fail_next(3, MailSink.PERMANENT, (command,))
+    with pytest.raises(PermanentMailError) as err:
+        await deliver(_message(settings), settings)
+    assert err.value.code == 550 and not err.value.temporary
+    assert "550 5.1.1 No such user" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+async def test_refused_main_recipient_raises_even_if_cc_got_it(sink: MailSink) -> None:
+    settings = _settings(sink.port)
+    sink.fail_next(1, MailSink.PERMANENT, ("RCPT",))  # only the first RCPT (the To address)
+    with pytest.raises(PermanentMailError, match="delivered to some recipients only"):
+        await deliver(_message(settings), settings)
+    assert sink.received[0].rcpt_tos == [
+        "ae.fabrikam@microsoft.example",
+        "csm.fabrikam@microsoft.example",
+    ]
+
+
+async def test_fault_is_used_up_then_delivery_succeeds(sink: MailSink) -> None:
+    settings = _settings(sink.port)
+    sink.fail_next(1, MailSink.TEMPORARY, ("DATA",))
+    message = _message(settings)
+    with pytest.raises(TemporaryMailError):
+        await deliver(message, settings)
+    await deliver(message, settings)  # the retry goes through
+    assert len(await sink.wait_for(1)) == 1
+
+
+async def test_connection_refused_is_temporary() -> None:
+    settings = _settings(_free_port())
+    with pytest.raises(TemporaryMailError) as err:
+        await deliver(_message(settings), settings)
+    assert "\n" not in str(err.value)
+
+
+async def test_silent_server_times_out_as_temporary() -> None:
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)  # accept, never greet
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = _settings(port, timeout=1.0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TemporaryMailError, match="timed out after 1s"):
+            await deliver(_message(settings), settings)
+        assert time.monotonic() - started < 3
+    finally:
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_server_hanging_up_is_temporary() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    settings = _settings(server.sockets[0].getsockname()[1])
+    try:
+        with pytest.raises(TemporaryMailError):
+            await deliver(_message(settings), settings)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_invalid_addresses_are_permanent(sink: MailSink) -> None:
+    settings = _settings(sink.port)
+    message = _message(settings)
+    del message["To"]
+    del message["Cc"]
+    with pytest.raises(PermanentMailError, match="no recipients"):
+        await deliver(message, settings)
+    message["To"] = "not-an-address"
+    with pytest.raises(PermanentMailError, match="invalid recipient address: not-an-address"):
+        await deliver(message, settings)
+    with pytest.raises(PermanentMailError, match="invalid sender"):
+        await deliver(_message(settings), replace(settings, mail_from="nobody"))
+    assert sink.messages == []
+
+
+async def test_starttls_required_but_unsupported_is_permanent(sink: MailSink) -> None:
+    settings = replace(_settings(sink.port), smtp_starttls=True)
+    with pytest.raises(PermanentMailError, match="STARTTLS"):
+        await deliver(_message(settings), settings)
+
+
+def test_errors_share_a_base_class() -> None:
+    assert issubclass(TemporaryMailError, MailError)
+    assert issubclass(PermanentMailError, MailError)
+    assert str(TemporaryMailError("a\n  b")) == "a b"
+
+
+async def test_sink_runs_as_a_program(tmp_path: Path) -> None:
+    port = _free_port()
+    folder = tmp_path / "eml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime.smtp_sink", "--port", str(port), "--dir", str(folder)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        assert "listening" in proc.stdout.readline()
+        settings = _settings(port)
+        message = _message(settings)
+        await aiosmtplib.send(message, hostname="127.0.0.1", port=port, timeout=5)
+        line = await asyncio.to_thread(proc.stdout.readline)
+        assert line.strip() == f"mail: referrals@contoso.example | {message['Subject']}"
+        assert len(list(folder.glob("*.eml"))) == 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=5)
+    assert proc.returncode == 0
