@@ -1,0 +1,99 @@
+"""Email delivery inside the running workflow: retries, permanent failures, exactly once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.worker import Worker
+
+from activities.email import EmailActivities
+from db.outbox import EmailOutbox
+from domain import names
+from domain.models import EmailRequest, EmailResult, ReferralInput
+from runtime.smtp_sink import MailSink
+from tests.factories import partner, referral
+from tests.harness import Harness
+from worker import build_activities
+from workflows.referral import ReferralWorkflow
+
+
+def message_ids(h: Harness) -> Counter[str]:
+    return Counter(str(m["Message-ID"]) for m in h.sink.messages)
+
+
+async def test_temporary_failure_is_retried_then_delivered_once(h: Harness) -> None:
+    await h.partners(partner("1001"))
+    h.sink.fail_next(2, MailSink.TEMPORARY, ("RCPT",))
+    handle = await h.start(referral("FT-T-451"))
+    await h.assigned(handle)
+    await h.env.sleep(timedelta(seconds=30))  # past the activity's retry backoff
+    await h.wait_mail(lambda m: "referrals-1001" in str(m["To"]))
+    await h.wait_mail(lambda m: "ae@microsoft.example" in str(m["To"]))
+    assert all(n == 1 for n in message_ids(h).values()), message_ids(h)
+    state = await h.state(handle)
+    assert state.status == "pending"
+
+
+async def test_permanent_failure_is_recorded_and_reported_to_operations(h: Harness) -> None:
+    await h.partners(partner("1001"))
+    h.sink.fail_next(1, MailSink.PERMANENT, ("RCPT",))
+    handle = await h.start(referral("FT-T-550"))
+    await h.assigned(handle)
+    report = await h.wait_mail(lambda m: "ops@" in str(m["To"]))
+    assert handle.id in str(report["Subject"])
+    state = await h.until(handle, lambda s: any(e.action == "email_failed" for e in s.history))
+    assert state.status == "pending"  # the referral goes on; its SLA still runs
+    assert state.assignments[0].due_at is not None
+    rows = await EmailOutbox(h.sessions).list_for(handle.id)
+    assert [r.status for r in rows].count("failed") == 1
+
+
+async def test_crash_after_send_before_result_recorded_sends_no_duplicate(h: Harness) -> None:
+    """The worker dies after the SMTP server took the message but before Temporal recorded
+    the activity's result: Temporal retries it, the outbox answers "already sent"."""
+    await h.partners(partner("1001"))
+    real = EmailActivities(h.settings, EmailOutbox(h.sessions))
+
+    @activity.defn(name=names.ACTIVITY_EMAIL)
+    async def send_then_crash(request: EmailRequest) -> EmailResult:
+        result = await real.send_email(request)
+        if activity.info().attempt == 1:
+            raise RuntimeError("worker lost before the result was recorded")
+        return result
+
+    others = [
+        a
+        for a in build_activities(h.settings, h.sessions)
+        if activity_name(a) != names.ACTIVITY_EMAIL
+    ]
+    queue = h.settings.task_queue + "-crash"
+    async with Worker(
+        h.client,
+        task_queue=queue,
+        workflows=[ReferralWorkflow],
+        activities=[*others, send_then_crash],
+    ):
+        rid = f"FT-T-CRASH-{h.suffix}"
+        handle = await h.client.start_workflow(
+            names.WORKFLOW_REFERRAL,
+            ReferralInput(replace(referral("FT-T-CRASH"), referral_id=rid)),
+            id=rid,
+            task_queue=queue,
+        )
+        h.started.append(rid)
+        await h.assigned(handle)
+        await h.env.sleep(timedelta(seconds=30))  # past the retry backoff
+        await h.wait_mail(lambda m: "referrals-1001" in str(m["To"]))
+        await h.wait_mail(lambda m: "ae@microsoft.example" in str(m["To"]))
+        counts = message_ids(h)
+        assert counts and all(n == 1 for n in counts.values()), counts
+        rows = await EmailOutbox(h.sessions).list_for(rid)
+        assert rows and all(r.status == "sent" for r in rows)
+
+
+def activity_name(fn: Any) -> str:
+    return str(fn.__temporal_activity_definition.name)
