@@ -1,0 +1,135 @@
+"""Record one real workflow history per lifecycle path, for replay tests.
+
+    .venv/bin/python -m tests.histories.record
+
+Runs each path on the time-skipping test server with the real worker, a temporary SQLite
+database and a local SMTP sink, and writes `tests/histories/<path>.json`. Re-record only
+when a change is meant to be incompatible and is guarded by `workflow.patched`: the saved
+files are the proof that new code still replays old histories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from db.engine import open_database
+from runtime.settings import Settings
+from runtime.smtp_sink import MailSink
+from runtime.temporal import start_test_server
+from tests.factories import partner, referral
+from tests.harness import Harness, harness_settings
+from worker import build_worker
+
+HERE = Path(__file__).parent
+
+
+async def accept_complete(h: Harness) -> list[str]:
+    await h.partners(partner("1001"))
+    handle = await h.start(referral("FT-H-ACCEPT"))
+    who = await h.assigned(handle)
+    await h.act(handle, "accept", who)
+    await h.act(handle, "contacted", who)
+    await h.act(handle, "kickoff", who)
+    await h.act(handle, "cpor_claimed", who)
+    await h.act(handle, "complete", who, vas_sold=True, vas_value=5000.0, notes="done")
+    await handle.result()
+    return [handle.id]
+
+
+async def decline_reassign(h: Harness) -> list[str]:
+    await h.partners(partner("1001"), partner("1002"))
+    handle = await h.start(referral("FT-H-DECLINE"))
+    first = await h.assigned(handle)
+    await h.act(handle, "decline", first, reason="customer_unresponsive")
+    second = await h.assigned(handle, seq=2)
+    await h.act(handle, "accept", second)
+    await h.act(handle, "complete", second, vas_sold=False)
+    await handle.result()
+    return [handle.id]
+
+
+async def expiry(h: Harness) -> list[str]:
+    await h.partners(partner("1001"), partner("1002"))
+    handle = await h.start(referral("FT-H-EXPIRY"))
+    await h.assigned(handle)
+    state = await h.state(handle)
+    due = state.assignments[0].due_at
+    assert due is not None
+    await h.env.sleep(due - await h.env.get_current_time() + timedelta(minutes=1))
+    second = await h.assigned(handle, seq=2)
+    await h.act(handle, "accept", second)
+    await h.act(handle, "complete", second, vas_sold=False)
+    await handle.result()
+    return [handle.id]
+
+
+async def split(h: Harness) -> list[str]:
+    await h.partners(
+        partner("2001", workloads=["teams"]), partner("2003", workloads=["sharepoint"])
+    )
+    handle = await h.start(referral("FT-H-SPLIT"))
+    state = await h.until(handle, lambda s: len(s.parts) == 2)
+    ids = [handle.id]
+    for part in state.parts:
+        part_handle = h.client.get_workflow_handle(part.workflow_id)
+        who = await h.assigned(part_handle)
+        await h.act(part_handle, "accept", who)
+        await h.act(part_handle, "complete", who, vas_sold=False)
+        ids.append(part.workflow_id)
+    await handle.result()
+    return ids
+
+
+async def escalation(h: Harness) -> list[str]:
+    handle = await h.start(referral("FT-H-ESCALATE"))
+    await h.until(handle, lambda s: s.status == "escalated")
+    await h.partners(partner("1001"))
+    await h.operate(handle, "retry", "directory fixed")
+    who = await h.assigned(handle)
+    await h.operate(handle, "cancel", "customer withdrew")
+    await handle.result()
+    del who
+    return [handle.id]
+
+
+PATHS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
+    "accept_complete": accept_complete,
+    "decline_reassign": decline_reassign,
+    "expiry": expiry,
+    "split": split,
+    "escalation": escalation,
+}
+
+
+async def main() -> None:
+    env = await start_test_server()
+    sink = MailSink(directory=None, echo=False)
+    await sink.start("127.0.0.1", 0)
+    try:
+        for name, path in PATHS.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                url = f"sqlite+aiosqlite:///{tmp}/record.db"
+                settings = harness_settings(Settings(), url, sink.port)
+                engine, sessions = await open_database(url)
+                worker = build_worker(env.client, settings, sessions)
+                async with worker:
+                    h = Harness(env, settings, sessions, sink, worker, name)
+                    ids = await path(h)
+                    for number, wid in enumerate(ids):
+                        history = await env.client.get_workflow_handle(wid).fetch_history()
+                        suffix = "" if number == 0 else f".part{number}"
+                        out = HERE / f"{name}{suffix}.json"
+                        out.write_text(history.to_json())
+                        print(f"recorded {out.relative_to(HERE.parent.parent)}")
+                await engine.dispose()
+    finally:
+        await sink.stop()
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
