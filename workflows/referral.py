@@ -598,11 +598,10 @@ class ReferralWorkflow:
             updates.append(sa.PARENT_REFERRAL.value_set(s.parent_id))
         workflow.upsert_search_attributes(updates)
         workflow.set_current_details(s.waiting_for or s.status)
-        if s.parent_id and s.status != self._published_status:
-            self._published_status = s.status
-            part = PartRef(
-                s.workflow_id, list(s.workloads), s.status, current.partner if current else ""
-            )
+        partner = current.partner if current else ""
+        if s.parent_id and f"{s.status}/{partner}" != self._published_status:
+            self._published_status = f"{s.status}/{partner}"
+            part = PartRef(s.workflow_id, list(s.workloads), s.status, partner)
             handle = workflow.get_external_workflow_handle(s.parent_id)
             self._mail.append(asyncio.create_task(self._notify_parent(handle, part)))
 

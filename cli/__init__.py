@@ -1,0 +1,1 @@
+"""The operator CLI (`python starter.py ...`): partners, referrals and reports."""

@@ -1,0 +1,327 @@
+"""`referral create|show|list|accept|decline|contacted|kickoff|cpor-claimed|complete|retry|
+cancel`: referrals as Temporal workflows."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from temporalio.client import WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from cli.common import amount, country, mpn_id, positive, read_text, referral_id, yes_no
+from cli.context import Context
+from cli.errors import BAD_INPUT, CliError, bad_input, not_found, refused
+from cli.output import print_json, say, table, when
+from cli.show import load_state, render_state, state_json
+from domain import names
+from domain.models import (
+    REFERRAL_TYPES,
+    ActionResult,
+    OperatorAction,
+    PartnerAction,
+    Reason,
+    Referral,
+    ReferralInput,
+    Status,
+)
+from domain.validation import load_referrals
+from workflows import search_attributes as sa
+
+# CLI spelling -> workflow update name (hyphens on the command line, as the portal's URLs).
+PARTNER_COMMANDS: dict[str, str] = {
+    "accept": "accept",
+    "decline": "decline",
+    "contacted": "contacted",
+    "kickoff": "kickoff",
+    "cpor-claimed": "cpor_claimed",
+    "complete": "complete",
+}
+_HELP = {
+    "accept": "accept the referral on the partner's behalf",
+    "decline": "decline with a reason code",
+    "contacted": "record that the partner contacted the customer",
+    "kickoff": "record the engagement's kick-off",
+    "cpor-claimed": "record that the partner claimed CPOR",
+    "complete": "close the engagement",
+}
+
+
+def register(sub: Any) -> None:
+    referral = sub.add_parser("referral", help="create, inspect and act on referrals")
+    rsub = referral.add_subparsers(dest="referral_command", metavar="COMMAND", required=True)
+
+    p = rsub.add_parser("create", help="start referrals from a JSON file (one or a list)")
+    p.add_argument("file", metavar="FILE.json", help="one referral or a list ('-': stdin)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(handler=create)
+
+    p = rsub.add_parser("show", help="the live state of a referral (or split part)")
+    p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=show)
+
+    p = rsub.add_parser("list", help="referrals from Temporal visibility")
+    p.add_argument("--status", choices=Status.ALL)
+    p.add_argument("--partner", type=mpn_id, metavar="MPN_ID", help="currently assigned partner")
+    p.add_argument("--type", choices=REFERRAL_TYPES)
+    p.add_argument("--country", type=country, metavar="CC", help="customer country (ISO code)")
+    p.add_argument(
+        "--overdue", action="store_true", help="pending referrals past their answer deadline"
+    )
+    p.add_argument("--limit", type=positive, default=200, help="at most N rows (default 200)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=list_referrals)
+
+    for command, update in PARTNER_COMMANDS.items():
+        p = rsub.add_parser(command, help=_HELP[command])
+        p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
+        p.add_argument("--partner", type=mpn_id, required=True, metavar="MPN_ID")
+        if update == "decline":
+            p.add_argument("--reason", required=True, metavar="CODE", help=", ".join(Reason.ALL))
+            p.add_argument("--note", default="", help="required with --reason other")
+        elif update == "complete":
+            p.add_argument("--vas-sold", type=yes_no, required=True, metavar="yes|no")
+            p.add_argument("--vas-value", type=amount, metavar="AMOUNT")
+            p.add_argument("--notes", default="", help="notes for the Microsoft team")
+        else:
+            p.add_argument("--note", default="", help="optional note for the history")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+        p.set_defaults(handler=partner_action, update=update)
+
+    p = rsub.add_parser("retry", help="match an escalated referral again")
+    p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
+    p.add_argument("--reason", default="", help="why (for the history)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=operator_action, update="retry")
+
+    p = rsub.add_parser("cancel", help="cancel a referral (operations)")
+    p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
+    p.add_argument("--reason", required=True, help="why (recorded)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=operator_action, update="cancel")
+
+
+# ---------------------------------------------------------------------------------- create
+
+
+def summary_line(r: Referral) -> str:
+    """The workflow's static summary: no customer names or emails (no PII in Temporal)."""
+    return f"{r.type} · {', '.join(r.workloads)} · {r.customer.country} · {r.customer.seats} seats"
+
+
+def _initial_attributes(r: Referral) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.REFERRAL_STATUS, Status.PENDING),
+            SearchAttributePair(sa.REFERRAL_TYPE, r.type),
+            SearchAttributePair(sa.WORKLOADS, list(r.workloads)),
+            SearchAttributePair(sa.CUSTOMER_COUNTRY, r.customer.country),
+            SearchAttributePair(sa.ESCALATED, False),
+        ]
+    )
+
+
+async def create(ctx: Context, args: argparse.Namespace) -> int:
+    referrals = load_referrals(read_text(args.file))  # the whole file is valid, or exit 2
+    client = await ctx.client()
+    results: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for r in referrals:
+        if r.referral_id in done:  # the same referral twice in one file: one workflow
+            continue
+        done.add(r.referral_id)
+        try:
+            await client.start_workflow(
+                names.WORKFLOW_REFERRAL,
+                ReferralInput(r),
+                id=r.referral_id,
+                task_queue=ctx.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=summary_line(r),
+                search_attributes=_initial_attributes(r),
+            )
+            created = True
+        except WorkflowAlreadyStartedError:
+            created = False
+        results.append({"referral_id": r.referral_id, "created": created})
+        if not args.json:
+            say(r.referral_id if created else f"{r.referral_id} (already exists)")
+    if args.json:
+        print_json(results)
+    return 0
+
+
+# ------------------------------------------------------------------------------------ show
+
+
+async def show(ctx: Context, args: argparse.Namespace) -> int:
+    state, source = await load_state(ctx, args.id)
+    if args.json:
+        print_json(state_json(state, source))
+    else:
+        say(render_state(state, source))
+    return 0
+
+
+# ------------------------------------------------------------------------------------ list
+
+
+def _quote(value: str) -> str:
+    if '"' in value or "\\" in value:
+        raise bad_input(f"invalid filter value {value!r}")
+    return f'"{value}"'
+
+
+def visibility_query(args: argparse.Namespace, now_iso: str) -> str:
+    parts = [f"WorkflowType = {_quote(names.WORKFLOW_REFERRAL)}"]
+    status = Status.PENDING if args.overdue else args.status
+    if args.overdue and args.status not in (None, Status.PENDING):
+        raise bad_input(
+            f"--overdue lists pending referrals; it cannot be combined with --status {args.status}"
+        )
+    if status:
+        parts.append(f"ReferralStatus = {_quote(status)}")
+    if args.partner:
+        parts.append(f"PartnerId = {_quote(args.partner)}")
+    if args.type:
+        parts.append(f"ReferralType = {_quote(args.type)}")
+    if args.country:
+        parts.append(f"CustomerCountry = {_quote(args.country)}")
+    if args.overdue:
+        parts.append(f"SlaDueAt < {_quote(now_iso)}")
+    return " AND ".join(parts)
+
+
+async def list_referrals(ctx: Context, args: argparse.Namespace) -> int:
+    now_iso = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    query = visibility_query(args, now_iso)
+    client = await ctx.client()
+    rows: list[dict[str, Any]] = []
+    async for wf in client.list_workflows(query, limit=args.limit):
+        attrs = wf.typed_search_attributes
+        rows.append(
+            {
+                "referral_id": wf.id,
+                "status": attrs.get(sa.REFERRAL_STATUS) or "",
+                "type": attrs.get(sa.REFERRAL_TYPE) or "",
+                "partner": attrs.get(sa.PARTNER_ID),
+                "country": attrs.get(sa.CUSTOMER_COUNTRY) or "",
+                "workloads": list(attrs.get(sa.WORKLOADS) or []),
+                "sla_due_at": attrs.get(sa.SLA_DUE_AT),
+                "escalated": bool(attrs.get(sa.ESCALATED)),
+                "parent": attrs.get(sa.PARENT_REFERRAL),
+                "execution_status": wf.status.name.lower() if wf.status else "",
+                "started_at": wf.start_time,
+                "closed_at": wf.close_time,
+            }
+        )
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        say("no referrals match")
+        return 0
+    headers = ("id", "status", "type", "partner", "country", "workloads", "sla due")
+    say(
+        table(
+            headers,
+            [
+                (
+                    r["referral_id"],
+                    r["status"],
+                    r["type"],
+                    r["partner"],
+                    r["country"],
+                    ",".join(r["workloads"]),
+                    when(r["sla_due_at"]),
+                )
+                for r in rows
+            ],
+        )
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------------- actions
+
+
+async def _closed_answer(ctx: Context, handle: WorkflowHandle[Any, Any], rid: str) -> CliError:
+    """Why an update found no running workflow: unknown (exit 3) or already closed (exit 1)."""
+    try:
+        desc = await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return not_found(f"unknown referral {rid!r}")
+        raise
+    status = desc.typed_search_attributes.get(sa.REFERRAL_STATUS)
+    state = status or (desc.status.name.lower() if desc.status else "closed")
+    return refused(f"referral {rid} is already {state}")
+
+
+async def _execute(
+    ctx: Context, rid: str, update: str, arg: PartnerAction | OperatorAction
+) -> ActionResult:
+    client = await ctx.client()
+    handle = client.get_workflow_handle(rid)
+    try:
+        return await ctx.answered(
+            handle.execute_update(update, arg, result_type=ActionResult), f"'{update}'"
+        )
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise await _closed_answer(ctx, handle, rid) from None
+        raise
+
+
+def _print_result(result: ActionResult, as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+    else:
+        say(f"{result.referral_id}: {result.message} (status: {result.status})")
+
+
+def _check_decline(reason: str, note: str) -> str:
+    code = reason.strip().lower()
+    if code not in Reason.ALL:
+        raise bad_input(f"unknown decline reason {reason!r} (allowed: {', '.join(Reason.ALL)})")
+    if code == Reason.OTHER and not note.strip():
+        raise bad_input("--reason other needs a --note explaining why")
+    return code
+
+
+async def partner_action(ctx: Context, args: argparse.Namespace) -> int:
+    update: str = args.update
+    action = PartnerAction(partner=args.partner, action=update)
+    if update == "decline":
+        action.reason = _check_decline(args.reason, args.note)
+        action.note = args.note.strip()
+    elif update == "complete":
+        if not args.vas_sold and args.vas_value:
+            raise CliError(
+                BAD_INPUT, "--vas-value was given but --vas-sold is no (no services sold)"
+            )
+        action.vas_sold = args.vas_sold
+        action.vas_value = args.vas_value
+        action.notes = args.notes.strip()
+    else:
+        action.note = args.note.strip()
+    result = await _execute(ctx, args.id, update, action)
+    _print_result(result, args.json)
+    return 0
+
+
+async def operator_action(ctx: Context, args: argparse.Namespace) -> int:
+    reason = args.reason.strip()
+    if args.update == "cancel" and not reason:
+        raise bad_input("--reason must not be empty")
+    op = OperatorAction(action=args.update, reason=reason, operator=ctx.operator())
+    result = await _execute(ctx, args.id, args.update, op)
+    _print_result(result, args.json)
+    return 0
