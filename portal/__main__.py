@@ -1,0 +1,74 @@
+"""`python -m portal`: connect to Temporal and the database, then serve the portal with uvicorn
+on PORTAL_HOST:PORTAL_PORT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import NoReturn
+
+import uvicorn
+from fastapi import FastAPI
+
+from db.engine import DatabaseUnavailable, open_database
+from portal.app import create_app
+from runtime.settings import Settings, SettingsError
+from runtime.temporal import TemporalUnavailable, connect
+
+log = logging.getLogger("fasttrack.portal")
+
+
+@asynccontextmanager
+async def dependencies(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app with its Temporal client and database; the engine is closed on exit."""
+    client = await connect(settings)
+    engine, sessions = await open_database(settings.database_url)
+    try:
+        yield create_app(settings, client, sessions)
+    finally:
+        await engine.dispose()
+
+
+async def serve(settings: Settings) -> None:
+    async with dependencies(settings) as app:
+        config = uvicorn.Config(
+            app,
+            host=settings.portal_host,
+            port=settings.portal_port,
+            proxy_headers=True,
+            log_level="info",
+        )
+        log.info("portal on http://%s:%s", settings.portal_host, settings.portal_port)
+        await uvicorn.Server(config).serve()
+
+
+def run() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Settings.from_env()
+        asyncio.run(serve(settings))
+    except (SettingsError, TemporalUnavailable, DatabaseUnavailable) as err:
+        print(f"portal: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def main() -> NoReturn:
+    """Leave with os._exit after flushing: a process that connected a Temporal client can abort
+    in interpreter teardown (PyGILState_Release, sdk-python #300), turning exit 2 into 134."""
+    code = run()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The portal application: routers, and error handlers that answer every failure as JSON
+`{"error": CODE, "message": TEXT}`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import Client
+
+from portal import pages
+from portal.auth import Portal
+from portal.routes import UNAVAILABLE, admin_api, partner_api, unavailable
+from portal.schemas import ApiError, Health
+from runtime.settings import Settings
+
+log = logging.getLogger("fasttrack.portal")
+
+DESCRIPTION = """\
+Partners act on the FastTrack referrals assigned to them: accept, decline with a reason,
+record customer contact and milestones, close the engagement. Every call carries
+`Authorization: Bearer TOKEN`. Errors are `{"error": CODE, "message": TEXT}`; a refused action
+is a 409 whose `error` is the policy code and whose `message` is the program's answer.
+POSTs accept an `Idempotency-Key` header: a repeat returns the first answer and changes nothing.
+"""
+
+
+class ErrorResponse(JSONResponse):
+    """JSON with ASCII escapes, so no text in a message can break the encoding."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def error(
+    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> ErrorResponse:
+    return ErrorResponse({"error": code, "message": message}, status_code, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
+    """(code, message) naming each offending field, never echoing the value sent."""
+    parts, in_body = [], False
+    for err in exc.errors()[:5]:
+        loc = [str(x) for x in err.get("loc", ())]
+        in_body = in_body or (bool(loc) and loc[0] == "body")
+        where = ".".join(loc[1:] if len(loc) > 1 else loc) or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    code = "invalid_body" if in_body else "invalid_request"
+    return code, "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_api_error(request: Request, exc: Exception) -> ErrorResponse:
+        assert isinstance(exc, ApiError)
+        return error(exc.status_code, exc.code, exc.message, exc.headers)
+
+    async def on_validation(request: Request, exc: Exception) -> ErrorResponse:
+        assert isinstance(exc, RequestValidationError)
+        code, message = _validation_message(exc)
+        return error(422, code, message)
+
+    async def on_http(request: Request, exc: Exception) -> ErrorResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:  # FastAPI could not parse the body (not JSON, bad bytes)
+            return error(422, "invalid_body", "the body is not valid JSON")
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else code
+        if exc.status_code == 404:
+            message = "no such endpoint"
+        return error(exc.status_code, code, message, getattr(exc, "headers", None))
+
+    async def on_unavailable(request: Request, exc: Exception) -> ErrorResponse:
+        api = unavailable(exc)
+        return error(api.status_code, api.code, api.message, api.headers)
+
+    async def on_anything(request: Request, exc: Exception) -> ErrorResponse:
+        # Last resort: every known failure is answered above; this only keeps the shape.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error(500, "internal_error", "the portal failed to answer; operations are told")
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    for exc_type in UNAVAILABLE:
+        app.add_exception_handler(exc_type, on_unavailable)
+    app.add_exception_handler(Exception, on_anything)
+
+
+def create_app(
+    settings: Settings, client: Client, sessions: async_sessionmaker[AsyncSession]
+) -> FastAPI:
+    app = FastAPI(
+        title="FastTrack partner portal",
+        version="1.0.0",
+        description=DESCRIPTION,
+    )
+    app.state.portal = Portal.build(settings, client, sessions)
+    install_error_handlers(app)
+    app.include_router(partner_api)
+    app.include_router(admin_api)
+    app.include_router(pages.router)
+
+    @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness")
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    return app

@@ -1,0 +1,94 @@
+"""Who is calling: the portal's dependencies, partner bearer tokens and the operators' token."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from db.directory import PartnerDirectory
+from db.readmodel import ReferralReadModel
+from db.tokens import TokenStore
+from portal.schemas import ApiError
+from runtime.settings import Settings
+
+ADMIN_SCOPE = "~operator"  # idempotency-key namespace of the admin API (never an MPN ID)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass
+class Portal:
+    """Everything a request handler needs, built once per app."""
+
+    settings: Settings
+    client: Client
+    sessions: async_sessionmaker[AsyncSession]
+    tokens: TokenStore
+    readmodel: ReferralReadModel
+    directory: PartnerDirectory
+
+    @classmethod
+    def build(
+        cls, settings: Settings, client: Client, sessions: async_sessionmaker[AsyncSession]
+    ) -> Portal:
+        return cls(
+            settings=settings,
+            client=client,
+            sessions=sessions,
+            tokens=TokenStore(sessions),
+            readmodel=ReferralReadModel(sessions),
+            directory=PartnerDirectory(sessions),
+        )
+
+
+def get_portal(request: Request) -> Portal:
+    portal: Portal = request.app.state.portal
+    return portal
+
+
+partner_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="PartnerToken",
+    description="a partner's API token (`python starter.py partners token MPN_ID`)",
+)
+admin_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="AdminToken",
+    description="the operators' token (PORTAL_ADMIN_TOKEN); the admin API is off when unset",
+)
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, headers=_CHALLENGE)
+
+
+PortalDep = Annotated[Portal, Depends(get_portal)]
+PartnerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(partner_bearer)]
+AdminCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)]
+
+
+async def current_partner(portal: PortalDep, credentials: PartnerCredentials) -> str:
+    """The MPN ID behind the bearer token; 401 when missing, unknown or revoked."""
+    if credentials is None:
+        raise unauthorized("send your partner token as 'Authorization: Bearer TOKEN'")
+    mpn_id = await portal.tokens.verify(credentials.credentials)
+    if mpn_id is None:
+        raise unauthorized("this token is not valid (unknown or revoked)")
+    return mpn_id
+
+
+async def current_operator(portal: PortalDep, credentials: AdminCredentials) -> str:
+    """Operators authenticate with PORTAL_ADMIN_TOKEN; without it the admin API does not exist."""
+    expected = portal.settings.portal_admin_token
+    if not expected:
+        raise ApiError(404, "not_found", "the admin API is disabled (PORTAL_ADMIN_TOKEN is unset)")
+    if credentials is None:
+        raise unauthorized("send the admin token as 'Authorization: Bearer TOKEN'")
+    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise unauthorized("this admin token is not valid")
+    return "operator"
