@@ -1,0 +1,138 @@
+"""AES-GCM payload encryption for every workflow and activity payload.
+
+Keys live in a JSON key file (`{"active": "k2", "keys": {"k1": "<base64>", "k2": "<base64>"}}`)
+or in `PAYLOAD_KEYS` (`k2:<base64>,k1:<base64>`, the first is active). Each encrypted payload
+names its key id in its metadata, so rotating keys means: add a new key, make it active, keep
+the old ones for as long as histories encrypted with them must be read.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import DataConverter, PayloadCodec
+
+ENCODING = b"binary/encrypted"
+KEY_ID = "encryption-key-id"
+NONCE_BYTES = 12
+
+
+class PayloadKeyError(ValueError):
+    """The key material is missing or malformed (one line, for the user)."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    active: str
+    keys: dict[str, bytes]
+
+    @classmethod
+    def generate(cls, key_id: str = "k1") -> KeyRing:
+        return cls(key_id, {key_id: AESGCM.generate_key(bit_length=256)})
+
+    def rotated(self, key_id: str) -> KeyRing:
+        """A new active key; the old ones still decrypt."""
+        if key_id in self.keys:
+            raise PayloadKeyError(f"key id {key_id!r} already exists")
+        return KeyRing(key_id, {**self.keys, key_id: AESGCM.generate_key(bit_length=256)})
+
+    def to_json(self) -> str:
+        keys = {k: base64.b64encode(v).decode() for k, v in self.keys.items()}
+        return json.dumps({"active": self.active, "keys": keys}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "key file") -> KeyRing:
+        try:
+            raw = json.loads(text)
+            keys = {str(k): base64.b64decode(v, validate=True) for k, v in raw["keys"].items()}
+            active = str(raw["active"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise PayloadKeyError(f"{where} is not a valid payload key file") from None
+        return cls._checked(active, keys, where)
+
+    @classmethod
+    def from_env_value(cls, value: str) -> KeyRing:
+        keys: dict[str, bytes] = {}
+        order: list[str] = []
+        for item in value.split(","):
+            kid, sep, material = item.strip().partition(":")
+            if not sep or not kid:
+                raise PayloadKeyError("PAYLOAD_KEYS must look like 'k2:<base64>,k1:<base64>'")
+            try:
+                keys[kid] = base64.b64decode(material, validate=True)
+            except ValueError:
+                raise PayloadKeyError(f"PAYLOAD_KEYS: key {kid!r} is not base64") from None
+            order.append(kid)
+        return cls._checked(order[0], keys, "PAYLOAD_KEYS")
+
+    @classmethod
+    def _checked(cls, active: str, keys: dict[str, bytes], where: str) -> KeyRing:
+        if active not in keys:
+            raise PayloadKeyError(f"{where}: active key {active!r} is not among the keys")
+        for kid, key in keys.items():
+            if len(key) not in (16, 24, 32):
+                raise PayloadKeyError(f"{where}: key {kid!r} must be 16, 24 or 32 bytes")
+        return cls(active, keys)
+
+
+def load_keyring(env_value: str | None, key_file: Path, create: bool = True) -> KeyRing:
+    """PAYLOAD_KEYS wins; otherwise the key file, generated (mode 0600) when missing."""
+    if env_value:
+        return KeyRing.from_env_value(env_value)
+    if key_file.exists():
+        return KeyRing.from_json(key_file.read_text(), str(key_file))
+    if not create:
+        raise PayloadKeyError(f"no payload key: set PAYLOAD_KEYS or create {key_file}")
+    ring = KeyRing.generate()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(ring.to_json())
+    return ring
+
+
+class EncryptionCodec(PayloadCodec):
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
+        self._ciphers = {kid: AESGCM(key) for kid, key in ring.keys.items()}
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        kid = self._ring.active
+        cipher = self._ciphers[kid]
+        out = []
+        for p in payloads:
+            nonce = secrets.token_bytes(NONCE_BYTES)
+            sealed = cipher.encrypt(nonce, p.SerializeToString(), kid.encode())
+            out.append(
+                Payload(
+                    metadata={"encoding": ENCODING, KEY_ID: kid.encode()},
+                    data=nonce + sealed,
+                )
+            )
+        return out
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        out = []
+        for p in payloads:
+            if p.metadata.get("encoding") != ENCODING:
+                out.append(p)
+                continue
+            kid = p.metadata.get(KEY_ID, b"").decode()
+            cipher = self._ciphers.get(kid)
+            if cipher is None:
+                raise ValueError(f"payload encrypted with unknown key id {kid!r}")
+            plain = cipher.decrypt(p.data[:NONCE_BYTES], p.data[NONCE_BYTES:], kid.encode())
+            out.append(Payload.FromString(plain))
+        return out
+
+
+def data_converter(ring: KeyRing) -> DataConverter:
+    return DataConverter(payload_codec=EncryptionCodec(ring))

@@ -1,0 +1,108 @@
+"""Codec server: lets the Temporal Web UI show decrypted payloads to operators.
+
+    python -m runtime.codec_server            # http://127.0.0.1:8234 (CODEC_PORT)
+    temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8234
+
+Implements Temporal's remote codec protocol (POST /encode, POST /decode with
+`{"payloads": [{"metadata": {...base64...}, "data": "base64"}]}`). With PORTAL_ADMIN_TOKEN
+set, callers must send `Authorization: Bearer <token>`; CORS admits only the UI's origin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hmac
+import sys
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from temporalio.api.common.v1 import Payload
+
+from runtime.codec import EncryptionCodec, PayloadKeyError, load_keyring
+from runtime.settings import Settings, SettingsError
+
+
+def _payloads(body: Any) -> list[Payload]:
+    items = body.get("payloads") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ValueError("body must be {'payloads': [...]}")
+    out = []
+    for item in items:
+        meta = {k: base64.b64decode(v) for k, v in (item.get("metadata") or {}).items()}
+        out.append(Payload(metadata=meta, data=base64.b64decode(item.get("data") or "")))
+    return out
+
+
+def _json(payloads: list[Payload]) -> dict[str, Any]:
+    return {
+        "payloads": [
+            {
+                "metadata": {k: base64.b64encode(v).decode() for k, v in p.metadata.items()},
+                "data": base64.b64encode(p.data).decode(),
+            }
+            for p in payloads
+        ]
+    }
+
+
+def create_codec_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
+    app = FastAPI(title="FastTrack payload codec", docs_url=None, redoc_url=None)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[settings.ui_origin],
+        allow_methods=["POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+        allow_credentials=True,
+    )
+    token = settings.portal_admin_token
+
+    async def handle(request: Request, encode: bool) -> JSONResponse:
+        if token is not None:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given, f"Bearer {token}"):
+                return JSONResponse(
+                    {"error": "unauthorized", "message": "operator token required"}, 401
+                )
+        try:
+            payloads = _payloads(await request.json())
+            done = await (codec.encode(payloads) if encode else codec.decode(payloads))
+        except Exception as err:  # malformed input or a key we do not hold: one clear line
+            return JSONResponse({"error": "invalid_body", "message": str(err)[:200]}, 400)
+        return JSONResponse(_json(done))
+
+    @app.post("/encode")
+    async def encode(request: Request) -> JSONResponse:
+        return await handle(request, encode=True)
+
+    @app.post("/decode")
+    async def decode(request: Request) -> JSONResponse:
+        return await handle(request, encode=False)
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Temporal UI codec server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        ring = load_keyring(settings.payload_keys, settings.payload_key_file)
+    except (SettingsError, PayloadKeyError) as err:
+        print(f"codec_server: {err}", file=sys.stderr)
+        return 2
+    if settings.portal_admin_token is None:
+        print("codec_server: PORTAL_ADMIN_TOKEN unset: open to local callers", file=sys.stderr)
+    app = create_codec_app(settings, EncryptionCodec(ring))
+    uvicorn.run(app, host=args.host, port=args.port or settings.codec_port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
