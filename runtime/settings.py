@@ -68,6 +68,10 @@ class Settings:
     portal_port: int = 8000
     portal_admin_token: str | None = None
     link_secret: str = "dev-only-link-secret-change-me"
+    payload_keys: str | None = None  # PAYLOAD_KEYS: "k2:<base64>,k1:<base64>" (first active)
+    payload_key_file: Path = VAR_DIR / "payload-keys.json"
+    codec_port: int = 8234
+    ui_origin: str = "http://localhost:8233"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -99,4 +103,10 @@ class Settings:
             portal_port=_int(env, "PORTAL_PORT", defaults.portal_port),
             portal_admin_token=env.get("PORTAL_ADMIN_TOKEN") or None,
             link_secret=env.get("LINK_SECRET") or defaults.link_secret,
+            payload_keys=env.get("PAYLOAD_KEYS") or None,
+            payload_key_file=Path(env["PAYLOAD_KEY_FILE"])
+            if env.get("PAYLOAD_KEY_FILE")
+            else defaults.payload_key_file,
+            codec_port=_int(env, "CODEC_PORT", defaults.codec_port),
+            ui_origin=env.get("TEMPORAL_UI_ORIGIN") or defaults.ui_origin,
         )
