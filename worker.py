@@ -1,7 +1,7 @@
 """Composition root: a Temporal worker running the referral workflow and its activities.
 
-    python worker.py          # against TEMPORAL_ADDRESS
-    python worker.py --dev    # first start the embedded dev server (UI on :8233, state in var/)
+python worker.py          # against TEMPORAL_ADDRESS
+python worker.py --dev    # first start the embedded dev server (UI on :8233, state in var/)
 """
 
 from __future__ import annotations
@@ -18,34 +18,40 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.deadlines import DeadlineActivities
 from activities.email import EmailActivities
 from activities.matching import MatchingActivities
+from activities.operations import OperationsActivities
 from activities.records import RecordActivities
 from db.engine import DatabaseUnavailable, open_database
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
+from runtime.metrics import MetricsUnavailable, runtime_from_env
+from runtime.schedules import describe, ensure_schedules
 from runtime.settings import Settings, SettingsError
 from runtime.temporal import TemporalUnavailable, connect, start_dev_server
 from workflows.referral import ReferralWorkflow
+from workflows.scheduled import PauseSweepWorkflow, WeeklyReportWorkflow
 
 log = logging.getLogger("fasttrack.worker")
 
 
-def build_activities(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> list[Any]:
+def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
     matching = MatchingActivities(sessions)
     deadlines = DeadlineActivities(settings)
     records = RecordActivities(ReferralReadModel(sessions))
     email = EmailActivities(settings, EmailOutbox(sessions))
+    operations = OperationsActivities(settings, sessions)
     return [
         matching.match_partner,
         deadlines.compute_deadline,
         records.record_snapshot,
         email.send_email,
+        operations.send_weekly_report,
+        operations.resume_expired_pauses,
     ]
 
 
@@ -58,20 +64,21 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[ReferralWorkflow],
+        workflows=[ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow],
         activities=build_activities(settings, sessions),
         activity_executor=ThreadPoolExecutor(max_workers=4),
         **options,
     )
 
 
-async def run(settings: Settings, dev: bool) -> None:
+async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
     env = None
     engine: AsyncEngine | None = None
     try:
+        runtime, metrics_at = runtime_from_env()
         if dev:
             print("starting the Temporal dev server (state: var/temporal.db) ...", flush=True)
-            env = await start_dev_server(settings)
+            env = await start_dev_server(settings, runtime=runtime)
             client = env.client
             print(
                 f"Temporal dev server on {settings.temporal_address}, "
@@ -79,9 +86,9 @@ async def run(settings: Settings, dev: bool) -> None:
                 flush=True,
             )
         else:
-            client = await connect(settings)
+            client = await connect(settings, runtime=runtime)
         engine, sessions = await open_database(settings.database_url)
-        worker = build_worker(client, settings, sessions)
+        worker = build_worker(client, settings, sessions, **worker_options)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -93,6 +100,9 @@ async def run(settings: Settings, dev: bool) -> None:
                 f"(namespace '{settings.temporal_namespace}'); Ctrl-C to stop",
                 flush=True,
             )
+            await _announce_schedules(client, settings)
+            if metrics_at:
+                print(f"metrics for Prometheus on http://{metrics_at}/metrics", flush=True)
             await stop.wait()
         print("worker stopped", flush=True)
     finally:
@@ -102,17 +112,36 @@ async def run(settings: Settings, dev: bool) -> None:
             await env.shutdown()
 
 
+async def _announce_schedules(client: Client, settings: Settings) -> None:
+    """Create or update the operations schedules; a failure is reported, not fatal."""
+    try:
+        for schedule_id in await ensure_schedules(client, settings):
+            print(describe(schedule_id), flush=True)
+    except RPCError as err:
+        print(f"worker: cannot create or update the schedules: {err}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="FastTrack referral worker")
     parser.add_argument(
         "--dev", action="store_true", help="start an embedded Temporal dev server first"
     )
+    parser.add_argument(
+        "--max-cached-workflows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sticky workflow cache size (0 replays every workflow task from history)",
+    )
     args = parser.parse_args(argv)
+    options = {}
+    if args.max_cached_workflows is not None:
+        options["max_cached_workflows"] = max(0, args.max_cached_workflows)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     try:
         settings = Settings.from_env()
-        asyncio.run(run(settings, args.dev))
-    except (SettingsError, TemporalUnavailable, DatabaseUnavailable) as err:
+        asyncio.run(run(settings, args.dev, **options))
+    except (SettingsError, TemporalUnavailable, DatabaseUnavailable, MetricsUnavailable) as err:
         print(f"worker: {err}", file=sys.stderr, flush=True)
         return 2
     except KeyboardInterrupt:

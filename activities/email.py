@@ -20,6 +20,7 @@ from domain.links import LinkClaims, link_nonce, sign_link
 from domain.models import EmailRequest, EmailResult
 from mail.compose import compose, make_message_id
 from mail.smtp import PermanentMailError, TemporaryMailError, deliver
+from runtime.metrics import email_outcome
 from runtime.settings import Settings
 
 LINK_LIFETIME = timedelta(days=14)
@@ -75,6 +76,8 @@ class EmailActivities:
             raise ApplicationError(str(err), type="TemporaryMailError") from err
         except PermanentMailError as err:
             await self._outbox.mark_failed(composed.message_id, str(err), datetime.now(UTC))
+            email_outcome(request.kind, "failed")
             return EmailResult(composed.message_id, "failed", str(err))
         await self._outbox.mark_sent(composed.message_id, datetime.now(UTC))
+        email_outcome(request.kind, "sent")
         return EmailResult(composed.message_id, "sent")

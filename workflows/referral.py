@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         Status,
     )
     from domain.policy import Refusal, check_operator_action, check_partner_action
+    from workflows import metrics
     from workflows import search_attributes as sa
 
 # Database activities: retried with backoff for as long as the database is away.
@@ -154,6 +155,7 @@ class ReferralWorkflow:
         self._state.status = Status.ESCALATED
         self._state.escalation = why
         self._log("system", "escalated", why)
+        metrics.escalated(self._referral.type)
         self._waiting("escalated: waiting for operations to retry or cancel")
         self._send("escalation", None, {"why": why}, seq=self._escalations)
         await self._sync()
@@ -179,6 +181,7 @@ class ReferralWorkflow:
         if why == "chosen":
             why = "claiming partner of record"
         self._log("system", "assigned", f"assigned to {partner.mpn_id} ({why})")
+        metrics.assigned(self._referral.type)
         due = await self._deadline(a.assigned_at, partner, "response deadline")
         a.due_at = due.due_at
         self._waiting(f"waiting for {partner.mpn_id} to accept or decline, due {due.local_text}")
@@ -201,6 +204,7 @@ class ReferralWorkflow:
             a.reason = "no answer within the SLA"
             self._excluded.append(a.partner)
             self._log("sla-timer", "expired", f"{a.partner} did not answer by the deadline")
+            metrics.expired(self._referral.type)
             self._send("expired", a, {})
             self._send("team_reassigned", a, {"reason": "no answer within the SLA"})
             return
@@ -372,6 +376,7 @@ class ReferralWorkflow:
             a.outcome, a.decided_at = Outcome.ACCEPTED, now
             self._state.status = Status.ACTIVE
             self._log(actor, "accepted", "")
+            metrics.accepted(self._referral.type)
         elif name == "decline":
             a.outcome, a.decided_at = Outcome.DECLINED, now
             a.reason, a.note = action.reason, action.note
@@ -379,6 +384,7 @@ class ReferralWorkflow:
             self._log(
                 actor, "declined", action.reason + (f": {action.note}" if action.note else "")
             )
+            metrics.declined(self._referral.type, action.reason)
         elif name == "contacted":
             m.contacted_at = now
             m.contact_overdue = False

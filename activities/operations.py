@@ -1,0 +1,199 @@
+"""Activities of the scheduled operations jobs (workflows/scheduled.py).
+
+- `send_weekly_report`: db.reports.build_report over the request's period, rendered as a
+  multipart email (templates/weekly_report.*.j2) to OPS_EMAIL, exactly once per scheduled run
+  through the email outbox (Message-ID derived from the run's workflow id).
+- `resume_expired_pauses`: PartnerDirectory.resume_expired, logged and returned for the audit
+  trail (the workflow's result and details show who was resumed).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from db.directory import PartnerDirectory
+from db.outbox import EmailOutbox
+from db.reports import Report, build_report
+from mail import display
+from mail.compose import TEMPLATES_DIR
+from mail.smtp import PermanentMailError, TemporaryMailError, deliver
+from runtime.metrics import email_outcome
+from runtime.settings import Settings
+from workflows.scheduled import (
+    ACTIVITY_RESUME_EXPIRED,
+    ACTIVITY_WEEKLY_REPORT,
+    PauseSweepRequest,
+    PauseSweepResult,
+    WeeklyReportRequest,
+    WeeklyReportResult,
+)
+
+KIND = "weekly_report"
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    undefined=StrictUndefined,
+    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+@dataclass
+class ReportEmail:
+    message_id: str
+    subject: str
+    to: list[str]
+    text: str
+    html: str
+    message: EmailMessage
+
+
+def report_message_id(run_id: str, settings: Settings) -> str:
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2]
+    domain = re.sub(r"[^A-Za-z0-9.-]+", "", domain).strip(".-") or "fasttrack.localhost"
+    return f"<{_ID_UNSAFE.sub('-', run_id).strip('-') or 'report'}.{KIND}@{domain}>"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "none"
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} h"
+
+
+def _context(
+    r: Report, since: datetime, names: dict[str, str], settings: Settings, subject: str
+) -> dict[str, Any]:
+    period = f"{since:%a %d %b %Y %H:%M} – {r.generated_at:%a %d %b %Y %H:%M} UTC"
+    partners = [
+        {
+            "mpn_id": mpn,
+            "name": names.get(mpn, mpn),
+            "assigned": p["assigned"],
+            "accepted": p["accepted"],
+            "declined": p["declined"],
+            "expired": p["expired"],
+            "rate": "-" if p["acceptance_rate"] is None else f"{100 * p['acceptance_rate']:.0f}%",
+        }
+        for mpn, p in r.acceptance_rate_by_partner.items()
+    ]
+    pct = r.answered_within_sla_pct
+    return {
+        "subject": subject,
+        "tone": "ops",
+        "banner": "FastTrack referrals · Operations",
+        "r": r,
+        "period": period,
+        "since_day": f"{since:%Y-%m-%d}",
+        "by_status": _counts(r.by_status),
+        "parts_by_status": _counts(r.parts_by_status),
+        "sla_pct": "-" if pct is None else f"{pct:.1f}%",
+        "median": _hours(r.time_to_accept_median_hours),
+        "p90": _hours(r.time_to_accept_p90_hours),
+        "partners": partners,
+        "declines": [(display.reason(k), v) for k, v in r.declines_by_reason.items()],
+        "open_by_age": list(r.open_by_age.items()),
+        "ops_email": settings.ops_email,
+    }
+
+
+def compose_report(
+    r: Report, since: datetime, names: dict[str, str], settings: Settings, run_id: str
+) -> ReportEmail:
+    """The weekly report as a multipart/alternative message to OPS_EMAIL."""
+    pct = r.answered_within_sla_pct
+    sla = "no answers due" if pct is None else f"{pct:.1f}% within SLA"
+    subject = (
+        f"FastTrack weekly SLA report {since:%d %b} – {r.generated_at:%d %b %Y}: "
+        f"{r.referrals_total} referrals, {sla}, {r.escalations} escalations"
+    )
+    context = _context(r, since, names, settings, subject)
+    text = _env.get_template(f"{KIND}.txt.j2").render(context)
+    html = _inliner.inline(_env.get_template(f"{KIND}.html.j2").render(context))
+    message_id = report_message_id(run_id, settings)
+    to = [settings.ops_email]
+    message = EmailMessage()
+    message["Message-ID"] = message_id
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["From"] = settings.mail_from
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-FastTrack-Kind"] = KIND
+    message.set_content(text, cte=None if text.isascii() else "quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    return ReportEmail(message_id, subject, to, text, html, message)
+
+
+class OperationsActivities:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._directory = PartnerDirectory(sessions)
+        self._outbox = EmailOutbox(sessions)
+
+    @activity.defn(name=ACTIVITY_WEEKLY_REPORT)
+    async def send_weekly_report(self, request: WeeklyReportRequest) -> WeeklyReportResult:
+        report = await build_report(self._sessions, request.since, request.until)
+        names = {rec.profile.mpn_id: rec.profile.name for rec in await self._directory.list()}
+        mail = compose_report(report, request.since, names, self._settings, request.run_id)
+        result = WeeklyReportResult(
+            mail.message_id, "", list(mail.to), referrals_total=report.referrals_total
+        )
+        status = await self._outbox.begin(
+            mail.message_id, request.run_id, KIND, 0, mail.to, mail.subject, datetime.now(UTC)
+        )
+        if status == "sent":
+            result.status = "duplicate"
+            return result
+        if status == "failed":
+            row = await self._outbox.get(mail.message_id)
+            result.status, result.error = "failed", row.last_error if row else ""
+            return result
+        try:
+            await deliver(mail.message, self._settings)
+        except TemporaryMailError as err:
+            await self._outbox.record_error(mail.message_id, str(err))
+            raise ApplicationError(str(err), type="TemporaryMailError") from err
+        except PermanentMailError as err:
+            await self._outbox.mark_failed(mail.message_id, str(err), datetime.now(UTC))
+            email_outcome(KIND, "failed")
+            activity.logger.error("weekly report to %s failed: %s", mail.to, err)
+            result.status, result.error = "failed", str(err)
+            return result
+        await self._outbox.mark_sent(mail.message_id, datetime.now(UTC))
+        email_outcome(KIND, "sent")
+        activity.logger.info("weekly report %s sent to %s", mail.message_id, mail.to)
+        result.status = "sent"
+        return result
+
+    @activity.defn(name=ACTIVITY_RESUME_EXPIRED)
+    async def resume_expired_pauses(self, request: PauseSweepRequest) -> PauseSweepResult:
+        today = date.fromisoformat(request.today)
+        resumed = await self._directory.resume_expired(today, datetime.now(UTC))
+        if resumed:
+            activity.logger.warning(
+                "pause sweep %s: resumed %d partner(s): %s",
+                request.today,
+                len(resumed),
+                ", ".join(resumed),
+            )
+        else:
+            activity.logger.info("pause sweep %s: no pause ended", request.today)
+        return PauseSweepResult(today=request.today, resumed=resumed)

@@ -1,0 +1,193 @@
+"""Crash and outage tests against the real dev server and real worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from db.directory import PartnerDirectory
+from db.engine import open_database
+from domain import names
+from domain.models import ActionResult, PartnerAction, ReferralInput, ReferralState
+from runtime.settings import PROJECT_ROOT, Settings
+from runtime.smtp_sink import MailSink
+from runtime.temporal import start_dev_server
+from tests.conftest import free_port
+from tests.factories import partner, referral
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Stack:
+    env: WorkflowEnvironment
+    settings: Settings
+    sink: MailSink
+    tmp: Path
+    state_file: Path
+    ui_port: int
+    workers: list[subprocess.Popen[bytes]]
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    def worker_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            TEMPORAL_ADDRESS=self.settings.temporal_address,
+            TEMPORAL_TASK_QUEUE=self.settings.task_queue,
+            DATABASE_URL=self.settings.database_url,
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(self.sink.port),
+            SLA_OVERRIDE="6s",
+            PAYLOAD_KEY_FILE=str(self.tmp / "keys.json"),
+            METRICS_PORT="0",
+        )
+        return env
+
+    def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.tmp / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "worker.py", *args],
+            cwd=PROJECT_ROOT,
+            env=self.worker_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers.append(proc)
+        return proc
+
+    async def state(self, wid: str) -> ReferralState:
+        return await self.client.get_workflow_handle(wid).query(
+            names.QUERY_DETAILS, result_type=ReferralState
+        )
+
+    async def until(
+        self, wid: str, check: Callable[[ReferralState], bool], timeout: float = 60
+    ) -> ReferralState:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                last = await self.state(wid)
+                if check(last):
+                    return last
+            except Exception as err:  # server restarting, worker not up yet
+                last = err
+            await asyncio.sleep(0.25)
+        raise AssertionError(f"{wid}: timed out, last: {last}")
+
+
+@pytest_asyncio.fixture
+async def s(tmp_path: Path) -> AsyncIterator[Stack]:
+    port, ui_port = free_port(), free_port()
+    settings = replace(
+        Settings(),
+        temporal_address=f"127.0.0.1:{port}",
+        task_queue=f"faults-{uuid.uuid4().hex[:6]}",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        payload_key_file=tmp_path / "keys.json",
+    )
+    state_file = tmp_path / "temporal.db"
+    env = await start_dev_server(settings, state_file=state_file, ui_port=ui_port)
+    sink = MailSink(directory=None, echo=False)
+    await sink.start("127.0.0.1", 0)
+    engine, sessions = await open_database(settings.database_url)
+    await PartnerDirectory(sessions).upsert([partner("1001"), partner("1002")], datetime.now(UTC))
+    await engine.dispose()
+    s = Stack(env, settings, sink, tmp_path, state_file, ui_port, [])
+    yield s
+    for proc in s.workers:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    await sink.stop()
+    await s.env.shutdown()
+
+
+async def start_referrals(s: Stack, count: int, prefix: str) -> list[str]:
+    ids = []
+    for n in range(count):
+        rid = f"{prefix}-{n}"
+        await s.client.start_workflow(
+            names.WORKFLOW_REFERRAL,
+            ReferralInput(referral(rid)),
+            id=rid,
+            task_queue=s.settings.task_queue,
+        )
+        ids.append(rid)
+    return ids
+
+
+def notifications(sink: MailSink, rid: str) -> list[str]:
+    return [
+        str(m["Message-ID"])
+        for m in sink.messages
+        if f"<{rid}." in str(m["Message-ID"]) and ".notification@" in str(m["Message-ID"])
+    ]
+
+
+async def test_worker_killed_deadlines_pass_new_worker_reassigns_exactly_once(s: Stack) -> None:
+    s.start_worker()
+    ids = await start_referrals(s, 5, "FT-KILL")
+    for rid in ids:
+        await s.until(rid, lambda st: bool(st.assignments) and st.assignments[0].due_at is not None)
+    deadline = time.monotonic() + 30
+    while any(not notifications(s.sink, rid) for rid in ids) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+
+    s.workers[0].send_signal(signal.SIGKILL)
+    s.workers[0].wait()
+    await asyncio.sleep(8)  # every SLA deadline (6 s) passes while no worker runs
+
+    s.start_worker("--max-cached-workflows", "0")
+    for rid in ids:
+        # second partner expires too (6 s later): nobody is left, so the referral escalates
+        state = await s.until(rid, lambda st: st.status == "escalated", timeout=90)
+        assert [a.outcome for a in state.assignments] == ["expired", "expired"]
+        assert len({a.partner for a in state.assignments}) == 2
+    counts = Counter(str(m["Message-ID"]) for m in s.sink.messages)
+    assert counts and all(n == 1 for n in counts.values()), counts
+    for rid in ids:
+        assert len(notifications(s.sink, rid)) == 2  # one per assignment: none lost, none twice
+
+
+async def test_dev_server_restart_with_state_file_referrals_continue(s: Stack) -> None:
+    s.start_worker()
+    [rid] = await start_referrals(s, 1, "FT-RESTART")
+    state = await s.until(
+        rid, lambda st: bool(st.assignments) and st.assignments[0].due_at is not None
+    )
+    who = state.assignments[0].partner
+
+    await s.env.shutdown()
+    s.env = await start_dev_server(s.settings, state_file=s.state_file, ui_port=s.ui_port)
+
+    handle = s.client.get_workflow_handle(rid)
+    result = await asyncio.wait_for(
+        handle.execute_update("accept", PartnerAction(partner=who), result_type=ActionResult),
+        timeout=60,
+    )
+    assert result.status == "active"
+    await handle.execute_update(
+        "complete", PartnerAction(partner=who, vas_sold=False), result_type=ActionResult
+    )
+    final = await s.until(rid, lambda st: st.status == "completed")
+    assert final.assignments[0].outcome == "completed"
