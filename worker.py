@@ -88,6 +88,7 @@ async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
         else:
             client = await connect(settings, runtime=runtime)
         engine, sessions = await open_database(settings.database_url)
+        await MatchingActivities(sessions).warm_up()
         worker = build_worker(client, settings, sessions, **worker_options)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

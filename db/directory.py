@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.candidates import bump_tick
 from db.engine import run_write
 from db.models import (
     ApiToken,
@@ -110,6 +111,7 @@ class PartnerDirectory:
         latest = {p.mpn_id: p for p in profiles}
 
         async def work(session: AsyncSession) -> tuple[int, int]:
+            tick = await bump_tick(session)
             rows = await session.scalars(select(Partner).where(Partner.mpn_id.in_(list(latest))))
             existing = {row.mpn_id: row for row in rows}
             created = updated = 0
@@ -117,12 +119,22 @@ class PartnerDirectory:
                 columns = _columns(profile)
                 row = existing.get(mpn_id)
                 if row is None:
-                    session.add(Partner(mpn_id=mpn_id, created_at=now, updated_at=now, **columns))
+                    session.add(
+                        Partner(
+                            mpn_id=mpn_id,
+                            created_at=now,
+                            updated_at=now,
+                            change_tick=tick,
+                            profile_tick=tick,
+                            **columns,
+                        )
+                    )
                     created += 1
                 elif any(getattr(row, k) != v for k, v in columns.items()):
                     for key, value in columns.items():
                         setattr(row, key, value)
                     row.updated_at = now
+                    row.change_tick = row.profile_tick = tick
                     for table in _SIDE_TABLES:
                         await session.execute(delete(table).where(table.mpn_id == mpn_id))
                     updated += 1
@@ -156,12 +168,13 @@ class PartnerDirectory:
         """Clear pauses whose last day is before `today`; returns the MPN IDs resumed."""
 
         async def work(session: AsyncSession) -> builtins.list[str]:
+            tick = await bump_tick(session)
             rows = await session.scalars(
                 select(Partner).where(Partner.paused_until < today).order_by(Partner.mpn_id)
             )
             resumed = []
             for row in rows:
-                _apply_pause(row, None, now)
+                _apply_pause(row, None, now, tick)
                 resumed.append(row.mpn_id)
             return resumed
 
@@ -169,10 +182,11 @@ class PartnerDirectory:
 
     async def _set_paused(self, mpn_id: str, until: date | None, now: datetime) -> None:
         async def work(session: AsyncSession) -> None:
+            tick = await bump_tick(session)
             row = await session.get(Partner, mpn_id)
             if row is None:
                 raise UnknownPartner(mpn_id)
-            _apply_pause(row, until, now)
+            _apply_pause(row, until, now, tick)
 
         await run_write(self._sessionmaker, work)
 
@@ -201,10 +215,11 @@ class PartnerDirectory:
         return [_record(row, int(active)) for row, active in result.all()]
 
 
-def _apply_pause(row: Partner, until: date | None, now: datetime) -> None:
+def _apply_pause(row: Partner, until: date | None, now: datetime, tick: int) -> None:
     row.paused_until = until
     row.profile = {**row.profile, "paused_until": until.isoformat() if until else None}
     row.updated_at = now
+    row.change_tick = tick
 
 
 def _record(row: Partner, active_tokens: int) -> PartnerRecord:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -84,12 +85,32 @@ class Partner(Base):
     profile: Mapped[dict[str, Any]] = mapped_column(JSON)  # the contract JSON as imported
     created_at: Mapped[datetime] = mapped_column(TZDateTime)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime)
+    # `directory_state.tick` of the row's last change (profile, pause or load): matching
+    # processes refresh their in-memory directory index from the rows changed since.
+    change_tick: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # the tick of the last import that changed the profile (its side rows may have changed)
+    profile_tick: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     __table_args__ = (
         Index("ix_partners_optin", "referral_ready", "benefit_referrals", "fasttrack_ready"),
         Index("ix_partners_seats", "min_seats", "max_seats"),
         Index("ix_partners_load", "open_assignments", "last_assigned_at"),
+        Index("ix_partners_change_tick", "change_tick"),
     )
+
+
+class DirectoryState(Base):
+    """One row (id 1): `tick` counts the committed changes to partner rows.
+
+    Every transaction that changes a partner row (import, pause / resume, load bookkeeping)
+    first bumps `tick` (`db.candidates.bump_tick`, which holds the row lock until commit, so
+    ticks commit in order) and stamps the rows it changes with it (`partners.change_tick`).
+    """
+
+    __tablename__ = "directory_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tick: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class PartnerWorkload(Base):
@@ -251,6 +272,7 @@ __all__ = [
     "AssignmentRecord",
     "AuditEvent",
     "Base",
+    "DirectoryState",
     "IdempotencyKey",
     "LinkUse",
     "OutboxMessage",

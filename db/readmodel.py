@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Select, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.candidates import bump_tick
 from db.engine import insert_ignore, run_write
 from db.models import AssignmentRecord, AuditEvent, Partner, ReferralRecord
 from domain.models import Assignment, Outcome, Reason, Referral, Snapshot, Status
@@ -125,6 +126,7 @@ async def _adjust_partner(
 ) -> None:
     if not open_delta and not capacity_delta:
         return
+    tick = await bump_tick(session)  # before the partner row: see db.candidates.bump_tick
     open_value = Partner.open_assignments + open_delta
     await session.execute(
         update(Partner)
@@ -132,6 +134,7 @@ async def _adjust_partner(
         .values(
             open_assignments=case((open_value < 0, 0), else_=open_value),
             capacity_declines=Partner.capacity_declines + capacity_delta,
+            change_tick=tick,
         )
     )
 

@@ -160,12 +160,17 @@ def capacity_of(p: PartnerProfile) -> int:
 
 def rank_key(p: PartnerProfile, load: PartnerLoad) -> RankKey:
     """Smaller is better: load ratio, open count, never/least recently assigned, MPN ID."""
-    cap = capacity_of(p)
+    return load_rank_key(p.mpn_id, p.max_open_referrals, load)
+
+
+def load_rank_key(mpn_id: str, max_open_referrals: int | None, load: PartnerLoad) -> RankKey:
+    """`rank_key` from the only profile fields it reads (MPN ID and capacity)."""
+    cap = max_open_referrals if max_open_referrals is not None else UNLIMITED_CAPACITY
     ratio = load.open_assignments / cap if cap > 0 else float("inf")
     last = load.last_assigned_at
     if last is None:
-        return (ratio, load.open_assignments, 0, _EPOCH, p.mpn_id)
-    return (ratio, load.open_assignments, 1, _utc(last), p.mpn_id)
+        return (ratio, load.open_assignments, 0, _EPOCH, mpn_id)
+    return (ratio, load.open_assignments, 1, _utc(last), mpn_id)
 
 
 def rank_explanation(p: PartnerProfile, load: PartnerLoad) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""SQL pre-filter, explanation counts and reservation on SQLite and PostgreSQL."""
+"""Directory index pre-filter, explanation counts and reservation on SQLite and PostgreSQL:
+always equal to the pure `domain.matching` functions on the directory as stored."""
 
 from __future__ import annotations
 
@@ -15,14 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.matching import AS_OF, insert_partners, synthetic_partner, synthetic_request
 from db.candidates import (
+    _PARTNER_COLUMNS,
     explain_counts,
     find_candidates,
+    load_partners,
     match,
     match_and_reserve,
     reserve,
 )
-from db.engine import make_engine
+from db.directory import PartnerDirectory
+from db.engine import make_engine, run_write
 from db.models import AssignmentRecord, Base, Partner
+from db.readmodel import _adjust_partner
 from domain.matching import (
     Candidate,
     MatchContext,
@@ -217,3 +222,72 @@ async def test_concurrent_same_scope_reserves_once(engine, sessionmaker):
     assert len({r.partner.mpn_id for r in results if r.partner}) == 1
     total = (await partner_row(sessionmaker, "1"))[0] + (await partner_row(sessionmaker, "2"))[0]
     assert total == 1
+
+
+async def _whole_directory(sessionmaker) -> list[Candidate]:
+    async with sessionmaker() as session:
+        rows = (await session.execute(select(*_PARTNER_COLUMNS).order_by(Partner.mpn_id))).all()
+        return await load_partners(session, rows)
+
+
+async def _check_against_pure(sessionmaker, rng: random.Random, rounds: int) -> None:
+    partners = await _whole_directory(sessionmaker)
+    all_ids = ids(partners)
+    for _ in range(rounds):
+        request = synthetic_request(rng, all_ids, small=True)
+        async with sessionmaker() as session:
+            result = await match(session, request)
+            _, found = await find_candidates(session, request, for_split=False)
+        expected = evaluate(partners, request)
+        assert result == expected
+        ctx = MatchContext.of(request, partners)
+        assert ids(found) == ids(ranked(explain_removals(partners, ctx)[1]))
+
+
+async def test_index_follows_loads_pauses_and_imports(engine, sessionmaker):
+    """The in-memory index catches up with every kind of change (through the change ticks)
+    and stays equal to the pure function on the directory as stored."""
+    await fill(engine, directory(23, 150))
+    rng = random.Random(9)
+    directory_api = PartnerDirectory(sessionmaker)
+    await _check_against_pure(sessionmaker, rng, 10)  # builds the index
+
+    # Load: reservations (+1 each) and closed assignments (-1).
+    partners = await _whole_directory(sessionmaker)
+    for i in range(12):
+        request = synthetic_request(rng, ids(partners), small=True)
+        request = dataclasses.replace(request, scope_id=f"FT-L{i}")
+        await match_and_reserve(sessionmaker, request, NOW)
+
+    async def close_one(session: AsyncSession) -> None:
+        await _adjust_partner(session, partners[0][0].mpn_id, -1, 1)
+        await _adjust_partner(session, partners[1][0].mpn_id, -1, 0)
+
+    await run_write(sessionmaker, close_one)
+    await _check_against_pure(sessionmaker, rng, 10)
+
+    # Pause / resume.
+    for p, _ in partners[:20]:
+        await directory_api.pause(p.mpn_id, AS_OF.date(), NOW)
+    await directory_api.resume(partners[0][0].mpn_id, NOW)
+    await _check_against_pure(sessionmaker, rng, 10)
+    await directory_api.resume_expired(AS_OF.date().replace(day=AS_OF.day + 1), NOW)
+    await _check_against_pure(sessionmaker, rng, 10)
+
+    # Imports: changed profiles (side rows, capacity, home country) and new partners.
+    changed = []
+    for p, _ in partners[20:60]:
+        changed.append(
+            dataclasses.replace(
+                p,
+                workloads=sorted({*p.workloads[1:], rng.choice(["teams", "intune"])}),
+                languages=["en"] if "en" not in p.languages else ["de", "fr"],
+                countries=[],
+                home_country=rng.choice(["US", "DE", "GB"]),
+                max_open_referrals=rng.choice([None, 0, 1, 4]),
+                referral_ready=not p.referral_ready,
+            )
+        )
+    fresh = [synthetic_partner(rng, 1000 + i, small=True)[0] for i in range(30)]
+    await directory_api.upsert(changed + fresh, NOW)
+    await _check_against_pure(sessionmaker, rng, 20)
