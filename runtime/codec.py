@@ -18,7 +18,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
 
 from runtime.settings import Settings, SettingsError
 
@@ -137,7 +141,11 @@ class EncryptionCodec(PayloadCodec):
 
 
 def data_converter(ring: KeyRing) -> DataConverter:
-    return DataConverter(payload_codec=EncryptionCodec(ring))
+    """Payloads and failure messages/stack traces (which may quote data) both encrypted."""
+    return DataConverter(
+        payload_codec=EncryptionCodec(ring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def converter_for(settings: Settings) -> DataConverter:

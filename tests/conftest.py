@@ -98,8 +98,17 @@ async def _empty_tables(url: str) -> None:
 
 @pytest_asyncio.fixture
 async def h(
-    temporal_env: WorkflowEnvironment, mail_sink: MailSink, database_url: str
+    request: pytest.FixtureRequest,
+    temporal_env: WorkflowEnvironment,
+    mail_sink: MailSink,
+    database_url: str,
 ) -> AsyncIterator[Harness]:
+    """A real worker on the shared time-skipping server. Tests that skip time (env.sleep)
+    are marked `own_test_server` and get a fresh one: time only skips while every workflow
+    on the server is idle, so a busy neighbour would hold their clock still."""
+    own: WorkflowEnvironment | None = None
+    if request.node.get_closest_marker("own_test_server"):
+        own = temporal_env = await start_test_server()
     settings = harness_settings(Settings(), database_url, mail_sink.port)
     engine, sessions = await open_database(database_url)
     if database_url.startswith("postgresql"):
@@ -111,3 +120,5 @@ async def h(
         yield harness
         await harness.cleanup()
     await engine.dispose()
+    if own is not None:
+        await own.shutdown()

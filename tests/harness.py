@@ -69,10 +69,12 @@ class Harness:
         ids = list(self.started)
         for wid in self.started:
             with contextlib.suppress(Exception):
-                ids += [p.workflow_id for p in (await self.state(wid)).parts]
+                state = await asyncio.wait_for(self.state(wid), 5)
+                ids += [p.workflow_id for p in state.parts]
         for wid in ids:
             with contextlib.suppress(Exception):
-                await self.client.get_workflow_handle(wid).terminate("test finished")
+                handle = self.client.get_workflow_handle(wid)
+                await asyncio.wait_for(handle.terminate("test finished"), 5)
 
     async def state(self, handle: WorkflowHandle[Any, Any] | str) -> ReferralState:
         if isinstance(handle, str):
@@ -144,6 +146,6 @@ def harness_settings(base: Settings, database_url: str, smtp_port: int) -> Setti
         database_url=database_url,
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,
-        smtp_timeout=5.0,
+        smtp_timeout=10.0,
         task_queue=f"test-{uuid.uuid4().hex[:8]}",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from temporalio.client import Client
@@ -48,7 +50,7 @@ class Stack:
     def client(self) -> Client:
         return self.env.client
 
-    def worker_env(self) -> dict[str, str]:
+    def worker_env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             TEMPORAL_ADDRESS=self.settings.temporal_address,
@@ -60,14 +62,15 @@ class Stack:
             PAYLOAD_KEY_FILE=str(self.tmp / "keys.json"),
             METRICS_PORT="0",
         )
+        env.update(extra)
         return env
 
-    def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, *args: str, **extra_env: str) -> subprocess.Popen[bytes]:
         log = open(self.tmp / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "worker.py", *args],
             cwd=PROJECT_ROOT,
-            env=self.worker_env(),
+            env=self.worker_env(**extra_env),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -191,3 +194,55 @@ async def test_dev_server_restart_with_state_file_referrals_continue(s: Stack) -
     )
     final = await s.until(rid, lambda st: st.status == "completed")
     assert final.assignments[0].outcome == "completed"
+
+
+PII = (
+    "Fabrikam",
+    "it@fabrikam.example",
+    "6f1c2d3e-0000-4000-8000-000000000001",
+    "ae@microsoft.example",
+    "ada@microsoft.example",
+    "Ada Account",
+)
+
+
+async def test_no_pii_in_ids_search_attributes_raw_history_logs_or_metrics(s: Stack) -> None:
+    metrics_port = free_port()
+    s.start_worker(METRICS_PORT=str(metrics_port))
+    [rid] = await start_referrals(s, 1, "FT-PII")
+    state = await s.until(
+        rid, lambda st: bool(st.assignments) and st.assignments[0].due_at is not None
+    )
+    handle = s.client.get_workflow_handle(rid)
+    who = state.assignments[0].partner
+    for update, extra in (("accept", {}), ("contacted", {}), ("complete", {"vas_sold": True})):
+        await handle.execute_update(
+            update, PartnerAction(partner=who, notes="ok", **extra), result_type=ActionResult
+        )
+    await s.until(rid, lambda st: st.status == "completed")
+    # a refused action too: its failure text must not leak either
+    with contextlib.suppress(Exception):
+        await handle.execute_update(
+            "decline", PartnerAction(partner="nobody", reason="other"), result_type=ActionResult
+        )
+
+    raw = await Client.connect(s.settings.temporal_address)  # no codec: what the server stores
+    history = (await raw.get_workflow_handle(rid).fetch_history()).to_json()
+    described = await raw.get_workflow_handle(rid).describe()
+    attributes = repr(described.typed_search_attributes) + repr(described.raw_description)
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    assert "fasttrack_referral_assignments" in metrics
+    for proc in s.workers:
+        proc.terminate()
+        proc.wait(timeout=20)
+    logs = "".join(p.read_text(errors="replace") for p in s.tmp.glob("worker-*.log"))
+    for secret in PII:
+        assert secret not in rid
+        assert secret not in history, f"{secret!r} in the raw history"
+        assert secret not in attributes, f"{secret!r} in search attributes"
+        assert secret not in logs, f"{secret!r} in worker logs"
+        assert secret not in metrics, f"{secret!r} in metrics"
+    # and with the codec, the same history is readable
+    decoded = await handle.fetch_history()
+    assert decoded.events

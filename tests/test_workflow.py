@@ -56,6 +56,7 @@ async def test_accept_contact_complete_returns_summary(h: Harness) -> None:
     assert summary.time_to_accept_seconds is not None
 
 
+@pytest.mark.own_test_server
 async def test_silence_past_deadline_expires_and_reassigns(h: Harness) -> None:
     await h.partners(partner("1001"), partner("1002"))
     handle = await h.start(referral("FT-T-EXPIRE"))
