@@ -233,3 +233,25 @@ async def test_split_part_escalates_alone(h: Harness) -> None:
     assert teams_state.status == "pending"
     parent = await h.until(handle, lambda s: any(p.status == "escalated" for p in s.parts))
     assert parent.status == "split"
+
+
+@pytest.mark.own_test_server
+async def test_contact_not_recorded_in_time_reminds_then_flags_overdue(h: Harness) -> None:
+    await h.partners(partner("1001"), partner("1002"))
+    handle = await h.start(referral("FT-T-CONTACT"))
+    who = await h.assigned(handle)
+    await h.act(handle, "accept", who)
+    state = await h.until(handle, lambda s: s.milestones.contact_due_at is not None)
+    due = state.milestones.contact_due_at
+    assert due is not None
+    await h.env.sleep(due - await h.env.get_current_time() + timedelta(minutes=1))
+    state = await h.until(handle, lambda s: s.milestones.contact_overdue)
+    assert state.status == "active"  # flagged for operations, not reassigned
+    assert len(state.assignments) == 1
+    assert "overdue" in state.waiting_for
+    await h.wait_mail(lambda m: ".1.contact_reminder@" in str(m["Message-ID"]))
+    await h.wait_mail(lambda m: ".1.contact_overdue@" in str(m["Message-ID"]))
+    await h.act(handle, "contacted", who)
+    await h.act(handle, "complete", who, vas_sold=False)
+    summary = await handle.result()
+    assert summary.status == "completed"

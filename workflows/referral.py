@@ -237,7 +237,10 @@ class ReferralWorkflow:
             self._log("sla-timer", "contact_overdue", f"{partner.mpn_id} has not recorded contact")
             self._send("contact_overdue", a, {"due_local": due.local_text})
         if not ended():
-            self._waiting(f"engagement active with {partner.mpn_id}: waiting for completion")
+            overdue = " (customer contact overdue)" if m.contact_overdue else ""
+            self._waiting(
+                f"engagement active with {partner.mpn_id}{overdue}: waiting for completion"
+            )
             await self._sync()
             await self._wait(ended, None, "")
         if a.outcome == Outcome.DECLINED:
@@ -597,6 +600,7 @@ class ReferralWorkflow:
             sa.WORKLOADS.value_set(list(s.workloads)),
             sa.CUSTOMER_COUNTRY.value_set(s.customer_country),
             sa.ESCALATED.value_set(s.status == Status.ESCALATED),
+            sa.CONTACT_OVERDUE.value_set(s.milestones.contact_overdue),
             sa.PARTNER_ID.value_set(current.partner) if current else sa.PARTNER_ID.value_unset(),
             sa.SLA_DUE_AT.value_set(due) if due else sa.SLA_DUE_AT.value_unset(),
         ]

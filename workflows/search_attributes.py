@@ -10,6 +10,7 @@ CUSTOMER_COUNTRY = SearchAttributeKey.for_keyword("CustomerCountry")
 SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
 ESCALATED = SearchAttributeKey.for_bool("Escalated")
 PARENT_REFERRAL = SearchAttributeKey.for_keyword("ParentReferral")
+CONTACT_OVERDUE = SearchAttributeKey.for_bool("ContactOverdue")
 
 ALL = (
     REFERRAL_STATUS,
@@ -20,4 +21,5 @@ ALL = (
     SLA_DUE_AT,
     ESCALATED,
     PARENT_REFERRAL,
+    CONTACT_OVERDUE,
 )
