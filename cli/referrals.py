@@ -7,12 +7,6 @@ import argparse
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.common import amount, country, mpn_id, positive, read_text, referral_id, yes_no
@@ -27,11 +21,10 @@ from domain.models import (
     OperatorAction,
     PartnerAction,
     Reason,
-    Referral,
-    ReferralInput,
     Status,
 )
 from domain.validation import load_referrals
+from runtime.intake import start_referral
 from workflows import search_attributes as sa
 
 # CLI spelling -> workflow update name (hyphens on the command line, as the portal's URLs).
@@ -111,23 +104,6 @@ def register(sub: Any) -> None:
 # ---------------------------------------------------------------------------------- create
 
 
-def summary_line(r: Referral) -> str:
-    """The workflow's static summary: no customer names or emails (no PII in Temporal)."""
-    return f"{r.type} · {', '.join(r.workloads)} · {r.customer.country} · {r.customer.seats} seats"
-
-
-def _initial_attributes(r: Referral) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(sa.REFERRAL_STATUS, Status.PENDING),
-            SearchAttributePair(sa.REFERRAL_TYPE, r.type),
-            SearchAttributePair(sa.WORKLOADS, list(r.workloads)),
-            SearchAttributePair(sa.CUSTOMER_COUNTRY, r.customer.country),
-            SearchAttributePair(sa.ESCALATED, False),
-        ]
-    )
-
-
 async def create(ctx: Context, args: argparse.Namespace) -> int:
     referrals = load_referrals(read_text(args.file))  # the whole file is valid, or exit 2
     client = await ctx.client()
@@ -137,19 +113,7 @@ async def create(ctx: Context, args: argparse.Namespace) -> int:
         if r.referral_id in done:  # the same referral twice in one file: one workflow
             continue
         done.add(r.referral_id)
-        try:
-            await client.start_workflow(
-                names.WORKFLOW_REFERRAL,
-                ReferralInput(r),
-                id=r.referral_id,
-                task_queue=ctx.settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=summary_line(r),
-                search_attributes=_initial_attributes(r),
-            )
-            created = True
-        except WorkflowAlreadyStartedError:
-            created = False
+        created = await start_referral(client, ctx.settings.task_queue, r)
         results.append({"referral_id": r.referral_id, "created": created})
         if not args.json:
             say(r.referral_id if created else f"{r.referral_id} (already exists)")

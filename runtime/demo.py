@@ -18,19 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db.directory import PartnerDirectory
 from db.engine import DatabaseUnavailable, open_database
 from db.tokens import TokenStore
-from domain import names
-from domain.models import ReferralInput
-from domain.summary import static_summary
 from domain.validation import load_partners, load_referrals
 from portal.app import create_app
 from runtime.codec import EncryptionCodec, load_keyring
 from runtime.codec_server import create_codec_app
+from runtime.intake import start_referral
 from runtime.schedules import describe, ensure_schedules
 from runtime.settings import PROJECT_ROOT, VAR_DIR, Settings, SettingsError, parse_duration
 from runtime.smtp_sink import MailSink
@@ -107,17 +103,9 @@ async def create_samples(client: object, settings: Settings) -> list[str]:
     assert isinstance(client, Client)
     ids = []
     for ref in load_referrals((DATA / "referrals.json").read_text(encoding="utf-8")):
-        try:
-            await client.start_workflow(
-                names.WORKFLOW_REFERRAL,
-                ReferralInput(ref),
-                id=ref.referral_id,
-                task_queue=settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=static_summary(ref),
-            )
+        if await start_referral(client, settings.task_queue, ref):
             print(f"referral {ref.referral_id} created", flush=True)
-        except WorkflowAlreadyStartedError:
+        else:
             print(
                 f"referral {ref.referral_id} already exists (kept from an earlier run)", flush=True
             )

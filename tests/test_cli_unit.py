@@ -22,8 +22,9 @@ from cli.app import build_parser
 from cli.charts import Series, bar_chart
 from cli.errors import BAD_INPUT, NOT_FOUND, REFUSED, UNAVAILABLE, classify, from_update_failure
 from cli.output import table, to_jsonable
-from cli.referrals import summary_line, visibility_query
+from cli.referrals import visibility_query
 from domain.models import Customer, Referral
+from domain.summary import static_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 UNREACHABLE = "127.0.0.1:1"
@@ -251,7 +252,7 @@ def test_summary_has_no_customer_data() -> None:
         "FT-1", "benefit", Customer("Fabrikam", "DE", "de", "commercial", 2400,
                                     contact_email="it@fabrikam.example"), ["teams", "sharepoint"]
     )  # fmt: skip
-    assert summary_line(r) == "benefit · teams, sharepoint · DE · 2400 seats"
+    assert static_summary(r) == "benefit · teams, sharepoint · DE · 2400 seats"
 
 
 def test_error_classification() -> None:
