@@ -255,3 +255,41 @@ async def test_contact_not_recorded_in_time_reminds_then_flags_overdue(h: Harnes
     await h.act(handle, "complete", who, vas_sold=False)
     summary = await handle.result()
     assert summary.status == "completed"
+
+
+@pytest.mark.own_test_server
+async def test_split_part_expires_and_is_reassigned_alone(h: Harness) -> None:
+    await h.partners(
+        partner("2001", workloads=["teams"]),
+        partner("2002", workloads=["teams"]),
+        partner("2003", workloads=["sharepoint"]),
+    )
+    handle = await h.start(referral("FT-T-SPLIT-EXP"))
+    state = await h.until(handle, lambda s: len(s.parts) == 2)
+    teams = h.client.get_workflow_handle(
+        next(p.workflow_id for p in state.parts if p.workloads == ["teams"])
+    )
+    sharepoint = h.client.get_workflow_handle(
+        next(p.workflow_id for p in state.parts if p.workloads == ["sharepoint"])
+    )
+    first = await h.assigned(teams)
+    await h.assigned(sharepoint)
+    await h.act(sharepoint, "accept", "2003")  # this part answers; the teams part stays silent
+    await skip_past_due(h, teams)
+    teams_state = await h.until(teams, lambda s: len(s.assignments) == 2)
+    assert teams_state.assignments[0].outcome == "expired"
+    assert teams_state.assignments[1].partner != first
+    sp_state = await h.state(sharepoint)
+    assert [a.outcome for a in sp_state.assignments] == ["accepted"]
+
+
+async def test_refused_decline_signal_sends_the_program_answer(h: Harness) -> None:
+    await h.partners(partner("1001"))
+    handle = await h.start(referral("FT-T-SIGREF"))
+    who = await h.assigned(handle)
+    await handle.signal(
+        names.SIGNAL_PARTNER_ACTION,
+        PartnerAction(partner=who, action="decline", reason="customer_prefers_fasttrack_center"),
+    )
+    msg = await h.wait_mail(lambda m: ".1.decline_refused@" in str(m["Message-ID"]))
+    assert "referrals-1001" in str(msg["To"])

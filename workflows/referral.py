@@ -470,6 +470,9 @@ class ReferralWorkflow:
                 refusal.message,
                 refused=True,
             )
+            current = self._state.current
+            if action.action == "decline" and current and current.partner == action.partner:
+                self._send("decline_refused", current, {"message": refusal.message})
             return
         self._apply(action.action, action)
 
