@@ -215,9 +215,11 @@ async def test_no_pii_in_ids_search_attributes_raw_history_logs_or_metrics(s: St
     )
     handle = s.client.get_workflow_handle(rid)
     who = state.assignments[0].partner
-    for update, extra in (("accept", {}), ("contacted", {}), ("complete", {"vas_sold": True})):
+    for update, vas_sold in (("accept", None), ("contacted", None), ("complete", True)):
         await handle.execute_update(
-            update, PartnerAction(partner=who, notes="ok", **extra), result_type=ActionResult
+            update,
+            PartnerAction(partner=who, notes="ok", vas_sold=vas_sold),
+            result_type=ActionResult,
         )
     await s.until(rid, lambda st: st.status == "completed")
     # a refused action too: its failure text must not leak either
