@@ -30,6 +30,9 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
+bench: $(STAMP)
+	$(PY) -m bench.run_all
+
 bench-matching: $(STAMP)
 	$(PY) -m bench.matching
 

