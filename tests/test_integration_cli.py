@@ -24,6 +24,7 @@ from domain.policy import ANSWER_FASTTRACK_CENTER
 from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_dev_server
+from tests.dbfixtures import fresh_database_url
 
 pytestmark = pytest.mark.integration
 
@@ -147,8 +148,18 @@ async def _wait_for_line(stream: asyncio.StreamReader, needle: str, timeout: flo
                 return
 
 
-@pytest_asyncio.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+@pytest_asyncio.fixture(params=["sqlite", "postgresql"])
+async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stack]:
+    """Dev server, SMTP sink and a worker process; the database is SQLite or PostgreSQL."""
+    async with contextlib.AsyncExitStack() as resources:
+        database_url = await resources.enter_async_context(
+            fresh_database_url(str(request.param), tmp_path)
+        )
+        async for s in _stack(tmp_path, database_url):
+            yield s
+
+
+async def _stack(tmp_path: Path, database_url: str) -> AsyncIterator[Stack]:
     address = f"127.0.0.1:{free_port()}"
     settings = Settings(temporal_address=address)
     server = await start_dev_server(settings, state_file=tmp_path / "t.db", ui_port=free_port())
@@ -162,7 +173,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     env.update(
         TEMPORAL_ADDRESS=address,
         TEMPORAL_TASK_QUEUE=f"cli-test-{uuid.uuid4().hex[:8]}",
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'fasttrack.db'}",
+        DATABASE_URL=database_url,
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(sink.port),
         PYTHONUNBUFFERED="1",
