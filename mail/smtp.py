@@ -11,10 +11,10 @@ Failure classes (each exception carries a one-line message and the SMTP `code` w
   or missing addresses, TLS certificate problems, a required extension (STARTTLS, AUTH)
   missing on the server: do not retry.
 
-Partial refusal: when the server accepts some recipients and refuses others, the message has
-already gone to the accepted ones. If a `To` recipient was refused the call raises (by the
-refusal's code) so the caller knows the main addressee did not get it; refused `Cc` recipients
-alone are only logged.
+Partial refusal is decided after RCPT and before DATA, so a retry never doubles a copy: any
+temporary (4xx) refusal defers the whole message (RSET, TemporaryMailError); a `To` recipient
+refused permanently fails it (PermanentMailError); `Cc` recipients refused permanently alone
+are logged and the others get the message.
 """
 
 from __future__ import annotations
@@ -84,19 +84,29 @@ async def deliver(message: EmailMessage, settings: Settings) -> None:
     if not _is_address(sender):
         raise PermanentMailError(f"invalid sender address: {settings.mail_from!r}")
     implicit_tls = settings.smtp_port == IMPLICIT_TLS_PORT and not settings.smtp_starttls
+    client = aiosmtplib.SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        use_tls=implicit_tls,
+        start_tls=bool(settings.smtp_starttls) if not implicit_tls else False,
+        timeout=settings.smtp_timeout,
+    )
     try:
-        refused, _ = await aiosmtplib.send(
-            message.as_bytes(policy=WIRE_POLICY),
-            sender=sender,
-            recipients=recipients,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=(settings.smtp_password or "") if settings.smtp_username else None,
-            use_tls=implicit_tls,
-            start_tls=bool(settings.smtp_starttls) if not implicit_tls else False,
-            timeout=settings.smtp_timeout,
-        )
+        async with client:
+            if settings.smtp_username:
+                await client.login(settings.smtp_username, settings.smtp_password or "")
+            await client.mail(sender)
+            refused: dict[str, aiosmtplib.SMTPResponse] = {}
+            for rcpt in recipients:
+                try:
+                    await client.rcpt(rcpt)
+                except aiosmtplib.SMTPRecipientRefused as exc:
+                    refused[rcpt] = aiosmtplib.SMTPResponse(exc.code, exc.message)
+            problem = _refusal_problem(where, message, recipients, refused)
+            if problem is not None:
+                await client.rset()  # before DATA: nobody gets a copy, the retry sends to all
+                raise problem
+            await client.data(message.as_bytes(policy=WIRE_POLICY))
     except MailError:
         raise
     except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -117,8 +127,6 @@ async def deliver(message: EmailMessage, settings: Settings) -> None:
         ) from None
     except (TimeoutError, OSError) as exc:
         raise TemporaryMailError(f"{where}: {type(exc).__name__}: {exc}") from None
-    if refused:
-        _check_partial(where, message, refused)
 
 
 def _by_code(text: str, code: int | None) -> MailError:
@@ -135,14 +143,34 @@ def _from_refusals(where: str, refusals: list[aiosmtplib.SMTPRecipientRefused]) 
     return _by_code(f"{where}: every recipient refused ({listed})", code)
 
 
-def _check_partial(
-    where: str, message: EmailMessage, refused: dict[str, aiosmtplib.SMTPResponse]
-) -> None:
+def _refusal_problem(
+    where: str,
+    message: EmailMessage,
+    recipients: list[str],
+    refused: dict[str, aiosmtplib.SMTPResponse],
+) -> MailError | None:
+    """Decide, after RCPT and before DATA, whether to send at all.
+
+    Any temporary refusal defers the whole message (sent to everyone on retry, so nobody gets
+    it twice); a permanent refusal of a `To` recipient fails it; permanent refusals of `Cc`
+    recipients alone are logged and the others get the message."""
+    if not refused:
+        return None
+    listed = "; ".join(f"{a}: {r.code} {r.message}" for a, r in refused.items())
+    if len(refused) == len(recipients):
+        return _from_refusals(
+            where,
+            [aiosmtplib.SMTPRecipientRefused(r.code, r.message, a) for a, r in refused.items()],
+        )
+    temporary = [r.code for r in refused.values() if not 500 <= r.code < 600]
+    if temporary:
+        return TemporaryMailError(
+            f"{where}: deferred, some recipients refused for now ({listed})", min(temporary)
+        )
     to = {a.lower() for _, a in getaddresses([str(v) for v in message.get_all("To", [])])}
     main = {addr: reply for addr, reply in refused.items() if addr.lower() in to}
-    listed = "; ".join(f"{a}: {r.code} {r.message}" for a, r in refused.items())
-    if not main:
-        log.warning("%s: delivered, but some Cc recipients were refused (%s)", where, listed)
-        return
-    code = min(r.code for r in main.values())
-    raise _by_code(f"{where}: delivered to some recipients only, refused: {listed}", code)
+    if main:
+        code = min(r.code for r in main.values())
+        return _by_code(f"{where}: main recipient refused: {listed}", code)
+    log.warning("%s: delivered, but some Cc recipients were refused (%s)", where, listed)
+    return None

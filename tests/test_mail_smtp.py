@@ -86,15 +86,25 @@ async def test_5xx_is_permanent(sink: MailSink, command: str) -> None:
     assert "\n" not in str(err.value)
 
 
-async def test_refused_main_recipient_raises_even_if_cc_got_it(sink: MailSink) -> None:
+async def test_refused_main_recipient_fails_before_anyone_gets_it(sink: MailSink) -> None:
     settings = _settings(sink.port)
     sink.fail_next(1, MailSink.PERMANENT, ("RCPT",))  # only the first RCPT (the To address)
-    with pytest.raises(PermanentMailError, match="delivered to some recipients only"):
+    with pytest.raises(PermanentMailError, match="main recipient refused"):
         await deliver(_message(settings), settings)
-    assert sink.received[0].rcpt_tos == [
-        "ae.fabrikam@microsoft.example",
-        "csm.fabrikam@microsoft.example",
-    ]
+    assert sink.received == []
+
+
+async def test_one_recipient_deferred_defers_the_whole_message(sink: MailSink) -> None:
+    """451 on one recipient while others are accepted: nobody gets it now, everybody once on
+    the retry (a partial delivery followed by a retry would give the others two copies)."""
+    settings = _settings(sink.port)
+    sink.fail_next(1, MailSink.TEMPORARY, ("RCPT",))
+    with pytest.raises(TemporaryMailError, match="deferred"):
+        await deliver(_message(settings), settings)
+    assert sink.received == []
+    await deliver(_message(settings), settings)
+    assert len(sink.received) == 1
+    assert len(sink.received[0].rcpt_tos) == 3
 
 
 async def test_fault_is_used_up_then_delivery_succeeds(sink: MailSink) -> None:
