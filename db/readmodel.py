@@ -11,9 +11,8 @@ concurrent syncs cannot count twice), and counts `partner_at_capacity` declines 
 from __future__ import annotations
 
 import builtins
-import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from types import EllipsisType
 from typing import Any
 
@@ -23,26 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.candidates import bump_tick
 from db.engine import insert_ignore, run_write
 from db.models import AssignmentRecord, AuditEvent, Partner, ReferralRecord
-from domain.models import Assignment, Outcome, Reason, Referral, Snapshot, Status
-
-
-def jsonable(value: Any) -> Any:
-    """Dataclasses, lists and dicts to JSON values; datetimes and dates as ISO strings."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
-
-
-def referral_json(referral: Referral) -> dict[str, Any]:
-    """The contract JSON of a referral."""
-    data: dict[str, Any] = jsonable(referral)
-    return data
+from domain.jsonable import jsonable
+from domain.models import Assignment, Outcome, Reason, Snapshot, Status
+from domain.validation import referral_to_json
 
 
 @dataclass
@@ -208,7 +190,7 @@ class ReferralReadModel:
             "contact_overdue": state.milestones.contact_overdue,
             "created_at": state.created_at,
             "closed_at": closed_at,
-            "referral": referral_json(snapshot.referral),
+            "referral": referral_to_json(snapshot.referral),
             "state": jsonable(state),
         }
         if row is None:
@@ -372,6 +354,4 @@ __all__ = [
     "AuditEventRow",
     "ReferralReadModel",
     "ReferralRow",
-    "jsonable",
-    "referral_json",
 ]

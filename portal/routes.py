@@ -40,6 +40,7 @@ from domain.models import (
     Status,
 )
 from domain.policy import Code
+from domain.validation import referral_to_json
 from portal.auth import ADMIN_SCOPE, Portal, PortalDep, current_operator, current_partner
 from portal.schemas import (
     ActionOut,
@@ -281,7 +282,6 @@ def detail(loaded: Loaded, viewer: str | None, tz: str) -> dict[str, Any]:
             and not _mentions(e.detail, others)
         ]
     milestones = state.milestones if mine else Milestones()
-    c = referral.customer
     return {
         "id": state.workflow_id,
         "referral_id": state.referral_id,
@@ -289,15 +289,7 @@ def detail(loaded: Loaded, viewer: str | None, tz: str) -> dict[str, Any]:
         "type": state.type,
         "status": state.status,
         "workloads": state.workloads,
-        "customer": {
-            "name": c.name,
-            "tenant_id": c.tenant_id,
-            "country": c.country,
-            "language": c.language,
-            "segment": c.segment,
-            "seats": c.seats,
-            "contact_email": c.contact_email,
-        },
+        "customer": referral_to_json(referral)["customer"],
         "active_usage": {w: v for w, v in referral.active_usage.items() if w in state.workloads},
         "notes": referral.notes,
         "requested_by": {
