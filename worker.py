@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import contextlib
+import functools
 import logging
 import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,6 +29,7 @@ from activities.deadlines import DeadlineActivities
 from activities.email import EmailActivities
 from activities.matching import MatchingActivities
 from activities.operations import OperationsActivities
+from activities.publish import PublishActivities
 from activities.records import RecordActivities
 from db.engine import DatabaseUnavailable, open_database
 from db.outbox import EmailOutbox
@@ -49,19 +53,31 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 
 def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
-    matching = MatchingActivities(sessions)
+    matching = MatchingActivities(sessions, settings)
     deadlines = DeadlineActivities(settings)
-    records = RecordActivities(ReferralReadModel(sessions))
+    read_model = ReferralReadModel(sessions)
+    records = RecordActivities(read_model)
     email = EmailActivities(settings, EmailOutbox(sessions))
+    publish = PublishActivities(sessions, read_model, email)
     operations = OperationsActivities(settings, sessions)
     return [
         matching.match_partner,
         deadlines.compute_deadline,
         records.record_snapshot,
         email.send_email,
+        publish.publish_changes,
         operations.send_weekly_report,
         operations.resume_expired_pauses,
     ]
+
+
+@functools.cache
+def precompile_workflow_code() -> None:
+    """Write bytecode for the workflow modules. The sandbox imports them afresh for every
+    workflow instance it creates; without a .pyc (PYTHONDONTWRITEBYTECODE=1, as on this
+    machine) that compiled workflows/referral.py from source each time, 9 % of the worker's
+    CPU in the pipeline benchmark. Best effort: a read-only install just keeps compiling."""
+    compileall.compile_dir(Path(__file__).resolve().parent / "workflows", quiet=2)
 
 
 def build_worker(
@@ -70,6 +86,7 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
     **options: Any,
 ) -> Worker:
+    precompile_workflow_code()
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -98,7 +115,7 @@ async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
             client = await connect(settings, runtime=runtime)
             await _register_search_attributes(client, settings)
         engine, sessions = await open_database(settings.database_url)
-        await MatchingActivities(sessions).warm_up()
+        await MatchingActivities(sessions, settings).warm_up()
         worker = build_worker(client, settings, sessions, **worker_options)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

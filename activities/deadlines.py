@@ -1,12 +1,17 @@
-"""SLA deadlines: business days in the partner's country and time zone (or SLA_OVERRIDE)."""
+"""SLA deadlines: business days in the partner's country and time zone (or SLA_OVERRIDE).
+
+Workflows recorded before "lean-1" ask this activity; newer ones compute the deadline
+themselves from the `SlaTerms` the match activity returns (`sla_terms`)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from temporalio import activity
 
 from domain import names
-from domain.business_days import add_business_days, format_local
-from domain.models import Deadline, DeadlineRequest
+from domain.deadlines import compute_deadline
+from domain.models import Deadline, DeadlineRequest, SlaTerms
 from runtime.settings import Settings
 
 
@@ -19,10 +24,16 @@ class DeadlineActivities:
         return compute(request, self._settings)
 
 
+def sla_terms(settings: Settings) -> SlaTerms:
+    override = settings.sla_override
+    return SlaTerms(
+        business_days=settings.sla_business_days,
+        override_seconds=override.total_seconds() if override is not None else None,
+    )
+
+
 def compute(request: DeadlineRequest, settings: Settings) -> Deadline:
-    if settings.sla_override is not None:
-        due = request.start + settings.sla_override
-    else:
-        days = request.business_days or settings.sla_business_days
-        due = add_business_days(request.start, days, request.country, request.timezone)
-    return Deadline(due_at=due, local_text=format_local(due, request.timezone))
+    terms = sla_terms(settings)
+    if request.business_days:
+        terms = replace(terms, business_days=request.business_days)
+    return compute_deadline(request.start, request.country, request.timezone, terms)

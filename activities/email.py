@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db.outbox import EmailOutbox
+from db.outbox import EmailOutbox, OutboxEntry
 from domain import names
 from domain.links import LinkClaims, link_nonce, sign_link
 from domain.models import EmailRequest, EmailResult
@@ -25,6 +25,17 @@ from runtime.metrics import email_outcome
 from runtime.settings import Settings
 
 LINK_LIFETIME = timedelta(days=14)
+
+
+def outbox_entry(request: EmailRequest, composed: Composed) -> OutboxEntry:
+    return OutboxEntry(
+        composed.message_id,
+        request.scope_id,
+        request.kind,
+        request.seq,
+        composed.to + composed.cc,
+        composed.subject,
+    )
 
 
 class EmailActivities:
@@ -54,18 +65,34 @@ class EmailActivities:
 
     @activity.defn(name=names.ACTIVITY_EMAIL)
     async def send_email(self, request: EmailRequest) -> EmailResult:
-        message_id = make_message_id(request, self._settings)
-        composed = compose(request, self._settings, self._links(request, message_id))
-        now = datetime.now(UTC)
+        result = await self.send_once(request)
+        if result.status == "retry":  # the activity retry policy backs off and tries again
+            raise ApplicationError(result.error, type="TemporaryMailError")
+        return result
+
+    async def send_once(self, request: EmailRequest) -> EmailResult:
+        """One delivery attempt: sent, duplicate (sent before), failed (permanent) or retry
+        (temporary failure; the outbox row stays pending)."""
+        composed = self.prepare(request)
+        entry = outbox_entry(request, composed)
         status = await self._outbox.begin(
-            composed.message_id,
-            request.scope_id,
-            request.kind,
-            request.seq,
-            composed.to + composed.cc,
-            composed.subject,
-            now,
+            entry.message_id,
+            entry.workflow_id,
+            entry.kind,
+            entry.seq,
+            entry.recipients,
+            entry.subject,
+            datetime.now(UTC),
         )
+        return await self.send_begun(composed, request.kind, status)
+
+    def prepare(self, request: EmailRequest) -> Composed:
+        """The message, with its deterministic Message-ID and signed links."""
+        message_id = make_message_id(request, self._settings)
+        return compose(request, self._settings, self._links(request, message_id))
+
+    async def send_begun(self, composed: Composed, kind: str, status: str) -> EmailResult:
+        """Send a message whose outbox row `begin` returned `status` for."""
         if status == "sent":
             return EmailResult(composed.message_id, "duplicate")
         if status == "failed":
@@ -73,13 +100,14 @@ class EmailActivities:
             return EmailResult(composed.message_id, "failed", row.last_error if row else "")
         # Once handed to the SMTP server, finish recording it even if the activity is
         # cancelled (worker shutdown): a cancelled "accepted but not recorded" would resend.
-        return await asyncio.shield(self._deliver_and_record(composed, request.kind))
+        return await asyncio.shield(self._deliver_and_record(composed, kind))
 
     async def _deliver_and_record(self, composed: Composed, kind: str) -> EmailResult:
         try:
             await deliver(composed.message, self._settings)
         except TemporaryMailError as err:
-            raise ApplicationError(str(err), type="TemporaryMailError") from err
+            await self._outbox.record_error(composed.message_id, str(err))
+            return EmailResult(composed.message_id, "retry", str(err))
         except PermanentMailError as err:
             await self._outbox.mark_failed(composed.message_id, str(err), datetime.now(UTC))
             email_outcome(kind, "failed")

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.deadlines import sla_terms
 from db.candidates import directory_index, match_and_reserve
 from domain import names
 from domain.models import MatchRequest, MatchResult
+from runtime.settings import Settings
 
 
 class MatchingActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self._sessions = sessions
+        self._settings = settings
 
     async def warm_up(self) -> None:
         """Build this process's directory index before the first match needs it."""
@@ -23,4 +27,7 @@ class MatchingActivities:
 
     @activity.defn(name=names.ACTIVITY_MATCH)
     async def match_partner(self, request: MatchRequest) -> MatchResult:
-        return await match_and_reserve(self._sessions, request, datetime.now(UTC))
+        """The best eligible partner (reserved) or the reason there is none, with the SLA
+        terms the workflow counts the partner's deadlines by."""
+        result = await match_and_reserve(self._sessions, request, datetime.now(UTC))
+        return replace(result, terms=sla_terms(self._settings))

@@ -23,7 +23,7 @@ from bench.common import RESULTS_DIR, print_table
 BENCH_DIR = Path(__file__).resolve().parent
 
 QUICK: dict[str, list[str]] = {
-    "pipeline": ["--n", "500", "--concurrency", "50", "--no-bare-same-steps"],
+    "pipeline": ["--n", "500", "--concurrency", "50"],
     "waiting_cache100": [
         *("--n", "600", "--hold", "20", "--in-flight", "50"),
         *("--opt", "max_cached_workflows=100"),
@@ -35,7 +35,7 @@ FULL: dict[str, list[str]] = {
     "pipeline": ["--n", "500", "--concurrency", "50"],
     "waiting": ["--n", "10000", "--hold", "60"],
     "waiting_cache100": ["--n", "10000", "--hold", "60", "--opt", "max_cached_workflows=100"],
-    "sla_sweep": ["--n", "1000", "--sla", "240s"],
+    "sla_sweep": ["--n", "1000", "--sla", "420s"],
     "matching": ["--sizes", "1000,10000,100000"],
 }
 MODULES = {

@@ -31,6 +31,18 @@ class UnknownMessage(KeyError):
 
 
 @dataclass
+class OutboxEntry:
+    """What `begin` records about a message before it is sent."""
+
+    message_id: str
+    workflow_id: str
+    kind: str
+    seq: int
+    recipients: list[str]
+    subject: str
+
+
+@dataclass
 class OutboxRow:
     message_id: str
     workflow_id: str
@@ -76,30 +88,32 @@ class EmailOutbox:
         now: datetime,
     ) -> str:
         """Ensure the row exists; return its status ("pending": the caller should send)."""
+        entry = OutboxEntry(message_id, workflow_id, kind, seq, recipients, subject)
+        return await run_write(self._sessionmaker, lambda s: self.begin_in(s, entry, now))
 
-        async def work(session: AsyncSession) -> str:
-            row = await session.get(OutboxMessage, message_id, with_for_update=True)
-            if row is None:
-                session.add(
-                    OutboxMessage(
-                        message_id=message_id,
-                        workflow_id=workflow_id,
-                        kind=kind,
-                        seq=seq,
-                        recipients=list(recipients),
-                        subject=subject,
-                        status=PENDING,
-                        attempts=1,
-                        last_error="",
-                        created_at=now,
-                    )
+    @staticmethod
+    async def begin_in(session: AsyncSession, entry: OutboxEntry, now: datetime) -> str:
+        """`begin` inside the caller's write transaction (e.g. with the state it reports)."""
+        row = await session.get(OutboxMessage, entry.message_id, with_for_update=True)
+        if row is None:
+            session.add(
+                OutboxMessage(
+                    message_id=entry.message_id,
+                    workflow_id=entry.workflow_id,
+                    kind=entry.kind,
+                    seq=entry.seq,
+                    recipients=list(entry.recipients),
+                    subject=entry.subject,
+                    status=PENDING,
+                    attempts=1,
+                    last_error="",
+                    created_at=now,
                 )
-                return PENDING
-            if row.status == PENDING:
-                row.attempts += 1
-            return row.status
-
-        return await run_write(self._sessionmaker, work)
+            )
+            return PENDING
+        if row.status == PENDING:
+            row.attempts += 1
+        return row.status
 
     async def mark_sent(self, message_id: str, now: datetime) -> None:
         async def work(session: AsyncSession) -> None:

@@ -153,13 +153,13 @@ class ReferralReadModel:
         """Write a workflow snapshot (idempotent; safe to retry). A snapshot older than the
         stored one (fewer history entries) is ignored."""
         at = now or datetime.now(UTC)
+        await run_write(self._sessionmaker, lambda session: self.write(session, snapshot, at))
 
-        async def work(session: AsyncSession) -> None:
-            if await self._write_referral(session, snapshot, at):
-                await self._write_assignments(session, snapshot)
-                await self._write_audit(session, snapshot)
-
-        await run_write(self._sessionmaker, work)
+    async def write(self, session: AsyncSession, snapshot: Snapshot, now: datetime) -> None:
+        """`sync` inside the caller's write transaction."""
+        if await self._write_referral(session, snapshot, now):
+            await self._write_assignments(session, snapshot)
+            await self._write_audit(session, snapshot)
 
     @staticmethod
     async def _write_referral(session: AsyncSession, snapshot: Snapshot, now: datetime) -> bool:

@@ -2,9 +2,10 @@
 
 Plain dataclasses only: they travel through Temporal's JSON payload converter, so every
 field is a str, int, float, bool, date/datetime, list, dict or another dataclass.
+No `from __future__ import annotations` here: the converter resolves each dataclass's type
+hints on every payload, and string annotations are compiled anew each time (ForwardRef).
+Classes are defined before use.
 """
-
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -196,10 +197,20 @@ class MatchExplanation:
 
 
 @dataclass
+class SlaTerms:
+    """How SLA deadlines are counted, as configured on the worker that matched. Carried in the
+    match result so the workflow computes deadlines itself, deterministically on replay."""
+
+    business_days: int = 2
+    override_seconds: float | None = None  # SLA_OVERRIDE: a fixed duration instead
+
+
+@dataclass
 class MatchResult:
     partner: PartnerContact | None
     explanation: MatchExplanation
     split: list[list[str]] = field(default_factory=list)  # non-empty: divide into these parts
+    terms: SlaTerms | None = None  # None in histories recorded before "lean-1"
 
 
 # ---------------------------------------------------------------------------------------
@@ -375,5 +386,19 @@ class EmailRequest:
 @dataclass
 class EmailResult:
     message_id: str
-    status: str  # sent | duplicate | failed
+    status: str  # sent | duplicate | failed | retry (temporary failure, not sent yet)
     error: str = ""
+
+
+@dataclass
+class Publication:
+    """One round trip of side effects: write the read model (when `snapshot` is set), then
+    send `emails` in order, each at most once."""
+
+    snapshot: Snapshot | None
+    emails: list[EmailRequest] = field(default_factory=list)
+
+
+@dataclass
+class PublishResult:
+    emails: list[EmailResult] = field(default_factory=list)  # one per request, same order

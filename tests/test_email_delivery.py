@@ -7,13 +7,16 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from temporalio import activity
 from temporalio.worker import Worker
 
 from activities.email import EmailActivities
+from activities.publish import PublishActivities
 from db.outbox import EmailOutbox
+from db.readmodel import ReferralReadModel
 from domain import names
-from domain.models import EmailRequest, EmailResult, ReferralInput
+from domain.models import EmailRequest, EmailResult, Publication, PublishResult, ReferralInput
 from runtime.smtp_sink import MailSink
 from tests.factories import partner, referral
 from tests.harness import Harness
@@ -51,11 +54,17 @@ async def test_permanent_failure_is_recorded_and_reported_to_operations(h: Harne
     assert [r.status for r in rows].count("failed") == 1
 
 
-async def test_crash_after_send_before_result_recorded_sends_no_duplicate(h: Harness) -> None:
+@pytest.mark.parametrize("crashing", [names.ACTIVITY_PUBLISH, names.ACTIVITY_EMAIL])
+async def test_crash_after_send_before_result_recorded_sends_no_duplicate(
+    h: Harness, crashing: str
+) -> None:
     """The worker dies after the SMTP server took the message but before Temporal recorded
-    the activity's result: Temporal retries it, the outbox answers "already sent"."""
+    the activity's result: Temporal retries it, the outbox answers "already sent". Both
+    sending activities: `publish_changes` (the normal path) and `send_email` (the path of an
+    email that met a temporary failure first)."""
     await h.partners(partner("1001"))
     real = EmailActivities(h.settings, EmailOutbox(h.sessions))
+    publish = PublishActivities(h.sessions, ReferralReadModel(h.sessions), real)
 
     @activity.defn(name=names.ACTIVITY_EMAIL)
     async def send_then_crash(request: EmailRequest) -> EmailResult:
@@ -64,17 +73,24 @@ async def test_crash_after_send_before_result_recorded_sends_no_duplicate(h: Har
             raise RuntimeError("worker lost before the result was recorded")
         return result
 
-    others = [
-        a
-        for a in build_activities(h.settings, h.sessions)
-        if activity_name(a) != names.ACTIVITY_EMAIL
-    ]
+    @activity.defn(name=names.ACTIVITY_PUBLISH)
+    async def publish_then_crash(publication: Publication) -> PublishResult:
+        result = await publish.publish_changes(publication)
+        if activity.info().attempt == 1:
+            raise RuntimeError("worker lost before the result was recorded")
+        return result
+
+    crash: Any = publish_then_crash
+    if crashing == names.ACTIVITY_EMAIL:
+        crash = send_then_crash
+        h.sink.fail_next(2, MailSink.TEMPORARY, ("RCPT",))  # both go on in send_email
+    others = [a for a in build_activities(h.settings, h.sessions) if activity_name(a) != crashing]
     queue = h.settings.task_queue + "-crash"
     async with Worker(
         h.client,
         task_queue=queue,
         workflows=[ReferralWorkflow],
-        activities=[*others, send_then_crash],
+        activities=[*others, crash],
     ):
         rid = f"FT-T-CRASH-{h.suffix}"
         handle = await h.client.start_workflow(
@@ -95,6 +111,55 @@ async def test_crash_after_send_before_result_recorded_sends_no_duplicate(h: Har
                 break
             await asyncio.sleep(0.1)
         assert rows and all(r.status == "sent" for r in rows), rows
+
+
+def kinds_sent(h: Harness, referral_id: str) -> Counter[str]:
+    mine = [m for m in h.sink.messages if str(m["X-FastTrack-Referral"]) == referral_id]
+    return Counter(str(m["X-FastTrack-Kind"]) for m in mine)
+
+
+ENGAGEMENT_MAILS = {"notification": 1, "team_assigned": 1, "team_accepted": 1, "team_completed": 1}
+
+
+async def test_happy_path_takes_four_activity_round_trips(h: Harness) -> None:
+    """v3 ("lean-1"): match, then one publish (read model + emails) per change: assigned,
+    accepted, completed. Deadlines are computed in the workflow, not by an activity."""
+    await h.partners(partner("1001"))
+    handle = await h.start(referral("FT-T-SHAPE"))
+    who = await h.assigned(handle)
+    await h.wait_mail(lambda m: str(m["X-FastTrack-Kind"]) == "team_assigned")
+    await h.act(handle, "accept", who)
+    await h.wait_mail(lambda m: str(m["X-FastTrack-Kind"]) == "team_accepted")
+    await h.act(handle, "complete", who, vas_sold=False)
+    await handle.result()
+    history = await handle.fetch_history()
+    scheduled = Counter(
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    )
+    assert scheduled == {names.ACTIVITY_MATCH: 1, names.ACTIVITY_PUBLISH: 3}
+    assert kinds_sent(h, handle.id) == ENGAGEMENT_MAILS
+
+
+async def test_accept_and_complete_before_the_assignment_is_published_still_mail_the_team(
+    h: Harness,
+) -> None:
+    """The partner accepts and completes while the assignment's publish is still running
+    (the portal can act as soon as the referral is assigned): every engagement email still
+    goes out once."""
+    await h.partners(partner("1001"))
+    handle = await h.start(referral("FT-T-EARLY"))
+    who = await h.assigned(handle)
+    await h.act(handle, "accept", who)
+    await h.act(handle, "complete", who, vas_sold=False)
+    summary = await handle.result()
+    assert summary.status == "completed"
+    for _ in range(100):
+        if kinds_sent(h, handle.id) == ENGAGEMENT_MAILS:
+            break
+        await asyncio.sleep(0.05)
+    assert kinds_sent(h, handle.id) == ENGAGEMENT_MAILS
 
 
 def activity_name(fn: Any) -> str:

@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import names
+    from domain.deadlines import compute_deadline
     from domain.models import (
         ActionResult,
         Assignment,
@@ -35,10 +36,13 @@ with workflow.unsafe.imports_passed_through():
         PartnerAction,
         PartnerContact,
         PartRef,
+        Publication,
+        PublishResult,
         Referral,
         ReferralInput,
         ReferralState,
         ReferralSummary,
+        SlaTerms,
         Snapshot,
         Status,
     )
@@ -68,6 +72,9 @@ PART_DONE = (Status.COMPLETED, Status.ESCALATED, Status.CANCELLED)
 # Workflow changes after release, guarded so running referrals replay unchanged
 # (tests/histories/*.json keep the older shapes; see README "Versioning").
 PATCH_FEWER_SYNCS = "fewer-syncs-1"
+# v3: deadlines computed in the workflow from the match result's SLA terms (no deadline
+# activity); the read model and the emails of a change go out in one activity.
+PATCH_LEAN = "lean-1"
 
 
 def _refuse(refusal: Refusal | None) -> None:
@@ -100,6 +107,9 @@ class ReferralWorkflow:
         self._escalations = 0
         self._mail: list[asyncio.Task[None]] = []
         self._fewer_syncs = False
+        self._lean = False
+        self._terms: SlaTerms | None = None
+        self._outgoing: list[EmailRequest] = []  # v3: emails waiting for the next publish
 
     # ------------------------------------------------------------------ run
 
@@ -109,6 +119,7 @@ class ReferralWorkflow:
         self._log("system", "created", f"{self._referral.type} referral for {what}")
         # v2: the first record waits for the first assignment (one activity fewer).
         self._fewer_syncs = workflow.patched(PATCH_FEWER_SYNCS)
+        self._lean = workflow.patched(PATCH_LEAN)
         if not self._fewer_syncs:
             await self._sync()
         while self._state.status not in Status.CLOSED:
@@ -125,6 +136,12 @@ class ReferralWorkflow:
                 break
             else:
                 await self._escalate(result)
+        if self._lean:
+            await self._sync()  # the final state and the last emails in one round trip
+            while self._mail:
+                pending, self._mail = self._mail, []
+                await asyncio.gather(*pending)
+            return self._summary()
         if self._mail:
             await asyncio.gather(*self._mail)
         await self._sync()
@@ -191,12 +208,16 @@ class ReferralWorkflow:
             why = "claiming partner of record"
         self._log("system", "assigned", f"assigned to {partner.mpn_id} ({why})")
         metrics.assigned(self._referral.type)
+        self._terms = result.terms
         due = await self._deadline(a.assigned_at, partner, "response deadline")
         a.due_at = due.due_at
         self._waiting(f"waiting for {partner.mpn_id} to accept or decline, due {due.local_text}")
-        await self._sync()
+        if not self._lean:
+            await self._sync()
         self._send("notification", a, {"due_local": due.local_text})
         self._send("team_assigned", a, {"due_local": due.local_text})
+        if self._lean:
+            await self._sync()  # v3: recorded and both emails sent in one activity
 
         answered = await self._wait_with_reminder(
             lambda: a.outcome != Outcome.PENDING or self._closed(),
@@ -205,7 +226,10 @@ class ReferralWorkflow:
             "reminder",
             "SLA: accept or decline",
         )
-        if self._closed():
+        # v3: accepted and completed while the assignment was still being published: the
+        # engagement's emails are still due
+        completed_early = self._lean and a.outcome == Outcome.COMPLETED
+        if self._closed() and not completed_early:
             return
         if not answered:
             a.outcome = Outcome.EXPIRED
@@ -225,6 +249,9 @@ class ReferralWorkflow:
     async def _run_engagement(self, a: Assignment, partner: PartnerContact) -> None:
         assert a.decided_at is not None
         self._send("team_accepted", a, {})
+        if self._lean and a.outcome != Outcome.ACCEPTED:
+            self._finish_engagement(a)  # already completed or declined again
+            return
         due = await self._deadline(a.decided_at, partner, "customer contact deadline")
         m = self._state.milestones
         m.contact_due_at = due.due_at
@@ -252,6 +279,9 @@ class ReferralWorkflow:
             )
             await self._sync()
             await self._wait(ended, None, "")
+        self._finish_engagement(a)
+
+    def _finish_engagement(self, a: Assignment) -> None:
         if a.outcome == Outcome.DECLINED:
             self._after_decline(a)
         elif a.outcome == Outcome.COMPLETED:
@@ -274,6 +304,8 @@ class ReferralWorkflow:
         self._send("team_reassigned", a, {"reason": f"declined: {a.reason}"})
 
     async def _deadline(self, start: datetime, partner: PartnerContact, what: str) -> Deadline:
+        if self._lean and self._terms is not None:
+            return compute_deadline(start, partner.country, partner.timezone, self._terms)
         return await workflow.execute_activity(
             names.ACTIVITY_DEADLINE,
             DeadlineRequest(start=start, country=partner.country, timezone=partner.timezone),
@@ -351,6 +383,8 @@ class ReferralWorkflow:
 
     async def _wait(self, done: Callable[[], bool], until: datetime | None, summary: str) -> bool:
         """Wait until `done()` (True) or `until` passes (False), recording changes meanwhile."""
+        if self._outgoing:  # v3: emails queued since the last publish go out first
+            await self._publish_changes(record=self._dirty())
         while not done():
             timeout: timedelta | None = None
             if until is not None:
@@ -563,7 +597,10 @@ class ReferralWorkflow:
             due_at=a.due_at if a else None,
             detail=detail,
         )
-        self._mail.append(asyncio.create_task(self._deliver(request)))
+        if self._lean:
+            self._outgoing.append(request)  # sent with the next publish
+        else:
+            self._mail.append(asyncio.create_task(self._deliver(request)))
 
     async def _deliver(self, request: EmailRequest) -> None:
         try:
@@ -580,18 +617,59 @@ class ReferralWorkflow:
             cause = str(err.cause) if err.cause else str(err)
             self._log("system", "email_failed", f"{request.kind}: {cause}")
             return
-        if result.status == "failed":
-            self._log("system", "email_failed", f"{request.kind}: {result.error}")
-            if request.kind != "delivery_failure":
-                detail = {
-                    "failed_message_id": result.message_id,
-                    "error": result.error,
-                    "kind": request.kind,
-                }
-                await self._deliver(replace(request, kind="delivery_failure", detail=detail))
+        follow_up = self._email_failed(request, result)
+        if follow_up is not None:
+            await self._deliver(follow_up)
+
+    def _email_failed(self, request: EmailRequest, result: EmailResult) -> EmailRequest | None:
+        """Log a permanent failure; the `delivery_failure` email to send about it, if any."""
+        if result.status != "failed":
+            return None
+        self._log("system", "email_failed", f"{request.kind}: {result.error}")
+        if request.kind == "delivery_failure":
+            return None
+        detail = {
+            "failed_message_id": result.message_id,
+            "error": result.error,
+            "kind": request.kind,
+        }
+        return replace(request, kind="delivery_failure", detail=detail)
+
+    async def _publish_changes(self, record: bool) -> None:
+        """v3: write the read model (when `record`) and send the queued emails in one
+        activity; emails that met a temporary SMTP failure continue in `send_email`."""
+        emails, self._outgoing = self._outgoing, []
+        mark = len(self._state.history)
+        snapshot = None
+        if record:
+            self._publish()
+            snapshot = Snapshot(state=self._state, referral=self._referral)
+        summary = f"record: {self._state.status}" if record else "emails"
+        if emails:
+            summary += " + " + ", ".join(e.kind for e in emails)
+        result = await workflow.execute_activity(
+            names.ACTIVITY_PUBLISH,
+            Publication(snapshot=snapshot, emails=emails),
+            result_type=PublishResult,
+            start_to_close_timeout=MAIL_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=summary,
+        )
+        if record:
+            self._synced = max(self._synced, mark)
+        for request, sent in zip(emails, result.emails, strict=False):
+            if sent.status == "retry":
+                self._mail.append(asyncio.create_task(self._deliver(request)))
+                continue
+            follow_up = self._email_failed(request, sent)
+            if follow_up is not None:
+                self._mail.append(asyncio.create_task(self._deliver(follow_up)))
 
     async def _sync(self) -> None:
         """Publish search attributes, tell the parent, and write the read model."""
+        if self._lean:
+            await self._publish_changes(record=True)
+            return
         self._publish()
         mark = len(self._state.history)
         await workflow.execute_activity(

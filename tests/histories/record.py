@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from db.engine import open_database
 from runtime.settings import Settings
@@ -27,12 +28,33 @@ from worker import build_worker
 HERE = Path(__file__).parent
 # Bump for every recording after a guarded workflow change; older files stay (they are the
 # proof that running referrals of that shape still replay).
-TAG = "v2"
+TAG = "v3"
+
+
+def mail_of(kind: str) -> Callable[[Any], bool]:
+    return lambda m: str(m["X-FastTrack-Kind"]) == kind
 
 
 async def accept_complete(h: Harness) -> list[str]:
+    """The partner acts after each email arrived (the usual pace)."""
     await h.partners(partner("1001"))
     handle = await h.start(referral("FT-H-ACCEPT"))
+    who = await h.assigned(handle)
+    await h.wait_mail(mail_of("team_assigned"))
+    await h.act(handle, "accept", who)
+    await h.wait_mail(mail_of("team_accepted"))
+    await h.act(handle, "contacted", who)
+    await h.act(handle, "kickoff", who)
+    await h.act(handle, "cpor_claimed", who)
+    await h.act(handle, "complete", who, vas_sold=True, vas_value=5000.0, notes="done")
+    await handle.result()
+    return [handle.id]
+
+
+async def accept_early(h: Harness) -> list[str]:
+    """Accepted and completed while the assignment was still being published (v3+)."""
+    await h.partners(partner("1001"))
+    handle = await h.start(referral("FT-H-EARLY"))
     who = await h.assigned(handle)
     await h.act(handle, "accept", who)
     await h.act(handle, "contacted", who)
@@ -101,6 +123,7 @@ async def escalation(h: Harness) -> list[str]:
 
 PATHS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
     "accept_complete": accept_complete,
+    "accept_early": accept_early,
     "decline_reassign": decline_reassign,
     "expiry": expiry,
     "split": split,
