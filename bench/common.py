@@ -362,6 +362,26 @@ def collect() -> None:
     gc.collect()
 
 
+@asynccontextmanager
+async def progress(label: str, done: Any, total: int, every: float = 10.0) -> AsyncIterator[None]:
+    """Print `label: done()/total (elapsed)` every `every` seconds while the block runs."""
+    started = time.monotonic()
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(every)
+            print(f"  {label}: {done()}/{total} ({time.monotonic() - started:.0f} s)", flush=True)
+
+    task = asyncio.create_task(report())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        print(f"  {label}: {done()}/{total} in {time.monotonic() - started:.1f} s", flush=True)
+
+
 async def gather_limited(count: int, concurrency: int, make: Any) -> list[Any]:
     """Run `make(i)` for i in range(count) with at most `concurrency` in flight; results
     (or exceptions) in order."""

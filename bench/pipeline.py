@@ -36,6 +36,7 @@ from bench.common import (
     partner_of,
     percentile,
     print_table,
+    progress,
     write_results,
 )
 from domain import names
@@ -111,9 +112,19 @@ class Run:
 async def drive(
     stack: Stack, name: str, n: int, concurrency: int, one: Callable[[int], Awaitable[Sample]]
 ) -> Run:
+    finished = 0
+
+    async def counted(i: int) -> Sample:
+        nonlocal finished
+        try:
+            return await one(i)
+        finally:
+            finished += 1
+
     cpu0, server0 = cpu_seconds(), cpu_seconds(stack.server_pid)
     started = time.monotonic()
-    results = await gather_limited(n, concurrency, one)
+    async with progress(f"{name}, completed", lambda: finished, n):
+        results = await gather_limited(n, concurrency, counted)
     elapsed = time.monotonic() - started
     ok = [r for r in results if isinstance(r, Sample)]
     run = Run(name, n, concurrency, elapsed, ok, describe_failures(results))

@@ -34,6 +34,7 @@ from bench.common import (
     partner_of,
     percentile,
     print_table,
+    progress,
     write_results,
 )
 from bench.pipeline import parse_options
@@ -75,14 +76,21 @@ async def sweep(n: int, sla_s: float, in_flight: int, options: dict[str, Any]) -
             first[rid] = await stack.sink.wait_id(message_prefix(rid, 1, "notification"), 900)
 
         t0 = time.monotonic()
-        async with build_worker(stack.client, settings, stack.sessions, **options):
+        async with (
+            build_worker(stack.client, settings, stack.sessions, **options),
+            progress("phase 1, first notification", lambda: len(first), n),
+        ):
             started = await gather_limited(n, in_flight, start)
         assign_s = time.monotonic() - t0
         errors = describe_failures(started)
         if assign_s >= sla_s:
             print(f"warning: assigning took {assign_s:.0f}s ≥ SLA {sla_s:.0f}s: deadlines spread")
         last_due = max((a.at for a in first.values()), default=t0) + sla_s
-        await asyncio.sleep(max(0.0, last_due - time.monotonic()) + 2.0)
+        pause = max(0.0, last_due - time.monotonic()) + 2.0
+        print(
+            f"  worker stopped; waiting {pause:.0f} s until every deadline has passed", flush=True
+        )
+        await asyncio.sleep(pause)
 
         resumed = time.monotonic()
         second: dict[str, Arrival] = {}
@@ -90,7 +98,10 @@ async def sweep(n: int, sla_s: float, in_flight: int, options: dict[str, Any]) -
         async def reassigned(rid: str) -> None:
             second[rid] = await stack.sink.wait_id(message_prefix(rid, 2, "notification"), 900)
 
-        async with build_worker(stack.client, settings, stack.sessions, **options):
+        async with (
+            build_worker(stack.client, settings, stack.sessions, **options),
+            progress("phase 2, reassigned and notified", lambda: len(second), len(first)),
+        ):
             waited = await asyncio.gather(*(reassigned(r) for r in first), return_exceptions=True)
         errors = "; ".join(e for e in (errors, describe_failures(waited)) if e)
         latencies = [a.at - resumed for a in second.values()]
