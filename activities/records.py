@@ -1,4 +1,7 @@
-"""The read model and audit trail: every state change of a referral, written idempotently."""
+"""The read model and audit trail: every state change of a referral, written idempotently.
+
+Referrals started since workflow v3 ("lean-1") record through `publish_changes` (with their
+emails); this activity serves the ones started before."""
 
 from __future__ import annotations
 

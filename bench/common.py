@@ -273,6 +273,8 @@ class MemorySampler:
             **extra,
         }
         self.samples.append(row)
+        shown = ", ".join(f"{k}={v}" for k, v in row.items())
+        print(f"  {shown}", flush=True)  # progress
         return row
 
     def start(self, label: str, extra: Any = None) -> None:
