@@ -43,13 +43,7 @@ class OutboxEntry:
 
 
 @dataclass
-class OutboxRow:
-    message_id: str
-    workflow_id: str
-    kind: str
-    seq: int
-    recipients: list[str]
-    subject: str
+class OutboxRow(OutboxEntry):
     status: str
     attempts: int
     last_error: str

@@ -35,6 +35,16 @@ def mail_of(kind: str) -> Callable[[Any], bool]:
     return lambda m: str(m["X-FastTrack-Kind"]) == kind
 
 
+async def engagement(h: Harness, handle: Any, who: str) -> list[str]:
+    """Every milestone after acceptance, then completion."""
+    await h.act(handle, "contacted", who)
+    await h.act(handle, "kickoff", who)
+    await h.act(handle, "cpor_claimed", who)
+    await h.act(handle, "complete", who, vas_sold=True, vas_value=5000.0, notes="done")
+    await handle.result()
+    return [handle.id]
+
+
 async def accept_complete(h: Harness) -> list[str]:
     """The partner acts after each email arrived (the usual pace)."""
     await h.partners(partner("1001"))
@@ -43,12 +53,7 @@ async def accept_complete(h: Harness) -> list[str]:
     await h.wait_mail(mail_of("team_assigned"))
     await h.act(handle, "accept", who)
     await h.wait_mail(mail_of("team_accepted"))
-    await h.act(handle, "contacted", who)
-    await h.act(handle, "kickoff", who)
-    await h.act(handle, "cpor_claimed", who)
-    await h.act(handle, "complete", who, vas_sold=True, vas_value=5000.0, notes="done")
-    await handle.result()
-    return [handle.id]
+    return await engagement(h, handle, who)
 
 
 async def accept_early(h: Harness) -> list[str]:
@@ -57,12 +62,7 @@ async def accept_early(h: Harness) -> list[str]:
     handle = await h.start(referral("FT-H-EARLY"))
     who = await h.assigned(handle)
     await h.act(handle, "accept", who)
-    await h.act(handle, "contacted", who)
-    await h.act(handle, "kickoff", who)
-    await h.act(handle, "cpor_claimed", who)
-    await h.act(handle, "complete", who, vas_sold=True, vas_value=5000.0, notes="done")
-    await handle.result()
-    return [handle.id]
+    return await engagement(h, handle, who)
 
 
 async def decline_reassign(h: Harness) -> list[str]:
