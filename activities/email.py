@@ -43,6 +43,10 @@ class EmailActivities:
         self._settings = settings
         self._outbox = outbox
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     def _links(self, request: EmailRequest, message_id: str) -> dict[str, str] | None:
         if request.kind != "notification" or request.partner is None:
             return None

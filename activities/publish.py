@@ -21,7 +21,8 @@ from db.engine import run_write
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
 from domain import names
-from domain.models import Publication, PublishResult
+from domain.models import EmailRequest, EmailResult, Publication, PublishResult
+from mail.compose import Composed, make_message_id
 
 
 class PublishActivities:
@@ -37,8 +38,14 @@ class PublishActivities:
 
     @activity.defn(name=names.ACTIVITY_PUBLISH)
     async def publish_changes(self, publication: Publication) -> PublishResult:
-        messages = [self._email.prepare(request) for request in publication.emails]
-        entries = [outbox_entry(r, m) for r, m in zip(publication.emails, messages, strict=True)]
+        composed: list[Composed | EmailResult] = [
+            self._compose(request) for request in publication.emails
+        ]
+        entries = [
+            outbox_entry(request, message)
+            for request, message in zip(publication.emails, composed, strict=True)
+            if isinstance(message, Composed)
+        ]
         now = datetime.now(UTC)
 
         async def record(session: AsyncSession) -> list[str]:
@@ -46,8 +53,21 @@ class PublishActivities:
                 await self._read_model.write(session, publication.snapshot, now)
             return [await EmailOutbox.begin_in(session, entry, now) for entry in entries]
 
-        statuses = await run_write(self._sessions, record)
+        statuses = iter(await run_write(self._sessions, record))
         result = PublishResult()
-        for request, message, status in zip(publication.emails, messages, statuses, strict=True):
+        for request, message in zip(publication.emails, composed, strict=True):
+            if isinstance(message, EmailResult):
+                result.emails.append(message)
+                continue
+            status = next(statuses)
             result.emails.append(await self._email.send_begun(message, request.kind, status))
         return result
+
+    def _compose(self, request: EmailRequest) -> Composed | EmailResult:
+        """The message, or a permanent failure when it cannot be composed (a bad request or
+        template fails the same way on every retry; it must not hold the state's record)."""
+        try:
+            return self._email.prepare(request)
+        except Exception as err:  # deterministic: reported to operations as a failed email
+            message_id = make_message_id(request, self._email.settings)
+            return EmailResult(message_id, "failed", f"cannot compose: {err}")

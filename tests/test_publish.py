@@ -1,0 +1,59 @@
+"""`publish_changes`: the state is recorded whatever happens to the change's emails."""
+
+from __future__ import annotations
+
+import socket
+
+from activities.email import EmailActivities
+from activities.publish import PublishActivities
+from db.outbox import EmailOutbox
+from db.readmodel import ReferralReadModel
+from domain.models import EmailRequest, Publication
+from runtime.settings import Settings
+from tests.dbfixtures import Database, referral, snapshot
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nothing listens there once the socket is closed
+
+
+def publisher(database: Database) -> PublishActivities:
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=closed_port(), smtp_timeout=2.0)
+    email = EmailActivities(settings, EmailOutbox(database.sessionmaker))
+    return PublishActivities(database.sessionmaker, ReferralReadModel(database.sessionmaker), email)
+
+
+async def test_state_is_recorded_when_one_email_cannot_be_composed_and_smtp_is_down(
+    database: Database,
+) -> None:
+    ref = referral("FT-PUB-1")
+    escalation = EmailRequest("escalation", ref, "FT-PUB-1", 1, ["teams"], detail={"why": "x"})
+    broken = EmailRequest("notification", ref, "FT-PUB-1", 1, ["teams"])  # needs a partner
+    result = await publisher(database).publish_changes(
+        Publication(snapshot("FT-PUB-1"), [escalation, broken])
+    )
+
+    assert [r.status for r in result.emails] == ["retry", "failed"]
+    assert "127.0.0.1" in result.emails[0].error  # the SMTP server it could not reach
+    assert result.emails[1].error.startswith("cannot compose: ")
+    row = await ReferralReadModel(database.sessionmaker).get("FT-PUB-1")
+    assert row is not None and row.status == "pending"
+    outbox = await EmailOutbox(database.sessionmaker).list_for("FT-PUB-1")
+    assert [(m.kind, m.status) for m in outbox] == [("escalation", "pending")]
+    assert outbox[0].last_error  # the temporary failure is remembered for operators
+
+
+async def test_emails_without_a_snapshot_and_a_retry_sends_nothing_twice(
+    database: Database,
+) -> None:
+    ref = referral("FT-PUB-2")
+    request = EmailRequest("escalation", ref, "FT-PUB-2", 1, ["teams"], detail={"why": "x"})
+    publish = publisher(database)
+    first = await publish.publish_changes(Publication(None, [request]))
+    again = await publish.publish_changes(Publication(None, [request]))
+    assert [r.status for r in first.emails + again.emails] == ["retry", "retry"]
+    outbox = await EmailOutbox(database.sessionmaker).list_for("FT-PUB-2")
+    assert [(m.status, m.attempts) for m in outbox] == [("pending", 2)]
+    assert await ReferralReadModel(database.sessionmaker).get("FT-PUB-2") is None
