@@ -140,6 +140,11 @@ async def test_happy_path_takes_four_activity_round_trips(h: Harness) -> None:
     )
     assert scheduled == {names.ACTIVITY_MATCH: 1, names.ACTIVITY_PUBLISH: 3}
     assert kinds_sent(h, handle.id) == ENGAGEMENT_MAILS
+    state = await h.state(handle)
+    assert (state.status, state.waiting_for) == ("completed", "")
+    row = await ReferralReadModel(h.sessions).get(handle.id)
+    assert row is not None and row.status == "completed"
+    assert row.state["waiting_for"] == ""
 
 
 async def test_accept_and_complete_before_the_assignment_is_published_still_mail_the_team(

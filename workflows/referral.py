@@ -137,6 +137,7 @@ class ReferralWorkflow:
             else:
                 await self._escalate(result)
         if self._lean:
+            self._waiting("")  # closed: waiting for nothing any more
             await self._sync()  # the final state and the last emails in one round trip
             while self._mail:
                 pending, self._mail = self._mail, []
