@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -78,44 +79,40 @@ class EmailActivities:
         """One delivery attempt: sent, duplicate (sent before), failed (permanent) or retry
         (temporary failure; the outbox row stays pending)."""
         composed = self.prepare(request)
-        entry = outbox_entry(request, composed)
-        status = await self._outbox.begin(
-            entry.message_id,
-            entry.workflow_id,
-            entry.kind,
-            entry.seq,
-            entry.recipients,
-            entry.subject,
-            datetime.now(UTC),
-        )
-        return await self.send_begun(composed, request.kind, status)
+        status = await self._outbox.begin(outbox_entry(request, composed), datetime.now(UTC))
+        return await self.send_begun(composed.message_id, composed.message, request.kind, status)
 
     def prepare(self, request: EmailRequest) -> Composed:
         """The message, with its deterministic Message-ID and signed links."""
         message_id = make_message_id(request, self._settings)
         return compose(request, self._settings, self._links(request, message_id))
 
-    async def send_begun(self, composed: Composed, kind: str, status: str) -> EmailResult:
-        """Send a message whose outbox row `begin` returned `status` for."""
+    async def send_begun(
+        self, message_id: str, message: EmailMessage, kind: str, status: str
+    ) -> EmailResult:
+        """Send a message whose outbox row `begin` returned `status` for: duplicate (sent
+        before), failed (permanent, now or before), retry (temporary) or sent."""
         if status == "sent":
-            return EmailResult(composed.message_id, "duplicate")
+            return EmailResult(message_id, "duplicate")
         if status == "failed":
-            row = await self._outbox.get(composed.message_id)
-            return EmailResult(composed.message_id, "failed", row.last_error if row else "")
+            row = await self._outbox.get(message_id)
+            return EmailResult(message_id, "failed", row.last_error if row else "")
         # Once handed to the SMTP server, finish recording it even if the activity is
         # cancelled (worker shutdown): a cancelled "accepted but not recorded" would resend.
-        return await asyncio.shield(self._deliver_and_record(composed, kind))
+        return await asyncio.shield(self._deliver_and_record(message_id, message, kind))
 
-    async def _deliver_and_record(self, composed: Composed, kind: str) -> EmailResult:
+    async def _deliver_and_record(
+        self, message_id: str, message: EmailMessage, kind: str
+    ) -> EmailResult:
         try:
-            await deliver(composed.message, self._settings)
+            await deliver(message, self._settings)
         except TemporaryMailError as err:
-            await self._outbox.record_error(composed.message_id, str(err))
-            return EmailResult(composed.message_id, "retry", str(err))
+            await self._outbox.record_error(message_id, str(err))
+            return EmailResult(message_id, "retry", str(err))
         except PermanentMailError as err:
-            await self._outbox.mark_failed(composed.message_id, str(err), datetime.now(UTC))
+            await self._outbox.mark_failed(message_id, str(err), datetime.now(UTC))
             email_outcome(kind, "failed")
-            return EmailResult(composed.message_id, "failed", str(err))
-        await self._outbox.mark_sent(composed.message_id, datetime.now(UTC))
+            return EmailResult(message_id, "failed", str(err))
+        await self._outbox.mark_sent(message_id, datetime.now(UTC))
         email_outcome(kind, "sent")
-        return EmailResult(composed.message_id, "sent")
+        return EmailResult(message_id, "sent")

@@ -13,22 +13,19 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import parseaddr
 from typing import Any
 
-import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.email import EmailActivities
 from db.directory import PartnerDirectory
-from db.outbox import EmailOutbox
+from db.outbox import EmailOutbox, OutboxEntry
 from db.reports import Report, build_report
 from mail import display
-from mail.compose import TEMPLATES_DIR
-from mail.smtp import PermanentMailError, TemporaryMailError, deliver
-from runtime.metrics import email_outcome
+from mail.compose import build_message, render
 from runtime.settings import Settings
 from workflows.scheduled import (
     ACTIVITY_RESUME_EXPIRED,
@@ -41,16 +38,6 @@ from workflows.scheduled import (
 
 KIND = "weekly_report"
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
-    undefined=StrictUndefined,
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
-_inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 @dataclass
@@ -123,21 +110,20 @@ def compose_report(
         f"FastTrack weekly SLA report {since:%d %b} – {r.generated_at:%d %b %Y}: "
         f"{r.referrals_total} referrals, {sla}, {r.escalations} escalations"
     )
-    context = _context(r, since, names, settings, subject)
-    text = _env.get_template(f"{KIND}.txt.j2").render(context)
-    html = _inliner.inline(_env.get_template(f"{KIND}.html.j2").render(context))
+    text, html = render(KIND, _context(r, since, names, settings, subject))
     message_id = report_message_id(run_id, settings)
     to = [settings.ops_email]
-    message = EmailMessage()
-    message["Message-ID"] = message_id
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["From"] = settings.mail_from
-    message["To"] = ", ".join(to)
-    message["Subject"] = subject
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-FastTrack-Kind"] = KIND
-    message.set_content(text, cte=None if text.isascii() else "quoted-printable")
-    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    message = build_message(
+        message_id,
+        settings.mail_from,
+        to,
+        [],
+        subject,
+        text,
+        html,
+        {"X-FastTrack-Kind": KIND},
+        datetime.now(UTC),
+    )
     return ReportEmail(message_id, subject, to, text, html, message)
 
 
@@ -147,6 +133,7 @@ class OperationsActivities:
         self._sessions = sessions
         self._directory = PartnerDirectory(sessions)
         self._outbox = EmailOutbox(sessions)
+        self._email = EmailActivities(settings, self._outbox)
 
     @activity.defn(name=ACTIVITY_WEEKLY_REPORT)
     async def send_weekly_report(self, request: WeeklyReportRequest) -> WeeklyReportResult:
@@ -156,31 +143,16 @@ class OperationsActivities:
         result = WeeklyReportResult(
             mail.message_id, "", list(mail.to), referrals_total=report.referrals_total
         )
-        status = await self._outbox.begin(
-            mail.message_id, request.run_id, KIND, 0, mail.to, mail.subject, datetime.now(UTC)
-        )
-        if status == "sent":
-            result.status = "duplicate"
-            return result
-        if status == "failed":
-            row = await self._outbox.get(mail.message_id)
-            result.status, result.error = "failed", row.last_error if row else ""
-            return result
-        try:
-            await deliver(mail.message, self._settings)
-        except TemporaryMailError as err:
-            await self._outbox.record_error(mail.message_id, str(err))
-            raise ApplicationError(str(err), type="TemporaryMailError") from err
-        except PermanentMailError as err:
-            await self._outbox.mark_failed(mail.message_id, str(err), datetime.now(UTC))
-            email_outcome(KIND, "failed")
-            activity.logger.error("weekly report to %s failed: %s", mail.to, err)
-            result.status, result.error = "failed", str(err)
-            return result
-        await self._outbox.mark_sent(mail.message_id, datetime.now(UTC))
-        email_outcome(KIND, "sent")
-        activity.logger.info("weekly report %s sent to %s", mail.message_id, mail.to)
-        result.status = "sent"
+        entry = OutboxEntry(mail.message_id, request.run_id, KIND, 0, mail.to, mail.subject)
+        status = await self._outbox.begin(entry, datetime.now(UTC))
+        sent = await self._email.send_begun(mail.message_id, mail.message, KIND, status)
+        if sent.status == "retry":  # the activity retry policy backs off and tries again
+            raise ApplicationError(sent.error, type="TemporaryMailError")
+        if sent.status == "failed" and status == "pending":
+            activity.logger.error("weekly report to %s failed: %s", mail.to, sent.error)
+        elif sent.status == "sent":
+            activity.logger.info("weekly report %s sent to %s", mail.message_id, mail.to)
+        result.status, result.error = sent.status, sent.error
         return result
 
     @activity.defn(name=ACTIVITY_RESUME_EXPIRED)

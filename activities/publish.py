@@ -60,7 +60,10 @@ class PublishActivities:
                 result.emails.append(message)
                 continue
             status = next(statuses)
-            result.emails.append(await self._email.send_begun(message, request.kind, status))
+            sent = await self._email.send_begun(
+                message.message_id, message.message, request.kind, status
+            )
+            result.emails.append(sent)
         return result
 
     def _compose(self, request: EmailRequest) -> Composed | EmailResult:

@@ -71,18 +71,8 @@ class EmailOutbox:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
-    async def begin(
-        self,
-        message_id: str,
-        workflow_id: str,
-        kind: str,
-        seq: int,
-        recipients: list[str],
-        subject: str,
-        now: datetime,
-    ) -> str:
+    async def begin(self, entry: OutboxEntry, now: datetime) -> str:
         """Ensure the row exists; return its status ("pending": the caller should send)."""
-        entry = OutboxEntry(message_id, workflow_id, kind, seq, recipients, subject)
         return await run_write(self._sessionmaker, lambda s: self.begin_in(s, entry, now))
 
     @staticmethod

@@ -130,25 +130,48 @@ def compose(
     to, cc = recipients(request, settings)
     message_id = make_message_id(request, settings)
     subject = _subject(request)
-    context = _context(request, settings, links, subject)
-    text = _env.get_template(f"{request.kind}.txt.j2").render(context)
-    html = _inliner.inline(_env.get_template(f"{request.kind}.html.j2").render(context))
+    text, html = render(request.kind, _context(request, settings, links, subject))
+    extra = {"X-FastTrack-Referral": request.referral.referral_id, "X-FastTrack-Kind": request.kind}
+    message = build_message(
+        message_id, settings.mail_from, to, cc, subject, text, html, extra, now or datetime.now(UTC)
+    )
+    return Composed(message_id, subject, to, cc, text, html, message)
 
+
+def render(template: str, context: dict[str, Any]) -> tuple[str, str]:
+    """`<template>.txt.j2` and `<template>.html.j2` rendered; the HTML with inlined CSS."""
+    text = _env.get_template(f"{template}.txt.j2").render(context)
+    html = _inliner.inline(_env.get_template(f"{template}.html.j2").render(context))
+    return text, html
+
+
+def build_message(
+    message_id: str,
+    sender: str,
+    to: list[str],
+    cc: list[str],
+    subject: str,
+    text: str,
+    html: str,
+    extra_headers: dict[str, str],
+    now: datetime,
+) -> EmailMessage:
+    """A multipart/alternative (text, HTML) message with the product's standard headers."""
     message = EmailMessage()
     message["Message-ID"] = message_id
-    message["Date"] = format_datetime(now or datetime.now(UTC))
-    message["From"] = settings.mail_from
+    message["Date"] = format_datetime(now)
+    message["From"] = sender
     message["To"] = ", ".join(to)
     if cc:
         message["Cc"] = ", ".join(cc)
     message["Subject"] = subject
     message["Auto-Submitted"] = "auto-generated"
-    message["X-FastTrack-Referral"] = request.referral.referral_id
-    message["X-FastTrack-Kind"] = request.kind
+    for name, value in extra_headers.items():
+        message[name] = value
     # 7-bit safe on the wire: plain text stays readable when ASCII, HTML is always QP.
     message.set_content(text, cte=None if text.isascii() else "quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
-    return Composed(message_id, subject, to, cc, text, html, message)
+    return message
 
 
 def recipients(request: EmailRequest, settings: Settings) -> tuple[list[str], list[str]]:

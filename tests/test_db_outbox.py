@@ -6,16 +6,17 @@ from datetime import timedelta
 
 import pytest
 
-from db.outbox import EmailOutbox, UnknownMessage
+from db.outbox import EmailOutbox, OutboxEntry, UnknownMessage
 from tests.dbfixtures import T0, Database
 
 MID = "<FT-1.1.assigned@fasttrack.localhost>"
 
 
 async def _begin(outbox: EmailOutbox, message_id: str = MID, seq: int = 1) -> str:
-    return await outbox.begin(
-        message_id, "FT-1", "assigned", seq, ["a@x.example", "ae@ms.example"], "FT-1", T0
+    entry = OutboxEntry(
+        message_id, "FT-1", "assigned", seq, ["a@x.example", "ae@ms.example"], "FT-1"
     )
+    return await outbox.begin(entry, T0)
 
 
 async def test_pending_until_sent_then_never_again(database: Database) -> None:
@@ -52,7 +53,7 @@ async def test_list_for_workflow_and_unknown_message(database: Database) -> None
     outbox = EmailOutbox(database.sessionmaker)
     await _begin(outbox, "<b>", seq=2)
     await _begin(outbox, "<a>", seq=1)
-    await outbox.begin("<other>", "FT-2", "assigned", 1, [], "FT-2", T0)
+    await outbox.begin(OutboxEntry("<other>", "FT-2", "assigned", 1, [], "FT-2"), T0)
     assert [r.message_id for r in await outbox.list_for("FT-1")] == ["<a>", "<b>"]
     assert await outbox.get("<nope>") is None
     with pytest.raises(UnknownMessage, match="nope"):
