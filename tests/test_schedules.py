@@ -183,6 +183,12 @@ async def test_ensure_keeps_an_operator_pause(w: DevWorker) -> None:
     handle = w.client.get_schedule_handle(PAUSE_SWEEP_ID)
     await handle.pause(note="directory migration")
     try:
+        # The operator's pause is a signal to the schedule; the test is about a pause made
+        # earlier, so wait until the schedule reports it (a describe can lag the signal).
+        for _ in range(100):
+            if (await handle.describe()).schedule.state.paused:
+                break
+            await asyncio.sleep(0.05)
         await ensure_schedules(w.client, w.settings)
         state = (await handle.describe()).schedule.state
         assert state.paused and state.note == "directory migration"
