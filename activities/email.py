@@ -10,22 +10,33 @@ mail clients that de-duplicate on it show one copy).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db.outbox import EmailOutbox, OutboxEntry
+from db.outbox import FAILED, PENDING, SENT, EmailOutbox, OutboxEntry, Outcome
 from domain import names
 from domain.links import LinkClaims, link_nonce, sign_link
 from domain.models import EmailRequest, EmailResult
 from mail.compose import Composed, compose, make_message_id
-from mail.smtp import PermanentMailError, TemporaryMailError, deliver
+from mail.mime import Outgoing
+from mail.smtp import MailSession, PermanentMailError, TemporaryMailError
 from runtime.metrics import email_outcome
 from runtime.settings import Settings
 
 LINK_LIFETIME = timedelta(days=14)
+
+
+@dataclass
+class Begun:
+    """A composed message and the status its outbox row's `begin` returned."""
+
+    message_id: str
+    message: Outgoing
+    kind: str
+    status: str
 
 
 def outbox_entry(request: EmailRequest, composed: Composed) -> OutboxEntry:
@@ -80,7 +91,7 @@ class EmailActivities:
         (temporary failure; the outbox row stays pending)."""
         composed = self.prepare(request)
         status = await self._outbox.begin(outbox_entry(request, composed), datetime.now(UTC))
-        return await self.send_begun(composed.message_id, composed.message, request.kind, status)
+        return await self.send_begun(composed.message_id, composed.outgoing, request.kind, status)
 
     def prepare(self, request: EmailRequest) -> Composed:
         """The message, with its deterministic Message-ID and signed links."""
@@ -88,31 +99,51 @@ class EmailActivities:
         return compose(request, self._settings, self._links(request, message_id))
 
     async def send_begun(
-        self, message_id: str, message: EmailMessage, kind: str, status: str
+        self, message_id: str, message: Outgoing, kind: str, status: str
     ) -> EmailResult:
         """Send a message whose outbox row `begin` returned `status` for: duplicate (sent
         before), failed (permanent, now or before), retry (temporary) or sent."""
-        if status == "sent":
-            return EmailResult(message_id, "duplicate")
-        if status == "failed":
-            row = await self._outbox.get(message_id)
-            return EmailResult(message_id, "failed", row.last_error if row else "")
-        # Once handed to the SMTP server, finish recording it even if the activity is
-        # cancelled (worker shutdown): a cancelled "accepted but not recorded" would resend.
-        return await asyncio.shield(self._deliver_and_record(message_id, message, kind))
+        [result] = await self.send_all([Begun(message_id, message, kind, status)])
+        return result
 
-    async def _deliver_and_record(
-        self, message_id: str, message: EmailMessage, kind: str
-    ) -> EmailResult:
-        try:
-            await deliver(message, self._settings)
-        except TemporaryMailError as err:
-            await self._outbox.record_error(message_id, str(err))
-            return EmailResult(message_id, "retry", str(err))
-        except PermanentMailError as err:
-            await self._outbox.mark_failed(message_id, str(err), datetime.now(UTC))
-            email_outcome(kind, "failed")
-            return EmailResult(message_id, "failed", str(err))
-        await self._outbox.mark_sent(message_id, datetime.now(UTC))
-        email_outcome(kind, "sent")
-        return EmailResult(message_id, "sent")
+    async def send_all(self, begun: list[Begun]) -> list[EmailResult]:
+        """`send_begun` for several messages, over one SMTP connection, their outcomes
+        recorded in one transaction."""
+        results: dict[int, EmailResult] = {}
+        pending: list[tuple[int, Begun]] = []
+        for i, item in enumerate(begun):
+            if item.status == SENT:
+                results[i] = EmailResult(item.message_id, "duplicate")
+            elif item.status == FAILED:
+                row = await self._outbox.get(item.message_id)
+                results[i] = EmailResult(item.message_id, "failed", row.last_error if row else "")
+            else:
+                pending.append((i, item))
+        if pending:
+            # Once handed to the SMTP server, finish recording even if the activity is
+            # cancelled (worker shutdown): a cancelled "accepted but not recorded" would resend.
+            results.update(await asyncio.shield(self._deliver_and_record(pending)))
+        return [results[i] for i in range(len(begun))]
+
+    async def _deliver_and_record(self, pending: list[tuple[int, Begun]]) -> dict[int, EmailResult]:
+        results: dict[int, EmailResult] = {}
+        outcomes: list[Outcome] = []
+        async with MailSession(self._settings) as session:
+            for i, item in pending:
+                mid = item.message_id
+                try:
+                    await session.send(item.message)
+                except TemporaryMailError as err:
+                    outcomes.append(Outcome(mid, PENDING, str(err)))
+                    results[i] = EmailResult(mid, "retry", str(err))
+                except PermanentMailError as err:
+                    outcomes.append(Outcome(mid, FAILED, str(err)))
+                    results[i] = EmailResult(mid, "failed", str(err))
+                else:
+                    outcomes.append(Outcome(mid, SENT))
+                    results[i] = EmailResult(mid, "sent")
+        await self._outbox.record(outcomes, datetime.now(UTC))
+        for i, item in pending:
+            if results[i].status != "retry":
+                email_outcome(item.kind, results[i].status)
+        return results

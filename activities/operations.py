@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
@@ -26,6 +25,7 @@ from db.outbox import EmailOutbox, OutboxEntry
 from db.reports import Report, build_report
 from mail import display
 from mail.compose import build_message, render
+from mail.mime import Outgoing
 from runtime.settings import Settings
 from workflows.scheduled import (
     ACTIVITY_RESUME_EXPIRED,
@@ -47,7 +47,7 @@ class ReportEmail:
     to: list[str]
     text: str
     html: str
-    message: EmailMessage
+    message: Outgoing
 
 
 def report_message_id(run_id: str, settings: Settings) -> str:

@@ -6,7 +6,8 @@ rows of its emails are written in one transaction (a transactional outbox), then
 is sent and marked sent. Safe to retry as a whole: the snapshot write is idempotent and the
 outbox sends each Message-ID at most once. A temporary SMTP failure does not fail the
 activity (the state is recorded): that email comes back as `retry` and the workflow hands it
-to `send_email`, which backs off.
+to `send_email`, which backs off. The emails of one change share an SMTP connection and
+their outcomes are recorded in one transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.email import EmailActivities, outbox_entry
+from activities.email import Begun, EmailActivities, outbox_entry
 from db.engine import run_write
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
@@ -54,17 +55,15 @@ class PublishActivities:
             return [await EmailOutbox.begin_in(session, entry, now) for entry in entries]
 
         statuses = iter(await run_write(self._sessions, record))
-        result = PublishResult()
-        for request, message in zip(publication.emails, composed, strict=True):
-            if isinstance(message, EmailResult):
-                result.emails.append(message)
-                continue
-            status = next(statuses)
-            sent = await self._email.send_begun(
-                message.message_id, message.message, request.kind, status
-            )
-            result.emails.append(sent)
-        return result
+        begun = [
+            Begun(message.message_id, message.outgoing, request.kind, next(statuses))
+            for request, message in zip(publication.emails, composed, strict=True)
+            if isinstance(message, Composed)
+        ]
+        sent = iter(await self._email.send_all(begun))
+        return PublishResult(
+            emails=[m if isinstance(m, EmailResult) else next(sent) for m in composed]
+        )
 
     def _compose(self, request: EmailRequest) -> Composed | EmailResult:
         """The message, or a permanent failure when it cannot be composed (a bad request or

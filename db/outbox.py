@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.engine import run_write
+from db.engine import insert_ignore, run_write
 from db.models import OutboxMessage
 
 PENDING = "pending"
@@ -40,6 +40,15 @@ class OutboxEntry:
     seq: int
     recipients: list[str]
     subject: str
+
+
+@dataclass
+class Outcome:
+    """What one delivery attempt came to (see `EmailOutbox.record`)."""
+
+    message_id: str
+    status: str  # SENT, FAILED, or PENDING (a temporary failure)
+    error: str = ""
 
 
 @dataclass
@@ -78,57 +87,62 @@ class EmailOutbox:
     @staticmethod
     async def begin_in(session: AsyncSession, entry: OutboxEntry, now: datetime) -> str:
         """`begin` inside the caller's write transaction (e.g. with the state it reports)."""
+        values = {
+            "message_id": entry.message_id,
+            "workflow_id": entry.workflow_id,
+            "kind": entry.kind,
+            "seq": entry.seq,
+            "recipients": list(entry.recipients),
+            "subject": entry.subject,
+            "status": PENDING,
+            "attempts": 1,
+            "last_error": "",
+            "created_at": now,
+        }
+        if await insert_ignore(session, OutboxMessage, values):
+            return PENDING  # the usual case: a new message, one statement
         row = await session.get(OutboxMessage, entry.message_id, with_for_update=True)
-        if row is None:
-            session.add(
-                OutboxMessage(
-                    message_id=entry.message_id,
-                    workflow_id=entry.workflow_id,
-                    kind=entry.kind,
-                    seq=entry.seq,
-                    recipients=list(entry.recipients),
-                    subject=entry.subject,
-                    status=PENDING,
-                    attempts=1,
-                    last_error="",
-                    created_at=now,
-                )
-            )
-            return PENDING
+        if row is None:  # deleted in between: cannot happen while rows are kept
+            raise UnknownMessage(entry.message_id)
         if row.status == PENDING:
             row.attempts += 1
         return row.status
 
     async def mark_sent(self, message_id: str, now: datetime) -> None:
-        async def work(session: AsyncSession) -> None:
-            row = await self._require(session, message_id)
-            if row.status != SENT:
-                row.status = SENT
-                row.sent_at = now
-                row.last_error = ""
-
-        await run_write(self._sessionmaker, work)
+        await self.record([Outcome(message_id, SENT)], now)
 
     async def mark_failed(self, message_id: str, error: str, now: datetime) -> None:
         """Permanent failure (a delivered message is never downgraded)."""
+        await self.record([Outcome(message_id, FAILED, error)], now)
 
-        async def work(session: AsyncSession) -> None:
-            row = await self._require(session, message_id)
-            if row.status != SENT:
-                row.status = FAILED
-                row.last_error = error
-
-        await run_write(self._sessionmaker, work)
-
-    async def record_error(self, message_id: str, error: str) -> None:
+    async def record_error(self, message_id: str, error: str, now: datetime | None = None) -> None:
         """A temporary failure: keep the message pending, remember the error."""
+        await self.record([Outcome(message_id, PENDING, error)], now)
+
+    async def record(self, outcomes: list[Outcome], now: datetime | None) -> None:
+        """Delivery attempts' outcomes in one transaction: SENT marks a message sent, FAILED
+        failed (never a delivered one), PENDING keeps it pending with the temporary error.
+        Raises `UnknownMessage` for a Message-ID that was never begun."""
 
         async def work(session: AsyncSession) -> None:
-            row = await self._require(session, message_id)
-            if row.status == PENDING:
-                row.last_error = error
+            for o in outcomes:
+                if o.status == SENT:
+                    guard, values = OutboxMessage.status != SENT, {"sent_at": now}
+                elif o.status == FAILED:
+                    guard, values = OutboxMessage.status != SENT, {}
+                else:
+                    guard, values = OutboxMessage.status == PENDING, {}
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.message_id == o.message_id, guard)
+                    .values(status=o.status, last_error=o.error, **values)
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(result, "rowcount", 0) != 1:
+                    await self._require(session, o.message_id)  # unknown: raises
 
-        await run_write(self._sessionmaker, work)
+        if outcomes:
+            await run_write(self._sessionmaker, work)
 
     async def get(self, message_id: str) -> OutboxRow | None:
         async with self._sessionmaker() as session:

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -47,6 +48,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from domain.models import EmailRequest
 from mail import display
+from mail.mime import Outgoing, alternative
 from runtime.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -97,7 +99,12 @@ class Composed:
     cc: list[str]
     text: str
     html: str
-    message: EmailMessage
+    outgoing: Outgoing
+
+    @cached_property
+    def message(self) -> EmailMessage:
+        """The message as the standard library reads it (for inspection)."""
+        return self.outgoing.parsed()
 
 
 _env = Environment(
@@ -132,10 +139,10 @@ def compose(
     subject = _subject(request)
     text, html = render(request.kind, _context(request, settings, links, subject))
     extra = {"X-FastTrack-Referral": request.referral.referral_id, "X-FastTrack-Kind": request.kind}
-    message = build_message(
+    outgoing = build_message(
         message_id, settings.mail_from, to, cc, subject, text, html, extra, now or datetime.now(UTC)
     )
-    return Composed(message_id, subject, to, cc, text, html, message)
+    return Composed(message_id, subject, to, cc, text, html, outgoing)
 
 
 def render(template: str, context: dict[str, Any]) -> tuple[str, str]:
@@ -155,23 +162,20 @@ def build_message(
     html: str,
     extra_headers: dict[str, str],
     now: datetime,
-) -> EmailMessage:
+) -> Outgoing:
     """A multipart/alternative (text, HTML) message with the product's standard headers."""
-    message = EmailMessage()
-    message["Message-ID"] = message_id
-    message["Date"] = format_datetime(now)
-    message["From"] = sender
-    message["To"] = ", ".join(to)
+    headers = [
+        ("Message-ID", message_id),
+        ("Date", format_datetime(now)),
+        ("From", sender),
+        ("To", ", ".join(to)),
+    ]
     if cc:
-        message["Cc"] = ", ".join(cc)
-    message["Subject"] = subject
-    message["Auto-Submitted"] = "auto-generated"
-    for name, value in extra_headers.items():
-        message[name] = value
-    # 7-bit safe on the wire: plain text stays readable when ASCII, HTML is always QP.
-    message.set_content(text, cte=None if text.isascii() else "quoted-printable")
-    message.add_alternative(html, subtype="html", cte="quoted-printable")
-    return message
+        headers.append(("Cc", ", ".join(cc)))
+    headers += [("Subject", subject), ("Auto-Submitted", "auto-generated")]
+    headers += list(extra_headers.items())
+    raw = alternative(headers, text, html)
+    return Outgoing(message_id, parseaddr(sender)[1], list(to), list(cc), raw)
 
 
 def recipients(request: EmailRequest, settings: Settings) -> tuple[list[str], list[str]]:
@@ -351,6 +355,7 @@ def _id_part(text: str) -> str:
     return _ID_UNSAFE.sub("-", text).strip("-") or "x"
 
 
+@lru_cache(maxsize=64)
 def _domain(mail_from: str) -> str:
     address = parseaddr(mail_from)[1]
     domain = address.rpartition("@")[2]

@@ -1,7 +1,8 @@
 """Deliver one message over SMTP (aiosmtplib), classifying failures as temporary or permanent.
 
-A new connection is opened per message. `settings.smtp_timeout` bounds every network step
-(connect + greeting, each command, the data transfer). STARTTLS is required when
+`deliver` opens a connection per message; a `MailSession` sends several over one.
+`settings.smtp_timeout` bounds every network step (connect + greeting, each command, the data
+transfer). STARTTLS is required when
 `settings.smtp_starttls` is true and not attempted otherwise; port 465 uses implicit TLS.
 
 Failure classes (each exception carries a one-line message and the SMTP `code` when known):
@@ -21,19 +22,16 @@ from __future__ import annotations
 
 import logging
 import ssl
-from email import policy
-from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 
 import aiosmtplib
 
+from mail.mime import Outgoing
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
 IMPLICIT_TLS_PORT = 465
-# Headers are not folded below RFC 5322's hard limit, so a long Message-ID stays on its line.
-WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 class MailError(Exception):
@@ -56,45 +54,81 @@ class PermanentMailError(MailError):
     """Retrying will not help (5xx, bad address, configuration)."""
 
 
-def envelope_recipients(message: EmailMessage) -> list[str]:
-    """To + Cc addresses (Bcc too, if present), de-duplicated, in order."""
-    fields = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
-    out: list[str] = []
-    for _, address in getaddresses(fields):
-        if address and address.lower() not in {a.lower() for a in out}:
-            out.append(address)
-    return out
-
-
 def _is_address(address: str) -> bool:
     local, at, domain = address.rpartition("@")
     return bool(at and local and domain) and not any(c.isspace() for c in address)
 
 
-async def deliver(message: EmailMessage, settings: Settings) -> None:
+async def deliver(message: Outgoing, settings: Settings) -> None:
     """Send `message` to its To and Cc recipients, or raise a `MailError`."""
-    where = f"SMTP {settings.smtp_host}:{settings.smtp_port}"
-    recipients = envelope_recipients(message)
-    if not recipients:
-        raise PermanentMailError("message has no recipients (To/Cc are empty)")
-    bad = [a for a in recipients if not _is_address(a)]
-    if bad:
-        raise PermanentMailError(f"invalid recipient address: {', '.join(bad)}")
-    sender = parseaddr(settings.mail_from)[1] or parseaddr(str(message.get("From", "")))[1]
-    if not _is_address(sender):
-        raise PermanentMailError(f"invalid sender address: {settings.mail_from!r}")
-    implicit_tls = settings.smtp_port == IMPLICIT_TLS_PORT and not settings.smtp_starttls
-    client = aiosmtplib.SMTP(
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        use_tls=implicit_tls,
-        start_tls=bool(settings.smtp_starttls) if not implicit_tls else False,
-        timeout=settings.smtp_timeout,
-    )
-    try:
-        async with client:
-            if settings.smtp_username:
-                await client.login(settings.smtp_username, settings.smtp_password or "")
+    async with MailSession(settings) as session:
+        await session.send(message)
+
+
+class MailSession:
+    """Several messages over one SMTP connection: opened on the first `send`, closed at the
+    end, and dropped after a failure so the next message starts on a fresh one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._where = f"SMTP {settings.smtp_host}:{settings.smtp_port}"
+        self._client: aiosmtplib.SMTP | None = None
+
+    async def __aenter__(self) -> MailSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+
+    async def send(self, message: Outgoing) -> None:
+        """Send `message` to its To and Cc recipients, or raise a `MailError`."""
+        recipients = message.recipients
+        if not recipients:
+            raise PermanentMailError("message has no recipients (To/Cc are empty)")
+        bad = [a for a in recipients if not _is_address(a)]
+        if bad:
+            raise PermanentMailError(f"invalid recipient address: {', '.join(bad)}")
+        sender = parseaddr(self._settings.mail_from)[1] or message.sender
+        if not _is_address(sender):
+            raise PermanentMailError(f"invalid sender address: {self._settings.mail_from!r}")
+        try:
+            await self._transaction(sender, recipients, message)
+        except BaseException:
+            client, self._client = self._client, None  # a failed session is not reused
+            if client is not None:
+                client.close()
+            raise
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        settings = self._settings
+        implicit_tls = settings.smtp_port == IMPLICIT_TLS_PORT and not settings.smtp_starttls
+        client = aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            use_tls=implicit_tls,
+            start_tls=bool(settings.smtp_starttls) if not implicit_tls else False,
+            timeout=settings.smtp_timeout,
+        )
+        self._client = client
+        await client.connect()
+        if settings.smtp_username:
+            await client.login(settings.smtp_username, settings.smtp_password or "")
+        return client
+
+    async def _transaction(self, sender: str, recipients: list[str], message: Outgoing) -> None:
+        where, settings = self._where, self._settings
+        try:
+            client = await self._connected()
             await client.mail(sender)
             refused: dict[str, aiosmtplib.SMTPResponse] = {}
             for rcpt in recipients:
@@ -106,27 +140,27 @@ async def deliver(message: EmailMessage, settings: Settings) -> None:
             if problem is not None:
                 await client.rset()  # before DATA: nobody gets a copy, the retry sends to all
                 raise problem
-            await client.data(message.as_bytes(policy=WIRE_POLICY))
-    except MailError:
-        raise
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        raise _from_refusals(where, exc.recipients) from None
-    except aiosmtplib.SMTPResponseException as exc:
-        raise _by_code(f"{where}: {exc.code} {exc.message}", exc.code) from None
-    except aiosmtplib.SMTPTimeoutError as exc:
-        raise TemporaryMailError(
-            f"{where}: timed out after {settings.smtp_timeout:g}s ({exc.message})"
-        ) from None
-    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected) as exc:
-        raise TemporaryMailError(f"{where}: {exc.message}") from None
-    except aiosmtplib.SMTPException as exc:  # e.g. STARTTLS/AUTH/SMTPUTF8 not supported
-        raise PermanentMailError(f"{where}: {exc.message}") from None
-    except ssl.SSLCertVerificationError as exc:
-        raise PermanentMailError(
-            f"{where}: TLS certificate rejected ({exc.verify_message})"
-        ) from None
-    except (TimeoutError, OSError) as exc:
-        raise TemporaryMailError(f"{where}: {type(exc).__name__}: {exc}") from None
+            await client.data(message.raw)
+        except MailError:
+            raise
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise _from_refusals(where, exc.recipients) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _by_code(f"{where}: {exc.code} {exc.message}", exc.code) from None
+        except aiosmtplib.SMTPTimeoutError as exc:
+            raise TemporaryMailError(
+                f"{where}: timed out after {settings.smtp_timeout:g}s ({exc.message})"
+            ) from None
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected) as exc:
+            raise TemporaryMailError(f"{where}: {exc.message}") from None
+        except aiosmtplib.SMTPException as exc:  # e.g. STARTTLS/AUTH/SMTPUTF8 not supported
+            raise PermanentMailError(f"{where}: {exc.message}") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise PermanentMailError(
+                f"{where}: TLS certificate rejected ({exc.verify_message})"
+            ) from None
+        except (TimeoutError, OSError) as exc:
+            raise TemporaryMailError(f"{where}: {type(exc).__name__}: {exc}") from None
 
 
 def _by_code(text: str, code: int | None) -> MailError:
@@ -145,7 +179,7 @@ def _from_refusals(where: str, refusals: list[aiosmtplib.SMTPRecipientRefused]) 
 
 def _refusal_problem(
     where: str,
-    message: EmailMessage,
+    message: Outgoing,
     recipients: list[str],
     refused: dict[str, aiosmtplib.SMTPResponse],
 ) -> MailError | None:
@@ -167,7 +201,7 @@ def _refusal_problem(
         return TemporaryMailError(
             f"{where}: deferred, some recipients refused for now ({listed})", min(temporary)
         )
-    to = {a.lower() for _, a in getaddresses([str(v) for v in message.get_all("To", [])])}
+    to = {a.lower() for a in message.to}
     main = {addr: reply for addr, reply in refused.items() if addr.lower() in to}
     if main:
         code = min(r.code for r in main.values())

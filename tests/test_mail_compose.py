@@ -246,7 +246,7 @@ async def test_every_kind_travels_through_a_real_smtp_server(tmp_path: Path) -> 
         settings = replace(SETTINGS, smtp_host="127.0.0.1", smtp_port=sink.port, smtp_timeout=5)
         sent = [compose(samples.request(kind), settings, LINKS) for kind in KINDS]
         for c in sent:
-            await deliver(c.message, settings)
+            await deliver(c.outgoing, settings)
         received = await sink.wait_for(len(sent))
     assert [str(m["Message-ID"]) for m in received] == [c.message_id for c in sent]
     for c, got, envelope in zip(sent, received, sink.received, strict=True):

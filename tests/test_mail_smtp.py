@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
@@ -20,6 +19,7 @@ import pytest_asyncio
 
 from mail import samples
 from mail.compose import compose
+from mail.mime import Outgoing
 from mail.smtp import MailError, PermanentMailError, TemporaryMailError, deliver
 from runtime.settings import PROJECT_ROOT, Settings
 from runtime.smtp_sink import MailSink
@@ -35,8 +35,8 @@ def _settings(port: int, timeout: float = 5.0) -> Settings:
     return Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_timeout=timeout)
 
 
-def _message(settings: Settings) -> EmailMessage:
-    return compose(samples.request("notification"), settings, samples.links()).message
+def _message(settings: Settings) -> Outgoing:
+    return compose(samples.request("notification"), settings, samples.links()).outgoing
 
 
 @pytest_asyncio.fixture
@@ -50,7 +50,7 @@ async def test_delivers_to_to_and_cc(sink: MailSink, capsys: pytest.CaptureFixtu
     message = _message(settings)
     await deliver(message, settings)
     [got] = await sink.wait_for(1)
-    assert got["Message-ID"] == message["Message-ID"]
+    assert got["Message-ID"] == message.message_id
     assert sink.received[0].rcpt_tos == [
         "referrals@contoso.example",
         "ae.fabrikam@microsoft.example",
@@ -61,7 +61,7 @@ async def test_delivers_to_to_and_cc(sink: MailSink, capsys: pytest.CaptureFixtu
     assert path is not None and path.exists()
     assert path.name.endswith("-FT-2026-000123.2.notification@fasttrack.localhost.eml")
     out = capsys.readouterr().out
-    assert f"mail: referrals@contoso.example | {message['Subject']}" in out
+    assert f"mail: referrals@contoso.example | {message.parsed()['Subject']}" in out
 
 
 @pytest.mark.parametrize("command", ["RCPT", "DATA"])
@@ -161,12 +161,10 @@ async def test_server_hanging_up_is_temporary() -> None:
 
 async def test_invalid_addresses_are_permanent(sink: MailSink) -> None:
     settings = _settings(sink.port)
-    message = _message(settings)
-    del message["To"]
-    del message["Cc"]
+    message = replace(_message(settings), to=[], cc=[])
     with pytest.raises(PermanentMailError, match="no recipients"):
         await deliver(message, settings)
-    message["To"] = "not-an-address"
+    message = replace(message, to=["not-an-address"])
     with pytest.raises(PermanentMailError, match="invalid recipient address: not-an-address"):
         await deliver(message, settings)
     with pytest.raises(PermanentMailError, match="invalid sender"):
@@ -200,7 +198,7 @@ async def test_sink_runs_as_a_program(tmp_path: Path) -> None:
         assert proc.stdout is not None
         assert "listening" in proc.stdout.readline()
         settings = _settings(port)
-        message = _message(settings)
+        message = _message(settings).parsed()
         await aiosmtplib.send(message, hostname="127.0.0.1", port=port, timeout=5)
         line = await asyncio.to_thread(proc.stdout.readline)
         assert line.strip() == f"mail: referrals@contoso.example | {message['Subject']}"
