@@ -220,10 +220,17 @@ async def run_write(
     raise AssertionError("unreachable")
 
 
-async def insert_ignore(session: AsyncSession, model: type[Any], values: dict[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING for a mapped class; True when the row was inserted."""
+async def insert_ignore(
+    session: AsyncSession, model: type[Any], values: dict[str, Any] | list[dict[str, Any]]
+) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING for a mapped class (one row, or several); True when a
+    single row was inserted."""
     conn = await session.connection()
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(model).values(**values).on_conflict_do_nothing()
-    result = await session.execute(stmt)
+    stmt = dialect_insert(model).on_conflict_do_nothing()
+    result = (
+        await session.execute(stmt, values)
+        if isinstance(values, list)
+        else (await session.execute(stmt.values(**values)))
+    )
     return bool(getattr(result, "rowcount", 0) == 1)

@@ -14,14 +14,14 @@ import builtins
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import EllipsisType
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, case, exists, or_, select, update
+from sqlalchemy import Select, Table, case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.candidates import bump_tick
 from db.engine import insert_ignore, run_write
-from db.models import AssignmentRecord, AuditEvent, Partner, ReferralRecord
+from db.models import AssignmentRecord, AuditEvent, Base, Partner, ReferralRecord
 from domain.jsonable import jsonable
 from domain.models import Assignment, Outcome, Reason, Snapshot, Status
 from domain.validation import referral_to_json
@@ -95,6 +95,18 @@ def _assignment_columns(a: Assignment) -> dict[str, Any]:
     }
 
 
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _history_length(dialect: str) -> Any:
+    """SQL for the number of history entries in the stored state snapshot."""
+    state = _table(ReferralRecord).c.state
+    if dialect == "postgresql":
+        return func.json_array_length(state.op("->")("history"))
+    return func.json_array_length(state, "$.history")
+
+
 def _is_open(outcome: str) -> bool:
     return outcome in Outcome.OPEN
 
@@ -163,17 +175,26 @@ class ReferralReadModel:
 
     @staticmethod
     async def _write_referral(session: AsyncSession, snapshot: Snapshot, now: datetime) -> bool:
+        """Insert or update the referral's row (core statements: this runs on every change of
+        every referral); False when the stored snapshot is newer."""
         state = snapshot.state
-        row = await session.get(ReferralRecord, state.workflow_id)
-        if row is not None and len(row.state.get("history", [])) > len(state.history):
+        table = _table(ReferralRecord)
+        conn = await session.connection()
+        stored = (
+            await conn.execute(
+                select(table.c.closed_at, _history_length(conn.dialect.name))
+                .where(table.c.workflow_id == state.workflow_id)
+                .with_for_update()
+            )
+        ).first()
+        if stored is not None and (stored[1] or 0) > len(state.history):
             return False
         current = state.current
-        closed = state.status in Status.CLOSED
         closed_at = None
-        if closed:
+        if state.status in Status.CLOSED:
             completed_at = state.completion.completed_at if state.completion else None
             last_event = state.history[-1].at if state.history else None
-            closed_at = (row.closed_at if row else None) or completed_at or last_event or now
+            closed_at = (stored[0] if stored else None) or completed_at or last_event or now
         columns: dict[str, Any] = {
             "referral_id": state.referral_id,
             "parent_id": state.parent_id,
@@ -192,28 +213,33 @@ class ReferralReadModel:
             "closed_at": closed_at,
             "referral": referral_to_json(snapshot.referral),
             "state": jsonable(state),
+            "updated_at": now,
         }
-        if row is None:
-            session.add(ReferralRecord(workflow_id=state.workflow_id, updated_at=now, **columns))
+        if stored is None:
+            await conn.execute(insert(table).values(workflow_id=state.workflow_id, **columns))
         else:
-            for key, value in columns.items():
-                setattr(row, key, value)
-            row.updated_at = now
-        await session.flush()
+            await conn.execute(
+                update(table).where(table.c.workflow_id == state.workflow_id).values(**columns)
+            )
         return True
 
     @staticmethod
     async def _write_assignments(session: AsyncSession, snapshot: Snapshot) -> None:
         state = snapshot.state
+        table = _table(AssignmentRecord)
+        compared = ("outcome", "due_at", "decided_at", "reason", "note")
         stored = {
-            a.seq: (a.id, a.outcome, a.reason)
-            for a in await session.scalars(
-                select(AssignmentRecord).where(AssignmentRecord.workflow_id == state.workflow_id)
+            row.seq: row
+            for row in await session.execute(
+                select(table.c.id, table.c.seq, *(table.c[name] for name in compared)).where(
+                    table.c.workflow_id == state.workflow_id
+                )
             )
         }
         for a in state.assignments:
             columns = _assignment_columns(a)
-            if a.seq not in stored:
+            old = stored.get(a.seq)
+            if old is None:
                 values: dict[str, Any] = {
                     "workflow_id": state.workflow_id,
                     "referral_id": state.referral_id,
@@ -227,46 +253,46 @@ class ReferralReadModel:
                         int(_is_capacity_decline(a.outcome, a.reason)),
                     )
                 continue
-            row_id, old_outcome, old_reason = stored[a.seq]
+            if all(getattr(old, name) == columns[name] for name in compared):
+                continue  # nothing of this assignment changed since it was stored
             result = await session.execute(
-                update(AssignmentRecord)
-                .where(AssignmentRecord.id == row_id, AssignmentRecord.outcome == old_outcome)
+                update(table)
+                .where(table.c.id == old.id, table.c.outcome == old.outcome)
                 .values(**columns)
-                .execution_options(synchronize_session=False)
             )
-            if getattr(result, "rowcount", 0) != 1 or old_outcome == a.outcome:
+            if getattr(result, "rowcount", 0) != 1 or old.outcome == a.outcome:
                 continue
-            open_delta = int(_is_open(a.outcome)) - int(_is_open(old_outcome))
+            open_delta = int(_is_open(a.outcome)) - int(_is_open(old.outcome))
             capacity_delta = int(_is_capacity_decline(a.outcome, a.reason)) - int(
-                _is_capacity_decline(old_outcome, old_reason)
+                _is_capacity_decline(old.outcome, old.reason)
             )
             await _adjust_partner(session, a.partner, open_delta, max(capacity_delta, 0))
 
     @staticmethod
     async def _write_audit(session: AsyncSession, snapshot: Snapshot) -> None:
         state = snapshot.state
+        table = _table(AuditEvent)
         stored = set(
             await session.scalars(
-                select(AuditEvent.seq).where(AuditEvent.workflow_id == state.workflow_id)
+                select(table.c.seq).where(table.c.workflow_id == state.workflow_id)
             )
         )
-        for seq, entry in enumerate(state.history):
-            if seq in stored:
-                continue
-            await insert_ignore(
-                session,
-                AuditEvent,
-                {
-                    "workflow_id": state.workflow_id,
-                    "referral_id": state.referral_id,
-                    "seq": seq,
-                    "at": entry.at,
-                    "actor": entry.actor,
-                    "action": entry.action,
-                    "detail": entry.detail,
-                    "refused": entry.refused,
-                },
-            )
+        rows = [
+            {
+                "workflow_id": state.workflow_id,
+                "referral_id": state.referral_id,
+                "seq": seq,
+                "at": entry.at,
+                "actor": entry.actor,
+                "action": entry.action,
+                "detail": entry.detail,
+                "refused": entry.refused,
+            }
+            for seq, entry in enumerate(state.history)
+            if seq not in stored
+        ]
+        if rows:
+            await insert_ignore(session, AuditEvent, rows)
 
     # -- reads --------------------------------------------------------------------------
 
