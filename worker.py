@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import compileall
 import contextlib
-import functools
 import logging
 import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.deadlines import DeadlineActivities
 from activities.email import EmailActivities
@@ -71,13 +69,14 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
     ]
 
 
-@functools.cache
-def precompile_workflow_code() -> None:
-    """Write bytecode for the workflow modules. The sandbox imports them afresh for every
-    workflow instance it creates; without a .pyc (PYTHONDONTWRITEBYTECODE=1, as on this
-    machine) that compiled workflows/referral.py from source each time, 9 % of the worker's
-    CPU in the pipeline benchmark. Best effort: a read-only install just keeps compiling."""
-    compileall.compile_dir(Path(__file__).resolve().parent / "workflows", quiet=2)
+# The sandbox imports a workflow's modules afresh for every workflow instance it creates, to
+# isolate module-level state; that was 15-20 % of the worker's CPU in the pipeline benchmark
+# (bench/README.md). The workflow modules keep no module-level state, so they are passed
+# through; the sandbox still refuses non-deterministic calls (time, randomness, I/O) at run
+# time, and the replay tests prove determinism.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
+)
 
 
 def build_worker(
@@ -86,13 +85,13 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
     **options: Any,
 ) -> Worker:
-    precompile_workflow_code()
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow],
         activities=build_activities(settings, sessions),
         activity_executor=ThreadPoolExecutor(max_workers=4),
+        workflow_runner=WORKFLOW_RUNNER,
         **{"graceful_shutdown_timeout": GRACEFUL_SHUTDOWN, **options},
     )
 
