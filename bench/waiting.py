@@ -3,10 +3,10 @@
     python -m bench.waiting [--n 10000] [--in-flight 200] [--hold 60] [--every 5]
                             [--opt max_cached_workflows=1000 ...] [--out waiting]
 
-Starts `n` real referrals (real worker, SQLite, SMTP sink) at most `in-flight` at a time
+Starts `n` real referrals (real worker, SQLite, SMTP sink process) at most `in-flight` at a time
 (a referral leaves the in-flight window when its notification email arrived, i.e. when it
 sits on its 2-business-day timer), then holds for `hold` seconds. Samples this process's
-RSS (worker + client + sink) and the Temporal dev server's RSS every `every` seconds.
+RSS (worker + client) and the Temporal dev server's RSS every `every` seconds.
 Run it once per worker setting: RSS is per process and Python rarely gives memory back.
 """
 

@@ -1,0 +1,142 @@
+"""The benchmarks' SMTP peer: an aiosmtpd sink in its own process that reports every arrival.
+
+    python -m bench.sink            # prints "port <n>", then "<monotonic> <Message-ID> <to,...>"
+
+A real deployment's mail server is not in the worker's process, so the benchmark's should not
+be either: in the same process it took 7-9 % of the GIL the worker needs (bench/README.md).
+The parent (`SinkProcess`) reads the lines and lets the benchmark await a Message-ID prefix;
+arrival times are `time.monotonic()`, one clock for every process on the machine. Its CPU
+is reported separately (`cpu_seconds(sink.pid)`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+
+from aiosmtpd.smtp import Envelope
+
+from runtime.smtp_sink import MailSink
+
+
+@dataclass
+class Arrival:
+    message_id: str
+    to: list[str]
+    at: float  # time.monotonic()
+
+
+class _ReportingSink(MailSink):
+    """Child side: reads only the headers it reports, keeps nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(directory=None, echo=False)
+        self._parser = BytesHeaderParser()
+
+    def _store(self, envelope: Envelope) -> None:
+        raw = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+        headers = self._parser.parsebytes(raw)
+        mid = str(headers.get("Message-ID", "")).strip()
+        to = [a for _, a in getaddresses([str(v) for v in headers.get_all("To", [])])]
+        sys.stdout.write(f"{time.monotonic():.6f} {mid} {','.join(to)}\n")
+        sys.stdout.flush()
+
+
+async def _serve() -> None:
+    sink = _ReportingSink()
+    await sink.start("127.0.0.1", 0)
+    print(f"port {sink.port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await sink.stop()
+
+
+class SinkProcess:
+    """Parent side: starts the child, records arrivals, awaits Message-ID prefixes such as
+    `<FT-1.1.notification@`, and counts every Message-ID (duplicates)."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[Arrival] = []
+        self.count_by_id: Counter[str] = Counter()
+        self.port = 0
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._waiters: dict[str, asyncio.Future[Arrival]] = {}
+        self._seen: dict[str, Arrival] = {}
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    async def start(self) -> None:
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.sink", stdout=asyncio.subprocess.PIPE
+        )
+        assert self._proc.stdout is not None
+        first = (await asyncio.wait_for(self._proc.stdout.readline(), 30)).decode()
+        if not first.startswith("port "):
+            raise RuntimeError(f"bench sink did not start: {first!r}")
+        self.port = int(first.split()[1])
+        self._reader = asyncio.create_task(self._read(self._proc.stdout))
+
+    async def stop(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._proc.wait(), 10)
+            if self._proc.returncode is None:
+                self._proc.kill()
+                await self._proc.wait()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            at, mid, to = [*line.decode().rstrip("\n").split(" ", 2), "", ""][:3]
+            self._record(Arrival(mid, [a for a in to.split(",") if a], float(at)))
+
+    def _record(self, arrival: Arrival) -> None:
+        self.arrivals.append(arrival)
+        self.count_by_id[arrival.message_id] += 1
+        key = arrival.message_id.split("@", 1)[0] + "@"
+        self._seen.setdefault(key, arrival)
+        waiter = self._waiters.pop(key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(arrival)
+
+    async def wait_id(self, prefix: str, timeout: float = 300.0) -> Arrival:
+        """The first message whose Message-ID starts with `prefix` (which ends with '@')."""
+        if prefix in self._seen:
+            return self._seen[prefix]
+        future = self._waiters.get(prefix)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._waiters[prefix] = future
+        return await asyncio.wait_for(asyncio.shield(future), timeout)
+
+    def duplicates(self) -> dict[str, int]:
+        return {mid: n for mid, n in self.count_by_id.items() if n > 1}
+
+    def forget(self) -> None:
+        """Drop what is kept (between rounds) but keep the duplicate counter."""
+        self.arrivals.clear()
+        self._seen.clear()
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve())
