@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import uvloop
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -179,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     try:
         settings = Settings.from_env()
-        asyncio.run(run(settings, args.dev, **options))
+        # uvloop (libuv): 9 % less worker CPU per referral than asyncio's loop (bench/README.md)
+        uvloop.run(run(settings, args.dev, **options))
     except (SettingsError, TemporalUnavailable, DatabaseUnavailable, MetricsUnavailable) as err:
         print(f"worker: {err}", file=sys.stderr, flush=True)
         return 2

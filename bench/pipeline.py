@@ -5,8 +5,9 @@ Temporal workflow of the same shape, in one process, on one dev server, in the s
                              [--opt max_concurrent_activities=200 ...] [--no-bare-same-steps]
 
 Pipeline: the real worker (`worker.build_worker`), matching on SQLite with 200 partners,
-templates, SMTP to a sink in its own process (`bench.sink`), read-model/audit writes. Each referral: start →
-notification email received by the sink → update `accept` → update `complete` → result.
+templates, SMTP to a sink in its own process (`bench.sink`), read-model/audit writes. Each
+referral: start → notification email received by the sink → update `accept` → update
+`complete` → result. Both run on uvloop, as the worker does.
 Bare (`bench.bare`): start → first activity done → `accept` → `complete` → result.
 "bare-same-steps" is the bare workflow with as many activities as the pipeline runs (4),
 separating the cost of Temporal round trips from the cost of our activities and workflow.
@@ -21,6 +22,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
+
+import uvloop
 
 from bench.bare import WORKFLOW_BARE, BareInput, FirstDone, build_bare_worker
 from bench.common import (
@@ -275,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="pipeline", help="results/<out>.json")
     args = parser.parse_args(argv)
     options = parse_options(args.opt)
-    result = asyncio.run(
+    result = uvloop.run(
         compare(
             args.n,
             args.concurrency,

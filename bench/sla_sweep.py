@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import uvloop
+
 from bench.common import (
     Arrival,
     bench_referral,
@@ -136,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="sla_sweep")
     args = parser.parse_args(argv)
     sla_s = parse_duration(args.sla).total_seconds()
-    result = asyncio.run(sweep(args.n, sla_s, args.in_flight, parse_options(args.opt)))
+    result = uvloop.run(sweep(args.n, sla_s, args.in_flight, parse_options(args.opt)))
     write_results(args.out, result)
     return 0 if result["ok"] else 1
 

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import uvloop
+
 from bench.common import (
     MemorySampler,
     bench_referral,
@@ -125,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", default="waiting")
     args = parser.parse_args(argv)
-    result = asyncio.run(
+    result = uvloop.run(
         measure(args.n, args.in_flight, args.hold, args.every, parse_options(args.opt))
     )
     write_results(args.out, result)

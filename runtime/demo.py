@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+import uvloop
 
 from db.directory import PartnerDirectory
 from db.engine import DatabaseUnavailable, open_database
@@ -158,7 +159,7 @@ def print_guide(settings: Settings, ids: list[str], token: str) -> None:
 
 def main() -> int:
     try:
-        asyncio.run(run())
+        uvloop.run(run())
     except KeyboardInterrupt:
         return 0
     except (SettingsError, TemporalUnavailable, DatabaseUnavailable, OSError) as err:
