@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from dataclasses import replace
 from typing import Any
@@ -121,9 +122,10 @@ def kinds_sent(h: Harness, referral_id: str) -> Counter[str]:
 ENGAGEMENT_MAILS = {"notification": 1, "team_assigned": 1, "team_accepted": 1, "team_completed": 1}
 
 
-async def test_happy_path_takes_four_activity_round_trips(h: Harness) -> None:
+async def test_happy_path_takes_four_local_activities_and_no_activity_tasks(h: Harness) -> None:
     """v3 ("lean-1"): match, then one publish (read model + emails) per change: assigned,
-    accepted, completed. Deadlines are computed in the workflow, not by an activity."""
+    accepted, completed; deadlines are computed in the workflow. v4 ("local-1"): all four
+    run as local activities, recorded as markers, with no activity task on the server."""
     await h.partners(partner("1001"))
     handle = await h.start(referral("FT-T-SHAPE"))
     who = await h.assigned(handle)
@@ -133,12 +135,18 @@ async def test_happy_path_takes_four_activity_round_trips(h: Harness) -> None:
     await h.act(handle, "complete", who, vas_sold=False)
     await handle.result()
     history = await handle.fetch_history()
-    scheduled = Counter(
-        e.activity_task_scheduled_event_attributes.activity_type.name
+    scheduled = [
+        e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled == []
+    local = Counter(
+        json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)[
+            "activity_type"
+        ]
         for e in history.events
-        if e.HasField("activity_task_scheduled_event_attributes")
+        if e.marker_recorded_event_attributes.marker_name == "core_local_activity"
     )
-    assert scheduled == {names.ACTIVITY_MATCH: 1, names.ACTIVITY_PUBLISH: 3}
+    assert local == {names.ACTIVITY_MATCH: 1, names.ACTIVITY_PUBLISH: 3}
     assert kinds_sent(h, handle.id) == ENGAGEMENT_MAILS
     state = await h.state(handle)
     assert (state.status, state.waiting_for) == ("completed", "")

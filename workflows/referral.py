@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -67,6 +67,8 @@ MAIL_RETRY = RetryPolicy(
 MAIL_TIMEOUT = timedelta(seconds=60)
 MAIL_GIVE_UP = timedelta(hours=12)
 
+T = TypeVar("T")
+
 PART_DONE = (Status.COMPLETED, Status.ESCALATED, Status.CANCELLED)
 
 # Workflow changes after release, guarded so running referrals replay unchanged
@@ -75,6 +77,9 @@ PATCH_FEWER_SYNCS = "fewer-syncs-1"
 # v3: deadlines computed in the workflow from the match result's SLA terms (no deadline
 # activity); the read model and the emails of a change go out in one activity.
 PATCH_LEAN = "lean-1"
+# v4: matching and publishing run as local activities (in the worker that runs the workflow
+# task, recorded as markers): no activity task round trips through the server on the path.
+PATCH_LOCAL = "local-1"
 
 
 def _refuse(refusal: Refusal | None) -> None:
@@ -108,6 +113,7 @@ class ReferralWorkflow:
         self._mail: list[asyncio.Task[None]] = []
         self._fewer_syncs = False
         self._lean = False
+        self._local = False
         self._terms: SlaTerms | None = None
         self._outgoing: list[EmailRequest] = []  # v3: emails waiting for the next publish
 
@@ -120,6 +126,7 @@ class ReferralWorkflow:
         # v2: the first record waits for the first assignment (one activity fewer).
         self._fewer_syncs = workflow.patched(PATCH_FEWER_SYNCS)
         self._lean = workflow.patched(PATCH_LEAN)
+        self._local = self._lean and workflow.patched(PATCH_LOCAL)
         if not self._fewer_syncs:
             await self._sync()
         while self._state.status not in Status.CLOSED:
@@ -164,13 +171,12 @@ class ReferralWorkflow:
             as_of=workflow.now(),
             allow_split=self._state.parent_id is None,
         )
-        return await workflow.execute_activity(
+        return await self._activity(
             names.ACTIVITY_MATCH,
             request,
-            result_type=MatchResult,
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
-            summary=f"match attempt {request.attempt}",
+            MatchResult,
+            DB_TIMEOUT,
+            f"match attempt {request.attempt}",
         )
 
     async def _escalate(self, result: MatchResult) -> None:
@@ -648,13 +654,12 @@ class ReferralWorkflow:
         summary = f"record: {self._state.status}" if record else "emails"
         if emails:
             summary += " + " + ", ".join(e.kind for e in emails)
-        result = await workflow.execute_activity(
+        result = await self._activity(
             names.ACTIVITY_PUBLISH,
             Publication(snapshot=snapshot, emails=emails),
-            result_type=PublishResult,
-            start_to_close_timeout=MAIL_TIMEOUT,
-            retry_policy=DB_RETRY,
-            summary=summary,
+            PublishResult,
+            MAIL_TIMEOUT,
+            summary,
         )
         if record:
             self._synced = max(self._synced, mark)
@@ -665,6 +670,28 @@ class ReferralWorkflow:
             follow_up = self._email_failed(request, sent)
             if follow_up is not None:
                 self._mail.append(asyncio.create_task(self._deliver(follow_up)))
+
+    async def _activity(
+        self, name: str, arg: Any, result_type: type[T], timeout: timedelta, summary: str
+    ) -> T:
+        """A database activity (retried while the database is away): local since v4."""
+        if self._local:
+            return await workflow.execute_local_activity(
+                name,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=timeout,
+                retry_policy=DB_RETRY,
+                summary=summary,
+            )
+        return await workflow.execute_activity(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=timeout,
+            retry_policy=DB_RETRY,
+            summary=summary,
+        )
 
     async def _sync(self) -> None:
         """Publish search attributes, tell the parent, and write the read model."""
