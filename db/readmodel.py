@@ -169,14 +169,18 @@ class ReferralReadModel:
 
     async def write(self, session: AsyncSession, snapshot: Snapshot, now: datetime) -> None:
         """`sync` inside the caller's write transaction."""
-        if await self._write_referral(session, snapshot, now):
+        stored_history = await self._write_referral(session, snapshot, now)
+        if stored_history is not None:
             await self._write_assignments(session, snapshot)
-            await self._write_audit(session, snapshot)
+            await self._write_audit(session, snapshot, stored_history)
 
     @staticmethod
-    async def _write_referral(session: AsyncSession, snapshot: Snapshot, now: datetime) -> bool:
+    async def _write_referral(
+        session: AsyncSession, snapshot: Snapshot, now: datetime
+    ) -> int | None:
         """Insert or update the referral's row (core statements: this runs on every change of
-        every referral); False when the stored snapshot is newer."""
+        every referral). Returns how many history entries the stored snapshot had (0 for a new
+        row), or None when the stored snapshot is newer and nothing was written."""
         state = snapshot.state
         table = _table(ReferralRecord)
         conn = await session.connection()
@@ -187,8 +191,9 @@ class ReferralReadModel:
                 .with_for_update()
             )
         ).first()
-        if stored is not None and (stored[1] or 0) > len(state.history):
-            return False
+        stored_history = (stored[1] or 0) if stored is not None else 0
+        if stored_history > len(state.history):
+            return None
         current = state.current
         closed_at = None
         if state.status in Status.CLOSED:
@@ -221,7 +226,7 @@ class ReferralReadModel:
             await conn.execute(
                 update(table).where(table.c.workflow_id == state.workflow_id).values(**columns)
             )
-        return True
+        return stored_history
 
     @staticmethod
     async def _write_assignments(session: AsyncSession, snapshot: Snapshot) -> None:
@@ -269,14 +274,10 @@ class ReferralReadModel:
             await _adjust_partner(session, a.partner, open_delta, max(capacity_delta, 0))
 
     @staticmethod
-    async def _write_audit(session: AsyncSession, snapshot: Snapshot) -> None:
+    async def _write_audit(session: AsyncSession, snapshot: Snapshot, stored_history: int) -> None:
+        """The history entries the stored snapshot did not have yet (its audit rows were
+        written with it, in the same transaction); a replayed entry is ignored."""
         state = snapshot.state
-        table = _table(AuditEvent)
-        stored = set(
-            await session.scalars(
-                select(table.c.seq).where(table.c.workflow_id == state.workflow_id)
-            )
-        )
         rows = [
             {
                 "workflow_id": state.workflow_id,
@@ -289,7 +290,7 @@ class ReferralReadModel:
                 "refused": entry.refused,
             }
             for seq, entry in enumerate(state.history)
-            if seq not in stored
+            if seq >= stored_history
         ]
         if rows:
             await insert_ignore(session, AuditEvent, rows)
