@@ -24,6 +24,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
+from runtime.payloads import PayloadConverter
 from runtime.settings import Settings, SettingsError
 
 ENCODING = b"binary/encrypted"
@@ -143,6 +144,7 @@ class EncryptionCodec(PayloadCodec):
 def data_converter(ring: KeyRing) -> DataConverter:
     """Payloads and failure messages/stack traces (which may quote data) both encrypted."""
     return DataConverter(
+        payload_converter_class=PayloadConverter,
         payload_codec=EncryptionCodec(ring),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

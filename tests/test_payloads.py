@@ -1,0 +1,92 @@
+"""The product's payload converter decodes exactly what Temporal's default converter does."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import default
+
+from domain.models import (
+    Assignment,
+    EmailRequest,
+    HistoryEntry,
+    PartnerContact,
+    Publication,
+    ReferralInput,
+    ReferralState,
+    Snapshot,
+)
+from runtime.payloads import PayloadConverter
+from tests.factories import referral
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def publication() -> Publication:
+    r = referral("FT-P-1", account_team=["ae@microsoft.example"])
+    state = ReferralState(
+        referral_id=r.referral_id,
+        workflow_id=r.referral_id,
+        parent_id=None,
+        type=r.type,
+        workloads=list(r.workloads),
+        status="active",
+        customer_country="DE",
+        seats=500,
+        created_at=NOW,
+    )
+    state.history = [HistoryEntry(NOW, "system", "created", "x"), HistoryEntry(NOW, "p", "ok", "")]
+    state.assignments = [
+        Assignment(seq=1, partner="1001", partner_name="P", outcome="accepted", assigned_at=NOW)
+    ]
+    contact = PartnerContact("1001", "P", "referrals-1001@partner.example", "Europe/Berlin", "DE")
+    email = EmailRequest(
+        kind="notification",
+        referral=r,
+        scope_id=r.referral_id,
+        seq=1,
+        workloads=list(r.workloads),
+        partner=contact,
+        due_at=NOW,
+        detail={"due_local": "Wed 2 Dec 10:00"},
+    )
+    return Publication(snapshot=Snapshot(state=state, referral=r), emails=[email])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [publication(), ReferralInput(referral("FT-P-2"), "FT-P-1", ["teams"])],
+    ids=["publication", "referral_input"],
+)
+def test_decodes_like_the_default_converter(value: Any) -> None:
+    ours, theirs = PayloadConverter(), default().payload_converter
+    payloads = theirs.to_payloads([value])
+    assert ours.to_payloads([value]) == payloads
+    decoded = ours.from_payloads(payloads, [type(value)])[0]
+    assert decoded == theirs.from_payloads(payloads, [type(value)])[0] == value
+
+
+@dataclass
+class WithLate:
+    a: int
+    b: list[int] = field(default_factory=list)
+    c: str = field(default="", init=False)
+
+
+def _payload(data: dict[str, Any]) -> list[Payload]:
+    return [Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(data).encode())]
+
+
+def test_unknown_keys_ignored_missing_fields_fail_and_late_fields_restored() -> None:
+    ours = PayloadConverter()
+    got = ours.from_payloads(_payload({"a": 1, "b": [2], "c": "late", "zzz": 0}), [WithLate])[0]
+    assert (got.a, got.b, got.c) == (1, [2], "late")
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'a'"):
+        ours.from_payloads(_payload({"b": [2]}), [WithLate])
+    with pytest.raises(TypeError, match="Failed converting field a"):
+        ours.from_payloads(_payload({"a": "not a number"}), [WithLate])
