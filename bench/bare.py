@@ -3,7 +3,8 @@
 Two trivial activities (the first one's completion stands for "notification received"), then
 `wait_condition` with a timeout (the SLA timer) until update `accept`, then another timed
 wait until update `complete`. `extra_activities` adds trivial activities after the second
-one, to build a baseline with as many activity round trips as the real pipeline.
+one and `local` runs them all as local activities, to build a baseline of the real pipeline's
+shape (4 local activities since workflow v4).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SLA = timedelta(days=2)
 class BareInput:
     key: str
     extra_activities: int = 0
+    local: bool = False  # run the activities as local activities (the pipeline's shape since v4)
 
 
 class FirstDone:
@@ -76,10 +78,11 @@ class BareWorkflow:
     @workflow.run
     async def run(self, inp: BareInput) -> str:
         options: dict[str, Any] = {"start_to_close_timeout": timedelta(seconds=30)}
-        await workflow.execute_activity("bare_first", inp.key, **options)
-        await workflow.execute_activity("bare_step", inp.key, **options)
+        run = workflow.execute_local_activity if inp.local else workflow.execute_activity
+        await run("bare_first", inp.key, **options)
+        await run("bare_step", inp.key, **options)
         for _ in range(inp.extra_activities):
-            await workflow.execute_activity("bare_step", inp.key, **options)
+            await run("bare_step", inp.key, **options)
         try:
             await workflow.wait_condition(lambda: self._accepted, timeout=SLA / 2)
         except TimeoutError:

@@ -9,8 +9,8 @@ templates, SMTP to a sink in its own process (`bench.sink`), read-model/audit wr
 referral: start → notification email received by the sink → update `accept` → update
 `complete` → result. Both run on uvloop, as the worker does.
 Bare (`bench.bare`): start → first activity done → `accept` → `complete` → result.
-"bare-same-steps" is the bare workflow with as many activities as the pipeline runs (4),
-separating the cost of Temporal round trips from the cost of our activities and workflow.
+"bare-same-steps" (bare-4-local) is the bare workflow with the pipeline's shape (4 local
+activities), separating the cost of Temporal from the cost of our activities and workflow.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ from domain import names
 from domain.models import ActionResult, PartnerAction, ReferralInput, ReferralSummary
 from worker import build_worker
 
-# match + publish (assigned, accepted, completed) on the happy path since v3 ("lean-1");
-# it was 13 before (record×6, match, deadline×2, email×4)
+# match + publish (assigned, accepted, completed) on the happy path since v3 ("lean-1"), all
+# local activities since v4 ("local-1"); it was 13 regular ones before v3
 PIPELINE_ACTIVITIES = 4
 COLUMNS = (
     "run",
@@ -184,6 +184,7 @@ async def run_bare(
     options: dict[str, Any],
     extra: int = 0,
     name: str = "bare",
+    local: bool = False,
 ) -> Run:
     queue = stack.queue("bare")
     probe = FirstDone()
@@ -194,7 +195,7 @@ async def run_bare(
         t0 = time.monotonic()
         waiter = asyncio.ensure_future(probe.wait(key))
         handle = await stack.client.start_workflow(
-            WORKFLOW_BARE, BareInput(key, extra), id=key, task_queue=queue, result_type=str
+            WORKFLOW_BARE, BareInput(key, extra, local), id=key, task_queue=queue, result_type=str
         )
         first = await waiter
         await handle.execute_update("accept", "p", result_type=str)
@@ -228,8 +229,8 @@ async def compare(
         runs.append(await run_pipeline(stack, n, concurrency, "m", options))
         if same_steps and not pipeline_only:
             extra = PIPELINE_ACTIVITIES - 2
-            name = f"bare-{PIPELINE_ACTIVITIES}-acts"
-            runs.append(await run_bare(stack, n, concurrency, "s", options, extra, name))
+            name = f"bare-{PIPELINE_ACTIVITIES}-local"
+            runs.append(await run_bare(stack, n, concurrency, "s", options, extra, name, True))
         duplicates = stack.sink.duplicates()
     rows = [r.row(bare) for r in runs]
     table = print_table(rows, COLUMNS, f"pipeline vs bare (n={n}, concurrency={concurrency})")
