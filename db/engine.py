@@ -8,16 +8,17 @@ may carry `?search_path=NAME`: connections then use that schema, and `migrate` c
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, Insert, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
@@ -220,17 +221,24 @@ async def run_write(
     raise AssertionError("unreachable")
 
 
+@functools.cache
+def _insert_ignore(dialect: str, table: Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING, built once per table: executed with parameters, its
+    compiled form is cached, where a statement built with `.values(...)` per call costs the
+    coercion of every value and a fresh cache key (a third of a write's CPU, measured)."""
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(table).on_conflict_do_nothing()
+
+
+def table_of(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
 async def insert_ignore(
     session: AsyncSession, model: type[Any], values: dict[str, Any] | list[dict[str, Any]]
 ) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING for a mapped class (one row, or several); True when a
-    single row was inserted."""
+    """INSERT … ON CONFLICT DO NOTHING for a mapped class's table (one row, or several with
+    the same keys); True when a single row was inserted."""
     conn = await session.connection()
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(model).on_conflict_do_nothing()
-    result = (
-        await session.execute(stmt, values)
-        if isinstance(values, list)
-        else (await session.execute(stmt.values(**values)))
-    )
+    result = await conn.execute(_insert_ignore(conn.dialect.name, table_of(model)), values)
     return bool(getattr(result, "rowcount", 0) == 1)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.engine import insert_ignore, run_write
+from db.engine import insert_ignore, run_write, table_of
 from db.models import OutboxMessage
 
 PENDING = "pending"
@@ -40,6 +40,14 @@ class OutboxEntry:
     seq: int
     recipients: list[str]
     subject: str
+
+
+_OUTBOX = table_of(OutboxMessage)
+_THIS = _OUTBOX.c.message_id == bindparam("b_message_id")
+# built once, executed with parameters (cached compiled forms)
+_MARK_SENT = update(_OUTBOX).where(_THIS, _OUTBOX.c.status != SENT)
+_MARK_FAILED = update(_OUTBOX).where(_THIS, _OUTBOX.c.status != SENT)  # never downgrade
+_KEEP_PENDING = update(_OUTBOX).where(_THIS, _OUTBOX.c.status == PENDING)
 
 
 @dataclass
@@ -125,19 +133,15 @@ class EmailOutbox:
         Raises `UnknownMessage` for a Message-ID that was never begun."""
 
         async def work(session: AsyncSession) -> None:
+            conn = await session.connection()
             for o in outcomes:
+                params = {"b_message_id": o.message_id, "status": o.status, "last_error": o.error}
                 if o.status == SENT:
-                    guard, values = OutboxMessage.status != SENT, {"sent_at": now}
+                    result = await conn.execute(_MARK_SENT, {**params, "sent_at": now})
                 elif o.status == FAILED:
-                    guard, values = OutboxMessage.status != SENT, {}
+                    result = await conn.execute(_MARK_FAILED, params)
                 else:
-                    guard, values = OutboxMessage.status == PENDING, {}
-                result = await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.message_id == o.message_id, guard)
-                    .values(status=o.status, last_error=o.error, **values)
-                    .execution_options(synchronize_session=False)
-                )
+                    result = await conn.execute(_KEEP_PENDING, params)
                 if getattr(result, "rowcount", 0) != 1:
                     await self._require(session, o.message_id)  # unknown: raises
 
