@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 import weakref
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -67,11 +68,28 @@ def describe(url: str | URL) -> str:
     return f"PostgreSQL at {u.host or 'localhost'}:{u.port or 5432}/{u.database or ''}"
 
 
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent: done once per file). Changing the journal mode
+    does not wait on the busy timeout, so connections opening a new file at the same moment
+    can see "database is locked": retry briefly (only ever on a file's first opens)."""
+    for attempt in range(1, 41):
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:
+            if "locked" not in str(exc).lower() or attempt == 40:
+                raise
+        time.sleep(0.025 * min(attempt, 8))
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         # With WAL, NORMAL never corrupts; a power cut may lose the last commits, which the
         # next snapshot of each referral rewrites (the workflow is the source of truth).
         cursor.execute("PRAGMA synchronous = NORMAL")
