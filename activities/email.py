@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db.outbox import FAILED, PENDING, SENT, EmailOutbox, OutboxEntry, Outcome
+from db.outbox import BUSY, FAILED, PENDING, SENT, EmailOutbox, OutboxEntry, Outcome
 from domain import names
 from domain.links import LinkClaims, link_nonce, sign_link
 from domain.models import EmailRequest, EmailResult
@@ -102,7 +102,8 @@ class EmailActivities:
         self, message_id: str, message: Outgoing, kind: str, status: str
     ) -> EmailResult:
         """Send a message whose outbox row `begin` returned `status` for: duplicate (sent
-        before), failed (permanent, now or before), retry (temporary) or sent."""
+        before), failed (permanent, now or before), retry (temporary, or another attempt is
+        sending it) or sent."""
         [result] = await self.send_all([Begun(message_id, message, kind, status)])
         return result
 
@@ -114,6 +115,8 @@ class EmailActivities:
         for i, item in enumerate(begun):
             if item.status == SENT:
                 results[i] = EmailResult(item.message_id, "duplicate")
+            elif item.status == BUSY:  # another attempt is sending it: look again later
+                results[i] = EmailResult(item.message_id, "retry", "another attempt is sending it")
             elif item.status == FAILED:
                 row = await self._outbox.get(item.message_id)
                 results[i] = EmailResult(item.message_id, "failed", row.last_error if row else "")

@@ -233,6 +233,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(TZDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    # while an attempt is sending a pending message, no other attempt may (until this passes)
+    claimed_until: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
 
 
 class ApiToken(Base):

@@ -1,22 +1,31 @@
 """The email outbox: one row per deterministic Message-ID, the exactly-once ledger.
 
-A sender calls `begin` before delivering: "sent" and "failed" mean do not send; "pending"
-means send now, then `mark_sent` (or `mark_failed` for a permanent failure, `record_error`
-for a temporary one that will be retried). `attempts` counts delivery attempts started.
+A sender calls `begin` before delivering: "sent" and "failed" mean do not send; "busy" means
+another attempt is sending it right now (its claim has not expired): do not send, try again
+later; "pending" means this attempt holds the claim (`claimed_until`) and must send now, then
+`record` the outcome (`mark_sent`, `mark_failed` for a permanent failure, `record_error` for a
+temporary one that will be retried), which ends the claim. `attempts` counts delivery
+attempts started. Claims make this hold for attempts that run at the same time, too (a local
+activity re-run after its workflow left the cache; an activity retried after a timeout while
+its first attempt still runs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import insert_ignore, run_write, table_of
 from db.models import OutboxMessage
 
 PENDING = "pending"
+BUSY = "busy"  # returned by `begin` only: another attempt holds the claim
+# How long an attempt may take to send what it claimed (SMTP timeouts included); a crashed
+# attempt's claim blocks other attempts for at most this long.
+CLAIM = timedelta(minutes=2)
 SENT = "sent"
 FAILED = "failed"
 
@@ -48,6 +57,15 @@ _THIS = _OUTBOX.c.message_id == bindparam("b_message_id")
 _MARK_SENT = update(_OUTBOX).where(_THIS, _OUTBOX.c.status != SENT)
 _MARK_FAILED = update(_OUTBOX).where(_THIS, _OUTBOX.c.status != SENT)  # never downgrade
 _KEEP_PENDING = update(_OUTBOX).where(_THIS, _OUTBOX.c.status == PENDING)
+_CLAIM = (
+    update(_OUTBOX)
+    .where(
+        _THIS,
+        _OUTBOX.c.status == PENDING,
+        or_(_OUTBOX.c.claimed_until.is_(None), _OUTBOX.c.claimed_until < bindparam("b_now")),
+    )
+    .values(claimed_until=bindparam("b_until"), attempts=_OUTBOX.c.attempts + 1)
+)
 
 
 @dataclass
@@ -89,7 +107,8 @@ class EmailOutbox:
         self._sessionmaker = sessionmaker
 
     async def begin(self, entry: OutboxEntry, now: datetime) -> str:
-        """Ensure the row exists; return its status ("pending": the caller should send)."""
+        """Ensure the row exists and claim it; return its status ("pending": the caller holds
+        the claim and should send; "busy": another attempt does)."""
         return await run_write(self._sessionmaker, lambda s: self.begin_in(s, entry, now))
 
     @staticmethod
@@ -106,15 +125,20 @@ class EmailOutbox:
             "attempts": 1,
             "last_error": "",
             "created_at": now,
+            "claimed_until": now + CLAIM,
         }
         if await insert_ignore(session, OutboxMessage, values):
             return PENDING  # the usual case: a new message, one statement
-        row = await session.get(OutboxMessage, entry.message_id, with_for_update=True)
+        conn = await session.connection()
+        claimed = await conn.execute(
+            _CLAIM, {"b_message_id": entry.message_id, "b_now": now, "b_until": now + CLAIM}
+        )
+        if getattr(claimed, "rowcount", 0) == 1:
+            return PENDING  # pending and unclaimed (or its claim expired): this attempt sends
+        row = await session.get(OutboxMessage, entry.message_id)
         if row is None:  # deleted in between: cannot happen while rows are kept
             raise UnknownMessage(entry.message_id)
-        if row.status == PENDING:
-            row.attempts += 1
-        return row.status
+        return BUSY if row.status == PENDING else row.status
 
     async def mark_sent(self, message_id: str, now: datetime) -> None:
         await self.record([Outcome(message_id, SENT)], now)
@@ -135,7 +159,12 @@ class EmailOutbox:
         async def work(session: AsyncSession) -> None:
             conn = await session.connection()
             for o in outcomes:
-                params = {"b_message_id": o.message_id, "status": o.status, "last_error": o.error}
+                params = {
+                    "b_message_id": o.message_id,
+                    "status": o.status,
+                    "last_error": o.error,
+                    "claimed_until": None,  # the claim ends with the attempt's outcome
+                }
                 if o.status == SENT:
                     result = await conn.execute(_MARK_SENT, {**params, "sent_at": now})
                 elif o.status == FAILED:

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from db.outbox import EmailOutbox, OutboxEntry, UnknownMessage
+from db.outbox import CLAIM, EmailOutbox, OutboxEntry, UnknownMessage
 from tests.dbfixtures import T0, Database
 
 MID = "<FT-1.1.assigned@fasttrack.localhost>"
 
 
-async def _begin(outbox: EmailOutbox, message_id: str = MID, seq: int = 1) -> str:
+async def _begin(
+    outbox: EmailOutbox, message_id: str = MID, seq: int = 1, at: datetime = T0
+) -> str:
     entry = OutboxEntry(
         message_id, "FT-1", "assigned", seq, ["a@x.example", "ae@ms.example"], "FT-1"
     )
-    return await outbox.begin(entry, T0)
+    return await outbox.begin(entry, at)
 
 
 async def test_pending_until_sent_then_never_again(database: Database) -> None:
     outbox = EmailOutbox(database.sessionmaker)
     assert await _begin(outbox) == "pending"
-    assert await _begin(outbox) == "pending"  # a retry after a crash before delivery
+    assert await _begin(outbox) == "busy"  # a second attempt while the first one sends
+    later = T0 + CLAIM + timedelta(seconds=1)
+    assert await _begin(outbox, at=later) == "pending"  # the first attempt died: claim expired
     await outbox.mark_sent(MID, T0 + timedelta(seconds=5))
     assert await _begin(outbox) == "sent"
     await outbox.mark_failed(MID, "late failure", T0)  # never downgrades a delivered message
@@ -41,11 +45,12 @@ async def test_temporary_and_permanent_failures(database: Database) -> None:
     await outbox.record_error(MID, "connection refused")
     row = await outbox.get(MID)
     assert row is not None and (row.status, row.last_error) == ("pending", "connection refused")
+    assert await _begin(outbox) == "pending"  # the outcome ended the claim: retry at once
 
     await outbox.mark_failed(MID, "550 mailbox unavailable", T0)
     assert await _begin(outbox) == "failed"
     row = await outbox.get(MID)
-    assert row is not None and (row.status, row.attempts) == ("failed", 1)
+    assert row is not None and (row.status, row.attempts) == ("failed", 2)
     assert row.last_error == "550 mailbox unavailable"
 
 

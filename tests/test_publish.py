@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from pathlib import Path
+
+from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities
 from activities.publish import PublishActivities
@@ -10,6 +14,7 @@ from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
 from domain.models import EmailRequest, Publication
 from runtime.settings import Settings
+from runtime.smtp_sink import MailSink
 from tests.dbfixtures import Database, referral, snapshot
 
 
@@ -57,3 +62,28 @@ async def test_emails_without_a_snapshot_and_a_retry_sends_nothing_twice(
     outbox = await EmailOutbox(database.sessionmaker).list_for("FT-PUB-2")
     assert [(m.status, m.attempts) for m in outbox] == [("pending", 2)]
     assert await ReferralReadModel(database.sessionmaker).get("FT-PUB-2") is None
+
+
+async def test_two_attempts_at_once_send_each_email_once(
+    database: Database, tmp_path: Path
+) -> None:
+    """A local activity re-run while its first run still sends (its workflow left the cache),
+    or an activity retried after a timeout: the outbox claim lets one attempt send."""
+    ref = referral("FT-PUB-3")
+    request = EmailRequest("escalation", ref, "FT-PUB-3", 1, ["teams"], detail={"why": "x"})
+    async with MailSink(port=0, directory=tmp_path, echo=False) as sink:
+        settings = Settings(smtp_host="127.0.0.1", smtp_port=sink.port, smtp_timeout=5.0)
+        email = EmailActivities(settings, EmailOutbox(database.sessionmaker))
+        model = ReferralReadModel(database.sessionmaker)
+        publish = PublishActivities(database.sessionmaker, model, email)
+        publication = Publication(snapshot("FT-PUB-3"), [request])
+        env = ActivityEnvironment()  # for the activity's metrics
+        runs = [env.run(publish.publish_changes, publication) for _ in range(3)]
+        results = await asyncio.gather(*runs)
+        statuses = sorted(r.emails[0].status for r in results)
+        assert statuses.count("sent") == 1, statuses
+        assert set(statuses) <= {"sent", "retry", "duplicate"}
+        await asyncio.sleep(0.2)
+        assert len(sink.messages) == 1
+    outbox = await EmailOutbox(database.sessionmaker).list_for("FT-PUB-3")
+    assert [m.status for m in outbox] == ["sent"]
