@@ -81,7 +81,8 @@ class EmailActivities:
 
     @activity.defn(name=names.ACTIVITY_EMAIL)
     async def send_email(self, request: EmailRequest) -> EmailResult:
-        result = await self.send_once(request)
+        # shielded from the claim on: see PublishActivities.publish_changes
+        result = await asyncio.shield(self.send_once(request))
         if result.status == "retry":  # the activity retry policy backs off and tries again
             raise ApplicationError(result.error, type="TemporaryMailError")
         return result

@@ -12,6 +12,7 @@ their outcomes are recorded in one transaction.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +40,12 @@ class PublishActivities:
 
     @activity.defn(name=names.ACTIVITY_PUBLISH)
     async def publish_changes(self, publication: Publication) -> PublishResult:
+        # Shielded: once the outbox rows are claimed, finish (send, record the outcomes) even
+        # if this attempt is cancelled — its workflow left the cache, the worker stops — so no
+        # claim is left to block the next attempt until it expires.
+        return await asyncio.shield(self._publish(publication))
+
+    async def _publish(self, publication: Publication) -> PublishResult:
         composed: list[Composed | EmailResult] = [
             self._compose(request) for request in publication.emails
         ]

@@ -88,8 +88,8 @@ def summary(names: Sequence[str]) -> None:
                     "benchmark": f"{name} ({s['waiting']} waiting, {options})",
                     "result": f"worker peak {s['worker_rss_peak_mb']:.0f} MB, hold growth "
                     f"{s['worker_growth_during_hold_mb']} MB; server "
-                    f"{s['server_rss_end_mb']} MB",
-                    "target": "worker ≤ 1024 MB, no growth",
+                    f"{s['server_rss_end_mb']} MB; duplicate emails {s.get('duplicate_emails')}",
+                    "target": "worker ≤ 1024 MB, no growth, no duplicates",
                 }
             )
     sweep = load("sla_sweep") if "sla_sweep" in names else None
