@@ -675,16 +675,8 @@ class ReferralWorkflow:
         self, name: str, arg: Any, result_type: type[T], timeout: timedelta, summary: str
     ) -> T:
         """A database activity (retried while the database is away): local since v4."""
-        if self._local:
-            return await workflow.execute_local_activity(
-                name,
-                arg,
-                result_type=result_type,
-                start_to_close_timeout=timeout,
-                retry_policy=DB_RETRY,
-                summary=summary,
-            )
-        return await workflow.execute_activity(
+        start = workflow.execute_local_activity if self._local else workflow.execute_activity
+        return await start(
             name,
             arg,
             result_type=result_type,
