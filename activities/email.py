@@ -81,36 +81,44 @@ class EmailActivities:
 
     @activity.defn(name=names.ACTIVITY_EMAIL)
     async def send_email(self, request: EmailRequest) -> EmailResult:
-        # shielded from the claim on: see PublishActivities.publish_changes
-        result = await asyncio.shield(self.send_once(request))
+        result = await self.send_once(request)
         if result.status == "retry":  # the activity retry policy backs off and tries again
             raise ApplicationError(result.error, type="TemporaryMailError")
         return result
 
     async def send_once(self, request: EmailRequest) -> EmailResult:
         """One delivery attempt: sent, duplicate (sent before), failed (permanent) or retry
-        (temporary failure; the outbox row stays pending)."""
+        (temporary failure, or another attempt is sending it; the outbox row stays pending)."""
         composed = self.prepare(request)
-        status = await self._outbox.begin(outbox_entry(request, composed), datetime.now(UTC))
-        return await self.send_begun(composed.message_id, composed.outgoing, request.kind, status)
+        entry = outbox_entry(request, composed)
+        _, result = await self.claim_and_send(entry, composed.outgoing, request.kind)
+        return result
 
     def prepare(self, request: EmailRequest) -> Composed:
         """The message, with its deterministic Message-ID and signed links."""
         message_id = make_message_id(request, self._settings)
         return compose(request, self._settings, self._links(request, message_id))
 
-    async def send_begun(
-        self, message_id: str, message: Outgoing, kind: str, status: str
-    ) -> EmailResult:
-        """Send a message whose outbox row `begin` returned `status` for: duplicate (sent
-        before), failed (permanent, now or before), retry (temporary, or another attempt is
-        sending it) or sent."""
-        [result] = await self.send_all([Begun(message_id, message, kind, status)])
-        return result
+    async def claim_and_send(
+        self, entry: OutboxEntry, message: Outgoing, kind: str
+    ) -> tuple[str, EmailResult]:
+        """`begin` (claim) the message's outbox row, then `send_all` it: the status `begin`
+        returned and the result. Shielded from the claim on: a cancelled attempt (worker
+        shutdown) still sends and records what it claimed, so neither a claim is left to
+        block the next attempt nor an "accepted but not recorded" message sent again."""
+
+        async def claim_then_send() -> tuple[str, EmailResult]:
+            status = await self._outbox.begin(entry, datetime.now(UTC))
+            [result] = await self.send_all([Begun(entry.message_id, message, kind, status)])
+            return status, result
+
+        return await asyncio.shield(claim_then_send())
 
     async def send_all(self, begun: list[Begun]) -> list[EmailResult]:
-        """`send_begun` for several messages, over one SMTP connection, their outcomes
-        recorded in one transaction."""
+        """Send messages whose outbox rows `begin` returned a status for, over one SMTP
+        connection, their outcomes recorded in one transaction: duplicate (sent before),
+        failed (permanent, now or before), retry (temporary, or another attempt is sending
+        it) or sent. Callers shield it together with the `begin` that claimed the rows."""
         results: dict[int, EmailResult] = {}
         pending: list[tuple[int, Begun]] = []
         for i, item in enumerate(begun):
@@ -124,9 +132,7 @@ class EmailActivities:
             else:
                 pending.append((i, item))
         if pending:
-            # Once handed to the SMTP server, finish recording even if the activity is
-            # cancelled (worker shutdown): a cancelled "accepted but not recorded" would resend.
-            results.update(await asyncio.shield(self._deliver_and_record(pending)))
+            results.update(await self._deliver_and_record(pending))
         return [results[i] for i in range(len(begun))]
 
     async def _deliver_and_record(self, pending: list[tuple[int, Begun]]) -> dict[int, EmailResult]:

@@ -144,8 +144,7 @@ class OperationsActivities:
             mail.message_id, "", list(mail.to), referrals_total=report.referrals_total
         )
         entry = OutboxEntry(mail.message_id, request.run_id, KIND, 0, mail.to, mail.subject)
-        status = await self._outbox.begin(entry, datetime.now(UTC))
-        sent = await self._email.send_begun(mail.message_id, mail.message, KIND, status)
+        status, sent = await self._email.claim_and_send(entry, mail.message, KIND)
         if sent.status == "retry":  # the activity retry policy backs off and tries again
             raise ApplicationError(sent.error, type="TemporaryMailError")
         if sent.status == "failed" and status == "pending":

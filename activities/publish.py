@@ -40,9 +40,9 @@ class PublishActivities:
 
     @activity.defn(name=names.ACTIVITY_PUBLISH)
     async def publish_changes(self, publication: Publication) -> PublishResult:
-        # Shielded: once the outbox rows are claimed, finish (send, record the outcomes) even
-        # if this attempt is cancelled — its workflow left the cache, the worker stops — so no
-        # claim is left to block the next attempt until it expires.
+        # Shielded, as EmailActivities.claim_and_send: once the outbox rows are claimed,
+        # finish (send, record the outcomes) even if this attempt is cancelled — its workflow
+        # left the cache, the worker stops — so no claim is left to block the next attempt.
         return await asyncio.shield(self._publish(publication))
 
     async def _publish(self, publication: Publication) -> PublishResult:

@@ -54,8 +54,7 @@ class OutboxEntry:
 _OUTBOX = table_of(OutboxMessage)
 _THIS = _OUTBOX.c.message_id == bindparam("b_message_id")
 # built once, executed with parameters (cached compiled forms)
-_MARK_SENT = update(_OUTBOX).where(_THIS, _OUTBOX.c.status != SENT)
-_MARK_FAILED = update(_OUTBOX).where(_THIS, _OUTBOX.c.status != SENT)  # never downgrade
+_UNLESS_SENT = update(_OUTBOX).where(_THIS, _OUTBOX.c.status != SENT)  # never downgrade
 _KEEP_PENDING = update(_OUTBOX).where(_THIS, _OUTBOX.c.status == PENDING)
 _CLAIM = (
     update(_OUTBOX)
@@ -147,9 +146,9 @@ class EmailOutbox:
         """Permanent failure (a delivered message is never downgraded)."""
         await self.record([Outcome(message_id, FAILED, error)], now)
 
-    async def record_error(self, message_id: str, error: str, now: datetime | None = None) -> None:
+    async def record_error(self, message_id: str, error: str) -> None:
         """A temporary failure: keep the message pending, remember the error."""
-        await self.record([Outcome(message_id, PENDING, error)], now)
+        await self.record([Outcome(message_id, PENDING, error)], None)
 
     async def record(self, outcomes: list[Outcome], now: datetime | None) -> None:
         """Delivery attempts' outcomes in one transaction: SENT marks a message sent, FAILED
@@ -166,9 +165,9 @@ class EmailOutbox:
                     "claimed_until": None,  # the claim ends with the attempt's outcome
                 }
                 if o.status == SENT:
-                    result = await conn.execute(_MARK_SENT, {**params, "sent_at": now})
+                    result = await conn.execute(_UNLESS_SENT, {**params, "sent_at": now})
                 elif o.status == FAILED:
-                    result = await conn.execute(_MARK_FAILED, params)
+                    result = await conn.execute(_UNLESS_SENT, params)
                 else:
                     result = await conn.execute(_KEEP_PENDING, params)
                 if getattr(result, "rowcount", 0) != 1:

@@ -57,9 +57,6 @@ class Outgoing:
                 out.append(address)
         return out
 
-    def as_bytes(self) -> bytes:
-        return self.raw
-
     def parsed(self) -> EmailMessage:
         """The message as the standard library reads it."""
         return cast(EmailMessage, message_from_bytes(self.raw, policy=policy.default))
