@@ -16,6 +16,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.email import Begun, EmailActivities, outbox_entry
@@ -56,10 +57,10 @@ class PublishActivities:
         ]
         now = datetime.now(UTC)
 
-        async def record(session: AsyncSession) -> list[str]:
+        def record(session: Session) -> list[str]:
             if publication.snapshot is not None:
-                await self._read_model.write(session, publication.snapshot, now)
-            return [await EmailOutbox.begin_in(session, entry, now) for entry in entries]
+                self._read_model.write(session, publication.snapshot, now)
+            return [EmailOutbox.begin_in(session, entry, now) for entry in entries]
 
         statuses = iter(await run_write(self._sessions, record))
         begun = [

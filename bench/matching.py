@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import random
 import statistics
@@ -195,7 +196,7 @@ async def insert_partners(
     with a new directory change tick, as `PartnerDirectory.upsert` does."""
     from db.candidates import bump_tick
 
-    tick = await bump_tick(conn)
+    tick = await conn.run_sync(bump_tick)
     rows = partner_rows(candidates)
     for row in rows["p"]:
         row["change_tick"] = row["profile_tick"] = tick
@@ -267,6 +268,7 @@ async def _time_matches(
     own session, as `match_and_reserve` does; with `reserve_chosen` the chosen partner is
     then reserved (untimed), so the next match also catches its index up with that change."""
     from db.candidates import SlotTaken, directory_index, explain_counts, match, reserve
+    from db.engine import run_write
 
     t0 = time.perf_counter()
     async with sessionmaker() as session:
@@ -295,8 +297,8 @@ async def _time_matches(
             times["split"].append(total_ms)
         if reserve_chosen and result.partner is not None:
             try:
-                async with sessionmaker() as session, session.begin():
-                    await reserve(session, request, result, request.as_of)
+                work = functools.partial(reserve, request=request, result=result, now=request.as_of)
+                await run_write(sessionmaker, work)
             except SlotTaken:
                 pass
     return build_s, times

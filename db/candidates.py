@@ -29,6 +29,7 @@ values read back (SQLite) are taken as UTC.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import typing
 import weakref
@@ -38,6 +39,7 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    Connection,
     Table,
     func,
     literal,
@@ -49,8 +51,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
+from db.engine import run_write
 from db.models import (
     AssignmentRecord,
     DirectoryState,
@@ -139,8 +143,8 @@ class MatchConflict(Exception):
     """Reservation kept losing races; the caller (an activity) should retry later."""
 
 
-def _dialect(session: AsyncSession | AsyncConnection) -> str:
-    if isinstance(session, AsyncConnection):
+def _dialect(session: Session | Connection) -> str:
+    if isinstance(session, Connection):
         return session.dialect.name
     return session.get_bind().dialect.name
 
@@ -150,7 +154,7 @@ def _dialect(session: AsyncSession | AsyncConnection) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-async def bump_tick(session: AsyncSession | AsyncConnection) -> int:
+def bump_tick(session: Session | Connection) -> int:
     """Take the next directory change tick, for the partner rows this transaction changes
     (`partners.change_tick`). Call it before changing any partner row: it locks the counter
     row until commit (so ticks commit in order and lock order is always counter → rows)."""
@@ -161,7 +165,7 @@ async def bump_tick(session: AsyncSession | AsyncConnection) -> int:
         .on_conflict_do_update(index_elements=[T.c.id], set_={"tick": T.c.tick + 1})
         .returning(T.c.tick)
     )
-    return int((await session.execute(stmt)).scalar_one())
+    return int(session.execute(stmt).scalar_one())
 
 
 # ---------------------------------------------------------------------------------------
@@ -643,6 +647,7 @@ async def match(session: AsyncSession, request: MatchRequest) -> MatchResult:
     cpor = request.referral.cpor_partner
     for _ in range(MAX_STALE_RETRIES):
         index = await directory_index(session)
+        counted_at = index.tick
         counts, eligible = index.explain(request)
         loaded = await _load_indexed(session, index, index.ranked(eligible, 1), cpor)
         if loaded is None:
@@ -650,6 +655,10 @@ async def match(session: AsyncSession, request: MatchRequest) -> MatchResult:
         best, extra = loaded
         result = evaluate(_merge(best, extra), request)
         if result.partner is None:
+            # Another match refreshed the index while the partner loaded (it was taken,
+            # say): count again, so the explanation describes the state the answer is from.
+            if index.tick != counted_at:
+                continue
             pool = await _load_indexed(session, index, index.split_pool(request))
             if pool is None:
                 continue
@@ -703,21 +712,22 @@ def _insert_assignment(dialect: str, values: dict[str, Any]) -> Any:
     return insert(A).values(**values).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
 
 
-async def reserve(
-    session: AsyncSession, request: MatchRequest, result: MatchResult, now: datetime
-) -> MatchResult:
-    """Record the assignment (scope_id, attempt) and take one of the partner's slots.
+def reserve(
+    session: Session, request: MatchRequest, result: MatchResult, now: datetime
+) -> MatchResult | None:
+    """Record the assignment (scope_id, attempt) and take one of the partner's slots (a
+    write transaction's work, see `db.engine.run_write`).
 
-    Idempotent: when that assignment already exists, returns the result naming its partner.
-    Raises `SlotTaken` when the partner has no free slot left; the caller must then roll the
-    transaction back (the assignment row was inserted first) and match again. Writes first,
-    so SQLite takes its write lock at the first statement.
+    Idempotent: when that assignment already exists, writes nothing and returns None (the
+    recorded result is `existing_reservation`'s). Raises `SlotTaken` when the partner has
+    no free slot left; the transaction is then rolled back (the assignment row was inserted
+    first) and the caller matches again.
     """
     if result.partner is None:
         raise ValueError("nothing to reserve: the result names no partner")
     now = _utc(now) or now
     mpn_id = result.partner.mpn_id
-    inserted = await session.execute(
+    inserted = session.execute(
         _insert_assignment(
             _dialect(session),
             {
@@ -734,12 +744,9 @@ async def reserve(
         )
     )
     if getattr(inserted, "rowcount", 1) == 0:
-        existing = await existing_reservation(session, request)
-        if existing is None:
-            raise MatchConflict(f"assignment {request.scope_id} #{request.attempt} vanished")
-        return existing
-    tick = await bump_tick(session)
-    taken = await session.execute(
+        return None
+    tick = bump_tick(session)
+    taken = session.execute(
         update(P)
         .where(
             P.c.mpn_id == mpn_id,
@@ -779,14 +786,22 @@ async def match_and_reserve(
         if result.partner is None:
             return result
         try:
-            async with sessionmaker() as session, session.begin():
-                return await reserve(session, request, result, now)
+            work = functools.partial(reserve, request=request, result=result, now=now)
+            reserved = await run_write(sessionmaker, work)
         except SlotTaken:
             continue
         except OperationalError as exc:
             if not _is_lock_error(exc):
                 raise
             await asyncio.sleep(0.01 * (attempt + 1))
+            continue
+        if reserved is not None:
+            return reserved
+        async with sessionmaker() as session:  # recorded by a concurrent attempt
+            existing = await existing_reservation(session, request)
+        if existing is None:
+            raise MatchConflict(f"assignment {request.scope_id} #{request.attempt} vanished")
+        return existing
     raise MatchConflict(
         f"could not reserve a partner for {request.scope_id} #{request.attempt} "
         f"after {MAX_RESERVE_ATTEMPTS} attempts"

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from db.candidates import bump_tick
 from db.engine import run_write
@@ -110,9 +111,9 @@ class PartnerDirectory:
         identical to the stored ones count as neither. A repeated MPN ID: the last one wins."""
         latest = {p.mpn_id: p for p in profiles}
 
-        async def work(session: AsyncSession) -> tuple[int, int]:
-            tick = await bump_tick(session)
-            rows = await session.scalars(select(Partner).where(Partner.mpn_id.in_(list(latest))))
+        def work(session: Session) -> tuple[int, int]:
+            tick = bump_tick(session)
+            rows = session.scalars(select(Partner).where(Partner.mpn_id.in_(list(latest))))
             existing = {row.mpn_id: row for row in rows}
             created = updated = 0
             for mpn_id, profile in latest.items():
@@ -136,11 +137,11 @@ class PartnerDirectory:
                     row.updated_at = now
                     row.change_tick = row.profile_tick = tick
                     for table in _SIDE_TABLES:
-                        await session.execute(delete(table).where(table.mpn_id == mpn_id))
+                        session.execute(delete(table).where(table.mpn_id == mpn_id))
                     updated += 1
                 else:
                     continue
-                await session.flush()
+                session.flush()
                 session.add_all(_side_rows(profile))
             return created, updated
 
@@ -167,9 +168,9 @@ class PartnerDirectory:
     async def resume_expired(self, today: date, now: datetime) -> builtins.list[str]:
         """Clear pauses whose last day is before `today`; returns the MPN IDs resumed."""
 
-        async def work(session: AsyncSession) -> builtins.list[str]:
-            tick = await bump_tick(session)
-            rows = await session.scalars(
+        def work(session: Session) -> builtins.list[str]:
+            tick = bump_tick(session)
+            rows = session.scalars(
                 select(Partner).where(Partner.paused_until < today).order_by(Partner.mpn_id)
             )
             resumed = []
@@ -181,9 +182,9 @@ class PartnerDirectory:
         return await run_write(self._sessionmaker, work)
 
     async def _set_paused(self, mpn_id: str, until: date | None, now: datetime) -> None:
-        async def work(session: AsyncSession) -> None:
-            tick = await bump_tick(session)
-            row = await session.get(Partner, mpn_id)
+        def work(session: Session) -> None:
+            tick = bump_tick(session)
+            row = session.get(Partner, mpn_id)
             if row is None:
                 raise UnknownPartner(mpn_id)
             _apply_pause(row, until, now, tick)

@@ -12,19 +12,22 @@ import functools
 import time
 import weakref
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, Insert, Table, event, text
+from sqlalchemy import create_engine as _create_engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker as sync_sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -205,30 +208,109 @@ def _is_sqlite_busy(exc: DBAPIError) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def write_session(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
-    """A session in one transaction that commits on success. On SQLite the transaction starts
-    with `BEGIN IMMEDIATE`, so read-then-write logic holds the write lock from the start."""
-    async with sessionmaker() as session:
-        conn = await session.connection()
-        if conn.dialect.name == "sqlite":
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
-        yield session
+class _SqliteWriter:
+    """The one thread that writes a SQLite file for this process, on its own connection.
+
+    SQLite has one writer at a time. Written through aiosqlite, every statement of a write
+    transaction is a hop to the connection's thread and back through a busy event loop, and
+    the next writer polls the lock, sleeping up to 100 ms between tries: with dozens of
+    activities writing at once the pipeline benchmark spent a second per referral waiting to
+    write and the lock sat idle a third of the time. Here each transaction runs whole on this
+    thread (one hop), the next one queued right behind it; the busy timeout is left for other
+    processes."""
+
+    def __init__(self, url: URL) -> None:
+        self._engine = _create_engine(
+            url.set(drivername="sqlite+pysqlite"),
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        event.listen(self._engine, "connect", _sqlite_on_connect)
+        self._sessions = sync_sessionmaker(self._engine, expire_on_commit=False)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._transaction, work)
+
+    def _transaction(self, work: Callable[[Session], T]) -> T:
+        with self._sessions() as session:
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            result = work(session)
+            session.commit()
+            return result
+
+    def close(self) -> None:
+        """Close the connection on the writer thread once the queued transactions are done."""
+        self._thread.submit(self._engine.dispose)
+        self._thread.shutdown(wait=False)
+
+
+# Per engine (its sync facade), for SQLite files; closed when the engine is disposed.
+_WRITERS: weakref.WeakKeyDictionary[Engine, _SqliteWriter] = weakref.WeakKeyDictionary()
+# Per engine and event loop, for a SQLite database a second connection cannot open (memory).
+_WRITE_GATES: weakref.WeakKeyDictionary[
+    Engine, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+def _close_writer(engine: Engine) -> None:
+    writer = _WRITERS.pop(engine, None)
+    if writer is not None:
+        writer.close()
+
+
+def _is_file(url: URL) -> bool:
+    database = url.database or ""
+    return bool(database) and database != ":memory:" and "mode=memory" not in database
+
+
+def _sqlite_writer(engine: AsyncEngine) -> _SqliteWriter | None:
+    sync_engine = engine.sync_engine
+    writer = _WRITERS.get(sync_engine)
+    if writer is None and _is_file(engine.url):
+        writer = _WRITERS[sync_engine] = _SqliteWriter(engine.url)
+        if not event.contains(sync_engine, "engine_disposed", _close_writer):
+            event.listen(sync_engine, "engine_disposed", _close_writer)
+    return writer
+
+
+def _write_gate(engine: AsyncEngine) -> asyncio.Lock:
+    gates = _WRITE_GATES.setdefault(engine.sync_engine, weakref.WeakKeyDictionary())
+    return gates.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+
+
+async def _transaction(
+    sessionmaker: async_sessionmaker[AsyncSession], work: Callable[[Session], T]
+) -> T:
+    """One write transaction running `work` on a synchronous session: on the SQLite writer
+    thread, or through the async driver (PostgreSQL: concurrent writers lock rows, not the
+    database). On SQLite it starts with `BEGIN IMMEDIATE`, so read-then-write logic holds the
+    write lock from the start."""
+    bind = sessionmaker.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
+        async with sessionmaker() as session:
+            result = await session.run_sync(work)
+            await session.commit()
+            return result
+    writer = _sqlite_writer(bind)
+    if writer is not None:
+        return await writer.run(work)
+    async with _write_gate(bind), sessionmaker() as session:
+        await (await session.connection()).exec_driver_sql("BEGIN IMMEDIATE")
+        result = await session.run_sync(work)
         await session.commit()
+        return result
 
 
 async def run_write(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    work: Callable[[AsyncSession], Awaitable[T]],
+    sessionmaker: async_sessionmaker[AsyncSession], work: Callable[[Session], T]
 ) -> T:
-    """Run `work` in a write transaction; retry it when a concurrent writer won a unique-key
-    race or the SQLite lock wait timed out. `work` must be safe to run again."""
+    """Run `work` (synchronous, given a `Session`) in a write transaction; retry it when a
+    concurrent writer won a unique-key race or the SQLite lock wait timed out. `work` must be
+    safe to run again."""
     for attempt in range(1, _WRITE_RETRIES + 1):
         try:
-            async with write_session(sessionmaker) as session:
-                return await work(session)
+            return await _transaction(sessionmaker, work)
         except IntegrityError as exc:
             if not _is_unique_violation(exc) or attempt == _WRITE_RETRIES:
                 raise
@@ -252,11 +334,11 @@ def table_of(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
 
-async def insert_ignore(
-    session: AsyncSession, model: type[Any], values: dict[str, Any] | list[dict[str, Any]]
+def insert_ignore(
+    session: Session, model: type[Any], values: dict[str, Any] | list[dict[str, Any]]
 ) -> bool:
     """INSERT … ON CONFLICT DO NOTHING for a mapped class's table (one row, or several with
     the same keys); True when a single row was inserted."""
-    conn = await session.connection()
-    result = await conn.execute(_insert_ignore(conn.dialect.name, table_of(model)), values)
+    conn = session.connection()
+    result = conn.execute(_insert_ignore(conn.dialect.name, table_of(model)), values)
     return bool(getattr(result, "rowcount", 0) == 1)

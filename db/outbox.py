@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from db.engine import insert_ignore, run_write, table_of
 from db.models import OutboxMessage
@@ -111,7 +112,7 @@ class EmailOutbox:
         return await run_write(self._sessionmaker, lambda s: self.begin_in(s, entry, now))
 
     @staticmethod
-    async def begin_in(session: AsyncSession, entry: OutboxEntry, now: datetime) -> str:
+    def begin_in(session: Session, entry: OutboxEntry, now: datetime) -> str:
         """`begin` inside the caller's write transaction (e.g. with the state it reports)."""
         values = {
             "message_id": entry.message_id,
@@ -126,15 +127,15 @@ class EmailOutbox:
             "created_at": now,
             "claimed_until": now + CLAIM,
         }
-        if await insert_ignore(session, OutboxMessage, values):
+        if insert_ignore(session, OutboxMessage, values):
             return PENDING  # the usual case: a new message, one statement
-        conn = await session.connection()
-        claimed = await conn.execute(
+        conn = session.connection()
+        claimed = conn.execute(
             _CLAIM, {"b_message_id": entry.message_id, "b_now": now, "b_until": now + CLAIM}
         )
         if getattr(claimed, "rowcount", 0) == 1:
             return PENDING  # pending and unclaimed (or its claim expired): this attempt sends
-        row = await session.get(OutboxMessage, entry.message_id)
+        row = session.get(OutboxMessage, entry.message_id)
         if row is None:  # deleted in between: cannot happen while rows are kept
             raise UnknownMessage(entry.message_id)
         return BUSY if row.status == PENDING else row.status
@@ -155,8 +156,8 @@ class EmailOutbox:
         failed (never a delivered one), PENDING keeps it pending with the temporary error.
         Raises `UnknownMessage` for a Message-ID that was never begun."""
 
-        async def work(session: AsyncSession) -> None:
-            conn = await session.connection()
+        def work(session: Session) -> None:
+            conn = session.connection()
             for o in outcomes:
                 params = {
                     "b_message_id": o.message_id,
@@ -165,13 +166,13 @@ class EmailOutbox:
                     "claimed_until": None,  # the claim ends with the attempt's outcome
                 }
                 if o.status == SENT:
-                    result = await conn.execute(_UNLESS_SENT, {**params, "sent_at": now})
+                    result = conn.execute(_UNLESS_SENT, {**params, "sent_at": now})
                 elif o.status == FAILED:
-                    result = await conn.execute(_UNLESS_SENT, params)
+                    result = conn.execute(_UNLESS_SENT, params)
                 else:
-                    result = await conn.execute(_KEEP_PENDING, params)
+                    result = conn.execute(_KEEP_PENDING, params)
                 if getattr(result, "rowcount", 0) != 1:
-                    await self._require(session, o.message_id)  # unknown: raises
+                    self._require(session, o.message_id)  # unknown: raises
 
         if outcomes:
             await run_write(self._sessionmaker, work)
@@ -191,8 +192,8 @@ class EmailOutbox:
             return [_row(m) for m in await session.scalars(stmt)]
 
     @staticmethod
-    async def _require(session: AsyncSession, message_id: str) -> OutboxMessage:
-        row = await session.get(OutboxMessage, message_id, with_for_update=True)
+    def _require(session: Session, message_id: str) -> OutboxMessage:
+        row = session.get(OutboxMessage, message_id, with_for_update=True)
         if row is None:
             raise UnknownMessage(message_id)
         return row

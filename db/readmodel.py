@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from db.candidates import bump_tick
 from db.engine import insert_ignore, run_write, table_of
@@ -134,14 +135,12 @@ def _is_capacity_decline(outcome: str, reason: str) -> bool:
     return outcome == Outcome.DECLINED and reason == Reason.PARTNER_AT_CAPACITY
 
 
-async def _adjust_partner(
-    session: AsyncSession, mpn_id: str, open_delta: int, capacity_delta: int
-) -> None:
+def _adjust_partner(session: Session, mpn_id: str, open_delta: int, capacity_delta: int) -> None:
     if not open_delta and not capacity_delta:
         return
-    tick = await bump_tick(session)  # before the partner row: see db.candidates.bump_tick
+    tick = bump_tick(session)  # before the partner row: see db.candidates.bump_tick
     open_value = Partner.open_assignments + open_delta
-    await session.execute(
+    session.execute(
         update(Partner)
         .where(Partner.mpn_id == mpn_id)
         .values(
@@ -165,13 +164,13 @@ class ReferralReadModel:
         count it in the partner's open_assignments and set last_assigned_at. Idempotent per
         (workflow_id, seq); True when this call inserted the row."""
 
-        async def work(session: AsyncSession) -> bool:
+        def work(session: Session) -> bool:
             values: dict[str, Any] = {"workflow_id": workflow_id, "referral_id": referral_id}
             values |= {"seq": assignment.seq, **_assignment_columns(assignment)}
-            inserted = await insert_ignore(session, AssignmentRecord, values)
+            inserted = insert_ignore(session, AssignmentRecord, values)
             if inserted and _is_open(assignment.outcome):
-                await _adjust_partner(session, assignment.partner, 1, 0)
-                await session.execute(
+                _adjust_partner(session, assignment.partner, 1, 0)
+                session.execute(
                     update(Partner)
                     .where(Partner.mpn_id == assignment.partner)
                     .values(last_assigned_at=assignment.assigned_at)
@@ -186,26 +185,23 @@ class ReferralReadModel:
         at = now or datetime.now(UTC)
         await run_write(self._sessionmaker, lambda session: self.write(session, snapshot, at))
 
-    async def write(self, session: AsyncSession, snapshot: Snapshot, now: datetime) -> None:
+    @classmethod
+    def write(cls, session: Session, snapshot: Snapshot, now: datetime) -> None:
         """`sync` inside the caller's write transaction."""
-        stored_history = await self._write_referral(session, snapshot, now)
+        stored_history = cls._write_referral(session, snapshot, now)
         if stored_history is not None:
-            await self._write_assignments(session, snapshot)
-            await self._write_audit(session, snapshot, stored_history)
+            cls._write_assignments(session, snapshot)
+            cls._write_audit(session, snapshot, stored_history)
 
     @staticmethod
-    async def _write_referral(
-        session: AsyncSession, snapshot: Snapshot, now: datetime
-    ) -> int | None:
+    def _write_referral(session: Session, snapshot: Snapshot, now: datetime) -> int | None:
         """Insert or update the referral's row (core statements: this runs on every change of
         every referral). Returns how many history entries the stored snapshot had (0 for a new
         row), or None when the stored snapshot is newer and nothing was written."""
         state = snapshot.state
-        conn = await session.connection()
-        stored = (
-            await conn.execute(
-                _stored_referral(conn.dialect.name), {"b_workflow_id": state.workflow_id}
-            )
+        conn = session.connection()
+        stored = conn.execute(
+            _stored_referral(conn.dialect.name), {"b_workflow_id": state.workflow_id}
         ).first()
         stored_history = (stored[1] or 0) if stored is not None else 0
         if stored_history > len(state.history):
@@ -237,18 +233,18 @@ class ReferralReadModel:
             "updated_at": now,
         }
         if stored is None:
-            await conn.execute(_INSERT_REFERRAL, {"workflow_id": state.workflow_id, **columns})
+            conn.execute(_INSERT_REFERRAL, {"workflow_id": state.workflow_id, **columns})
         else:
-            await conn.execute(_UPDATE_REFERRAL, {"b_workflow_id": state.workflow_id, **columns})
+            conn.execute(_UPDATE_REFERRAL, {"b_workflow_id": state.workflow_id, **columns})
         return stored_history
 
     @staticmethod
-    async def _write_assignments(session: AsyncSession, snapshot: Snapshot) -> None:
+    def _write_assignments(session: Session, snapshot: Snapshot) -> None:
         state = snapshot.state
-        conn = await session.connection()
+        conn = session.connection()
         stored = {
             row.seq: row
-            for row in await conn.execute(_STORED_ASSIGNMENTS, {"b_workflow_id": state.workflow_id})
+            for row in conn.execute(_STORED_ASSIGNMENTS, {"b_workflow_id": state.workflow_id})
         }
         for a in state.assignments:
             columns = _assignment_columns(a)
@@ -259,8 +255,8 @@ class ReferralReadModel:
                     "referral_id": state.referral_id,
                 }
                 values |= {"seq": a.seq, **columns}
-                if await insert_ignore(session, AssignmentRecord, values):
-                    await _adjust_partner(
+                if insert_ignore(session, AssignmentRecord, values):
+                    _adjust_partner(
                         session,
                         a.partner,
                         int(_is_open(a.outcome)),
@@ -269,7 +265,7 @@ class ReferralReadModel:
                 continue
             if all(getattr(old, name) == columns[name] for name in _COMPARED):
                 continue  # nothing of this assignment changed since it was stored
-            result = await conn.execute(
+            result = conn.execute(
                 _UPDATE_ASSIGNMENT, {"b_id": old.id, "b_outcome": old.outcome, **columns}
             )
             if getattr(result, "rowcount", 0) != 1 or old.outcome == a.outcome:
@@ -278,10 +274,10 @@ class ReferralReadModel:
             capacity_delta = int(_is_capacity_decline(a.outcome, a.reason)) - int(
                 _is_capacity_decline(old.outcome, old.reason)
             )
-            await _adjust_partner(session, a.partner, open_delta, max(capacity_delta, 0))
+            _adjust_partner(session, a.partner, open_delta, max(capacity_delta, 0))
 
     @staticmethod
-    async def _write_audit(session: AsyncSession, snapshot: Snapshot, stored_history: int) -> None:
+    def _write_audit(session: Session, snapshot: Snapshot, stored_history: int) -> None:
         """The history entries the stored snapshot did not have yet (its audit rows were
         written with it, in the same transaction); a replayed entry is ignored."""
         state = snapshot.state
@@ -300,7 +296,7 @@ class ReferralReadModel:
             if seq >= stored_history
         ]
         if rows:
-            await insert_ignore(session, AuditEvent, rows)
+            insert_ignore(session, AuditEvent, rows)
 
     # -- reads --------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from db.directory import UnknownPartner
 from db.engine import insert_ignore, run_write
@@ -30,8 +31,8 @@ class TokenStore:
         """A new API token for the partner (earlier tokens stay valid until revoked)."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
 
-        async def work(session: AsyncSession) -> None:
-            if await session.get(Partner, mpn_id) is None:
+        def work(session: Session) -> None:
+            if session.get(Partner, mpn_id) is None:
                 raise UnknownPartner(mpn_id)
             session.add(ApiToken(mpn_id=mpn_id, token_hash=token_hash(token), created_at=now))
 
@@ -41,10 +42,10 @@ class TokenStore:
     async def revoke(self, mpn_id: str, now: datetime) -> int:
         """Revoke every active token of the partner; returns how many were revoked."""
 
-        async def work(session: AsyncSession) -> int:
-            if await session.get(Partner, mpn_id) is None:
+        def work(session: Session) -> int:
+            if session.get(Partner, mpn_id) is None:
                 raise UnknownPartner(mpn_id)
-            result = await session.execute(
+            result = session.execute(
                 update(ApiToken)
                 .where(ApiToken.mpn_id == mpn_id, ApiToken.revoked_at.is_(None))
                 .values(revoked_at=now)
@@ -74,8 +75,8 @@ class TokenStore:
     ) -> None:
         """Store the answer to an Idempotency-Key request (the first stored answer wins)."""
 
-        async def work(session: AsyncSession) -> None:
-            await insert_ignore(
+        def work(session: Session) -> None:
+            insert_ignore(
                 session,
                 IdempotencyKey,
                 {
@@ -99,7 +100,7 @@ class TokenStore:
     async def use_link(self, nonce: str, now: datetime) -> bool:
         """True the first time a single-use link's nonce is used, False afterwards."""
 
-        async def work(session: AsyncSession) -> bool:
-            return await insert_ignore(session, LinkUse, {"nonce": nonce, "used_at": now})
+        def work(session: Session) -> bool:
+            return insert_ignore(session, LinkUse, {"nonce": nonce, "used_at": now})
 
         return await run_write(self._sessionmaker, work)

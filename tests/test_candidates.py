@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bench.matching import AS_OF, insert_partners, synthetic_partner, synthetic_request
 from db.candidates import (
@@ -190,9 +191,10 @@ async def test_reservation_is_idempotent(engine, sessionmaker):
         assert rows[0].explanation == dataclasses.asdict(first.explanation)
     # A direct reserve for the same (scope, attempt) names the recorded partner.
     other = dataclasses.replace(first, partner=dataclasses.replace(first.partner, mpn_id="2"))
-    async with sessionmaker() as session, session.begin():
-        replay = await reserve(session, request, other, NOW)
-    assert replay.partner is not None and replay.partner.mpn_id == "1"
+    replay = await run_write(sessionmaker, lambda s: reserve(s, request, other, NOW))
+    assert replay is None  # nothing written: the recorded result stands
+    again = await match_and_reserve(sessionmaker, request, NOW)
+    assert again.partner is not None and again.partner.mpn_id == "1"
     assert (await partner_row(sessionmaker, "2"))[0] == 1
     # The next attempt (partner 1 declined) goes elsewhere.
     second = await match_and_reserve(
@@ -209,7 +211,7 @@ async def test_concurrent_reservations_never_exceed_capacity(engine, sessionmake
     assert len(winners) == 1
     for r in results:
         if r.partner is None:
-            assert r.explanation.removed["capacity"] == 1
+            assert r.explanation.removed["capacity"] == 1, r.explanation
     assert (await partner_row(sessionmaker, "1"))[0] == 1
 
 
@@ -259,9 +261,9 @@ async def test_index_follows_loads_pauses_and_imports(engine, sessionmaker):
         request = dataclasses.replace(request, scope_id=f"FT-L{i}")
         await match_and_reserve(sessionmaker, request, NOW)
 
-    async def close_one(session: AsyncSession) -> None:
-        await _adjust_partner(session, partners[0][0].mpn_id, -1, 1)
-        await _adjust_partner(session, partners[1][0].mpn_id, -1, 0)
+    def close_one(session: Session) -> None:
+        _adjust_partner(session, partners[0][0].mpn_id, -1, 1)
+        _adjust_partner(session, partners[1][0].mpn_id, -1, 0)
 
     await run_write(sessionmaker, close_one)
     await _check_against_pure(sessionmaker, rng, 10)
