@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.deadlines import DeadlineActivities
 from activities.email import EmailActivities
@@ -34,6 +33,7 @@ from db.engine import DatabaseUnavailable, open_database
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
 from runtime.metrics import MetricsUnavailable, runtime_from_env
+from runtime.sandbox import WORKFLOW_RUNNER
 from runtime.schedules import describe, ensure_schedules
 from runtime.settings import Settings, SettingsError
 from runtime.temporal import (
@@ -68,16 +68,6 @@ def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSessi
         operations.send_weekly_report,
         operations.resume_expired_pauses,
     ]
-
-
-# The sandbox imports a workflow's modules afresh for every workflow instance it creates, to
-# isolate module-level state; that was 15-20 % of the worker's CPU in the pipeline benchmark
-# (bench/README.md). The workflow modules keep no module-level state, so they are passed
-# through; the sandbox still refuses non-deterministic calls (time, randomness, I/O) at run
-# time, and the replay tests prove determinism.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
-)
 
 
 def build_worker(
