@@ -12,7 +12,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import uvloop
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.plugin import SimplePlugin
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -32,6 +33,7 @@ from activities.records import RecordActivities
 from db.engine import DatabaseUnavailable, open_database
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
+from mail.smtp import MailPool
 from runtime.metrics import MetricsUnavailable, runtime_from_env
 from runtime.sandbox import WORKFLOW_RUNNER
 from runtime.schedules import describe, ensure_schedules
@@ -51,12 +53,16 @@ log = logging.getLogger("fasttrack.worker")
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 
-def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Any]:
+def build_activities(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    mail_pool: MailPool | None = None,
+) -> list[Any]:
     matching = MatchingActivities(sessions, settings)
     deadlines = DeadlineActivities(settings)
     read_model = ReferralReadModel(sessions)
     records = RecordActivities(read_model)
-    email = EmailActivities(settings, EmailOutbox(sessions))
+    email = EmailActivities(settings, EmailOutbox(sessions), mail_pool)
     publish = PublishActivities(sessions, read_model, email)
     operations = OperationsActivities(settings, sessions)
     return [
@@ -76,15 +82,30 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
     **options: Any,
 ) -> Worker:
+    pool = MailPool()
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow],
-        activities=build_activities(settings, sessions),
+        activities=build_activities(settings, sessions, pool),
         activity_executor=ThreadPoolExecutor(max_workers=4),
         workflow_runner=WORKFLOW_RUNNER,
+        plugins=[_closing(pool)],
         **{"graceful_shutdown_timeout": GRACEFUL_SHUTDOWN, **options},
     )
+
+
+def _closing(pool: MailPool) -> SimplePlugin:
+    """Around the worker's run: QUIT the SMTP connections it kept once it has stopped."""
+
+    @contextlib.asynccontextmanager
+    async def kept_connections() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    return SimplePlugin("fasttrack.mail-pool", run_context=kept_connections)
 
 
 async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:

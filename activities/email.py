@@ -22,7 +22,7 @@ from domain.links import LinkClaims, link_nonce, sign_link
 from domain.models import EmailRequest, EmailResult
 from mail.compose import Composed, compose, make_message_id
 from mail.mime import Outgoing
-from mail.smtp import MailSession, PermanentMailError, TemporaryMailError
+from mail.smtp import MailPool, MailSession, PermanentMailError, TemporaryMailError
 from runtime.metrics import email_outcome
 from runtime.settings import Settings
 
@@ -51,9 +51,12 @@ def outbox_entry(request: EmailRequest, composed: Composed) -> OutboxEntry:
 
 
 class EmailActivities:
-    def __init__(self, settings: Settings, outbox: EmailOutbox) -> None:
+    def __init__(
+        self, settings: Settings, outbox: EmailOutbox, pool: MailPool | None = None
+    ) -> None:
         self._settings = settings
         self._outbox = outbox
+        self._pool = pool
 
     @property
     def settings(self) -> Settings:
@@ -138,7 +141,7 @@ class EmailActivities:
     async def _deliver_and_record(self, pending: list[tuple[int, Begun]]) -> dict[int, EmailResult]:
         results: dict[int, EmailResult] = {}
         outcomes: list[Outcome] = []
-        async with MailSession(self._settings) as session:
+        async with MailSession(self._settings, self._pool) as session:
             for i, item in pending:
                 mid = item.message_id
                 try:

@@ -40,7 +40,7 @@ class _ReportingSink(MailSink):
         super().__init__(directory=None, echo=False)
         self._parser = BytesHeaderParser()
 
-    def _store(self, envelope: Envelope) -> None:
+    def _store(self, envelope: Envelope, peer: str = "") -> None:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8")

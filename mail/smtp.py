@@ -1,6 +1,9 @@
 """Deliver one message over SMTP (aiosmtplib), classifying failures as temporary or permanent.
 
-`deliver` opens a connection per message; a `MailSession` sends several over one.
+`deliver` opens a connection per message; a `MailSession` sends several over one, and with a
+`MailPool` it takes a connection a finished session left open instead of opening one (a
+worker sends every change's emails: connect, greeting, EHLO and QUIT were three of the seven
+round trips of each; bench/README.md).
 `settings.smtp_timeout` bounds every network step (connect + greeting, each command, the data
 transfer). STARTTLS is required when
 `settings.smtp_starttls` is true and not attempted otherwise; port 465 uses implicit TLS.
@@ -20,8 +23,10 @@ are logged and the others get the message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
+import time
 from email.utils import parseaddr
 
 import aiosmtplib
@@ -65,14 +70,73 @@ async def deliver(message: Outgoing, settings: Settings) -> None:
         await session.send(message)
 
 
-class MailSession:
-    """Several messages over one SMTP connection: opened on the first `send`, closed at the
-    end, and dropped after a failure so the next message starts on a fresh one."""
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
 
-    def __init__(self, settings: Settings) -> None:
+
+class MailPool:
+    """SMTP connections that finished sessions left open, for the next session to reuse.
+
+    At most `size` are kept, each for `idle` seconds (servers drop idle clients after a few
+    minutes; RFC 5321 suggests 5); only on the event loop that opened them. A kept connection
+    the server has dropped meanwhile fails at its first command, before anything was sent:
+    the session then opens a new one (`MailSession`)."""
+
+    def __init__(self, size: int = 16, idle: float = 30.0) -> None:
+        self._size = size
+        self._idle = idle
+        self._kept: list[tuple[float, asyncio.AbstractEventLoop, aiosmtplib.SMTP]] = []
+
+    def take(self) -> aiosmtplib.SMTP | None:
+        """A kept connection (the most recently used), or None."""
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        while self._kept:
+            since, owner, client = self._kept.pop()
+            if owner is loop and client.is_connected and now - since < self._idle:
+                return client
+            if owner is loop:
+                client.close()
+        return None
+
+    async def give_back(self, client: aiosmtplib.SMTP) -> None:
+        if len(self._kept) < self._size and client.is_connected:
+            self._kept.append((time.monotonic(), asyncio.get_running_loop(), client))
+        else:
+            await _quit(client)
+
+    def discard(self) -> None:
+        """Close every kept connection without a word (the server is gone)."""
+        kept, self._kept = self._kept, []
+        loop = asyncio.get_running_loop()
+        for _, owner, client in kept:
+            if owner is loop:
+                client.close()
+
+    async def close(self) -> None:
+        """QUIT every kept connection (worker shutdown)."""
+        kept, self._kept = self._kept, []
+        loop = asyncio.get_running_loop()
+        for _, owner, client in kept:
+            if owner is loop:
+                await _quit(client)
+
+
+class MailSession:
+    """Several messages over one SMTP connection: opened on the first `send` (or taken from
+    `pool`), closed at the end (or given back to `pool`), and dropped after a failure so the
+    next message starts on a fresh one."""
+
+    def __init__(self, settings: Settings, pool: MailPool | None = None) -> None:
         self._settings = settings
         self._where = f"SMTP {settings.smtp_host}:{settings.smtp_port}"
         self._client: aiosmtplib.SMTP | None = None
+        self._pool = pool
+        self._reused = False  # the current connection came from the pool, unused so far
 
     async def __aenter__(self) -> MailSession:
         return self
@@ -82,11 +146,12 @@ class MailSession:
 
     async def close(self) -> None:
         client, self._client = self._client, None
-        if client is not None and client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                client.close()
+        if client is None:
+            return
+        if self._pool is not None:
+            await self._pool.give_back(client)
+        else:
+            await _quit(client)
 
     async def send(self, message: Outgoing) -> None:
         """Send `message` to its To and Cc recipients, or raise a `MailError`."""
@@ -101,15 +166,39 @@ class MailSession:
             raise PermanentMailError(f"invalid sender address: {self._settings.mail_from!r}")
         try:
             await self._transaction(sender, recipients, message)
+            return
+        except TemporaryMailError:
+            if not self._drop():
+                raise
         except BaseException:
-            client, self._client = self._client, None  # a failed session is not reused
-            if client is not None:
-                client.close()
+            self._drop()
             raise
+        # A kept connection failed before sending anything: the server had dropped it, and
+        # likely the other kept ones too (a restart). Send over a new connection.
+        if self._pool is not None:
+            self._pool.discard()
+        try:
+            await self._transaction(sender, recipients, message)
+        except BaseException:
+            self._drop()
+            raise
+
+    def _drop(self) -> bool:
+        """Close the current connection (a failed session is not reused); True when it was a
+        kept one failing before it sent anything."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+        reused, self._reused = self._reused, False
+        return reused
 
     async def _connected(self) -> aiosmtplib.SMTP:
         if self._client is not None and self._client.is_connected:
             return self._client
+        kept = self._pool.take() if self._pool is not None else None
+        if kept is not None:
+            self._client, self._reused = kept, True
+            return kept
         settings = self._settings
         implicit_tls = settings.smtp_port == IMPLICIT_TLS_PORT and not settings.smtp_starttls
         client = aiosmtplib.SMTP(
@@ -130,6 +219,7 @@ class MailSession:
         try:
             client = await self._connected()
             await client.mail(sender)
+            self._reused = False  # the kept connection works: what fails now is not retried
             refused: dict[str, aiosmtplib.SMTPResponse] = {}
             for rcpt in recipients:
                 try:

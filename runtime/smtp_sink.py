@@ -51,11 +51,27 @@ class Received:
     rcpt_tos: list[str]
     path: Path | None = None
     raw: bytes = field(default=b"", repr=False)
+    peer: str = ""  # the client's address and port: one per connection
 
 
 class _Handler:
     def __init__(self, sink: MailSink) -> None:
         self.sink = sink
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        reply = self.sink._take_fault("MAIL")
+        if reply:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self,
@@ -75,13 +91,14 @@ class _Handler:
         reply = self.sink._take_fault("DATA")
         if reply:
             return reply
-        self.sink._store(envelope)
+        self.sink._store(envelope, str(session.peer or ""))
         return "250 Message accepted for delivery"
 
 
 class MailSink:
     TEMPORARY = "451 4.3.0 Try again later"
     PERMANENT = "550 5.1.1 No such user"
+    CLOSING = "421 4.3.2 Service shutting down"
 
     def __init__(
         self,
@@ -141,7 +158,8 @@ class MailSink:
     def fail_next(
         self, count: int = 1, reply: str = TEMPORARY, commands: tuple[str, ...] = ("RCPT", "DATA")
     ) -> None:
-        """Answer the next `count` RCPT/DATA commands with `reply` (e.g. `MailSink.PERMANENT`)."""
+        """Answer the next `count` of `commands` (MAIL, RCPT, DATA) with `reply` (e.g.
+        `MailSink.PERMANENT`, `MailSink.CLOSING`)."""
         self.fault = Fault(count, reply, tuple(c.upper() for c in commands)) if count > 0 else None
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> list[EmailMessage]:
@@ -165,7 +183,7 @@ class MailSink:
             self.fault = None
         return fault.reply
 
-    def _store(self, envelope: Envelope) -> None:
+    def _store(self, envelope: Envelope, peer: str = "") -> None:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
@@ -178,7 +196,7 @@ class MailSink:
             path.write_bytes(raw)
         self.messages.append(message)
         self.received.append(
-            Received(message, envelope.mail_from or "", list(envelope.rcpt_tos), path, raw)
+            Received(message, envelope.mail_from or "", list(envelope.rcpt_tos), path, raw, peer)
         )
         if self.echo:
             print(f"mail: {message.get('To', '')} | {message.get('Subject', '')}", flush=True)

@@ -20,7 +20,14 @@ import pytest_asyncio
 from mail import samples
 from mail.compose import compose
 from mail.mime import Outgoing
-from mail.smtp import MailError, PermanentMailError, TemporaryMailError, deliver
+from mail.smtp import (
+    MailError,
+    MailPool,
+    MailSession,
+    PermanentMailError,
+    TemporaryMailError,
+    deliver,
+)
 from runtime.settings import PROJECT_ROOT, Settings
 from runtime.smtp_sink import MailSink
 
@@ -207,3 +214,77 @@ async def test_sink_runs_as_a_program(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=5)
     assert proc.returncode == 0
+
+
+def _connections(*sinks: MailSink) -> int:
+    return len({r.peer for sink in sinks for r in sink.received})
+
+
+async def test_a_pool_keeps_the_connection_for_the_next_session(tmp_path: Path) -> None:
+    async with MailSink(port=0, directory=tmp_path) as sink:
+        settings = _settings(sink.port)
+        pool = MailPool()
+        for _ in range(3):
+            async with MailSession(settings, pool) as session:
+                await session.send(_message(settings))
+        await sink.wait_for(3)
+        assert _connections(sink) == 1
+        await pool.close()
+        async with MailSession(settings, pool) as session:  # closed: a new connection
+            await session.send(_message(settings))
+        await sink.wait_for(4)
+        assert _connections(sink) == 2
+        await pool.close()
+
+
+async def test_a_kept_connection_the_server_gave_up_is_replaced(sink: MailSink) -> None:
+    """The server closes a kept connection (421 at MAIL FROM, as on a timeout or a restart):
+    the message goes out once, over a new connection."""
+    settings = _settings(sink.port)
+    pool = MailPool()
+    async with MailSession(settings, pool) as session:
+        await session.send(_message(settings))
+    sink.fail_next(1, MailSink.CLOSING, ("MAIL",))
+    async with MailSession(settings, pool) as session:
+        await session.send(_message(settings))
+    assert len(await sink.wait_for(2)) == 2
+    assert _connections(sink) == 2
+    await pool.close()
+
+
+async def test_a_new_connection_giving_up_is_a_temporary_failure(sink: MailSink) -> None:
+    settings = _settings(sink.port)
+    sink.fail_next(1, MailSink.CLOSING, ("MAIL",))
+    with pytest.raises(TemporaryMailError, match="421"):
+        async with MailSession(settings, MailPool()) as session:
+            await session.send(_message(settings))
+
+
+async def test_kept_connections_expire(tmp_path: Path) -> None:
+    async with MailSink(port=0, directory=tmp_path) as sink:
+        settings = _settings(sink.port)
+        pool = MailPool(idle=0.05)
+        async with MailSession(settings, pool) as session:
+            await session.send(_message(settings))
+        await asyncio.sleep(0.1)
+        async with MailSession(settings, pool) as session:
+            await session.send(_message(settings))
+        await sink.wait_for(2)
+        assert _connections(sink) == 2
+        await pool.close()
+
+
+async def test_a_failure_after_mail_from_is_not_retried_on_a_kept_connection(
+    tmp_path: Path,
+) -> None:
+    async with MailSink(port=0, directory=tmp_path) as sink:
+        settings = _settings(sink.port)
+        pool = MailPool()
+        async with MailSession(settings, pool) as session:
+            await session.send(_message(settings))
+        sink.fail_next(3, MailSink.TEMPORARY, ("DATA",))
+        with pytest.raises(TemporaryMailError):
+            async with MailSession(settings, pool) as session:
+                await session.send(_message(settings))
+        assert len(sink.messages) == 1 and _connections(sink) == 1
+        await pool.close()
