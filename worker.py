@@ -35,7 +35,7 @@ from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
 from mail.smtp import MailPool
 from runtime.metrics import MetricsUnavailable, runtime_from_env
-from runtime.sandbox import WORKFLOW_RUNNER
+from runtime.sandbox import WORKFLOW_RUNNER, precompile
 from runtime.schedules import describe, ensure_schedules
 from runtime.settings import Settings, SettingsError
 from runtime.temporal import (
@@ -82,6 +82,7 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
     **options: Any,
 ) -> Worker:
+    precompile()
     pool = MailPool()
     return Worker(
         client,
