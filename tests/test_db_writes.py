@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db import engine as db_engine
@@ -65,7 +66,7 @@ async def test_sqlite_file_writes_run_on_the_writer_thread(tmp_path) -> None:
         names = await asyncio.gather(
             *(run_write(sessions, lambda s: threading.current_thread().name) for _ in range(5))
         )
-        assert {name.rpartition("_")[0] for name in names} == {"sqlite-writer"}
+        assert set(names) == {"sqlite-writer"}
         assert engine.sync_engine in db_engine._WRITERS
     finally:
         await engine.dispose()
@@ -86,3 +87,48 @@ async def test_sqlite_in_memory_writes_through_the_event_loop() -> None:
         assert engine.sync_engine not in db_engine._WRITERS
     finally:
         await engine.dispose()
+
+
+async def test_one_failing_transaction_among_many_fails_alone(database: Database) -> None:
+    """Transactions queued together (SQLite: one group commit) each stand alone: the one
+    that fails is rolled back and its caller gets the error; the others land."""
+
+    def work(i: int):
+        def write(session: Session) -> int:
+            insert_ignore(session, LinkUse, {"nonce": f"g{i}", "used_at": NOW})
+            if i == 7:
+                raise ValueError("the seventh refuses")
+            return i
+
+        return write
+
+    results = await asyncio.gather(
+        *(run_write(database.sessionmaker, work(i)) for i in range(20)), return_exceptions=True
+    )
+    assert [r for r in results if isinstance(r, BaseException)] == [results[7]]
+    assert isinstance(results[7], ValueError)
+    assert await _count(database) == 19
+    async with database.sessionmaker() as session:
+        assert await session.get(LinkUse, "g7") is None
+
+
+async def test_a_transaction_failing_at_its_flush_fails_alone(database: Database) -> None:
+    """An ORM insert that conflicts only when flushed (at the savepoint's end in a group)
+    fails its caller alone; nobody is left waiting."""
+    await run_write(database.sessionmaker, lambda s: s.add(LinkUse(nonce="taken", used_at=NOW)))
+
+    def work(i: int):
+        def write(session: Session) -> int:
+            session.add(LinkUse(nonce="taken" if i == 3 else f"f{i}", used_at=NOW))
+            return i
+
+        return write
+
+    async with asyncio.timeout(30):
+        results = await asyncio.gather(
+            *(run_write(database.sessionmaker, work(i)) for i in range(12)),
+            return_exceptions=True,
+        )
+    assert isinstance(results[3], IntegrityError)
+    assert [r for i, r in enumerate(results) if i != 3] == [i for i in range(12) if i != 3]
+    assert await _count(database) == 12
