@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.utils import format_datetime, parseaddr
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from domain.models import EmailRequest
 from mail import display
-from mail.mime import Outgoing, alternative
+from mail.mime import Outgoing, alternative, parse_addresses
 from runtime.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -114,6 +114,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    auto_reload=False,  # templates change with a deploy (a restart), not under a running worker
 )
 _env.filters.update(
     workload=display.workload,
@@ -344,7 +345,8 @@ def _bar(value: float | None) -> int:
 def _unique(addresses: list[str]) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
-    for _, address in getaddresses([a for a in addresses if a and a.strip()]):
+    parsed = (pair for a in addresses if a and a.strip() for pair in parse_addresses(a))
+    for _, address in parsed:
         if address and address.lower() not in seen:
             seen.add(address.lower())
             out.append(address)
