@@ -233,9 +233,10 @@ class _SqliteWriter:
     SQLite has one writer at a time. Written through aiosqlite, every statement of a write
     transaction is a hop to the connection's thread and back through a busy event loop, and
     the next writer polls the lock, sleeping up to 100 ms between tries: with dozens of
-    activities writing at once the pipeline benchmark spent half of each publish (0.64 of 1.3 s
-    p50) waiting to write, and the lock sat idle a third of the time. Here transactions run whole on this
-    thread, one after the other; the busy timeout is left for other processes.
+    activities writing at once the pipeline benchmark spent half of each publish (0.64 of
+    1.3 s p50) waiting to write, and the lock sat idle a third of the time. Here transactions
+    run whole on this thread, one after the other; the busy timeout is left for other
+    processes.
 
     Group commit: the transactions queued when the thread takes the next one run together in
     one database transaction, each in its own savepoint (one that fails is rolled back alone
