@@ -2,12 +2,12 @@
 
 A sender calls `begin` before delivering: "sent" and "failed" mean do not send; "busy" means
 another attempt is sending it right now (its claim has not expired): do not send, try again
-later; "pending" means this attempt holds the claim (`claimed_until`) and must send now, then
-`record` the outcome (`mark_sent`, `mark_failed` for a permanent failure, `record_error` for a
-temporary one that will be retried), which ends the claim. `attempts` counts delivery
-attempts started. Claims make this hold for attempts that run at the same time, too (a local
-activity re-run after its workflow left the cache; an activity retried after a timeout while
-its first attempt still runs).
+later; "pending" means this attempt holds the claim (`claimed_until`) and must send now,
+then `record` the outcome (an `Outcome`: SENT; FAILED, permanent, never downgrading a
+delivered message; PENDING with the error of a temporary failure that will be retried),
+which ends the claim. `attempts` counts delivery attempts started. Claims make this hold for
+attempts that run at the same time, too (a local activity re-run after its workflow left the
+cache; an activity retried after a timeout while its first attempt still runs).
 """
 
 from __future__ import annotations
@@ -139,17 +139,6 @@ class EmailOutbox:
         if row is None:  # deleted in between: cannot happen while rows are kept
             raise UnknownMessage(entry.message_id)
         return BUSY if row.status == PENDING else row.status
-
-    async def mark_sent(self, message_id: str, now: datetime) -> None:
-        await self.record([Outcome(message_id, SENT)], now)
-
-    async def mark_failed(self, message_id: str, error: str, now: datetime) -> None:
-        """Permanent failure (a delivered message is never downgraded)."""
-        await self.record([Outcome(message_id, FAILED, error)], now)
-
-    async def record_error(self, message_id: str, error: str) -> None:
-        """A temporary failure: keep the message pending, remember the error."""
-        await self.record([Outcome(message_id, PENDING, error)], None)
 
     async def record(self, outcomes: list[Outcome], now: datetime | None) -> None:
         """Delivery attempts' outcomes in one transaction: SENT marks a message sent, FAILED

@@ -6,7 +6,16 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from db.outbox import CLAIM, EmailOutbox, OutboxEntry, UnknownMessage
+from db.outbox import (
+    CLAIM,
+    FAILED,
+    PENDING,
+    SENT,
+    EmailOutbox,
+    OutboxEntry,
+    Outcome,
+    UnknownMessage,
+)
 from tests.dbfixtures import T0, Database
 
 MID = "<FT-1.1.assigned@fasttrack.localhost>"
@@ -27,9 +36,11 @@ async def test_pending_until_sent_then_never_again(database: Database) -> None:
     assert await _begin(outbox) == "busy"  # a second attempt while the first one sends
     later = T0 + CLAIM + timedelta(seconds=1)
     assert await _begin(outbox, at=later) == "pending"  # the first attempt died: claim expired
-    await outbox.mark_sent(MID, T0 + timedelta(seconds=5))
+    await outbox.record([Outcome(MID, SENT)], T0 + timedelta(seconds=5))
     assert await _begin(outbox) == "sent"
-    await outbox.mark_failed(MID, "late failure", T0)  # never downgrades a delivered message
+    await outbox.record(
+        [Outcome(MID, FAILED, "late failure")], T0
+    )  # never downgrades a delivered message
 
     row = await outbox.get(MID)
     assert row is not None
@@ -42,12 +53,12 @@ async def test_pending_until_sent_then_never_again(database: Database) -> None:
 async def test_temporary_and_permanent_failures(database: Database) -> None:
     outbox = EmailOutbox(database.sessionmaker)
     assert await _begin(outbox) == "pending"
-    await outbox.record_error(MID, "connection refused")
+    await outbox.record([Outcome(MID, PENDING, "connection refused")], None)
     row = await outbox.get(MID)
     assert row is not None and (row.status, row.last_error) == ("pending", "connection refused")
     assert await _begin(outbox) == "pending"  # the outcome ended the claim: retry at once
 
-    await outbox.mark_failed(MID, "550 mailbox unavailable", T0)
+    await outbox.record([Outcome(MID, FAILED, "550 mailbox unavailable")], T0)
     assert await _begin(outbox) == "failed"
     row = await outbox.get(MID)
     assert row is not None and (row.status, row.attempts) == ("failed", 2)
@@ -62,4 +73,4 @@ async def test_list_for_workflow_and_unknown_message(database: Database) -> None
     assert [r.message_id for r in await outbox.list_for("FT-1")] == ["<a>", "<b>"]
     assert await outbox.get("<nope>") is None
     with pytest.raises(UnknownMessage, match="nope"):
-        await outbox.mark_sent("<nope>", T0)
+        await outbox.record([Outcome("<nope>", SENT)], T0)
