@@ -76,18 +76,21 @@ def build_activities(
     ]
 
 
+WORKFLOWS = (ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow)
+
+
 def build_worker(
     client: Client,
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     **options: Any,
 ) -> Worker:
-    precompile()
+    precompile(tuple(sorted({w.__module__ for w in WORKFLOWS})))
     pool = MailPool()
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow],
+        workflows=list(WORKFLOWS),
         activities=build_activities(settings, sessions, pool),
         activity_executor=ThreadPoolExecutor(max_workers=4),
         workflow_runner=WORKFLOW_RUNNER,

@@ -80,13 +80,12 @@ class CompiledSandboxRunner(SandboxedWorkflowRunner):
 
 WORKFLOW_RUNNER = CompiledSandboxRunner(restrictions=SandboxRestrictions.default)
 
-WORKFLOW_MODULES = ("workflows.referral", "workflows.scheduled")
-
 
 @functools.cache
-def precompile(modules: tuple[str, ...] = WORKFLOW_MODULES) -> None:
-    """Write the bytecode caches of the modules the sandbox re-imports for every workflow
-    (even under PYTHONDONTWRITEBYTECODE); a read-only install keeps compiling them."""
+def precompile(modules: tuple[str, ...]) -> None:
+    """Write the bytecode caches of the workflow modules `modules`, which the sandbox
+    re-imports for every workflow (even under PYTHONDONTWRITEBYTECODE); a read-only install
+    keeps compiling them."""
     for name in modules:
         spec = importlib.util.find_spec(name)
         source = spec.origin if spec is not None else None
