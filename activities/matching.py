@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.deadlines import sla_terms
-from db.candidates import directory_index, match_and_reserve
+from db.candidates import index_of, match_and_reserve
+from db.engine import run_write
 from domain import names
 from domain.models import MatchRequest, MatchResult
 from runtime.settings import Settings
@@ -22,8 +23,7 @@ class MatchingActivities:
 
     async def warm_up(self) -> None:
         """Build this process's directory index before the first match needs it."""
-        async with self._sessions() as session:
-            await directory_index(session)
+        await run_write(self._sessions, index_of)  # the writer thread's index, on SQLite
 
     @activity.defn(name=names.ACTIVITY_MATCH)
     async def match_partner(self, request: MatchRequest) -> MatchResult:

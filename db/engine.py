@@ -227,6 +227,14 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
+def _end_transaction(dbapi_connection: Any, _record: Any) -> None:
+    """A COMMIT that failed on a deferred constraint leaves SQLite's transaction open, and
+    the pool skips its rollback when SQLAlchemy considers the transaction ended: the
+    writer's connection would hold the write lock and refuse every later `BEGIN`."""
+    if dbapi_connection is not None and dbapi_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 class _SqliteWriter:
     """The one thread that writes a SQLite file for this process, on its own connection.
 
@@ -251,6 +259,7 @@ class _SqliteWriter:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         )
         event.listen(self._engine, "connect", _sqlite_on_connect)
+        event.listen(self._engine, "checkin", _end_transaction)
         self._sessions = sync_sessionmaker(self._engine, expire_on_commit=False)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
@@ -294,6 +303,7 @@ class _SqliteWriter:
     def _commit(self, group: list[_Job]) -> list[tuple[Any, BaseException | None]]:
         """(result, error) of each job, in order."""
         outcomes: list[tuple[Any, BaseException | None]] = []
+        shared = False  # a job has seen another job's writes before they were committed
         try:
             with self._sessions() as session:
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
@@ -310,10 +320,26 @@ class _SqliteWriter:
                             outcomes.append((None, exc))
                         else:
                             outcomes.append((result, None))
+                        shared = True
                 session.commit()
         except Exception as exc:
+            if shared:
+                for callback in _GROUP_ROLLBACK:
+                    callback(self._engine)
             return [(None, exc)] * len(group)
         return outcomes
+
+
+# Called with the writer's engine when a group's transaction is rolled back after its jobs
+# ran: what a job read of the jobs before it in the group was never committed.
+_GROUP_ROLLBACK: list[Callable[[Engine], None]] = []
+
+
+def on_group_rollback(callback: Callable[[Engine], None]) -> None:
+    """Register `callback(engine)` for a rolled-back group commit (state kept per engine
+    from reads inside a write transaction, such as `db.candidates`' directory index)."""
+    if callback not in _GROUP_ROLLBACK:
+        _GROUP_ROLLBACK.append(callback)
 
 
 # Per engine (its sync facade), for SQLite files; closed when the engine is disposed.
