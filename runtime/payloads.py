@@ -1,11 +1,17 @@
-"""The payload converter: Temporal's default, with dataclass decoding that resolves each
-dataclass's field types once instead of on every payload.
+"""The payload converter: Temporal's default, with dataclasses encoded and decoded without
+the default's per-instance overheads. The bytes and the decoded values are the same.
 
-The SDK's JSON converter calls `typing.get_type_hints` for every dataclass instance it
-decodes; a referral's publication (state, history entries, assignments, emails) has about 25,
-so that was half of the decoding time (bench/README.md). The result is the same: fields are
-converted with the SDK's `value_to_type`, unknown keys ignored, missing required fields fail
-at instantiation, `init=False` fields restored afterwards.
+- Decoding: the SDK's JSON converter calls `typing.get_type_hints` for every dataclass
+  instance it decodes; a referral's publication (state, history entries, assignments,
+  emails) has about 25, so that was half of the decoding time (bench/README.md). Here the
+  field types are resolved once per class; fields are converted with the SDK's
+  `value_to_type`, unknown keys ignored, missing required fields fail at instantiation,
+  `init=False` fields restored afterwards.
+- Encoding: the SDK's JSON encoder turns each dataclass into a dict with
+  `dataclasses.asdict`, which deep-copies every value below it (each datetime, list and
+  nested dataclass) before `json` walks the copy again: 7 % of the worker's GIL time in the
+  pipeline benchmark. Here a dataclass becomes a shallow dict of its fields; `json` meets the
+  nested values itself and hands the ones it cannot encode back to the same `default`.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import weakref
 from typing import Any
 
 from temporalio.converter import (
+    AdvancedJSONEncoder,
     CompositePayloadConverter,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
@@ -35,6 +42,30 @@ def _fields(cls: type) -> list[tuple[str, Any, bool]]:
         found = [(f.name, hints[f.name], f.init) for f in dataclasses.fields(cls)]
         _FIELDS[cls] = found
     return found
+
+
+# Field names per class; None for a class that is not a dataclass.
+_NAMES: weakref.WeakKeyDictionary[type, tuple[str, ...] | None] = weakref.WeakKeyDictionary()
+
+
+class DataclassJSONEncoder(AdvancedJSONEncoder):
+    """`AdvancedJSONEncoder` with dataclass instances encoded as shallow dicts of their
+    fields (every field, as `dataclasses.asdict`), without the deep copy."""
+
+    def default(self, o: Any) -> Any:
+        cls = type(o)
+        try:
+            names = _NAMES[cls]
+        except KeyError:
+            names = None
+            if dataclasses.is_dataclass(cls) and not isinstance(o, type):
+                names = tuple(f.name for f in dataclasses.fields(cls))
+            _NAMES[cls] = names
+        except TypeError:  # not weakly referenceable: the SDK's way
+            names = None
+        if names is not None:
+            return {name: getattr(o, name) for name in names}
+        return super().default(o)
 
 
 class DataclassTypeConverter(JSONTypeConverter):
@@ -62,12 +93,16 @@ class DataclassTypeConverter(JSONTypeConverter):
 
 
 class PayloadConverter(CompositePayloadConverter):
-    """`DefaultPayloadConverter` with `DataclassTypeConverter` in its JSON converter."""
+    """`DefaultPayloadConverter` with `DataclassJSONEncoder` and `DataclassTypeConverter` in
+    its JSON converter."""
 
     def __init__(self) -> None:
         super().__init__(
             *(
-                JSONPlainPayloadConverter(custom_type_converters=[DataclassTypeConverter()])
+                JSONPlainPayloadConverter(
+                    encoder=DataclassJSONEncoder,
+                    custom_type_converters=[DataclassTypeConverter()],
+                )
                 if isinstance(c, JSONPlainPayloadConverter)
                 else c
                 for c in DefaultPayloadConverter.default_encoding_payload_converters

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import pytest
@@ -90,3 +92,47 @@ def test_unknown_keys_ignored_missing_fields_fail_and_late_fields_restored() -> 
         ours.from_payloads(_payload({"b": [2]}), [WithLate])
     with pytest.raises(TypeError, match="Failed converting field a"):
         ours.from_payloads(_payload({"a": "not a number"}), [WithLate])
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+@dataclass
+class Inner:
+    at: datetime
+    tags: set[str]
+    pair: tuple[int, str]
+
+
+@dataclass
+class Outer:
+    inner: Inner
+    by_key: dict[str, Inner]
+    items: list[Inner | None]
+    colour: Colour
+    ident: uuid.UUID
+    late: WithLate
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        publication(),
+        Outer(
+            inner=Inner(NOW, {"b"}, (1, "x")),
+            by_key={"k": Inner(NOW, set(), (2, "y"))},
+            items=[None, Inner(NOW, {"a"}, (3, "z"))],
+            colour=Colour.RED,
+            ident=uuid.UUID(int=7),
+            late=WithLate(1),
+        ),
+        [Inner(NOW, {"c"}, (4, "w")), {"nested": [WithLate(2)]}],
+    ],
+    ids=["publication", "mixed", "list"],
+)
+def test_encodes_the_same_bytes_as_the_default_converter(value: Any) -> None:
+    """Dataclasses are encoded as shallow dicts (no `dataclasses.asdict` deep copy); every
+    nested value still comes out exactly as Temporal's default converter writes it."""
+    ours, theirs = PayloadConverter(), default().payload_converter
+    assert ours.to_payloads([value]) == theirs.to_payloads([value])
