@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import uvloop
+from temporalio.worker import PollerBehaviorAutoscaling, PollerBehaviorSimpleMaximum
 
 from bench.bare import WORKFLOW_BARE, BareInput, FirstDone, build_bare_worker
 from bench.common import (
@@ -242,11 +243,13 @@ async def compare(
         "notify_p99_target": 1.5,
         "duplicate_emails": len(duplicates),
     }
+
     print(
         f"pipeline/bare throughput {verdict['throughput_ratio']} (target ≥ 0.8), "
         f"notification p99 {verdict['notify_p99_ratio']}× bare (target ≤ 1.5), "
         f"duplicate Message-IDs: {len(duplicates)}"
     )
+
     return {
         "worker_options": {k: str(v) for k, v in options.items()},
         "rows": rows,
@@ -256,11 +259,19 @@ async def compare(
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
-    """`key=value` pairs for `Worker(**options)`; `*_timeout` values are seconds."""
+    """`key=value` pairs for `Worker(**options)`; `*_timeout` values are seconds,
+    `*_poller_behavior` values `autoscaling` or a number (the simple maximum)."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, _, value = pair.partition("=")
         key = key.strip()
+        if key.endswith("_poller_behavior"):
+            options[key] = (
+                PollerBehaviorAutoscaling()
+                if value == "autoscaling"
+                else PollerBehaviorSimpleMaximum(int(value))
+            )
+            continue
         number = float(value) if "." in value else int(value)
         options[key] = timedelta(seconds=number) if key.endswith("_timeout") else number
     return options
@@ -275,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--opt", action="append", default=[], metavar="KEY=VALUE", help="Worker(**options)"
     )
     parser.add_argument("--no-bare-same-steps", action="store_true")
+
     parser.add_argument("--pipeline-only", action="store_true", help="for profiling")
     parser.add_argument("--out", default="pipeline", help="results/<out>.json")
     args = parser.parse_args(argv)

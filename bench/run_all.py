@@ -24,6 +24,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 
 QUICK: dict[str, list[str]] = {
     "pipeline": ["--n", "500", "--concurrency", "50"],
+    "phases": ["--n", "300", "--concurrency", "50"],
     "waiting_cache100": [
         *("--n", "600", "--hold", "20", "--in-flight", "50"),
         *("--opt", "max_cached_workflows=100"),
@@ -33,6 +34,7 @@ QUICK: dict[str, list[str]] = {
 }
 FULL: dict[str, list[str]] = {
     "pipeline": ["--n", "500", "--concurrency", "50"],
+    "phases": ["--n", "500", "--concurrency", "50"],
     "waiting": ["--n", "10000", "--hold", "60"],
     "waiting_cache100": ["--n", "10000", "--hold", "60", "--opt", "max_cached_workflows=100"],
     "sla_sweep": ["--n", "1000", "--sla", "420s"],
@@ -40,6 +42,7 @@ FULL: dict[str, list[str]] = {
 }
 MODULES = {
     "pipeline": "bench.pipeline",
+    "phases": "bench.phases",
     "waiting": "bench.waiting",
     "waiting_cache100": "bench.waiting",
     "sla_sweep": "bench.sla_sweep",
