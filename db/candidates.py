@@ -813,7 +813,9 @@ async def match_and_reserve(
     the reads are plain calls instead of a hop through the event loop per statement
     (aiosqlite; the match's p50 was 190 ms in the pipeline benchmark, for 2 ms of work), and
     no other writer of this process can take the partner in between; on PostgreSQL the
-    conditional `UPDATE` decides a race (`SlotTaken`: match again).
+    conditional `UPDATE` decides a race (`SlotTaken`: match again). An index rebuild (the
+    first match, or an import changing more than `REBUILD_ABOVE` partners) then also runs
+    inside that transaction: on SQLite it holds this process's writes for its few seconds.
     """
     work = functools.partial(_match_and_reserve, request=request, now=now)
     for attempt in range(MAX_RESERVE_ATTEMPTS):
