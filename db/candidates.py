@@ -490,6 +490,7 @@ def index_of(session: Session) -> DirectoryIndex:
 
 
 async def directory_index(session: AsyncSession) -> DirectoryIndex:
+    """`index_of` through an async session."""
     return await session.run_sync(index_of)
 
 
