@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -34,7 +34,16 @@ from temporalio.testing import WorkflowEnvironment
 from bench.sink import Arrival, SinkProcess
 from db.directory import PartnerDirectory
 from db.engine import open_database
-from domain.models import WORKLOADS, PartnerProfile, Referral
+from domain import names
+from domain.models import (
+    WORKLOADS,
+    ActionResult,
+    PartnerAction,
+    PartnerProfile,
+    Referral,
+    ReferralInput,
+    ReferralSummary,
+)
 from runtime.settings import Settings
 from runtime.temporal import start_dev_server
 from tests.factories import partner, referral
@@ -115,6 +124,41 @@ class Stack:
 
     def queue(self, name: str) -> str:
         return f"bench-{name}-{uuid.uuid4().hex[:6]}"
+
+
+async def drive_referral(
+    stack: Stack,
+    queue: str,
+    rid: str,
+    i: int,
+    mark: Callable[[str, float | None], None] = lambda _key, _at: None,
+) -> Arrival:
+    """One benchmark referral through the real pipeline: start → its notification email
+    arrives at the sink → update `accept` (partner from `To`) → update `complete` → result.
+    `mark(step, at)` is told of each step as it ends ("started", "arrived" with the
+    arrival's time, "accepted", "completed", "result"); returns the notification."""
+    handle = await stack.client.start_workflow(
+        names.WORKFLOW_REFERRAL,
+        ReferralInput(bench_referral(rid, i)),
+        id=rid,
+        task_queue=queue,
+        result_type=ReferralSummary,
+    )
+    mark("started", None)
+    arrival = await stack.sink.wait_id(message_prefix(rid, 1, "notification"))
+    mark("arrived", arrival.at)
+    mpn = partner_of(arrival)
+    await handle.execute_update("accept", PartnerAction(mpn), result_type=ActionResult)
+    mark("accepted", None)
+    await handle.execute_update(
+        "complete", PartnerAction(mpn, vas_sold=False), result_type=ActionResult
+    )
+    mark("completed", None)
+    summary = await handle.result()
+    if summary.status != "completed":
+        raise RuntimeError(f"{rid} ended {summary.status}")
+    mark("result", None)
+    return arrival
 
 
 @asynccontextmanager

@@ -32,18 +32,15 @@ from temporalio.worker import (
 )
 
 from bench.common import (
-    bench_referral,
+    drive_referral,
     gather_limited,
-    message_prefix,
     open_stack,
-    partner_of,
     print_table,
     progress,
     write_results,
 )
 from bench.pipeline import parse_options
 from domain import names
-from domain.models import ActionResult, PartnerAction, ReferralInput, ReferralSummary
 from worker import build_worker
 
 # (from, to, label): marks set by the driver and by the activity interceptor
@@ -136,25 +133,7 @@ async def measure(n: int, concurrency: int, options: dict[str, Any]) -> dict[str
             nonlocal finished
             rid = f"BT-{i:06d}"
             marks.set(rid, "start")
-            handle = await stack.client.start_workflow(
-                names.WORKFLOW_REFERRAL,
-                ReferralInput(bench_referral(rid, i)),
-                id=rid,
-                task_queue=queue,
-                result_type=ReferralSummary,
-            )
-            marks.set(rid, "started")
-            arrival = await stack.sink.wait_id(message_prefix(rid, 1, "notification"))
-            marks.set(rid, "arrived", arrival.at)
-            mpn = partner_of(arrival)
-            await handle.execute_update("accept", PartnerAction(mpn), result_type=ActionResult)
-            marks.set(rid, "accepted")
-            await handle.execute_update(
-                "complete", PartnerAction(mpn, vas_sold=False), result_type=ActionResult
-            )
-            marks.set(rid, "completed")
-            await handle.result()
-            marks.set(rid, "result")
+            await drive_referral(stack, queue, rid, i, lambda step, at: marks.set(rid, step, at))
             finished += 1
 
         async with worker:

@@ -29,22 +29,18 @@ from temporalio.worker import PollerBehaviorAutoscaling, PollerBehaviorSimpleMax
 from bench.bare import WORKFLOW_BARE, BareInput, FirstDone, build_bare_worker
 from bench.common import (
     Stack,
-    bench_referral,
     cpu_seconds,
     describe_failures,
+    drive_referral,
     failures,
     gather_limited,
-    message_prefix,
     ms,
     open_stack,
-    partner_of,
     percentile,
     print_table,
     progress,
     write_results,
 )
-from domain import names
-from domain.models import ActionResult, PartnerAction, ReferralInput, ReferralSummary
 from worker import build_worker
 
 # match + publish (assigned, accepted, completed) on the happy path since v3 ("lean-1"), all
@@ -151,24 +147,8 @@ async def run_pipeline(
     worker = build_worker(stack.client, settings, stack.sessions, **options)
 
     async def one(i: int) -> Sample:
-        rid = f"BP-{tag}-{i:06d}"
         t0 = time.monotonic()
-        handle = await stack.client.start_workflow(
-            names.WORKFLOW_REFERRAL,
-            ReferralInput(bench_referral(rid, i)),
-            id=rid,
-            task_queue=queue,
-            result_type=ReferralSummary,
-        )
-        arrival = await stack.sink.wait_id(message_prefix(rid, 1, "notification"))
-        mpn = partner_of(arrival)
-        await handle.execute_update("accept", PartnerAction(mpn), result_type=ActionResult)
-        await handle.execute_update(
-            "complete", PartnerAction(mpn, vas_sold=False), result_type=ActionResult
-        )
-        summary = await handle.result()
-        if summary.status != "completed":
-            raise RuntimeError(f"{rid} ended {summary.status}")
+        arrival = await drive_referral(stack, queue, f"BP-{tag}-{i:06d}", i)
         return Sample(arrival.at - t0, time.monotonic() - t0)
 
     async with worker:
