@@ -53,16 +53,14 @@ class DataclassJSONEncoder(AdvancedJSONEncoder):
     fields (every field, as `dataclasses.asdict`), without the deep copy."""
 
     def default(self, o: Any) -> Any:
-        cls = type(o)
+        cls = type(o)  # a dataclass *class* passed as a value has type `type`: not one
         try:
             names = _NAMES[cls]
         except KeyError:
             names = None
-            if dataclasses.is_dataclass(cls) and not isinstance(o, type):
+            if dataclasses.is_dataclass(cls):
                 names = tuple(f.name for f in dataclasses.fields(cls))
             _NAMES[cls] = names
-        except TypeError:  # not weakly referenceable: the SDK's way
-            names = None
         if names is not None:
             return {name: getattr(o, name) for name in names}
         return super().default(o)
