@@ -21,7 +21,10 @@ from temporalio.worker import Worker, WorkflowInstanceDetails
 from temporalio.worker._command_aware_visitor import CommandInfo
 from temporalio.worker.workflow_sandbox._runner import _fake_info, _Instance
 
-from runtime.sandbox import WORKFLOW_RUNNER, compiled
+import domain.models
+import workflows.metrics
+import workflows.search_attributes
+from runtime.sandbox import PASSED_THROUGH, WORKFLOW_RUNNER, compiled
 from workflows.referral import ReferralWorkflow
 
 
@@ -104,6 +107,20 @@ async def test_the_referral_workflow_module_sees_restricted_modules() -> None:
     cls: Any = instance.globals_and_locals["__temporal_workflow_class"]
     assert cls is not ReferralWorkflow
     assert type(cls.run.__globals__["datetime"]).__name__ == "_RestrictedProxy"
+
+
+async def test_the_workflow_helper_modules_are_passed_through() -> None:
+    """`workflows.metrics` and `workflows.search_attributes` are not re-imported per
+    workflow (the domain models are not either); the workflow module itself still is."""
+    instance = WORKFLOW_RUNNER.create_instance(details(ReferralWorkflow))
+    assert isinstance(instance, _Instance)
+    cls: Any = instance.globals_and_locals["__temporal_workflow_class"]
+    names: dict[str, Any] = cls.run.__globals__
+    assert names["metrics"] is workflows.metrics
+    assert names["sa"] is workflows.search_attributes
+    assert names["Referral"] is domain.models.Referral
+    assert names["ReferralWorkflow"] is not ReferralWorkflow
+    assert {m.rsplit(".", 1)[-1] for m in PASSED_THROUGH} == {"metrics", "search_attributes"}
 
 
 async def test_context_answers_match_the_sdks() -> None:
