@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     Connection,
     Table,
+    bindparam,
     literal,
     or_,
     select,
@@ -129,6 +130,28 @@ _INDEX_COLUMNS = (
     P.c.profile_tick,
 )
 
+# The statements of every match, built once with bound parameters (see `_bump_tick_statement`).
+_CHANGED_SINCE = select(*_INDEX_COLUMNS).where(P.c.change_tick > bindparam("b_seen"))
+_PARTNER_BY_ID = select(*_PARTNER_COLUMNS).where(P.c.mpn_id == bindparam("b_mpn_id"))
+_PARTNERS_BY_IDS = select(*_PARTNER_COLUMNS, P.c.change_tick).where(
+    P.c.mpn_id.in_(bindparam("b_ids", expanding=True))
+)
+_RECORDED = select(A.c.partner_id, A.c.explanation).where(
+    A.c.workflow_id == bindparam("b_workflow_id"), A.c.seq == bindparam("b_seq")
+)
+_TAKE_SLOT = (
+    update(P)
+    .where(
+        P.c.mpn_id == bindparam("b_mpn_id"),
+        or_(P.c.max_open_referrals.is_(None), P.c.open_assignments < P.c.max_open_referrals),
+    )
+    .values(
+        open_assignments=P.c.open_assignments + 1,
+        last_assigned_at=bindparam("b_now"),
+        change_tick=bindparam("b_tick"),
+    )
+)
+
 
 class SlotTaken(Exception):
     """The chosen partner reached its capacity before the reservation: match again."""
@@ -142,29 +165,34 @@ class MatchConflict(Exception):
     """Reservation kept losing races; the caller (an activity) should retry later."""
 
 
-def _dialect(session: Session | Connection) -> str:
-    if isinstance(session, Connection):
-        return session.dialect.name
-    return session.get_bind().dialect.name
-
-
 # ---------------------------------------------------------------------------------------
 # Change ticks
 # ---------------------------------------------------------------------------------------
+
+
+def _conn(session: Session | Connection) -> Connection:
+    return session if isinstance(session, Connection) else session.connection()
+
+
+@functools.cache
+def _bump_tick_statement(dialect: str) -> Any:
+    """Built once per dialect: a statement built per call costs its coercions and a fresh
+    cache key, most of a small write's CPU (as `db.engine.insert_ignore`)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(T)
+        .values(id=1, tick=1)
+        .on_conflict_do_update(index_elements=[T.c.id], set_={"tick": T.c.tick + 1})
+        .returning(T.c.tick)
+    )
 
 
 def bump_tick(session: Session | Connection) -> int:
     """Take the next directory change tick, for the partner rows this transaction changes
     (`partners.change_tick`). Call it before changing any partner row: it locks the counter
     row until commit (so ticks commit in order and lock order is always counter → rows)."""
-    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-    stmt = (
-        insert(T)
-        .values(id=1, tick=1)
-        .on_conflict_do_update(index_elements=[T.c.id], set_={"tick": T.c.tick + 1})
-        .returning(T.c.tick)
-    )
-    return int(session.execute(stmt).scalar_one())
+    conn = _conn(session)
+    return int(conn.execute(_bump_tick_statement(conn.dialect.name)).scalar_one())
 
 
 # ---------------------------------------------------------------------------------------
@@ -303,7 +331,7 @@ class DirectoryIndex:
         if seen < 0:
             self._rebuild(session)
             return
-        rows = session.execute(select(*_INDEX_COLUMNS).where(P.c.change_tick > seen)).all()
+        rows = _conn(session).execute(_CHANGED_SINCE, {"b_seen": seen}).all()
         if not rows:
             return
         if len(rows) > REBUILD_ABOVE:
@@ -577,7 +605,7 @@ def load_partners(session: Session, rows: Sequence[Any]) -> list[Candidate]:
 
 
 def load_partner(session: Session, mpn_id: str) -> Candidate | None:
-    rows = session.execute(select(*_PARTNER_COLUMNS).where(P.c.mpn_id == mpn_id)).all()
+    rows = _conn(session).execute(_PARTNER_BY_ID, {"b_mpn_id": mpn_id}).all()
     found = load_partners(session, rows)
     return found[0] if found else None
 
@@ -592,8 +620,7 @@ def _load_indexed(
     wanted = list(dict.fromkeys([*ids, *([cpor] if cpor else [])]))
     if not wanted:
         return [], []
-    query = select(*_PARTNER_COLUMNS, P.c.change_tick).where(P.c.mpn_id.in_(wanted))
-    by_id = {r.mpn_id: r for r in session.execute(query).all()}
+    by_id = {r.mpn_id: r for r in _conn(session).execute(_PARTNERS_BY_IDS, {"b_ids": wanted})}
     for mpn_id in ids:
         row, seen = by_id.get(mpn_id), index.tick_of(mpn_id)
         if row is None or seen is None or row.change_tick > seen:
@@ -706,11 +733,11 @@ def _explanation_from_json(data: dict[str, Any] | None) -> MatchExplanation:
 
 def existing_reservation(session: Session, request: MatchRequest) -> MatchResult | None:
     """The result already recorded for (scope, attempt), if any."""
-    row = session.execute(
-        select(A.c.partner_id, A.c.explanation).where(
-            A.c.workflow_id == request.scope_id, A.c.seq == request.attempt
-        )
-    ).first()
+    row = (
+        _conn(session)
+        .execute(_RECORDED, {"b_workflow_id": request.scope_id, "b_seq": request.attempt})
+        .first()
+    )
     if row is None:
         return None
     found = load_partner(session, row.partner_id)
@@ -724,9 +751,10 @@ def existing_reservation(session: Session, request: MatchRequest) -> MatchResult
     return MatchResult(partner=contact, explanation=_explanation_from_json(row.explanation))
 
 
-def _insert_assignment(dialect: str, values: dict[str, Any]) -> Any:
+@functools.cache
+def _insert_assignment(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(A).values(**values).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
+    return insert(A).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
 
 
 def reserve(
@@ -744,36 +772,25 @@ def reserve(
         raise ValueError("nothing to reserve: the result names no partner")
     now = _utc(now) or now
     mpn_id = result.partner.mpn_id
-    inserted = session.execute(
-        _insert_assignment(
-            _dialect(session),
-            {
-                "workflow_id": request.scope_id,
-                "referral_id": request.referral.referral_id,
-                "seq": request.attempt,
-                "partner_id": mpn_id,
-                "outcome": Outcome.PENDING,
-                "assigned_at": now,
-                "reason": "",
-                "note": "",
-                "explanation": asdict(result.explanation),
-            },
-        )
+    conn = _conn(session)
+    inserted = conn.execute(
+        _insert_assignment(conn.dialect.name),
+        {
+            "workflow_id": request.scope_id,
+            "referral_id": request.referral.referral_id,
+            "seq": request.attempt,
+            "partner_id": mpn_id,
+            "outcome": Outcome.PENDING,
+            "assigned_at": now,
+            "reason": "",
+            "note": "",
+            "explanation": asdict(result.explanation),
+        },
     )
     if getattr(inserted, "rowcount", 1) == 0:
         return None
-    tick = bump_tick(session)
-    taken = session.execute(
-        update(P)
-        .where(
-            P.c.mpn_id == mpn_id,
-            or_(
-                P.c.max_open_referrals.is_(None),
-                P.c.open_assignments < P.c.max_open_referrals,
-            ),
-        )
-        .values(open_assignments=P.c.open_assignments + 1, last_assigned_at=now, change_tick=tick)
-    )
+    tick = bump_tick(conn)
+    taken = conn.execute(_TAKE_SLOT, {"b_mpn_id": mpn_id, "b_now": now, "b_tick": tick})
     if getattr(taken, "rowcount", 0) != 1:
         raise SlotTaken(mpn_id)
     return result

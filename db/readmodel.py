@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from types import EllipsisType
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import Integer, Select, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -135,20 +135,25 @@ def _is_capacity_decline(outcome: str, reason: str) -> bool:
     return outcome == Outcome.DECLINED and reason == Reason.PARTNER_AT_CAPACITY
 
 
+_OPEN_AFTER = Partner.open_assignments + bindparam("b_open", type_=Integer)
+_ADJUST_PARTNER = (
+    update(Partner)
+    .where(Partner.mpn_id == bindparam("b_mpn_id"))
+    .values(
+        open_assignments=case((_OPEN_AFTER < 0, 0), else_=_OPEN_AFTER),
+        capacity_declines=Partner.capacity_declines + bindparam("b_capacity", type_=Integer),
+        change_tick=bindparam("b_tick"),
+    )
+)
+
+
 def _adjust_partner(session: Session, mpn_id: str, open_delta: int, capacity_delta: int) -> None:
     if not open_delta and not capacity_delta:
         return
-    tick = bump_tick(session)  # before the partner row: see db.candidates.bump_tick
-    open_value = Partner.open_assignments + open_delta
-    session.execute(
-        update(Partner)
-        .where(Partner.mpn_id == mpn_id)
-        .values(
-            open_assignments=case((open_value < 0, 0), else_=open_value),
-            capacity_declines=Partner.capacity_declines + capacity_delta,
-            change_tick=tick,
-        )
-    )
+    conn = session.connection()
+    tick = bump_tick(conn)  # before the partner row: see db.candidates.bump_tick
+    params = {"b_mpn_id": mpn_id, "b_open": open_delta, "b_capacity": capacity_delta}
+    conn.execute(_ADJUST_PARTNER, {**params, "b_tick": tick})
 
 
 class ReferralReadModel:
