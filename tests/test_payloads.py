@@ -136,3 +136,65 @@ def test_encodes_the_same_bytes_as_the_default_converter(value: Any) -> None:
     nested value still comes out exactly as Temporal's default converter writes it."""
     ours, theirs = PayloadConverter(), default().payload_converter
     assert ours.to_payloads([value]) == theirs.to_payloads([value])
+
+
+@dataclass
+class Fields:
+    """One field of each type the converter plans a direct conversion for."""
+
+    text: str = ""
+    number: int = 0
+    ratio: float = 0.0
+    flag: bool = False
+    at: datetime | None = None
+    anything: Any = None
+    numbers: list[int] = field(default_factory=list)
+    inner: Inner | None = None
+    inners: list[Inner] = field(default_factory=list)
+
+
+def test_decodes_mixed_dataclasses_like_the_default_converter() -> None:
+    value = Outer(
+        inner=Inner(NOW, {"b"}, (1, "x")),
+        by_key={"k": Inner(NOW, set(), (2, "y"))},
+        items=[None, Inner(NOW, {"a"}, (3, "z"))],
+        colour=Colour.RED,
+        ident=uuid.UUID(int=7),
+        late=WithLate(1),
+    )
+    ours, theirs = PayloadConverter(), default().payload_converter
+    payloads = theirs.to_payloads([value])
+    assert ours.from_payloads(payloads, [Outer])[0] == theirs.from_payloads(payloads, [Outer])[0]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"text": "a", "number": 3, "ratio": 0.5, "flag": True, "at": NOW.isoformat()},
+        {"number": 3.0, "ratio": 2, "anything": {"x": [1]}, "numbers": [1, True, 2.0]},
+        {"at": None, "inner": None, "inners": []},
+        {"inner": {"at": "2026-11-30T09:00:00Z", "tags": ["a"], "pair": [1, "x"]}},
+        {"inners": [{"at": "2026-11-30T09:00:00+01:00", "tags": [], "pair": [2, "y"]}]},
+    ],
+)
+def test_direct_field_conversions_give_the_sdks_values(data: dict[str, Any]) -> None:
+    """Where a field's value is not of the exact type (an int for a float, a float for an
+    int), the SDK's conversion is used, so every value equals the default converter's."""
+    ours, theirs = PayloadConverter(), default().payload_converter
+    got = ours.from_payloads(_payload(data), [Fields])[0]
+    want = theirs.from_payloads(_payload(data), [Fields])[0]
+    assert got == want
+    assert [type(getattr(got, f)) for f in data] == [type(getattr(want, f)) for f in data]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"text": 5}, {"flag": "yes"}, {"at": "not a date"}, {"numbers": ["x"]}, {"inner": [1]}],
+)
+def test_direct_field_conversions_refuse_what_the_sdk_refuses(data: dict[str, Any]) -> None:
+    ours, theirs = PayloadConverter(), default().payload_converter
+    with pytest.raises(TypeError) as sdk:
+        theirs.from_payloads(_payload(data), [Fields])
+    with pytest.raises(TypeError, match=f"Failed converting field {next(iter(data))}") as err:
+        ours.from_payloads(_payload(data), [Fields])
+    assert str(err.value.__cause__) == str(sdk.value.__cause__)
