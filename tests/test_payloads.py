@@ -115,18 +115,22 @@ class Outer:
     late: WithLate
 
 
+def mixed() -> Outer:
+    return Outer(
+        inner=Inner(NOW, {"b"}, (1, "x")),
+        by_key={"k": Inner(NOW, set(), (2, "y"))},
+        items=[None, Inner(NOW, {"a"}, (3, "z"))],
+        colour=Colour.RED,
+        ident=uuid.UUID(int=7),
+        late=WithLate(1),
+    )
+
+
 @pytest.mark.parametrize(
     "value",
     [
         publication(),
-        Outer(
-            inner=Inner(NOW, {"b"}, (1, "x")),
-            by_key={"k": Inner(NOW, set(), (2, "y"))},
-            items=[None, Inner(NOW, {"a"}, (3, "z"))],
-            colour=Colour.RED,
-            ident=uuid.UUID(int=7),
-            late=WithLate(1),
-        ),
+        mixed(),
         [Inner(NOW, {"c"}, (4, "w")), {"nested": [WithLate(2)]}],
     ],
     ids=["publication", "mixed", "list"],
@@ -154,14 +158,7 @@ class Fields:
 
 
 def test_decodes_mixed_dataclasses_like_the_default_converter() -> None:
-    value = Outer(
-        inner=Inner(NOW, {"b"}, (1, "x")),
-        by_key={"k": Inner(NOW, set(), (2, "y"))},
-        items=[None, Inner(NOW, {"a"}, (3, "z"))],
-        colour=Colour.RED,
-        ident=uuid.UUID(int=7),
-        late=WithLate(1),
-    )
+    value = mixed()
     ours, theirs = PayloadConverter(), default().payload_converter
     payloads = theirs.to_payloads([value])
     assert ours.from_payloads(payloads, [Outer])[0] == theirs.from_payloads(payloads, [Outer])[0]
