@@ -35,18 +35,11 @@ from temporalio.converter import (
     value_to_type,
 )
 
-# Keyed weakly: a workflow sandbox that re-imports a module creates new classes per run.
-_FIELDS: weakref.WeakKeyDictionary[type, list[tuple[str, Any, bool]]] = weakref.WeakKeyDictionary()
-
 
 def _fields(cls: type) -> list[tuple[str, Any, bool]]:
-    """(name, type hint, init) of each field of dataclass `cls`, resolved once."""
-    found = _FIELDS.get(cls)
-    if found is None:
-        hints = typing.get_type_hints(cls)
-        found = [(f.name, hints[f.name], f.init) for f in dataclasses.fields(cls)]
-        _FIELDS[cls] = found
-    return found
+    """(name, type hint, init) of each field of dataclass `cls`."""
+    hints = typing.get_type_hints(cls)
+    return [(f.name, hints[f.name], f.init) for f in dataclasses.fields(cls)]
 
 
 # Field names per class; None for a class that is not a dataclass.
@@ -74,6 +67,14 @@ class DataclassJSONEncoder(AdvancedJSONEncoder):
 Convert = Callable[[Any], Any]
 _EXACT = (str, int, float, bool)
 
+# (name, conversion, init) of each field, per class, planned once for the process: the worker
+# makes a payload converter per workflow, and the converter holds no state of its own, so a
+# plan made by one instance serves them all. Keyed weakly: a workflow sandbox that re-imports
+# a module creates new classes per run.
+_PLANS: weakref.WeakKeyDictionary[type, list[tuple[str, Convert, bool]]] = (
+    weakref.WeakKeyDictionary()
+)
+
 
 class DataclassTypeConverter(JSONTypeConverter):
     """Decodes dataclasses like the SDK does, with a conversion per field planned once per
@@ -82,20 +83,14 @@ class DataclassTypeConverter(JSONTypeConverter):
     direct conversion does not accept, goes through the SDK's `value_to_type`, so results
     and errors stay the SDK's."""
 
-    def __init__(self) -> None:
-        # (name, conversion, init) per field; keyed weakly, as `_FIELDS`
-        self._plans: weakref.WeakKeyDictionary[type, list[tuple[str, Convert, bool]]] = (
-            weakref.WeakKeyDictionary()
-        )
-
     def to_typed_value(self, hint: type, value: Any) -> Any | None:
         if not isinstance(hint, type):
             return JSONTypeConverter.Unhandled
-        plan = self._plans.get(hint)
+        plan = _PLANS.get(hint)
         if plan is None:
             if not dataclasses.is_dataclass(hint):
                 return JSONTypeConverter.Unhandled
-            plan = self._plans[hint] = [
+            plan = _PLANS[hint] = [
                 (name, self._conversion(field_hint), in_init)
                 for name, field_hint, in_init in _fields(hint)
             ]

@@ -23,6 +23,7 @@ from domain.models import (
     ReferralState,
     Snapshot,
 )
+from runtime import payloads
 from runtime.payloads import PayloadConverter
 from tests.factories import referral
 
@@ -195,3 +196,11 @@ def test_direct_field_conversions_refuse_what_the_sdk_refuses(data: dict[str, An
     with pytest.raises(TypeError, match=f"Failed converting field {next(iter(data))}") as err:
         ours.from_payloads(_payload(data), [Fields])
     assert str(err.value.__cause__) == str(sdk.value.__cause__)
+
+
+def test_field_plans_are_shared_by_every_converter() -> None:
+    """The worker makes a payload converter per workflow: a class's plan is made once."""
+    PayloadConverter().from_payloads(_payload({"text": "a"}), [Fields])
+    plan = payloads._PLANS[Fields]
+    got = PayloadConverter().from_payloads(_payload({"text": "b"}), [Fields])[0]
+    assert got.text == "b" and payloads._PLANS[Fields] is plan
