@@ -49,12 +49,11 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from db.engine import on_group_rollback, run_write
+from db.engine import dialect_insert, on_group_rollback, run_write
 from db.models import (
     AssignmentRecord,
     DirectoryState,
@@ -178,9 +177,8 @@ def _conn(session: Session | Connection) -> Connection:
 def _bump_tick_statement(dialect: str) -> Any:
     """Built once per dialect: a statement built per call costs its coercions and a fresh
     cache key, most of a small write's CPU (as `db.engine.insert_ignore`)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        insert(T)
+        dialect_insert(dialect)(T)
         .values(id=1, tick=1)
         .on_conflict_do_update(index_elements=[T.c.id], set_={"tick": T.c.tick + 1})
         .returning(T.c.tick)
@@ -753,8 +751,7 @@ def existing_reservation(session: Session, request: MatchRequest) -> MatchResult
 
 @functools.cache
 def _insert_assignment(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(A).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
+    return dialect_insert(dialect)(A).on_conflict_do_nothing(index_elements=["workflow_id", "seq"])
 
 
 def reserve(

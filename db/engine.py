@@ -418,13 +418,17 @@ async def run_write(
     raise AssertionError("unreachable")
 
 
+def dialect_insert(dialect: str) -> Callable[[Table], Any]:
+    """The `insert` of `dialect` (`postgresql` or `sqlite`), with its ON CONFLICT clauses."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 @functools.cache
 def _insert_ignore(dialect: str, table: Table) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING, built once per table: executed with parameters, its
     compiled form is cached, where a statement built with `.values(...)` per call costs the
     coercion of every value and a fresh cache key (a third of a write's CPU, measured)."""
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return dialect_insert(table).on_conflict_do_nothing()
+    return dialect_insert(dialect)(table).on_conflict_do_nothing()
 
 
 def table_of(model: type[Any]) -> Table:
