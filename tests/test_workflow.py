@@ -293,3 +293,33 @@ async def test_refused_decline_signal_sends_the_program_answer(h: Harness) -> No
     )
     msg = await h.wait_mail(lambda m: ".1.decline_refused@" in str(m["Message-ID"]))
     assert "referrals-1001" in str(msg["To"])
+
+
+async def test_a_new_referral_records_one_patch_and_upserts_only_what_changed(h: Harness) -> None:
+    """v5 (`one-marker-1`): one patch marker (and so one `TemporalChangeVersion` upsert)
+    instead of three, and search-attribute upserts with only the changed attributes."""
+    await h.partners(partner("1001"))
+    handle = await h.start(referral("FT-T-ONEMARKER"))
+    who = await h.assigned(handle)
+    await h.act(handle, "accept", who)
+    await h.act(handle, "contacted", who)  # changes no search attribute: no upsert
+    await h.act(handle, "complete", who, vas_sold=False)
+    await handle.result()
+    history = await handle.fetch_history()
+    patches = [
+        e.marker_recorded_event_attributes.marker_name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    upserts = [
+        sorted(
+            e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        )
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    ]
+    assert len(patches) == 1
+    assert upserts[0] == ["TemporalChangeVersion"]
+    assert len(upserts[1]) == 8  # the first record: every attribute
+    assert upserts[2:] == [["ReferralStatus", "SlaDueAt"], ["PartnerId", "ReferralStatus"]]

@@ -83,6 +83,11 @@ PATCH_LEAN = "lean-1"
 # v4: matching and publishing run as local activities (in the worker that runs the workflow
 # task, recorded as markers): no activity task round trips through the server on the path.
 PATCH_LOCAL = "local-1"
+# v5: a new referral records this one patch, which stands for the three above (each patch
+# also upserts `TemporalChangeVersion`: two markers and two upserts fewer per referral, each
+# upsert a visibility write on the server), and its search-attribute upserts carry only the
+# attributes that changed since the last one (none changed: no upsert).
+PATCH_ONE_MARKER = "one-marker-1"
 
 
 def _refuse(refusal: Refusal | None) -> None:
@@ -119,6 +124,8 @@ class ReferralWorkflow:
         self._local = False
         self._terms: SlaTerms | None = None
         self._outgoing: list[EmailRequest] = []  # v3: emails waiting for the next publish
+        self._one_marker = False
+        self._upserted: dict[str, Any] = {}  # v5: search attribute values last upserted
 
     # ------------------------------------------------------------------ run
 
@@ -126,10 +133,13 @@ class ReferralWorkflow:
     async def run(self, inp: ReferralInput) -> ReferralSummary:
         what = ", ".join(self._scope)
         self._log("system", "created", f"{self._referral.type} referral for {what}")
-        # v2: the first record waits for the first assignment (one activity fewer).
-        self._fewer_syncs = workflow.patched(PATCH_FEWER_SYNCS)
-        self._lean = workflow.patched(PATCH_LEAN)
-        self._local = self._lean and workflow.patched(PATCH_LOCAL)
+        if workflow.patched(PATCH_ONE_MARKER):
+            self._one_marker = self._fewer_syncs = self._lean = self._local = True
+        else:  # started before v5: its own patch markers, if any
+            # v2: the first record waits for the first assignment (one activity fewer).
+            self._fewer_syncs = workflow.patched(PATCH_FEWER_SYNCS)
+            self._lean = workflow.patched(PATCH_LEAN)
+            self._local = self._lean and workflow.patched(PATCH_LOCAL)
         if not self._fewer_syncs:
             await self._sync()
         while self._state.status not in Status.CLOSED:
@@ -708,19 +718,25 @@ class ReferralWorkflow:
         s = self._state
         current = s.current
         due = current.due_at if current and current.outcome == Outcome.PENDING else None
-        updates: list[Any] = [
-            sa.REFERRAL_STATUS.value_set(s.status),
-            sa.REFERRAL_TYPE.value_set(s.type),
-            sa.WORKLOADS.value_set(list(s.workloads)),
-            sa.CUSTOMER_COUNTRY.value_set(s.customer_country),
-            sa.ESCALATED.value_set(s.status == Status.ESCALATED),
-            sa.CONTACT_OVERDUE.value_set(s.milestones.contact_overdue),
-            sa.PARTNER_ID.value_set(current.partner) if current else sa.PARTNER_ID.value_unset(),
-            sa.SLA_DUE_AT.value_set(due) if due else sa.SLA_DUE_AT.value_unset(),
+        values: list[tuple[Any, Any]] = [  # (key, value); None: unset
+            (sa.REFERRAL_STATUS, s.status),
+            (sa.REFERRAL_TYPE, s.type),
+            (sa.WORKLOADS, list(s.workloads)),
+            (sa.CUSTOMER_COUNTRY, s.customer_country),
+            (sa.ESCALATED, s.status == Status.ESCALATED),
+            (sa.CONTACT_OVERDUE, s.milestones.contact_overdue),
+            (sa.PARTNER_ID, current.partner if current else None),
+            (sa.SLA_DUE_AT, due or None),
         ]
         if s.parent_id:
-            updates.append(sa.PARENT_REFERRAL.value_set(s.parent_id))
-        workflow.upsert_search_attributes(updates)
+            values.append((sa.PARENT_REFERRAL, s.parent_id))
+        if self._one_marker:  # v5: only what changed (never set counts as unset)
+            values = [(k, v) for k, v in values if self._upserted.get(k.name) != v]
+            self._upserted.update((k.name, v) for k, v in values)
+        if values or not self._one_marker:
+            workflow.upsert_search_attributes(
+                [k.value_unset() if v is None else k.value_set(v) for k, v in values]
+            )
         workflow.set_current_details(s.waiting_for or s.status)
         partner = current.partner if current else ""
         if s.parent_id and f"{s.status}/{partner}" != self._published_status:

@@ -28,7 +28,7 @@ from worker import build_worker
 HERE = Path(__file__).parent
 # Bump for every recording after a guarded workflow change; older files stay (they are the
 # proof that running referrals of that shape still replay).
-TAG = "v4"
+TAG = "v5"
 
 
 def mail_of(kind: str) -> Callable[[Any], bool]:
