@@ -6,10 +6,28 @@ import dataclasses
 from datetime import date, datetime, timedelta
 from typing import Any
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+# Field names of each dataclass met so far, None for every other type: this runs on every
+# read-model write, for the whole state, and `dataclasses.fields` per value was most of it.
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    names = _FIELD_NAMES.get(cls, ())
+    if names == ():
+        is_data = dataclasses.is_dataclass(cls)
+        names = tuple(f.name for f in dataclasses.fields(cls)) if is_data else None
+        _FIELD_NAMES[cls] = names
+    return names
+
 
 def jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    names = _field_names(cls)
+    if names is not None:
+        return {name: jsonable(getattr(value, name)) for name in names}
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, timedelta):
