@@ -13,12 +13,13 @@ _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
 
 
 def _field_names(cls: type) -> tuple[str, ...] | None:
-    names = _FIELD_NAMES.get(cls, ())
-    if names == ():
+    try:
+        return _FIELD_NAMES[cls]
+    except KeyError:
         is_data = dataclasses.is_dataclass(cls)
         names = tuple(f.name for f in dataclasses.fields(cls)) if is_data else None
         _FIELD_NAMES[cls] = names
-    return names
+        return names
 
 
 def jsonable(value: Any) -> Any:
