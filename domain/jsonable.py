@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from datetime import date, datetime, timedelta
 from typing import Any
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-# Field names of each dataclass met so far, None for every other type: this runs on every
-# read-model write, for the whole state, and `dataclasses.fields` per value was most of it.
-_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+# Field names of each dataclass met so far, None for every other type: looked up for every
+# value encoded (`dataclasses.fields` per value was most of the cost). Keyed weakly: a
+# workflow sandbox that re-imports a module creates new classes per run.
+_FIELD_NAMES: weakref.WeakKeyDictionary[type, tuple[str, ...] | None] = weakref.WeakKeyDictionary()
 
 
-def _field_names(cls: type) -> tuple[str, ...] | None:
+def field_names(cls: type) -> tuple[str, ...] | None:
+    """The field names of dataclass `cls` (remembered), None when `cls` is not one."""
     try:
         return _FIELD_NAMES[cls]
     except KeyError:
@@ -26,7 +29,7 @@ def jsonable(value: Any) -> Any:
     cls = type(value)
     if cls in _SCALARS:
         return value
-    names = _field_names(cls)
+    names = field_names(cls)
     if names is not None:
         return {name: jsonable(getattr(value, name)) for name in names}
     if isinstance(value, datetime | date):

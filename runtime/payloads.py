@@ -35,6 +35,8 @@ from temporalio.converter import (
     value_to_type,
 )
 
+from domain.jsonable import field_names
+
 
 def _fields(cls: type) -> list[tuple[str, Any, bool]]:
     """(name, type hint, init) of each field of dataclass `cls`."""
@@ -42,23 +44,13 @@ def _fields(cls: type) -> list[tuple[str, Any, bool]]:
     return [(f.name, hints[f.name], f.init) for f in dataclasses.fields(cls)]
 
 
-# Field names per class; None for a class that is not a dataclass.
-_NAMES: weakref.WeakKeyDictionary[type, tuple[str, ...] | None] = weakref.WeakKeyDictionary()
-
-
 class DataclassJSONEncoder(AdvancedJSONEncoder):
     """`AdvancedJSONEncoder` with dataclass instances encoded as shallow dicts of their
     fields (every field, as `dataclasses.asdict`), without the deep copy."""
 
     def default(self, o: Any) -> Any:
-        cls = type(o)  # a dataclass *class* passed as a value has type `type`: not one
-        try:
-            names = _NAMES[cls]
-        except KeyError:
-            names = None
-            if dataclasses.is_dataclass(cls):
-                names = tuple(f.name for f in dataclasses.fields(cls))
-            _NAMES[cls] = names
+        # a dataclass *class* passed as a value has type `type`: not one
+        names = field_names(type(o))
         if names is not None:
             return {name: getattr(o, name) for name in names}
         return super().default(o)

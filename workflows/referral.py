@@ -726,7 +726,7 @@ class ReferralWorkflow:
             (sa.ESCALATED, s.status == Status.ESCALATED),
             (sa.CONTACT_OVERDUE, s.milestones.contact_overdue),
             (sa.PARTNER_ID, current.partner if current else None),
-            (sa.SLA_DUE_AT, due or None),
+            (sa.SLA_DUE_AT, due),
         ]
         if s.parent_id:
             values.append((sa.PARENT_REFERRAL, s.parent_id))
