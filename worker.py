@@ -35,7 +35,7 @@ from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
 from mail.smtp import MailPool
 from runtime.metrics import MetricsUnavailable, runtime_from_env
-from runtime.sandbox import WORKFLOW_RUNNER, precompile
+from runtime.sandbox import WORKFLOW_RUNNER, remember_code
 from runtime.schedules import describe, ensure_schedules
 from runtime.settings import Settings, SettingsError
 from runtime.temporal import (
@@ -85,7 +85,7 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
     **options: Any,
 ) -> Worker:
-    precompile(tuple(sorted({w.__module__ for w in WORKFLOWS})))
+    remember_code(sorted({w.__module__ for w in WORKFLOWS}))
     pool = MailPool()
     return Worker(
         client,

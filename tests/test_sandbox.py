@@ -5,6 +5,7 @@ context questions as the SDK's path does."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from temporalio.worker.workflow_sandbox._runner import _fake_info, _Instance
 import domain.models
 import workflows.metrics
 import workflows.search_attributes
-from runtime.sandbox import PASSED_THROUGH, WORKFLOW_RUNNER, compiled
+from runtime.sandbox import PASSED_THROUGH, WORKFLOW_RUNNER, compiled, remember_code
 from workflows.referral import ReferralWorkflow
 
 
@@ -121,6 +122,24 @@ async def test_the_workflow_helper_modules_are_passed_through() -> None:
     assert names["Referral"] is domain.models.Referral
     assert names["ReferralWorkflow"] is not ReferralWorkflow
     assert {m.rsplit(".", 1)[-1] for m in PASSED_THROUGH} == {"metrics", "search_attributes"}
+
+
+async def test_the_workflow_module_is_executed_anew_from_one_code_object() -> None:
+    """`remember_code`: every workflow gets its own module, class and restricted proxies,
+    made from the one code object of the module's source."""
+    remember_code([ReferralWorkflow.__module__])
+    classes: list[Any] = []
+    for _ in range(2):
+        instance = WORKFLOW_RUNNER.create_instance(details(ReferralWorkflow))
+        assert isinstance(instance, _Instance)
+        classes.append(instance.globals_and_locals["__temporal_workflow_class"])
+    first, second = classes
+    assert first is not second and first is not ReferralWorkflow
+    assert first.run.__globals__ is not second.run.__globals__
+    assert type(second.run.__globals__["datetime"]).__name__ == "_RestrictedProxy"
+    assert first.run.__code__ is second.run.__code__  # one code object
+    assert second.__module__ == ReferralWorkflow.__module__
+    assert second.run.__globals__["__file__"] == sys.modules[ReferralWorkflow.__module__].__file__
 
 
 async def test_context_answers_match_the_sdks() -> None:
