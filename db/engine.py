@@ -218,13 +218,17 @@ class _Job:
     future: asyncio.Future[Any]
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():  # its caller was cancelled meanwhile
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+_Answer = tuple[asyncio.Future[Any], Any, BaseException | None]
+
+
+def _settle_all(answers: list[_Answer]) -> None:
+    for future, result, error in answers:
+        if future.done():  # its caller was cancelled meanwhile
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 def _end_transaction(dbapi_connection: Any, _record: Any) -> None:
@@ -354,9 +358,13 @@ class _SqliteWriter:
                     outcomes = self._commit(group)
                 except BaseException as exc:  # never leave a caller waiting
                     outcomes = [(None, exc)] * len(group)
+                # one wake-up per event loop for the whole group, not one per transaction
+                answers: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
                 for queued, (result, error) in zip(group, outcomes, strict=True):
+                    answers.setdefault(queued.loop, []).append((queued.future, result, error))
+                for loop, settled in answers.items():
                     with contextlib.suppress(RuntimeError):  # its event loop has closed
-                        queued.loop.call_soon_threadsafe(_settle, queued.future, result, error)
+                        loop.call_soon_threadsafe(_settle_all, settled)
         finally:
             self._engine.dispose()
 
