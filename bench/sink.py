@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 
 import uvloop
-from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import DATA_SIZE_DEFAULT, MISSING, SMTP, Envelope, syntax
 
 from runtime.smtp_sink import MailSink
 
@@ -52,8 +52,52 @@ def reported_headers(raw: bytes) -> tuple[str, list[str]]:
     return message_id, [address for _, address in getaddresses(to)]
 
 
+END_OF_DATA = b"\r\n.\r\n"
+
+
+def unstuffed(data: bytes) -> bytes:
+    """The message of a DATA transfer read up to and including its final `.` line (RFC 5321
+    4.5.2: the leading dot of every line that starts with one removed)."""
+    body = (b"\r\n" + data)[: -len(END_OF_DATA) + 2].replace(b"\r\n..", b"\r\n.")
+    return body[2:]
+
+
+class _BulkDataSMTP(SMTP):
+    """aiosmtpd's SMTP, reading DATA in a few large pieces instead of a line at a time.
+
+    aiosmtpd awaits every line of a message (about 950 lines per benchmark referral, most of
+    the sink's 5 ms of CPU per referral); here a read ends only at a line ending in `.`, the
+    candidates for the end of the data. Same replies and checks as aiosmtpd's `smtp_DATA`,
+    but no per-line length limit and no size limit: it receives the product's own mail."""
+
+    # the reader's limit: a piece between two lines ending in "." must fit
+    line_length_limit = DATA_SIZE_DEFAULT
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        data = b""
+        while not (data == b".\r\n" or data.endswith(END_OF_DATA)):
+            data += await self._reader.readuntil(b".\r\n")
+        self.envelope.original_content = self.envelope.content = unstuffed(data)
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
+
 class _ReportingSink(MailSink):
     """Child side: reads only the headers it reports, keeps nothing."""
+
+    smtp_class = _BulkDataSMTP
 
     def __init__(self) -> None:
         super().__init__(directory=None, echo=False)

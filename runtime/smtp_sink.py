@@ -96,6 +96,8 @@ class _Handler:
 
 
 class MailSink:
+    smtp_class: type[SMTP] = SMTP  # the protocol each connection gets
+
     TEMPORARY = "451 4.3.0 Try again later"
     PERMANENT = "550 5.1.1 No such user"
     CLOSING = "421 4.3.2 Service shutting down"
@@ -127,8 +129,9 @@ class MailSink:
             self.directory.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
         handler = _Handler(self)
+        protocol = self.smtp_class
         self._server = await loop.create_server(
-            lambda: SMTP(handler, hostname="fasttrack-sink", ident="FastTrack mail sink"),
+            lambda: protocol(handler, hostname="fasttrack-sink", ident="FastTrack mail sink"),
             self.host,
             self.port,
         )
