@@ -113,18 +113,24 @@ def _lines(text: str) -> list[str]:
     return body.removesuffix("\n").split("\n")
 
 
+def _body(text: str) -> str:
+    """The body with LF line ends and a final one (`_lines` joined, without splitting it)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.endswith("\n") else text + "\n"
+
+
 def _qp(text: str) -> str:
-    body = "\n".join(_lines(text)) + "\n"
-    encoded = binascii.b2a_qp(body.encode("utf-8"), quotetabs=False, istext=True)
+    encoded = binascii.b2a_qp(_body(text).encode("utf-8"), quotetabs=False, istext=True)
     return encoded.decode("ascii").replace("\n", CRLF)
 
 
 def text_part(subtype: str, text: str, force_qp: bool = False) -> str:
-    lines = _lines(text)
-    seven_bit = not force_qp and text.isascii() and max(map(len, lines)) <= FOLD_AT
     head = f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}Content-Transfer-Encoding: '
-    if seven_bit:
-        return f"{head}7bit{CRLF}{CRLF}" + CRLF.join(lines) + CRLF
+    if not force_qp and text.isascii():
+        lines = _lines(text)
+        if max(map(len, lines)) <= FOLD_AT:
+            return f"{head}7bit{CRLF}{CRLF}" + CRLF.join(lines) + CRLF
     return f"{head}quoted-printable{CRLF}{CRLF}" + _qp(text)
 
 

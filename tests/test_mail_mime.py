@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mail.compose import build_message
-from mail.mime import MimeError, address_header, text_header
+from mail.mime import MimeError, _body, _lines, address_header, text_header
 
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 TEXT = "Hello,\n\nthe referral FT-1 is waiting.\n"
@@ -93,3 +93,11 @@ def test_header_injection_is_refused() -> None:
         text_header("Subject", "hello\r\nBcc: victim@example.com")
     with pytest.raises(MimeError, match="SMTPUTF8"):
         address_header("To", "jürgen@example.de")
+
+
+BODIES = ["a", "a\n", "a\r\nb", "a\rb\r\n", "\n\n", "", "x\n\n", "é\r\n\r\n"]
+
+
+@pytest.mark.parametrize("text", BODIES)
+def test_the_quoted_printable_body_is_the_lines_joined(text: str) -> None:
+    assert _body(text) == "\n".join(_lines(text)) + "\n"
