@@ -163,11 +163,13 @@ async def drive_referral(
 
 @asynccontextmanager
 async def open_stack(
-    partners: int = 200, sla_override: timedelta | None = None
+    partners: int = 200, sla_override: timedelta | None = None, server_dir: Path | None = None
 ) -> AsyncIterator[Stack]:
-    """A dev server on free ports with a temporary state file, a `SinkProcess`, and a fresh
-    SQLite database with `partners` partners; everything removed afterwards."""
+    """A dev server on free ports with a temporary state file (in a temporary directory under
+    `server_dir` when given, such as /dev/shm), a `SinkProcess`, and a fresh SQLite database
+    with `partners` partners; everything removed afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix="ft-bench-"))
+    server_workdir = Path(tempfile.mkdtemp(prefix="ft-bench-server-", dir=server_dir))
     sink = SinkProcess()
     await sink.start()
     settings = replace(
@@ -179,7 +181,7 @@ async def open_stack(
         smtp_timeout=30.0,
         sla_override=sla_override,
     )
-    env = await start_dev_server(settings, workdir / "temporal.db", free_port())
+    env = await start_dev_server(settings, server_workdir / "temporal.db", free_port())
     engine, sessions = await open_database(settings.database_url)
     try:
         if partners:
@@ -190,6 +192,7 @@ async def open_stack(
         await env.shutdown()
         await sink.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(server_workdir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ Temporal workflow of the same shape, in one process, on one dev server, in the s
 
     python -m bench.pipeline [--n 500] [--concurrency 50] [--warmup 20] [--rounds 3]
                              [--opt max_concurrent_activities=200 ...] [--no-bare-same-steps]
+                             [--server-state disk|memory]
 
 Rounds: the bare and the pipeline take turns, `--rounds` times each (bare first in odd
 rounds, pipeline first in even ones), so that both see the same minutes of a shared, noisy
@@ -10,6 +11,11 @@ machine; one bare run against one pipeline run moved the ratio between 0.72 and 
 the same code (bench/README.md). Each round's rows are printed with their ratio to the
 bare of the same round; the verdict is the pooled one: every round's referrals over every
 round's time, for each side, and latency percentiles over all their samples.
+
+Server state: on disk (the default) the dev server's synced writes bound the bare (about
+16-19 wf/s on this machine, already 16 at concurrency 5) and mostly the pipeline too; in
+memory (`--server-state memory`, a state file on /dev/shm) the bare runs about twice as fast
+and both sides are bound by CPU, so the ratio is that of CPU per referral (bench/README.md).
 
 Pipeline: the real worker (`worker.build_worker`), matching on SQLite with 200 partners,
 templates, SMTP to a sink in its own process (`bench.sink`), read-model/audit writes. Each
@@ -28,6 +34,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import uvloop
@@ -53,6 +60,8 @@ from worker import build_worker
 # match + publish (assigned, accepted, completed) on the happy path since v3 ("lean-1"), all
 # local activities since v4 ("local-1"); it was 13 regular ones before v3
 PIPELINE_ACTIVITIES = 4
+# `--server-state`: the directory the dev server's state file goes under (None: TMPDIR)
+SERVER_STATE_DIRS: dict[str, Path | None] = {"disk": None, "memory": Path("/dev/shm")}
 COLUMNS = (
     "run",
     "n",
@@ -217,8 +226,10 @@ async def compare(
     same_steps: bool = True,
     pipeline_only: bool = False,
     rounds: int = 1,
+    server_state: str = "disk",
 ) -> dict[str, Any]:
-    async with open_stack(partners=200) as stack:
+    server_dir = SERVER_STATE_DIRS[server_state]
+    async with open_stack(partners=200, server_dir=server_dir) as stack:
         if warmup:
             if not pipeline_only:
                 await run_bare(stack, warmup, concurrency, "warm", options)
@@ -254,7 +265,10 @@ async def compare(
     rows += pooled
     if extra_run is not None:
         rows.append(extra_run.row(bare))
-    title = f"pipeline vs bare (n={n} per run, concurrency={concurrency}, rounds={rounds})"
+    title = (
+        f"pipeline vs bare (n={n} per run, concurrency={concurrency}, rounds={rounds}, "
+        f"server state {'in memory' if server_state == 'memory' else 'on disk'})"
+    )
     table = print_table(rows, COLUMNS, title)
     verdict_row = pooled[-1]
     round_ratios = [
@@ -279,6 +293,7 @@ async def compare(
 
     return {
         "worker_options": {k: str(v) for k, v in options.items()},
+        "server_state": server_state,
         "rounds": rounds,
         "rows": rows,
         "verdict": verdict,
@@ -317,10 +332,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--opt", action="append", default=[], metavar="KEY=VALUE", help="Worker(**options)"
     )
     parser.add_argument("--no-bare-same-steps", action="store_true")
+    parser.add_argument(
+        "--server-state",
+        choices=sorted(SERVER_STATE_DIRS),
+        default="disk",
+        help="where the dev server keeps its state file: disk (the temporary directory, "
+        "writes synced: the server's disk bounds both sides) or memory (/dev/shm: both "
+        "sides bound by CPU)",
+    )
 
     parser.add_argument("--pipeline-only", action="store_true", help="for profiling")
     parser.add_argument("--out", default="pipeline", help="results/<out>.json")
     args = parser.parse_args(argv)
+    memory = SERVER_STATE_DIRS["memory"]
+    if args.server_state == "memory" and (memory is None or not memory.is_dir()):
+        parser.error(f"--server-state memory needs {memory} (a tmpfs), which is missing")
     options = parse_options(args.opt)
     result = uvloop.run(
         compare(
@@ -331,6 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             not args.no_bare_same_steps,
             args.pipeline_only,
             max(1, args.rounds),
+            args.server_state,
         )
     )
     write_results(args.out, result)
