@@ -14,7 +14,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,36 +73,42 @@ def load(name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def summary(names: Sequence[str]) -> None:
-    rows: list[dict[str, Any]] = []
-    for name, label in (("pipeline", "server state on disk"), ("pipeline_memory", "in memory")):
-        pipeline = load(name) if name in names else None
-        if pipeline:
-            v = pipeline["verdict"]
-            rows.append(
-                {
-                    "benchmark": f"pipeline vs bare ({label})",
-                    "result": f"throughput {v['throughput_ratio']}× bare, "
-                    f"notify p99 {v['notify_p99_ratio']}× bare",
-                    "target": "≥ 0.8×, ≤ 1.5×",
-                }
-            )
-    for name in ("waiting", "waiting_cache100"):
+def loaded(names: Sequence[str], wanted: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name, results) of each of `wanted` that ran (is in `names`) and wrote its results."""
+    for name in wanted:
         data = load(name) if name in names else None
         if data:
-            s = data["summary"]
-            options = s["worker_options"] or "defaults"
-            rows.append(
-                {
-                    "benchmark": f"{name} ({s['waiting']} waiting, {options})",
-                    "result": f"worker peak {s['worker_rss_peak_mb']:.0f} MB, hold growth "
-                    f"{s['worker_growth_during_hold_mb']} MB; server "
-                    f"{s['server_rss_end_mb']} MB; duplicate emails {s.get('duplicate_emails')}",
-                    "target": "worker ≤ 1024 MB, no growth, no duplicates",
-                }
-            )
-    sweep = load("sla_sweep") if "sla_sweep" in names else None
-    if sweep:
+            yield name, data
+
+
+PIPELINE_LABELS = {"pipeline": "server state on disk", "pipeline_memory": "in memory"}
+
+
+def summary(names: Sequence[str]) -> None:
+    rows: list[dict[str, Any]] = []
+    for name, pipeline in loaded(names, PIPELINE_LABELS):
+        v = pipeline["verdict"]
+        rows.append(
+            {
+                "benchmark": f"pipeline vs bare ({PIPELINE_LABELS[name]})",
+                "result": f"throughput {v['throughput_ratio']}× bare, "
+                f"notify p99 {v['notify_p99_ratio']}× bare",
+                "target": "≥ 0.8×, ≤ 1.5×",
+            }
+        )
+    for name, data in loaded(names, ("waiting", "waiting_cache100")):
+        s = data["summary"]
+        options = s["worker_options"] or "defaults"
+        rows.append(
+            {
+                "benchmark": f"{name} ({s['waiting']} waiting, {options})",
+                "result": f"worker peak {s['worker_rss_peak_mb']:.0f} MB, hold growth "
+                f"{s['worker_growth_during_hold_mb']} MB; server "
+                f"{s['server_rss_end_mb']} MB; duplicate emails {s.get('duplicate_emails')}",
+                "target": "worker ≤ 1024 MB, no growth, no duplicates",
+            }
+        )
+    for _, sweep in loaded(names, ("sla_sweep",)):
         r = sweep["row"]
         rows.append(
             {
