@@ -107,17 +107,17 @@ def header(name: str, value: str) -> str:
     return text_header(name, value)
 
 
-def _lines(text: str) -> list[str]:
-    """The body's lines (a missing final line end is added, as the standard library does)."""
-    body = text.replace("\r\n", "\n").replace("\r", "\n")
-    return body.removesuffix("\n").split("\n")
-
-
 def _body(text: str) -> str:
-    """The body with LF line ends and a final one (`_lines` joined, without splitting it)."""
+    """The body with LF line ends and a final one (added when missing, as the standard
+    library does)."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text if text.endswith("\n") else text + "\n"
+
+
+def _lines(text: str) -> list[str]:
+    """The body's lines (`_body` split at its line ends)."""
+    return _body(text).removesuffix("\n").split("\n")
 
 
 def _qp(text: str) -> str:

@@ -101,3 +101,6 @@ BODIES = ["a", "a\n", "a\r\nb", "a\rb\r\n", "\n\n", "", "x\n\n", "é\r\n\r\n"]
 @pytest.mark.parametrize("text", BODIES)
 def test_the_quoted_printable_body_is_the_lines_joined(text: str) -> None:
     assert _body(text) == "\n".join(_lines(text)) + "\n"
+    assert _lines(text) == text.replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n").split(
+        "\n"
+    )
