@@ -161,6 +161,17 @@ async def drive_referral(
     return arrival
 
 
+# Where the dev server keeps its state file (`bench.pipeline --server-state`, bench/README.md):
+# on disk in the temporary directory (writes synced), or in memory on a tmpfs.
+MEMORY_DIR = Path("/dev/shm")
+SERVER_STATES = {"disk": "on disk", "memory": "in memory"}  # name -> how the results say it
+
+
+def server_dir(state: str) -> Path | None:
+    """The directory `open_stack` puts the server's state under for `state` (None: TMPDIR)."""
+    return MEMORY_DIR if state == "memory" else None
+
+
 @asynccontextmanager
 async def open_stack(
     partners: int = 200, sla_override: timedelta | None = None, server_dir: Path | None = None

@@ -34,7 +34,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import uvloop
@@ -42,6 +41,8 @@ from temporalio.worker import PollerBehaviorAutoscaling, PollerBehaviorSimpleMax
 
 from bench.bare import WORKFLOW_BARE, BareInput, FirstDone, build_bare_worker
 from bench.common import (
+    MEMORY_DIR,
+    SERVER_STATES,
     Stack,
     cpu_seconds,
     describe_failures,
@@ -53,6 +54,7 @@ from bench.common import (
     percentile,
     print_table,
     progress,
+    server_dir,
     write_results,
 )
 from worker import build_worker
@@ -60,8 +62,6 @@ from worker import build_worker
 # match + publish (assigned, accepted, completed) on the happy path since v3 ("lean-1"), all
 # local activities since v4 ("local-1"); it was 13 regular ones before v3
 PIPELINE_ACTIVITIES = 4
-# `--server-state`: the directory the dev server's state file goes under (None: TMPDIR)
-SERVER_STATE_DIRS: dict[str, Path | None] = {"disk": None, "memory": Path("/dev/shm")}
 COLUMNS = (
     "run",
     "n",
@@ -228,8 +228,7 @@ async def compare(
     rounds: int = 1,
     server_state: str = "disk",
 ) -> dict[str, Any]:
-    server_dir = SERVER_STATE_DIRS[server_state]
-    async with open_stack(partners=200, server_dir=server_dir) as stack:
+    async with open_stack(partners=200, server_dir=server_dir(server_state)) as stack:
         if warmup:
             if not pipeline_only:
                 await run_bare(stack, warmup, concurrency, "warm", options)
@@ -267,7 +266,7 @@ async def compare(
         rows.append(extra_run.row(bare))
     title = (
         f"pipeline vs bare (n={n} per run, concurrency={concurrency}, rounds={rounds}, "
-        f"server state {'in memory' if server_state == 'memory' else 'on disk'})"
+        f"server state {SERVER_STATES[server_state]})"
     )
     table = print_table(rows, COLUMNS, title)
     verdict_row = pooled[-1]
@@ -334,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-bare-same-steps", action="store_true")
     parser.add_argument(
         "--server-state",
-        choices=sorted(SERVER_STATE_DIRS),
+        choices=sorted(SERVER_STATES),
         default="disk",
         help="where the dev server keeps its state file: disk (the temporary directory, "
         "writes synced: the server's disk bounds both sides) or memory (/dev/shm: both "
@@ -344,9 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pipeline-only", action="store_true", help="for profiling")
     parser.add_argument("--out", default="pipeline", help="results/<out>.json")
     args = parser.parse_args(argv)
-    memory = SERVER_STATE_DIRS["memory"]
-    if args.server_state == "memory" and (memory is None or not memory.is_dir()):
-        parser.error(f"--server-state memory needs {memory} (a tmpfs), which is missing")
+    if args.server_state == "memory" and not MEMORY_DIR.is_dir():
+        parser.error(f"--server-state memory needs {MEMORY_DIR} (a tmpfs), which is missing")
     options = parse_options(args.opt)
     result = uvloop.run(
         compare(

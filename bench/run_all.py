@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS_DIR, print_table
+from bench.common import RESULTS_DIR, SERVER_STATES, print_table
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -81,16 +81,14 @@ def loaded(names: Sequence[str], wanted: Iterable[str]) -> Iterator[tuple[str, d
             yield name, data
 
 
-PIPELINE_LABELS = {"pipeline": "server state on disk", "pipeline_memory": "in memory"}
-
-
 def summary(names: Sequence[str]) -> None:
     rows: list[dict[str, Any]] = []
-    for name, pipeline in loaded(names, PIPELINE_LABELS):
+    for _, pipeline in loaded(names, ("pipeline", "pipeline_memory")):
         v = pipeline["verdict"]
+        where = SERVER_STATES[pipeline.get("server_state", "disk")]
         rows.append(
             {
-                "benchmark": f"pipeline vs bare ({PIPELINE_LABELS[name]})",
+                "benchmark": f"pipeline vs bare (server state {where})",
                 "result": f"throughput {v['throughput_ratio']}× bare, "
                 f"notify p99 {v['notify_p99_ratio']}× bare",
                 "target": "≥ 0.8×, ≤ 1.5×",

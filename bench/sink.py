@@ -52,14 +52,14 @@ def reported_headers(raw: bytes) -> tuple[str, list[str]]:
     return message_id, [address for _, address in getaddresses(to)]
 
 
-END_OF_DATA = b"\r\n.\r\n"
+FINAL_LINE = b".\r\n"  # a lone dot after a line end (or first) ends the data
 
 
 def unstuffed(data: bytes) -> bytes:
     """The message of a DATA transfer read up to and including its final `.` line (RFC 5321
     4.5.2: the leading dot of every line that starts with one removed)."""
-    body = (b"\r\n" + data)[: -len(END_OF_DATA) + 2].replace(b"\r\n..", b"\r\n.")
-    return body[2:]
+    lines = b"\r\n" + data.removesuffix(FINAL_LINE)  # each line now follows a line end
+    return lines.replace(b"\r\n..", b"\r\n.")[2:]
 
 
 class _BulkDataSMTP(SMTP):
@@ -85,10 +85,10 @@ class _BulkDataSMTP(SMTP):
             await self.push("501 Syntax: DATA")
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
-        data = b""
-        while not (data == b".\r\n" or data.endswith(END_OF_DATA)):
-            data += await self._reader.readuntil(b".\r\n")
-        self.envelope.original_content = self.envelope.content = unstuffed(data)
+        data = bytearray(b"\r\n")  # a line end before the first line, as before each other
+        while not data.endswith(b"\r\n" + FINAL_LINE):
+            data += await self._reader.readuntil(FINAL_LINE)
+        self.envelope.original_content = self.envelope.content = unstuffed(bytes(data[2:]))
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
         await self.push("250 OK" if status is MISSING else status)
