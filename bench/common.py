@@ -167,20 +167,17 @@ MEMORY_DIR = Path("/dev/shm")
 SERVER_STATES = {"disk": "on disk", "memory": "in memory"}  # name -> how the results say it
 
 
-def server_dir(state: str) -> Path | None:
-    """The directory `open_stack` puts the server's state under for `state` (None: TMPDIR)."""
-    return MEMORY_DIR if state == "memory" else None
-
-
 @asynccontextmanager
 async def open_stack(
-    partners: int = 200, sla_override: timedelta | None = None, server_dir: Path | None = None
+    partners: int = 200, sla_override: timedelta | None = None, server_state: str = "disk"
 ) -> AsyncIterator[Stack]:
-    """A dev server on free ports with a temporary state file (in a temporary directory under
-    `server_dir` when given, such as /dev/shm), a `SinkProcess`, and a fresh SQLite database
-    with `partners` partners; everything removed afterwards."""
+    """A dev server on free ports with a temporary state file (`server_state`, a key of
+    `SERVER_STATES`: in a temporary directory under TMPDIR, or under `MEMORY_DIR`), a
+    `SinkProcess`, and a fresh SQLite database with `partners` partners; everything removed
+    afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix="ft-bench-"))
-    server_workdir = Path(tempfile.mkdtemp(prefix="ft-bench-server-", dir=server_dir))
+    under = MEMORY_DIR if server_state == "memory" else None
+    server_workdir = Path(tempfile.mkdtemp(prefix="ft-bench-server-", dir=under))
     sink = SinkProcess()
     await sink.start()
     settings = replace(

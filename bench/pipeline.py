@@ -54,7 +54,6 @@ from bench.common import (
     percentile,
     print_table,
     progress,
-    server_dir,
     write_results,
 )
 from worker import build_worker
@@ -228,7 +227,7 @@ async def compare(
     rounds: int = 1,
     server_state: str = "disk",
 ) -> dict[str, Any]:
-    async with open_stack(partners=200, server_dir=server_dir(server_state)) as stack:
+    async with open_stack(partners=200, server_state=server_state) as stack:
         if warmup:
             if not pipeline_only:
                 await run_bare(stack, warmup, concurrency, "warm", options)

@@ -85,10 +85,10 @@ class _BulkDataSMTP(SMTP):
             await self.push("501 Syntax: DATA")
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
-        data = bytearray(b"\r\n")  # a line end before the first line, as before each other
-        while not data.endswith(b"\r\n" + FINAL_LINE):
+        data = bytearray()
+        while not (data == FINAL_LINE or data.endswith(b"\r\n" + FINAL_LINE)):
             data += await self._reader.readuntil(FINAL_LINE)
-        self.envelope.original_content = self.envelope.content = unstuffed(bytes(data[2:]))
+        self.envelope.original_content = self.envelope.content = unstuffed(bytes(data))
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
         await self.push("250 OK" if status is MISSING else status)
