@@ -285,3 +285,15 @@ __all__ = [
     "PartnerWorkload",
     "ReferralRecord",
 ]
+
+
+class CapacityGrant(Base):
+    """The one "partner at capacity" decline a partner is granted, and the assignment it
+    went to (the primary key makes the grant atomic)."""
+
+    __tablename__ = "capacity_grants"
+
+    mpn_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(Integer)
+    granted_at: Mapped[datetime] = mapped_column(TZDateTime)

@@ -3,8 +3,6 @@
 WORKFLOW_REFERRAL = "ReferralWorkflow"
 
 ACTIVITY_MATCH = "match_partner"
-ACTIVITY_DEADLINE = "compute_deadline"
-ACTIVITY_RECORD = "record_snapshot"
 ACTIVITY_EMAIL = "send_email"
 ACTIVITY_PUBLISH = "publish_changes"  # read model + emails in one round trip
 
