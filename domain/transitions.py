@@ -39,15 +39,7 @@ def assign(
     state: ReferralState, partner: PartnerContact, explanation: MatchExplanation, at: datetime
 ) -> Assignment:
     """A new pending assignment to `partner`; its SLA clock starts with the notification."""
-    a = Assignment(
-        seq=len(state.assignments) + 1,
-        partner=partner.mpn_id,
-        partner_name=partner.name,
-        outcome=Outcome.PENDING,
-        assigned_at=at,
-        explanation=explanation,
-    )
-    state.assignments.append(a)
+    a = _assignment(state, partner, explanation, at)
     state.status = Status.PENDING
     state.escalation = ""
     why = "claiming partner of record" if explanation.cpor == "chosen" else "ranked first"
@@ -55,7 +47,17 @@ def assign(
     return a
 
 
-def withdraw(state: ReferralState, a: Assignment, at: datetime, reason: str) -> None:
+def release(
+    state: ReferralState, partner: PartnerContact, explanation: MatchExplanation, at: datetime
+) -> None:
+    """Cancelled while matching: the partner the match reserved is recorded as withdrawn, which
+    gives its capacity back."""
+    a = _assignment(state, partner, explanation, at)
+    withdraw(a, at, "cancelled while matching")
+    log(state, at, SYSTEM, "released", f"{partner.mpn_id} released: cancelled while matching")
+
+
+def withdraw(a: Assignment, at: datetime, reason: str) -> None:
     a.outcome, a.decided_at, a.reason = Outcome.WITHDRAWN, at, reason
 
 
@@ -139,7 +141,7 @@ def apply_operator_action(state: ReferralState, op: OperatorAction, at: datetime
     else:
         a = state.current
         if a is not None:
-            withdraw(state, a, at, "cancelled")
+            withdraw(a, at, "cancelled")
         state.status = Status.CANCELLED
         state.cancel_reason = op.reason
         log(state, at, op.operator, "cancelled", op.reason)
@@ -173,3 +175,18 @@ def time_to_accept(state: ReferralState) -> float | None:
     if first is None or first.accepted_at is None:
         return None
     return (first.accepted_at - (first.notified_at or first.assigned_at)).total_seconds()
+
+
+def _assignment(
+    state: ReferralState, partner: PartnerContact, explanation: MatchExplanation, at: datetime
+) -> Assignment:
+    a = Assignment(
+        seq=len(state.assignments) + 1,
+        partner=partner.mpn_id,
+        partner_name=partner.name,
+        outcome=Outcome.PENDING,
+        assigned_at=at,
+        explanation=explanation,
+    )
+    state.assignments.append(a)
+    return a

@@ -127,8 +127,7 @@ class ReferralWorkflow:
     def _release(self, result: MatchResult) -> None:
         """Cancelled while matching: give back the partner the match reserved."""
         if result.partner is not None:
-            a = t.assign(self._state, result.partner, result.explanation, workflow.now())
-            t.withdraw(self._state, a, workflow.now(), "cancelled while matching")
+            t.release(self._state, result.partner, result.explanation, workflow.now())
 
     async def _escalate(self, result: MatchResult) -> None:
         why = t.escalate(self._state, result.explanation, workflow.now())
