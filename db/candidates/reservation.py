@@ -270,9 +270,10 @@ async def match_and_reserve(
     `MatchConflict` after `MAX_RESERVE_ATTEMPTS` lost races.
 
     The lookup of an earlier result, the match and the reservation run as one write
-    transaction (`db.transactions.run_write`): on SQLite no other writer can take the partner
-    in between; on PostgreSQL the conditional `UPDATE` decides a race (`SlotTaken`: match
-    again).
+    transaction (`db.transactions.run_write`): on a SQLite file, whole on the writer thread,
+    so no other writer can take the partner in between; on PostgreSQL the conditional
+    `UPDATE` decides a race (`SlotTaken`: match again). An index rebuild (the first match, or
+    an import changing more than `REBUILD_ABOVE` partners) runs inside that transaction too.
     """
     work = functools.partial(_match_and_reserve, request=request, now=now)
     for attempt in range(MAX_RESERVE_ATTEMPTS):
