@@ -21,12 +21,44 @@ from domain.models import (
     PartnerAction,
     PartnerContact,
     PartRef,
+    ReferralInput,
     ReferralState,
+    ReferralSummary,
     Status,
 )
 
 SYSTEM = "system"
 SLA_TIMER = "sla-timer"
+
+
+def new_state(inp: ReferralInput, workflow_id: str, at: datetime) -> ReferralState:
+    """The state of a referral (or split part) just started."""
+    r = inp.referral
+    return ReferralState(
+        referral_id=r.referral_id,
+        workflow_id=workflow_id,
+        parent_id=inp.parent_id,
+        type=r.type,
+        workloads=list(inp.workloads or r.workloads),
+        status=Status.PENDING,
+        customer_country=r.customer.country,
+        seats=r.customer.seats,
+        created_at=at,
+    )
+
+
+def summary(state: ReferralState, ended_at: datetime) -> ReferralSummary:
+    """What the workflow returns when it ends."""
+    return ReferralSummary(
+        referral_id=state.referral_id,
+        status=state.status,
+        assignments=state.assignments,
+        parts=state.parts,
+        completion=state.completion,
+        started_at=state.created_at,
+        ended_at=ended_at,
+        time_to_accept_seconds=time_to_accept(state),
+    )
 
 
 def log(

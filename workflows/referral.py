@@ -15,7 +15,6 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.directory import DirectoryActivities
     from activities.matching import MatchingActivities
     from domain import names
     from domain import transitions as t
@@ -40,41 +39,34 @@ with workflow.unsafe.imports_passed_through():
         SlaTerms,
         Status,
     )
-    from domain.models import CapacityGrant as Grant
     from domain.policy import (
-        ANSWER_CAPACITY_AGAIN,
-        Code,
         Refusal,
         check_operator_action,
         check_partner_action,
     )
     from workflows import metrics
+    from workflows.capacity import claim_capacity_decline
     from workflows.publisher import DB_RETRY, DB_TIMEOUT, Publisher
+
+
+def _refuse(refusal: Refusal | None) -> None:
+    """A refused update: the caller gets the program's answer, history gets nothing."""
+    if refusal is not None:
+        raise ApplicationError(refusal.message, type=refusal.code, non_retryable=True)
 
 
 @workflow.defn(name=names.WORKFLOW_REFERRAL)
 class ReferralWorkflow:
     @workflow.init
     def __init__(self, inp: ReferralInput) -> None:
-        r = inp.referral
-        self._referral = r
-        self._scope = list(inp.workloads or r.workloads)
-        self._state = ReferralState(
-            referral_id=r.referral_id,
-            workflow_id=workflow.info().workflow_id,
-            parent_id=inp.parent_id,
-            type=r.type,
-            workloads=self._scope,
-            status=Status.PENDING,
-            customer_country=r.customer.country,
-            seats=r.customer.seats,
-            created_at=workflow.now(),
-        )
+        self._referral = inp.referral
+        self._state = t.new_state(inp, workflow.info().workflow_id, workflow.now())
+        self._scope = self._state.workloads
         self._excluded = list(inp.excluded)
         self._partner: PartnerContact | None = None
         self._terms = SlaTerms()
         self._escalations = 0
-        self._out = Publisher(r, self._state)
+        self._out = Publisher(inp.referral, self._state)
 
     @workflow.run
     async def run(self, inp: ReferralInput) -> ReferralSummary:
@@ -99,7 +91,7 @@ class ReferralWorkflow:
         await self._out.drain()
         if self._out.pending():
             await self._out.publish()
-        return self._summary()
+        return t.summary(self._state, workflow.now())
 
     # ------------------------------------------------------------- matching
 
@@ -310,9 +302,7 @@ class ReferralWorkflow:
 
     def _validate(self, name: Action, action: PartnerAction) -> None:
         used = self._partner.capacity_declines_used if self._partner else 0
-        refusal = check_partner_action(self._state, replace(action, action=name), used)
-        if refusal is not None:
-            raise ApplicationError(refusal.message, type=refusal.code, non_retryable=True)
+        _refuse(check_partner_action(self._state, replace(action, action=name), used))
 
     def _apply(self, name: Action, action: PartnerAction) -> ActionResult:
         result = t.apply_partner_action(self._state, name, action, workflow.now())
@@ -323,29 +313,10 @@ class ReferralWorkflow:
         return result
 
     async def _claim_capacity(self, action: PartnerAction) -> Refusal | None:
-        """The partner's one "at capacity" decline, claimed atomically in the directory; None
-        when granted to this decline."""
-        a = self._state.current
-        assert a is not None
-        grant = Grant(action.partner, self._state.workflow_id, a.seq)
-        granted = await self._grant(grant)
+        refusal = await claim_capacity_decline(self._state, action)
         if self._partner is not None:
-            self._partner.capacity_declines_used = 1
-        if not granted:
-            return Refusal(Code.REASON_REFUSED, ANSWER_CAPACITY_AGAIN)
-        moved_on = check_partner_action(self._state, replace(action, action=Action.DECLINE))
-        if moved_on is not None:  # expired or cancelled while the grant was claimed
-            await self._grant(replace(grant, release=True))
-        return moved_on
-
-    async def _grant(self, grant: Grant) -> bool:
-        return await workflow.execute_activity_method(
-            DirectoryActivities.grant_capacity_decline,
-            grant,
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
-            summary="release capacity decline" if grant.release else "claim capacity decline",
-        )
+            self._partner.capacity_declines_used = 1  # granted or not, it is used now
+        return refusal
 
     @workflow.update
     def accept(self, action: PartnerAction) -> ActionResult:
@@ -358,9 +329,7 @@ class ReferralWorkflow:
     @workflow.update
     async def decline(self, action: PartnerAction) -> ActionResult:
         if action.reason == Reason.PARTNER_AT_CAPACITY:
-            refusal = await self._claim_capacity(action)
-            if refusal is not None:
-                raise ApplicationError(refusal.message, type=refusal.code, non_retryable=True)
+            _refuse(await self._claim_capacity(action))
         return self._apply(Action.DECLINE, action)
 
     @decline.validator
@@ -421,9 +390,7 @@ class ReferralWorkflow:
 
     @workflow.update
     def retry(self, op: OperatorAction) -> ActionResult:
-        return t.apply_operator_action(
-            self._state, replace(op, action=Action.RETRY), workflow.now()
-        )
+        return self._operate(replace(op, action=Action.RETRY))
 
     @retry.validator
     def _retry_ok(self, op: OperatorAction) -> None:
@@ -431,9 +398,7 @@ class ReferralWorkflow:
 
     @workflow.update
     def cancel(self, op: OperatorAction) -> ActionResult:
-        return t.apply_operator_action(
-            self._state, replace(op, action=Action.CANCEL), workflow.now()
-        )
+        return self._operate(replace(op, action=Action.CANCEL))
 
     @cancel.validator
     def _cancel_ok(self, op: OperatorAction) -> None:
@@ -443,9 +408,7 @@ class ReferralWorkflow:
         return t.apply_operator_action(self._state, op, workflow.now())
 
     def _validate_operator(self, name: Action, op: OperatorAction) -> None:
-        refusal = check_operator_action(self._state, name, op.reason)
-        if refusal is not None:
-            raise ApplicationError(refusal.message, type=refusal.code, non_retryable=True)
+        _refuse(check_operator_action(self._state, name, op.reason))
 
     @workflow.signal(name=names.SIGNAL_OPERATOR_ACTION)
     def operator_action(self, op: OperatorAction) -> None:
@@ -487,16 +450,3 @@ class ReferralWorkflow:
         )
         self._out.queue(request)
         return request
-
-    def _summary(self) -> ReferralSummary:
-        s = self._state
-        return ReferralSummary(
-            referral_id=s.referral_id,
-            status=s.status,
-            assignments=s.assignments,
-            parts=s.parts,
-            completion=s.completion,
-            started_at=s.created_at,
-            ended_at=workflow.now(),
-            time_to_accept_seconds=t.time_to_accept(s),
-        )
