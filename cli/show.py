@@ -203,7 +203,7 @@ PART_COLUMNS = (
 )
 HISTORY_COLUMNS = (
     Column("at", keep=True),
-    Column("actor", min_width=10),
+    Column("actor", keep=True),
     Column("action", min_width=10),
     Column("detail", min_width=12),
 )

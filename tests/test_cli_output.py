@@ -14,17 +14,20 @@ import subprocess
 import sys
 import time
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
 
-from cli import progress
+from cli import output, progress
 from cli.app import build_parser
 from cli.errors import BAD_INPUT
 from cli.help import EXAMPLES
 from cli.output import Column, column_widths
+from cli.show import print_state, render_state
+from domain.models import Assignment, HistoryEntry, PartRef, ReferralState
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -293,3 +296,26 @@ def test_the_package_installs_every_top_level_package_and_its_data() -> None:
     for path in data:
         assert any(path.match(p) for p in patterns), path
     assert set(tool["py-modules"]) == {"starter", "worker"}
+
+
+def test_referral_show_wraps_long_history_to_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
+    state = ReferralState(
+        "FT-1", "FT-1", None, "benefit", ["teams", "sharepoint"], "split", "DE", 2400, at,
+        assignments=[Assignment(1, "4711001", "Contoso", "declined", at, reason="other",
+                                note="customer asked for a partner in Munich " * 3)],
+        history=[HistoryEntry(at, "partner:4711001", "decline", "a long explanation " * 10)],
+        parts=[PartRef("FT-1.part1", ["teams"], "active", "4711002")],
+    )  # fmt: skip
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=60)
+    monkeypatch.setitem(output._consoles, "out", terminal)
+    print_state(state, "workflow")
+    lines = [ANSI.sub("", line) for line in screen.getvalue().splitlines()]
+    assert lines[0] == "FT-1  split" and "\x1b[35m" in screen.getvalue()  # magenta status
+    assert max(len(line) for line in lines) <= 60
+    assert any(line.startswith("  FT-1.part1") for line in lines)
+    plain = render_state(state, "workflow").splitlines()
+    assert plain[0] == "FT-1  split"
+    assert plain[plain.index("history:") + 1].split() == ["AT", "ACTOR", "ACTION", "DETAIL"]
+    assert any(len(line) > 150 for line in plain)  # piped: the detail is whole, on one line
