@@ -9,6 +9,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from importlib import metadata
 from typing import NoReturn
 
 from cli import partners, referrals, report
@@ -35,11 +36,19 @@ def build_parser() -> Parser:
         epilog=TOP_EXAMPLES.replace("{cli}", prog) + "\n" + EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     partners.register(sub)
     referrals.register(sub)
     report.register(sub)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("fasttrack-referrals")
+    except metadata.PackageNotFoundError:
+        return "(source checkout)"
 
 
 async def _dispatch(handler: Handler, args: argparse.Namespace) -> int:

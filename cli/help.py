@@ -20,7 +20,8 @@ FILE.json holds one partner profile or a list of them ('-' reads stdin):
    "paused_until": null}}
   required: mpn_id, name, referral_contact, home_country (the rest have defaults)
   workloads: {" ".join(WORKLOADS)}
-  segments: {" ".join(SEGMENTS)}; languages ISO 639-1; countries ISO 3166-1 alpha-2
+  segments: {" ".join(SEGMENTS)}
+  languages: ISO 639-1 codes (en, de); countries: ISO 3166-1 alpha-2 codes (US, DE)
   the file is checked as a whole first: one bad profile and nothing is written"""
 
 REFERRAL_FORMAT = """\
@@ -63,7 +64,7 @@ examples:
   {cli} partners token 4711001 --revoke""",
     "referral create": f"""\
 examples:
-  {{cli}} referral create data/referral.json
+  {{cli}} referral create data/referrals.json
   {{cli}} referral create many.json --concurrency 16 --json
 
 {REFERRAL_FORMAT}""",
@@ -114,7 +115,7 @@ examples:
 TOP_EXAMPLES = """\
 examples:
   {cli} partners import data/partners.json
-  {cli} referral create data/referral.json
+  {cli} referral create data/referrals.json
   {cli} referral list --status pending
   {cli} referral show FT-2026-000123
   {cli} report --html report.html
