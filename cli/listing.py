@@ -25,9 +25,9 @@ COLUMNS = (
     Column("status", keep=True, status=True),
     Column("type", keep=True, drop=2),
     Column("partner", keep=True),
-    Column("country", keep=True, drop=1),
+    Column("country", keep=True, drop=3),
     Column("workloads", min_width=10),
-    Column("sla due", keep=True, drop=3),
+    Column("sla due", keep=True, drop=1),
 )
 
 
