@@ -15,7 +15,7 @@ from typing import NoReturn
 from cli import partners, referrals, report
 from cli.context import Context
 from cli.errors import BAD_INPUT, EPILOG, INTERNAL, CliError, classify, one_line
-from cli.help import TOP_EXAMPLES, program_name
+from cli.help import TOP_EXAMPLES, add_examples, program_name
 from runtime.settings import Settings
 
 Handler = Callable[[Context, argparse.Namespace], Awaitable[int]]
@@ -29,6 +29,13 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
+    """Every command, each with its examples in --help."""
+    parser = _commands()
+    add_examples(parser)
+    return parser
+
+
+def _commands() -> Parser:
     prog = program_name()
     parser = Parser(
         prog=prog,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
 from domain.models import SEGMENTS, WORKLOADS
 
@@ -130,17 +129,19 @@ def program_name() -> str:
     return name if name.startswith("fasttrack") else "starter.py"
 
 
-def command(sub: Any, name: str, text: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """A subcommand whose --help shows `text`, then its examples (looked up by its path)."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name,
-        help=text,
-        description=text[:1].upper() + text[1:] + ".",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        **kwargs,
-    )
-    cli, _, path = parser.prog.partition(" ")
-    examples = EXAMPLES.get(path)
-    if examples:
-        parser.epilog = examples.replace("{cli}", cli)
-    return parser
+def add_examples(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand of `parser` a description and its examples as the epilog."""
+    cli = parser.prog.split(" ")[0]
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, child in action.choices.items():
+            text = helps.get(name) or ""
+            if child.description is None and text:
+                child.description = text[:1].upper() + text[1:] + "."
+            path = child.prog.split(" ", 1)[1]
+            if child.epilog is None and path in EXAMPLES:
+                child.epilog = EXAMPLES[path].replace("{cli}", cli)
+                child.formatter_class = argparse.RawDescriptionHelpFormatter
+            add_examples(child)

@@ -9,7 +9,6 @@ from typing import Any
 from cli.common import country, iso_date, mpn_id, positive, read_text
 from cli.context import Context
 from cli.errors import CliError, bad_input, classify, not_found
-from cli.help import command
 from cli.output import Column, note, print_json, print_table, say, when
 from cli.progress import Tracker
 from db.directory import PartnerDirectory, PartnerRecord, UnknownPartner
@@ -34,15 +33,15 @@ LIST_COLUMNS = (
 
 
 def register(sub: Any) -> None:
-    partners = command(sub, "partners", "the partner directory")
+    partners = sub.add_parser("partners", help="the partner directory")
     psub = partners.add_subparsers(dest="partners_command", metavar="COMMAND", required=True)
 
-    p = command(psub, "import", "create or update partner profiles from a JSON file")
+    p = psub.add_parser("import", help="create or update partner profiles from a JSON file")
     p.add_argument("file", metavar="FILE.json", help="one profile or a list ('-': stdin)")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
     p.set_defaults(handler=import_partners)
 
-    p = command(psub, "list", "list partner profiles, optionally filtered")
+    p = psub.add_parser("list", help="list partner profiles")
     p.add_argument("--country", type=country, metavar="CC", help="serves this country (ISO code)")
     p.add_argument(
         "--workload",
@@ -58,18 +57,18 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=list_partners)
 
-    p = command(psub, "pause", "pause new referrals up to and including a date")
+    p = psub.add_parser("pause", help="pause new referrals up to and including a date")
     p.add_argument("mpn", type=mpn_id, metavar="MPN_ID")
     p.add_argument("--until", type=iso_date, required=True, metavar="YYYY-MM-DD")
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
     p.set_defaults(handler=pause)
 
-    p = command(psub, "resume", "receive referrals again")
+    p = psub.add_parser("resume", help="receive referrals again")
     p.add_argument("mpn", type=mpn_id, metavar="MPN_ID")
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
     p.set_defaults(handler=resume)
 
-    p = command(psub, "token", "print a new portal API token (alone on stdout)")
+    p = psub.add_parser("token", help="print a new portal API token (alone on stdout)")
     p.add_argument("mpn", type=mpn_id, metavar="MPN_ID")
     p.add_argument("--revoke", action="store_true", help="revoke every active token instead")
     p.set_defaults(handler=token)

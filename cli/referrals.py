@@ -13,7 +13,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from cli.common import amount, country, mpn_id, positive, read_text, referral_id, yes_no
 from cli.context import Context
 from cli.errors import BAD_INPUT, CliError, bad_input, classify, not_found, refused
-from cli.help import command
 from cli.listing import DEFAULT_LIMIT, list_referrals, page_token
 from cli.output import print_json, print_line, say, status_text
 from cli.progress import Tracker
@@ -53,10 +52,10 @@ _HELP = {
 
 
 def register(sub: Any) -> None:
-    referral = command(sub, "referral", "create, inspect and act on referrals")
+    referral = sub.add_parser("referral", help="create, inspect and act on referrals")
     rsub = referral.add_subparsers(dest="referral_command", metavar="COMMAND", required=True)
 
-    p = command(rsub, "create", "start referrals from a JSON file (one or a list)")
+    p = rsub.add_parser("create", help="start referrals from a JSON file (one or a list)")
     p.add_argument("file", metavar="FILE.json", help="one referral or a list ('-': stdin)")
     p.add_argument(
         "--concurrency",
@@ -68,12 +67,12 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(handler=create)
 
-    p = command(rsub, "show", "the live state of a referral (or split part)")
+    p = rsub.add_parser("show", help="the live state of a referral (or split part)")
     p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=show)
 
-    p = command(rsub, "list", "referrals from Temporal visibility")
+    p = rsub.add_parser("list", help="referrals from Temporal visibility")
     p.add_argument("--status", choices=Status.ALL)
     p.add_argument("--partner", type=mpn_id, metavar="MPN_ID", help="currently assigned partner")
     p.add_argument("--type", choices=REFERRAL_TYPES)
@@ -99,8 +98,8 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=list_referrals)
 
-    for name, update in PARTNER_COMMANDS.items():
-        p = command(rsub, name, _HELP[name])
+    for command, update in PARTNER_COMMANDS.items():
+        p = rsub.add_parser(command, help=_HELP[command])
         p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
         p.add_argument("--partner", type=mpn_id, required=True, metavar="MPN_ID")
         if update == "decline":
@@ -115,13 +114,13 @@ def register(sub: Any) -> None:
         p.add_argument("--json", action="store_true", help="print the result as JSON")
         p.set_defaults(handler=partner_action, update=update)
 
-    p = command(rsub, "retry", "match an escalated referral again")
+    p = rsub.add_parser("retry", help="match an escalated referral again")
     p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
     p.add_argument("--reason", default="", help="why (for the history)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=operator_action, update="retry")
 
-    p = command(rsub, "cancel", "cancel a referral (operations)")
+    p = rsub.add_parser("cancel", help="cancel a referral (operations)")
     p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
     p.add_argument("--reason", required=True, help="why (recorded)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

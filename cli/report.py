@@ -10,7 +10,6 @@ from typing import Any
 from cli.common import iso_date
 from cli.context import Context
 from cli.errors import bad_input
-from cli.help import command
 from cli.html_report import render_html
 from cli.output import print_json, say, table, when
 from cli.progress import Tracker
@@ -19,7 +18,7 @@ from db.reports import Report, build_report
 
 
 def register(sub: Any) -> None:
-    p = command(sub, "report", "SLA compliance, acceptance and declines, open referrals")
+    p = sub.add_parser("report", help="SLA compliance, acceptance and declines, open referrals")
     p.add_argument("--since", type=iso_date, metavar="YYYY-MM-DD", help="from this day (UTC)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
