@@ -102,12 +102,16 @@ class Column:
 
 
 def _plain_cell(value: object) -> str:
+    if isinstance(value, Text):
+        value = value.plain
     if isinstance(value, list | tuple):
         value = ",".join(str(v) for v in value)
     return "-" if value is None or value == "" else str(value)
 
 
 def _rich_cell(value: object, column: Column) -> Text:
+    if isinstance(value, Text):  # already styled by the caller
+        return value
     if isinstance(value, list | tuple):
         value = ", ".join(str(v) for v in value)  # spaces let a narrow column wrap
     text = _plain_cell(value)

@@ -6,6 +6,8 @@ import argparse
 from datetime import date
 from typing import Any
 
+from rich.text import Text
+
 from cli.common import country, iso_date, mpn_id, positive, read_text
 from cli.context import Context
 from cli.errors import CliError, bad_input, classify, not_found
@@ -93,6 +95,13 @@ def _opt_in(r: PartnerRecord) -> list[str]:
     if p.benefit_referrals and p.fasttrack_ready:
         kinds.append("benefit")
     return kinds or ["none"]
+
+
+def _paused(r: PartnerRecord, today: date) -> Text | str:
+    until = r.profile.paused_until
+    if until is None:
+        return "-"
+    return Text(when(until), style="yellow" if until >= today else "dim")
 
 
 def _seats(r: PartnerRecord) -> str:
@@ -186,7 +195,7 @@ async def list_partners(ctx: Context, args: argparse.Namespace) -> int:
             sorted(r.profile.countries_served() - {""}),
             _seats(r),
             r.open_assignments,
-            when(r.profile.paused_until),
+            _paused(r, today),
         )
         for r in records
     ]
