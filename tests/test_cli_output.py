@@ -27,7 +27,7 @@ from cli.errors import BAD_INPUT
 from cli.help import EXAMPLES
 from cli.output import Column, column_widths
 from cli.show import print_state, render_state
-from domain.models import Assignment, HistoryEntry, PartRef, ReferralState
+from domain.models import Assignment, HistoryEntry, Outcome, PartRef, ReferralState, Status
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -301,8 +301,8 @@ def test_the_package_installs_every_top_level_package_and_its_data() -> None:
 def test_referral_show_wraps_long_history_to_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     at = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
     state = ReferralState(
-        "FT-1", "FT-1", None, "benefit", ["teams", "sharepoint"], "split", "DE", 2400, at,
-        assignments=[Assignment(1, "4711001", "Contoso", "declined", at, reason="other",
+        "FT-1", "FT-1", None, "benefit", ["teams", "sharepoint"], Status.SPLIT, "DE", 2400, at,
+        assignments=[Assignment(1, "4711001", "Contoso", Outcome.DECLINED, at, reason="other",
                                 note="customer asked for a partner in Munich " * 3)],
         history=[HistoryEntry(at, "partner:4711001", "decline", "a long explanation " * 10)],
         parts=[PartRef("FT-1.part1", ["teams"], "active", "4711002")],
