@@ -9,6 +9,7 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli.actor import add_actor_arguments
 from cli.common import amount, country, mpn_id, positive, read_text, referral_id, yes_no
 from cli.context import Context
 from cli.errors import BAD_INPUT, CliError, bad_input, not_found, refused
@@ -92,12 +93,14 @@ def register(sub: Any) -> None:
     p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
     p.add_argument("--reason", default="", help="why (for the history)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_actor_arguments(p, reason=False)
     p.set_defaults(handler=operator_action, update="retry")
 
     p = rsub.add_parser("cancel", help="cancel a referral (operations)")
     p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
     p.add_argument("--reason", required=True, help="why (recorded)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_actor_arguments(p, reason=False)
     p.set_defaults(handler=operator_action, update="cancel")
 
 
@@ -285,7 +288,7 @@ async def operator_action(ctx: Context, args: argparse.Namespace) -> int:
     reason = args.reason.strip()
     if args.update == "cancel" and not reason:
         raise bad_input("--reason must not be empty")
-    op = OperatorAction(action=args.update, reason=reason, operator=ctx.operator())
+    op = OperatorAction(action=args.update, reason=reason, operator=ctx.operator(args))
     result = await _execute(ctx, args.id, args.update, op)
     _print_result(result, args.json)
     return 0
