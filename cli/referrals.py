@@ -15,6 +15,7 @@ from cli.context import Context
 from cli.errors import BAD_INPUT, CliError, bad_input, not_found, refused
 from cli.output import print_json, say, table, when
 from cli.show import load_state, render_state, state_json
+from db.readmodel import ReferralReadModel
 from domain import names
 from domain.models import (
     REFERRAL_TYPES,
@@ -110,13 +111,14 @@ def register(sub: Any) -> None:
 async def create(ctx: Context, args: argparse.Namespace) -> int:
     referrals = load_referrals(read_text(args.file))  # the whole file is valid, or exit 2
     client = await ctx.client()
+    readmodel = ReferralReadModel(await ctx.sessions())
     results: list[dict[str, Any]] = []
     done: set[str] = set()
     for r in referrals:
         if r.referral_id in done:  # the same referral twice in one file: one workflow
             continue
         done.add(r.referral_id)
-        created = await start_referral(client, ctx.settings.task_queue, r)
+        created = await start_referral(client, ctx.settings.task_queue, r, readmodel)
         results.append({"referral_id": r.referral_id, "created": created})
         if not args.json:
             say(r.referral_id if created else f"{r.referral_id} (already exists)")

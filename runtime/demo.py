@@ -22,6 +22,7 @@ import uvloop
 
 from db.directory import PartnerDirectory
 from db.engine import DatabaseUnavailable, open_database
+from db.readmodel import ReferralReadModel
 from db.tokens import TokenStore
 from domain.validation import load_partners, load_referrals
 from portal.app import create_app
@@ -84,7 +85,7 @@ async def run() -> None:
         async with worker:
             for schedule_id in await ensure_schedules(env.client, settings):
                 print(describe(schedule_id), flush=True)
-            ids = await create_samples(env.client, settings)
+            ids = await create_samples(env.client, settings, ReferralReadModel(sessions))
             token = await TokenStore(sessions).issue(DEMO_PARTNER, datetime.now(UTC))
             print_guide(settings, ids, token)
             await stop.wait()
@@ -98,13 +99,15 @@ async def run() -> None:
         await sink.stop()
 
 
-async def create_samples(client: object, settings: Settings) -> list[str]:
+async def create_samples(
+    client: object, settings: Settings, readmodel: ReferralReadModel
+) -> list[str]:
     from temporalio.client import Client
 
     assert isinstance(client, Client)
     ids = []
     for ref in load_referrals((DATA / "referrals.json").read_text(encoding="utf-8")):
-        if await start_referral(client, settings.task_queue, ref):
+        if await start_referral(client, settings.task_queue, ref, readmodel):
             print(f"referral {ref.referral_id} created", flush=True)
         else:
             print(
