@@ -12,6 +12,7 @@ from cli.context import Context
 from cli.errors import bad_input
 from cli.html_report import render_html
 from cli.output import print_json, say, table, when
+from cli.report_sections import render_guide_text
 from db.directory import PartnerDirectory
 from db.reports import Report, build_report
 
@@ -78,6 +79,7 @@ def render_text(r: Report, names: dict[str, str]) -> str:
     else:
         out.append("  no declines")
     out += ["", "open referrals by age:", table(("age", "open"), r.open_by_age.items())]
+    out += render_guide_text(r, names)
     return "\n".join(out)
 
 
@@ -90,7 +92,7 @@ async def report(ctx: Context, args: argparse.Namespace) -> int:
     if html_path is not None and not html_path.parent.is_dir():
         raise bad_input(f"cannot write {args.html}: no such directory {html_path.parent}")
     sessions = await ctx.sessions()
-    result = await build_report(sessions, since, now)
+    result = await build_report(sessions, since, now, ctx.settings.sla_business_days)
     names = {
         rec.profile.mpn_id: rec.profile.name for rec in await PartnerDirectory(sessions).list()
     }
