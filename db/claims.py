@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from db.audit import Action, Actor, record_event
 from db.directory import UnknownPartner
-from db.engine import run_write
 from db.models import CporClaim, Partner
+from db.transactions import run_write
 from domain.claims import SOURCE_IMPORT, SOURCE_PARTNER, Claim, tenant_key
 
 

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from db.audit import SYSTEM_PAUSE_SWEEP, Action, Actor, record_event
 from db.candidates import bump_tick
-from db.engine import run_write
 from db.models import (
     ApiToken,
     Partner,
@@ -29,6 +28,7 @@ from db.models import (
     PartnerSegment,
     PartnerWorkload,
 )
+from db.transactions import run_write
 from domain.models import PartnerProfile
 
 _SIDE_TABLES = (PartnerWorkload, PartnerLanguage, PartnerCountry, PartnerSegment)

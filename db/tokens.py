@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from db.audit import Action, Actor, record_event
 from db.directory import SYSTEM, UnknownPartner
-from db.engine import insert_ignore, run_write
 from db.models import ApiToken, IdempotencyKey, LinkUse, Partner
+from db.transactions import insert_ignore, run_write
 
 TOKEN_PREFIX = "ftp_"
 
