@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from db.audit import Action, Actor, record_event
+from db.claim_lookup import active_claims
 from db.directory import UnknownPartner
 from db.models import CporClaim, Partner
 from db.transactions import run_write
@@ -56,19 +57,6 @@ class ImportCounts:
     created: int
     updated: int
     unchanged: int
-
-
-def active_claims(session: Session, tenant_id: str) -> list[Claim]:
-    """The tenant's active claims (empty for an empty tenant id), by MPN ID."""
-    tenant = tenant_key(tenant_id)
-    if not tenant:
-        return []
-    rows = session.scalars(
-        select(CporClaim)
-        .where(CporClaim.tenant_id == tenant, CporClaim.revoked_at.is_(None))
-        .order_by(CporClaim.mpn_id)
-    )
-    return [Claim(r.tenant_id, r.mpn_id, tuple(r.workloads), r.claimed_at, r.source) for r in rows]
 
 
 def record_claim(
