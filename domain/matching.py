@@ -7,8 +7,8 @@ in that order and explains how many partners each one removed, applies the CPOR 
 (`domain.claims.cpor_verdict`), ranks the eligible partners and, when no single partner is
 endorsed for every requested workload, plans a split over as few partners as possible.
 
-Ranking (best first), the same in the directory index (`db/candidates`), which ranks with
-`load_rank_key`:
+Ranking (best first), identical in the directory index (`db/candidates/index.py`), which
+ranks with `load_rank_key`:
 1. fewest open assignments: the same count for every partner, whether it sets
    `max_open_referrals` or not (capacity decides eligibility, never the order, so a partner
    without a limit does not outrank a capped one while holding more referrals);
