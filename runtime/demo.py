@@ -20,10 +20,13 @@ from typing import Any
 import uvicorn
 import uvloop
 
+from db.audit import Actor
+from db.claims import ClaimStore
 from db.directory import PartnerDirectory
 from db.engine import DatabaseUnavailable, open_database
 from db.readmodel import ReferralReadModel
 from db.tokens import TokenStore
+from domain.claims import load_claim_lines
 from domain.validation import load_partners, load_referrals
 from portal.app import create_app
 from runtime.codec import EncryptionCodec, load_keyring
@@ -67,6 +70,10 @@ async def run() -> None:
         partners = load_partners((DATA / "partners.json").read_text(encoding="utf-8"))
         created, updated = await PartnerDirectory(sessions).upsert(partners, datetime.now(UTC))
         print(f"partner directory: {created} created, {updated} updated", flush=True)
+        now = datetime.now(UTC)
+        claims = load_claim_lines((DATA / "claims.jsonl").read_text(encoding="utf-8"), now)
+        counts = await ClaimStore(sessions).import_claims(claims, now, Actor("system:demo"))
+        print(f"CPOR claims: {counts.created} created, {counts.updated} updated", flush=True)
         worker = build_worker(env.client, settings, sessions)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -69,6 +69,17 @@ def test_bad_claim_lines_are_one_line_errors_naming_the_line(line: str, message:
     assert "\n" not in str(err.value)
 
 
+def test_the_sample_claims_name_sample_partners_and_the_cpor_sample_referral() -> None:
+    claims = load_claim_lines((ROOT / "data" / "claims.jsonl").read_text(), T0)
+    partners = {p["mpn_id"] for p in json.loads((ROOT / "data" / "partners.json").read_text())}
+    referrals = json.loads((ROOT / "data" / "referrals.json").read_text())
+    cpor = {
+        (r["customer"]["tenant_id"], r["cpor_partner"]) for r in referrals if r.get("cpor_partner")
+    }
+    assert {c.mpn_id for c in claims} <= partners
+    assert cpor <= {(c.tenant_id, c.mpn_id) for c in claims}
+
+
 def test_an_empty_claims_file_is_refused() -> None:
     with pytest.raises(ValidationError, match="no claims"):
         load_claim_lines("\n\n", T0)
