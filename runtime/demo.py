@@ -68,11 +68,14 @@ async def run() -> None:
     servers: list[uvicorn.Server] = []
     try:
         partners = load_partners((DATA / "partners.json").read_text(encoding="utf-8"))
-        created, updated = await PartnerDirectory(sessions).upsert(partners, datetime.now(UTC))
+        demo = Actor("system:demo", "demo sample data")
+        created, updated = await PartnerDirectory(sessions).upsert(
+            partners, datetime.now(UTC), demo
+        )
         print(f"partner directory: {created} created, {updated} updated", flush=True)
         now = datetime.now(UTC)
         claims = load_claim_lines((DATA / "claims.jsonl").read_text(encoding="utf-8"), now)
-        counts = await ClaimStore(sessions).import_claims(claims, now, Actor("system:demo"))
+        counts = await ClaimStore(sessions).import_claims(claims, now, demo)
         print(f"CPOR claims: {counts.created} created, {counts.updated} updated", flush=True)
         worker = build_worker(env.client, settings, sessions)
         stop = asyncio.Event()
@@ -93,7 +96,7 @@ async def run() -> None:
             for schedule_id in await ensure_schedules(env.client, settings):
                 print(describe(schedule_id), flush=True)
             ids = await create_samples(env.client, settings, ReferralReadModel(sessions))
-            token = await TokenStore(sessions).issue(DEMO_PARTNER, datetime.now(UTC))
+            token = await TokenStore(sessions).issue(DEMO_PARTNER, datetime.now(UTC), demo)
             print_guide(settings, ids, token)
             await stop.wait()
     finally:
