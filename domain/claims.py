@@ -46,10 +46,14 @@ class Claim:
 @dataclass(frozen=True)
 class CporVerdict:
     """`chosen`: the MPN ID the claim rule assigns the scope to (None: ranking decides);
-    `note`: why each claim (and `cpor_partner`) counted or not, for the explanation."""
+    `notes`: why the other claims (and `cpor_partner`) did not count, for the explanation."""
 
     chosen: str | None
-    note: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str:
+        return "; ".join(self.notes)
 
 
 def tenant_key(tenant_id: str) -> str:
@@ -92,9 +96,9 @@ def cpor_verdict(
         else:
             notes.append(f"claim of {claim.mpn_id}: not eligible: {failed}")
     if not eligible:
-        return CporVerdict(None, "; ".join(notes))
+        return CporVerdict(None, tuple(notes))
     chosen = min(eligible, key=lambda m: (m != cpor_partner, rank_of(m)))
-    return CporVerdict(chosen, "; ".join(["chosen", *notes]))
+    return CporVerdict(chosen, tuple(notes))
 
 
 # ---------------------------------------------------------------------------------------

@@ -334,12 +334,14 @@ def evaluate(
         failed_of,
         lambda mpn_id: rank_key(*by_id[mpn_id]),
     )
-    explanation.cpor = verdict.note
     if verdict.chosen is not None:
         chosen = by_id[verdict.chosen]
+        explanation.cpor = "chosen"
+        explanation.note = f"CPOR: {verdict.note}" if verdict.notes else ""
         explanation.rank_keys = {"rule": "cpor", **rank_explanation(*chosen)}
         result.partner = partner_contact(*chosen)
         return result
+    explanation.cpor = verdict.note
 
     if eligible:
         best = min(eligible, key=lambda c: rank_key(*c))

@@ -113,6 +113,9 @@ def test_an_eligible_claimant_gets_the_referral_even_if_worse_ranked() -> None:
     assert result.partner is not None and result.partner.mpn_id == "2"
     assert result.explanation.cpor == "chosen"
     assert result.explanation.rank_keys["rule"] == "cpor"
+    named = evaluate(partners, request(["teams"], cpor="1"), [claim("2", "teams", "exchange")])
+    assert winner(named) == "2" and named.explanation.cpor == "chosen"
+    assert named.explanation.note == "CPOR: cpor_partner 1: claim not found"
 
 
 def test_cpor_partner_without_a_claim_is_claim_not_found_and_ranking_decides() -> None:

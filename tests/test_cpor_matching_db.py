@@ -66,13 +66,10 @@ async def test_matching_looks_up_the_tenants_claims(db: Database) -> None:
     claims = ClaimStore(sessions)
     await claims.import_claims([Claim(TENANT.upper(), "2", ("sharepoint", "teams"))], NOW, OPERATOR)
     ref = referral("FT-C1", cpor_partner="3")
-    assert await _chosen(db, ref) == (
-        "2",
-        "chosen; cpor_partner 3: claim not found",
-        "cpor",
-    )
+    assert await _chosen(db, ref) == ("2", "chosen", "cpor")
     result = await match_and_reserve(sessions, request_for(ref), NOW)
     assert result.partner is not None and result.partner.mpn_id == "2"
+    assert result.explanation.note == "CPOR: cpor_partner 3: claim not found"
 
     await PartnerDirectory(sessions).pause("2", NOW.date(), NOW, OPERATOR)
     assert await _chosen(db, referral("FT-C2")) == (
