@@ -8,13 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from db.audit import Actor
-from db.candidates import match, match_and_reserve
+from db.candidates import bump_tick, match, match_and_reserve
 from db.claims import ClaimStore
 from db.directory import PartnerDirectory
 from db.engine import open_database
-from db.readmodel import _adjust_partner
+from db.models import Partner
 from db.transactions import run_write
 from domain.claims import Claim
 from domain.models import MatchRequest, Referral
@@ -40,7 +42,17 @@ def request_for(ref: Referral, attempt: int = 1) -> MatchRequest:
 
 
 async def _load(db: Database, mpn_id: str, open_assignments: int) -> None:
-    await run_write(db.sessionmaker, lambda s: _adjust_partner(s, mpn_id, open_assignments, 0))
+    """Set a partner's open count as the load bookkeeping does (with a change tick)."""
+
+    def work(session: Session) -> None:
+        tick = bump_tick(session)
+        session.execute(
+            update(Partner)
+            .where(Partner.mpn_id == mpn_id)
+            .values(open_assignments=open_assignments, change_tick=tick)
+        )
+
+    await run_write(db.sessionmaker, work)
 
 
 async def _chosen(db: Database, ref: Referral) -> tuple[str | None, str, str]:
