@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import getpass
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client, RPCTimeoutOrCancelledError
 
+from cli import actor
 from cli.errors import unavailable
 from db.engine import open_database
 from runtime.settings import Settings
@@ -88,9 +89,6 @@ class Context:
         return datetime.now(UTC)
 
     @staticmethod
-    def operator() -> str:
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):
-            user = "unknown"
-        return f"operator:{user or 'unknown'}"
+    def operator(args: argparse.Namespace | None = None) -> str:
+        """`operator:NAME` of the acting person (see `cli.actor`)."""
+        return actor.operator(args)

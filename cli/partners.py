@@ -8,6 +8,8 @@ from typing import Any
 
 from rich.text import Text
 
+from cli import audit, claims
+from cli.actor import actor, add_actor_arguments, file_reason
 from cli.common import country, iso_date, mpn_id, positive, read_text
 from cli.context import Context
 from cli.errors import CliError, bad_input, classify, not_found
@@ -41,6 +43,7 @@ def register(sub: Any) -> None:
     p = psub.add_parser("import", help="create or update partner profiles from a JSON file")
     p.add_argument("file", metavar="FILE.json", help="one profile or a list ('-': stdin)")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    add_actor_arguments(p)
     p.set_defaults(handler=import_partners)
 
     p = psub.add_parser("list", help="list partner profiles")
@@ -63,17 +66,23 @@ def register(sub: Any) -> None:
     p.add_argument("mpn", type=mpn_id, metavar="MPN_ID")
     p.add_argument("--until", type=iso_date, required=True, metavar="YYYY-MM-DD")
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
+    add_actor_arguments(p)
     p.set_defaults(handler=pause)
 
     p = psub.add_parser("resume", help="receive referrals again")
     p.add_argument("mpn", type=mpn_id, metavar="MPN_ID")
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
+    add_actor_arguments(p)
     p.set_defaults(handler=resume)
 
     p = psub.add_parser("token", help="print a new portal API token (alone on stdout)")
     p.add_argument("mpn", type=mpn_id, metavar="MPN_ID")
     p.add_argument("--revoke", action="store_true", help="revoke every active token instead")
+    add_actor_arguments(p)
     p.set_defaults(handler=token)
+
+    claims.register(psub)
+    audit.register(psub)
 
 
 def record_json(r: PartnerRecord) -> dict[str, Any]:
@@ -112,12 +121,13 @@ def _seats(r: PartnerRecord) -> str:
 async def import_partners(ctx: Context, args: argparse.Namespace) -> int:
     profiles = load_partners(read_text(args.file))  # all valid before anything is written
     directory = PartnerDirectory(await ctx.sessions())
+    who = actor(args, file_reason(args.file))
     created = updated = 0
     with Tracker("importing partners", len(profiles), unit="profiles") as progress:
         for start in range(0, len(profiles), IMPORT_BATCH):
             batch = profiles[start : start + IMPORT_BATCH]
             try:
-                new, changed = await directory.upsert(batch, ctx.now())
+                new, changed = await directory.upsert(batch, ctx.now(), who)
             except Exception as err:
                 if start == 0:
                     raise
@@ -215,7 +225,8 @@ async def pause(ctx: Context, args: argparse.Namespace) -> int:
     if args.until < now.date():
         raise bad_input(f"--until {args.until.isoformat()} is in the past")
     try:
-        record = await PartnerDirectory(await ctx.sessions()).pause(args.mpn, args.until, now)
+        directory = PartnerDirectory(await ctx.sessions())
+        record = await directory.pause(args.mpn, args.until, now, actor(args))
     except UnknownPartner as err:
         raise not_found(str(err)) from None
     _show_record(
@@ -228,7 +239,8 @@ async def pause(ctx: Context, args: argparse.Namespace) -> int:
 
 async def resume(ctx: Context, args: argparse.Namespace) -> int:
     try:
-        record = await PartnerDirectory(await ctx.sessions()).resume(args.mpn, ctx.now())
+        directory = PartnerDirectory(await ctx.sessions())
+        record = await directory.resume(args.mpn, ctx.now(), actor(args))
     except UnknownPartner as err:
         raise not_found(str(err)) from None
     _show_record(record, args.json, f"{args.mpn} resumed: receives referrals again")
@@ -239,10 +251,10 @@ async def token(ctx: Context, args: argparse.Namespace) -> int:
     store = TokenStore(await ctx.sessions())
     try:
         if args.revoke:
-            count = await store.revoke(args.mpn, ctx.now())
+            count = await store.revoke(args.mpn, ctx.now(), actor(args))
             say(f"revoked {count} token(s) of {args.mpn}")
         else:
-            say(await store.issue(args.mpn, ctx.now()))
+            say(await store.issue(args.mpn, ctx.now(), actor(args)))
     except UnknownPartner as err:
         raise not_found(str(err)) from None
     return 0

@@ -10,6 +10,7 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli.actor import add_actor_arguments
 from cli.common import amount, country, mpn_id, positive, read_text, referral_id, yes_no
 from cli.context import Context
 from cli.errors import BAD_INPUT, CliError, bad_input, classify, not_found, refused
@@ -17,6 +18,7 @@ from cli.listing import DEFAULT_LIMIT, list_referrals, page_token
 from cli.output import print_json, print_line, say, status_text
 from cli.progress import Tracker
 from cli.show import show
+from db.readmodel import ReferralReadModel
 from domain.models import (
     REFERRAL_TYPES,
     ActionResult,
@@ -118,12 +120,14 @@ def register(sub: Any) -> None:
     p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
     p.add_argument("--reason", default="", help="why (for the history)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_actor_arguments(p, reason=False)
     p.set_defaults(handler=operator_action, update="retry")
 
     p = rsub.add_parser("cancel", help="cancel a referral (operations)")
     p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
     p.add_argument("--reason", required=True, help="why (recorded)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_actor_arguments(p, reason=False)
     p.set_defaults(handler=operator_action, update="cancel")
 
 
@@ -134,6 +138,7 @@ async def create(ctx: Context, args: argparse.Namespace) -> int:
     referrals = load_referrals(read_text(args.file))  # the whole file is valid, or exit 2
     unique = list({r.referral_id: r for r in referrals}.values())  # same id twice: one start
     client = await ctx.client()
+    readmodel = ReferralReadModel(await ctx.sessions())
     gate = asyncio.Semaphore(args.concurrency)
     outcomes: list[bool | BaseException | None] = [None] * len(unique)
     failed = False
@@ -144,7 +149,9 @@ async def create(ctx: Context, args: argparse.Namespace) -> int:
             if failed:  # after a failure, nothing new is started
                 return
             try:
-                outcomes[i] = await start_referral(client, ctx.settings.task_queue, referral)
+                outcomes[i] = await start_referral(
+                    client, ctx.settings.task_queue, referral, readmodel
+                )
             except Exception as err:
                 outcomes[i] = err
                 failed = True
@@ -251,7 +258,7 @@ async def operator_action(ctx: Context, args: argparse.Namespace) -> int:
     reason = args.reason.strip()
     if args.update == "cancel" and not reason:
         raise bad_input("--reason must not be empty")
-    op = OperatorAction(action=args.update, reason=reason, operator=ctx.operator())
+    op = OperatorAction(action=args.update, reason=reason, operator=ctx.operator(args))
     result = await _execute(ctx, args.id, args.update, op)
     _print_result(result, args.json)
     return 0

@@ -13,6 +13,7 @@ from cli.errors import bad_input
 from cli.html_report import render_html
 from cli.output import print_json, say, table, when
 from cli.progress import Tracker
+from cli.report_sections import render_guide_text
 from db.directory import PartnerDirectory
 from db.reports import Report, build_report
 
@@ -79,6 +80,7 @@ def render_text(r: Report, names: dict[str, str]) -> str:
     else:
         out.append("  no declines")
     out += ["", "open referrals by age:", table(("age", "open"), r.open_by_age.items())]
+    out += render_guide_text(r, names)
     return "\n".join(out)
 
 
@@ -94,7 +96,7 @@ async def report(ctx: Context, args: argparse.Namespace) -> int:
         progress.step("opening the database")
         sessions = await ctx.sessions()
         progress.step("computing the figures")
-        result = await build_report(sessions, since, now)
+        result = await build_report(sessions, since, now, ctx.settings.sla_business_days)
         progress.step("reading partner names")
         names = {
             rec.profile.mpn_id: rec.profile.name for rec in await PartnerDirectory(sessions).list()

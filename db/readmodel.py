@@ -330,6 +330,19 @@ class ReferralReadModel:
             stmt = stmt.where(ReferralRecord.parent_id == parent)
         return await self._rows(stmt)
 
+    async def known(self, referral_id: str) -> bool:
+        """Whether the read model has seen this referral id (its row, a part's row or an
+        assignment): it outlives the workflow, which Temporal forgets after retention."""
+        seen = select(
+            or_(
+                exists().where(ReferralRecord.referral_id == referral_id),
+                exists().where(ReferralRecord.workflow_id == referral_id),
+                exists().where(AssignmentRecord.referral_id == referral_id),
+            )
+        )
+        async with self._sessionmaker() as session:
+            return bool(await session.scalar(seen))
+
     async def assignments_for_partner(
         self, mpn_id: str, status: str | None = None
     ) -> builtins.list[ReferralRow]:
