@@ -65,6 +65,7 @@ def build_activities(
     return [
         matching.match_partner,
         directory.grant_capacity_decline,
+        directory.record_cpor_claim,
         email.send_email,
         publish.publish_changes,
         operations.send_weekly_report,

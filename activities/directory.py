@@ -1,5 +1,5 @@
 """Directory bookkeeping a workflow asks for while it runs: the partner's one granted
-"partner at capacity" decline."""
+"partner at capacity" decline, and the CPOR claim a partner records on a referral."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 
 from db.capacity import claim_capacity_grant, release_capacity_grant
+from db.claims import ClaimStore
 from db.engine import run_write
-from domain.models import CapacityGrant
+from domain.models import CapacityGrant, CporClaim
 
 
 class DirectoryActivities:
@@ -30,3 +31,14 @@ class DirectoryActivities:
             return claim_capacity_grant(session, grant.partner, grant.scope_id, grant.seq, now)
 
         return await run_write(self._sessions, work)
+
+    @activity.defn(name="record_cpor_claim")
+    async def record_cpor_claim(self, claim: CporClaim) -> None:
+        """Record (or widen) the partner's claim on the customer's tenant; idempotent."""
+        await ClaimStore(self._sessions).record_partner_claim(
+            tenant_id=claim.tenant_id,
+            mpn_id=claim.partner,
+            workloads=claim.workloads,
+            referral_id=claim.referral_id,
+            at=claim.at,
+        )

@@ -211,7 +211,7 @@ class MatchExplanation:
     candidates: int = 0  # partners considered before any criterion
     removed: dict[str, int] = field(default_factory=dict)  # criterion -> partners it removed
     eligible: int = 0
-    cpor: str = ""  # "chosen", "not eligible: <criterion>", "" (no CPOR partner)
+    cpor: str = ""  # "chosen" when a CPOR claimant got it; why others did not is in `note`
     rank_keys: dict[str, str] = field(default_factory=dict)  # why the winner won
     note: str = ""
 
@@ -428,6 +428,17 @@ class CapacityGrant:
     scope_id: str
     seq: int
     release: bool = False
+
+
+@dataclass
+class CporClaim:
+    """A partner's claim, as the customer's partner of record, for a referral's workloads."""
+
+    tenant_id: str
+    partner: str
+    workloads: list[str]
+    referral_id: str
+    at: datetime
 
 
 @dataclass

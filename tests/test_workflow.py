@@ -328,3 +328,20 @@ async def test_search_attributes_are_upserted_only_when_they_change(h: Harness) 
     assert flat.count("ReferralStatus") == 3
     assert flat.count("PartnerId") == 2
     assert flat.count("SlaDueAt") in (0, 2)  # 0: accepted before the clock was published
+
+
+async def test_a_partners_cpor_claim_wins_it_the_customers_next_referral(h: Harness) -> None:
+    await h.partners(partner("1001"), partner("1002"))
+    first = await h.start(referral("FT-T-CLAIM1"))
+    who = await h.assigned(first)
+    other = "1002" if who == "1001" else "1001"
+    for action in ("accept", "contacted", "kickoff", "cpor_claimed"):
+        await h.act(first, action, who)
+    await h.act(first, "complete", who, vas_sold=False)
+    await first.result()
+    # the next referral of the same customer would go to the partner assigned least recently
+    second = await h.start(referral("FT-T-CLAIM2"))
+    assert await h.assigned(second) == who != other
+    state = await h.state(second)
+    explanation = state.assignments[0].explanation
+    assert explanation is not None and explanation.cpor == "chosen"

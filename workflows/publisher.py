@@ -12,10 +12,12 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.directory import DirectoryActivities
     from activities.email import EmailActivities
     from activities.publish import PublishActivities
     from domain import names
     from domain.models import (
+        CporClaim,
         EmailRequest,
         EmailResult,
         Outcome,
@@ -105,6 +107,19 @@ class Publisher:
         if result.status == "failed":
             await self._report_failure(request, result)
         return result
+
+    def record_claim(self, claim: CporClaim) -> None:
+        """Record the partner's CPOR claim in the directory (in the background)."""
+        self._in_background(self._record_claim(claim))
+
+    async def _record_claim(self, claim: CporClaim) -> None:
+        await workflow.execute_activity_method(
+            DirectoryActivities.record_cpor_claim,
+            claim,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=f"record CPOR claim of {claim.partner}",
+        )
 
     async def drain(self) -> None:
         """Wait for every background email (and parent signal) to finish."""

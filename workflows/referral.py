@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         Action,
         ActionResult,
         Assignment,
+        CporClaim,
         Deadline,
         EmailRequest,
         MatchRequest,
@@ -310,6 +311,15 @@ class ReferralWorkflow:
             metrics.accepted(self._referral.type)
         elif name == Action.DECLINE:
             metrics.declined(self._referral.type, action.reason)
+        elif name == Action.CPOR_CLAIMED and self._referral.customer.tenant_id:
+            claim = CporClaim(
+                self._referral.customer.tenant_id,
+                action.partner,
+                self._scope,
+                self._state.workflow_id,
+                workflow.now(),
+            )
+            self._out.record_claim(claim)
         return result
 
     async def _claim_capacity(self, action: PartnerAction) -> Refusal | None:
