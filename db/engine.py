@@ -27,7 +27,7 @@ from sqlalchemy import create_engine as _create_engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm import sessionmaker as sync_sessionmaker
@@ -141,24 +141,28 @@ def _upgrade(sync_conn: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
+async def lock_for_migration(conn: AsyncConnection) -> None:
+    """Begin the transaction that changes the schema, holding the lock that serializes it
+    across processes: PostgreSQL's advisory lock (and the `?search_path=` schema created),
+    SQLite's write lock (`BEGIN IMMEDIATE`, waiting up to the busy timeout)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+        schema = _SCHEMAS.get(conn.engine.sync_engine)
+        if schema:
+            quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
+            await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+        return
+    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 async def migrate(engine: AsyncEngine) -> None:
     """Apply the Alembic migrations up to head. Idempotent, and safe when several processes
-    start together: PostgreSQL serializes on a transaction-level advisory lock, SQLite on
-    `BEGIN IMMEDIATE` (waiting up to the busy timeout, then retrying)."""
-    if engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-            schema = _SCHEMAS.get(engine.sync_engine)
-            if schema:
-                quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
-                await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
-            await conn.run_sync(_upgrade)
-            await conn.commit()
-        return
+    start together (`lock_for_migration`; on SQLite a lock wait past the busy timeout is
+    retried)."""
     for attempt in range(1, _WRITE_RETRIES + 1):
         try:
             async with engine.connect() as conn:
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                await lock_for_migration(conn)
                 await conn.run_sync(_upgrade)
                 await conn.commit()
             return

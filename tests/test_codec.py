@@ -51,10 +51,11 @@ async def test_rotation_new_key_encrypts_old_keys_still_decrypt() -> None:
 
 async def test_unknown_key_and_tampering_are_refused() -> None:
     [sealed] = await EncryptionCodec(KeyRing.generate("k1")).encode([plain("x")])
-    with pytest.raises(ValueError, match="unknown key id"):
+    with pytest.raises(PayloadKeyError, match="key 'k1': this process does not hold") as info:
         await EncryptionCodec(KeyRing.generate("k9")).decode([sealed])
+    assert "PAYLOAD_KEYS" in str(info.value) and "\n" not in str(info.value)
     other_k1 = EncryptionCodec(KeyRing.generate("k1"))
-    with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidTag
+    with pytest.raises(PayloadKeyError, match="does not open it"):
         await other_k1.decode([sealed])
 
 

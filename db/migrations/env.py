@@ -22,12 +22,13 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_from_settings() -> None:
-    from db.engine import make_engine
+    from db.engine import lock_for_migration, make_engine
     from runtime.settings import Settings
 
     engine = make_engine(Settings.from_env().database_url)
     try:
         async with engine.connect() as conn:
+            await lock_for_migration(conn)  # concurrent `alembic upgrade`s take turns
             await conn.run_sync(_run)
             await conn.commit()
     finally:
