@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import NoReturn
 
-from cli import partners, referrals, report
+from cli import admin, partners, referrals, report
 from cli.context import Context
 from cli.errors import BAD_INPUT, EPILOG, INTERNAL, CliError, classify, one_line
 from runtime.settings import Settings
@@ -36,6 +36,7 @@ def build_parser() -> Parser:
     partners.register(sub)
     referrals.register(sub)
     report.register(sub)
+    admin.register(sub)
     return parser
 
 

@@ -104,13 +104,21 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> AsyncEngine:
+    """An engine for `url`; the pool sizes (DB_POOL_SIZE, DB_MAX_OVERFLOW) or SQLAlchemy's."""
     u = normalize_url(url)
+    pool = {
+        k: v for k, v in (("pool_size", pool_size), ("max_overflow", max_overflow)) if v is not None
+    }
     if u.get_backend_name() == "sqlite":
         database = u.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = _create_async_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = _create_async_engine(
+            u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
     connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT_S}
@@ -118,7 +126,7 @@ def make_engine(url: str) -> AsyncEngine:
     if search_path:
         u = u.difference_update_query(["search_path"])
         connect_args["server_settings"] = {"search_path": str(search_path)}
-    engine = _create_async_engine(u, pool_pre_ping=True, connect_args=connect_args)
+    engine = _create_async_engine(u, pool_pre_ping=True, connect_args=connect_args, **pool)
     if search_path:
         _SCHEMAS[engine.sync_engine] = str(search_path)
     return engine
@@ -172,10 +180,12 @@ async def migrate(engine: AsyncEngine) -> None:
             await asyncio.sleep(0.2 * attempt)
 
 
-async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+async def open_database(
+    url: str, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
     """Engine + migrations + session factory. Unreachable database → `DatabaseUnavailable`."""
     try:
-        engine = make_engine(url)
+        engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
     except OSError as exc:
         raise DatabaseUnavailable(f"cannot open {describe(url)}: {exc.strerror or exc}") from exc
     try:

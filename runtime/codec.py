@@ -175,6 +175,14 @@ def data_converter(ring: KeyRing) -> DataConverter:
     )
 
 
+def keyring_for(settings: Settings) -> KeyRing:
+    """The configured keys: PAYLOAD_KEYS, else the key file (generated only in the demo)."""
+    keys = settings.payload_keys
+    return load_keyring(
+        keys.get_secret_value() if keys else None, settings.payload_key_file, create=settings.demo
+    )
+
+
 def converter_for(settings: Settings) -> DataConverter:
     """The data converter every client of this product uses (encrypting all payloads)."""
-    return data_converter(load_keyring(settings.payload_keys, settings.payload_key_file))
+    return data_converter(keyring_for(settings))

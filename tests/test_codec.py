@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 
@@ -97,7 +98,7 @@ def test_bad_key_file(tmp_path: Path) -> None:
 
 
 async def test_codec_server_decodes_for_operators_only_and_limits_cors() -> None:
-    settings = replace(Settings(), portal_admin_token="ops-secret")
+    settings = replace(Settings(), portal_admin_token=SecretStr("ops-secret"))
     codec = EncryptionCodec(KeyRing.generate())
     [sealed] = await codec.encode([plain("hello")])
     body = {
