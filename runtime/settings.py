@@ -279,12 +279,14 @@ class Settings:
         FASTTRACK_ENV=demo) accepts the embedded defaults; otherwise they are refused."""
         from runtime.temporal import apply_profile  # envconfig: the temporal CLI's profiles
 
-        reader = _reader()
-        try:
-            raw = reader.model_validate(environ) if environ is not None else reader()
-        except ValidationError as err:  # a malformed .env file
-            raise SettingsError(f"cannot read {ENV_FILE}: {_first_error(err)}") from None
-        values = {k: v for k, v in raw.model_dump().items() if v is not None}
+        if environ is None:
+            raw = _reader()().model_dump()
+        else:
+            raw = {
+                name: next((environ[n] for n in (var.name, *var.aliases) if n in environ), None)
+                for name, var, _ in variables()
+            }
+        values = {k: v for k, v in raw.items() if v not in (None, "")}
         if demo:
             values["environment"] = "demo"
         values = apply_profile(values)
@@ -358,7 +360,8 @@ def _first_error(err: ValidationError) -> str:
     var = next((v.name for n, v, _ in variables() if n == name), name)
     message = str(first["msg"]).replace("Value error, ", "").splitlines()[0]
     got = first.get("input")
-    shown = "" if isinstance(got, SecretStr) or name in _SECRETS else f" (got {str(got)[:60]!r})"
+    hidden = isinstance(got, SecretStr) or name in _SECRETS or repr(got) in message
+    shown = "" if hidden else f" (got {str(got)[:60]!r})"
     return f"{var}: {message}{shown}"
 
 
@@ -366,16 +369,37 @@ _SECRETS = {"temporal_api_key", "smtp_password", "portal_admin_token", "link_sec
 _SECRETS |= {"payload_keys"}
 
 
+_PREAMBLE = """# Configuration
+
+Every process (worker, CLI, portal, codec server) reads the same environment variables, and a
+`.env` file in its working directory when there is one (the environment wins). Generated from
+`runtime/settings.py` by `python -m runtime.settings --markdown > docs/configuration.md`; a test
+fails when it is stale.
+
+**Demo defaults.** The SQLite file under `var/`, a payload key generated into `var/`, and the
+built-in `LINK_SECRET` are accepted only when `FASTTRACK_ENV=demo` (`make demo` and
+`python worker.py --dev` set it for themselves; export it in a shell that runs the CLI against
+them). Anywhere else a process refuses to start until `DATABASE_URL`, `LINK_SECRET` and
+`PAYLOAD_KEYS` (or `PAYLOAD_KEY_FILE`) are set, naming the ones missing. Secrets are never shown
+in logs or error messages.
+
+**Temporal.** Connections are built with the SDK's `temporalio.envconfig`, as the `temporal`
+CLI builds them: with `TEMPORAL_PROFILE` (or `TEMPORAL_CONFIG_FILE`) the profile's values apply
+wherever the variables below leave them unset. Where two names are shown, both are accepted.
+
+"""
+
+
 def markdown() -> str:
-    """The table of every variable, by group (docs/configuration.md's body)."""
+    """docs/configuration.md: the table of every variable, by group."""
     groups: dict[str, list[str]] = {}
     for _name, var, default in variables():
         shown = var.default_doc or _shown_default(default)
         names = " / ".join(f"`{n}`" for n in (var.name, *var.aliases))
         groups.setdefault(var.group, []).append(f"| {names} | {shown} | {var.doc} |")
-    out = []
+    out = [_PREAMBLE.rstrip("\n"), ""]
     for group, rows in groups.items():
-        out += [f"### {group}", "", "| variable | default | meaning |", "|---|---|---|", *rows, ""]
+        out += [f"## {group}", "", "| variable | default | meaning |", "|---|---|---|", *rows, ""]
     return "\n".join(out)
 
 

@@ -156,10 +156,11 @@ _CLI_TYPES = {
 
 def search_attribute_command(namespace: str = "default") -> str:
     """The `temporal` CLI command that registers every search attribute the workflow uses."""
-    pairs = " ".join(
-        f"--name {key.name} --type {_CLI_TYPES[key.indexed_value_type.name]}" for key in sa.ALL
-    )
-    return f"temporal operator search-attribute create --namespace {namespace} {pairs}"
+    pairs = [
+        f"  --name {key.name} --type {_CLI_TYPES[key.indexed_value_type.name]}" for key in sa.ALL
+    ]
+    lines = [f"temporal operator search-attribute create --namespace {namespace}", *pairs]
+    return " \\\n".join(lines)
 
 
 async def missing_search_attributes(client: Client, namespace: str) -> list[str]:
