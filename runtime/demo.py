@@ -130,7 +130,8 @@ def print_guide(settings: Settings, ids: list[str], token: str) -> None:
    Database        : {settings.database_url}
  DEMO MODE: SLA_OVERRIDE={int(sla.total_seconds()) if sla else 0}s replaces the 2-business-day
    window, so unanswered referrals expire and are reassigned within minutes.
- Try (in another terminal):
+ Try (in another terminal; FASTTRACK_ENV=demo lets the CLI use the demo's defaults):
+   export FASTTRACK_ENV=demo
    {py} starter.py referral list
    {py} starter.py referral show {rid}
    {py} starter.py referral accept {rid} --partner <partner from 'show'>

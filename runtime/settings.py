@@ -82,18 +82,19 @@ K = "Payload encryption"
 
 @pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Settings:
-    """The configuration of one process. `Settings()` holds the defaults (tests, tools);
-    processes use `Settings.from_env()`."""
+    """The configuration of one process. `Settings()` holds the demo's defaults (tests,
+    tools); processes use `Settings.from_env()`, which is `production` unless told otherwise."""
 
     environment: Annotated[
         Literal["production", "demo"],
         Var(
             "FASTTRACK_ENV",
             W,
-            "`demo` accepts the embedded defaults (see below); "
+            "`demo` accepts the embedded defaults (see above); "
             "`make demo` and `worker.py --dev` set it themselves",
+            default_doc="`production`",
         ),
-    ] = "production"
+    ] = "demo"  # built directly (tests, tools) a Settings holds the demo's defaults
     temporal_address: Annotated[
         str, Var("TEMPORAL_ADDRESS", T, "frontend `host:port` (dev server, cluster or Cloud)")
     ] = "localhost:7233"
@@ -287,6 +288,7 @@ class Settings:
                 for name, var, _ in variables()
             }
         values = {k: v for k, v in raw.items() if v not in (None, "")}
+        values.setdefault("environment", "production")
         if demo:
             values["environment"] = "demo"
         values = apply_profile(values)

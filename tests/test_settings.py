@@ -111,13 +111,13 @@ def test_the_demo_and_dev_mode_accept_the_embedded_defaults() -> None:
     assert Settings.from_env(DEMO).demo
     dev = Settings.from_env({}, demo=True)
     assert dev.demo and dev.database_url.endswith("var/fasttrack.db")
-    assert not Settings().demo  # built directly (tests, tools): no environment involved
+    assert Settings().demo  # built directly (tests, tools): the demo's defaults
 
 
 def test_a_generated_payload_key_is_refused_outside_the_demo(tmp_path: Path) -> None:
     from runtime.codec import PayloadKeyError, keyring_for
 
-    settings = replace(Settings(), payload_key_file=tmp_path / "keys.json")
+    settings = replace(Settings(), environment="production", payload_key_file=tmp_path / "k")
     with pytest.raises(PayloadKeyError, match="no payload key"):
         keyring_for(settings)
     assert keyring_for(replace(settings, environment="demo")).active == "k1"
