@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from db.candidates import bump_tick
-from db.engine import insert_ignore, run_write, table_of
 from db.models import AssignmentRecord, AuditEvent, Partner, ReferralRecord
+from db.transactions import insert_ignore, run_write, table_of
 from domain.jsonable import jsonable
 from domain.models import Assignment, Outcome, Reason, Snapshot, Status
 from domain.validation import referral_to_json
@@ -97,8 +97,7 @@ def _assignment_columns(a: Assignment) -> dict[str, Any]:
     }
 
 
-# Statements built once and executed with parameters: their compiled forms are cached, where
-# statements built per call with literal values cost a third of a write's CPU (measured).
+# Statements built once and executed with parameters, so that their compiled forms are cached.
 _REFERRALS = table_of(ReferralRecord)
 _ASSIGNMENTS = table_of(AssignmentRecord)
 _COMPARED = ("outcome", "due_at", "decided_at", "reason", "note")

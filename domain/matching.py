@@ -7,7 +7,7 @@ in that order and explains how many partners each one removed, applies the CPOR 
 the eligible partners and, when no single partner is endorsed for every requested workload,
 plans a split over as few partners as possible.
 
-Ranking (best first), identical in SQL (`db/candidates.py`):
+Ranking (best first), identical in the directory index (`db/candidates/index.py`):
 1. load ratio `open_assignments / capacity` (capacity = `max_open_referrals`, or
    `UNLIMITED_CAPACITY` when unset), as a float;
 2. fewest open assignments;

@@ -1,4 +1,4 @@
-"""Alembic environment. `db.engine.migrate` passes a live connection in
+"""Alembic environment. `db.migrate.migrate` passes a live connection in
 `config.attributes["connection"]`; the `alembic` command line (`-c db/alembic.ini`) connects to
 `DATABASE_URL` (or the default SQLite file) itself."""
 
@@ -22,7 +22,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_from_settings() -> None:
-    from db.engine import lock_for_migration, make_engine
+    from db.engine import make_engine
+    from db.migrate import lock_for_migration
     from runtime.settings import Settings
 
     engine = make_engine(Settings.from_env().database_url)
