@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-import uvicorn
 import uvloop
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -36,7 +35,7 @@ from db.engine import DatabaseUnavailable, open_database
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
 from mail.smtp import MailPool
-from runtime.codec_server import codec_in_background
+from runtime.codec_server import Background, codec_in_background
 from runtime.metrics import MetricsUnavailable, runtime_from_env
 from runtime.schedules import describe, ensure_schedules
 from runtime.settings import Settings, SettingsError
@@ -124,7 +123,7 @@ def _closing(pool: MailPool) -> SimplePlugin:
 async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
     env = None
     engine: AsyncEngine | None = None
-    codec: uvicorn.Server | None = None
+    codec: Background | None = None
     try:
         runtime, metrics_at = runtime_from_env()
         if dev:
@@ -167,7 +166,7 @@ async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
         if engine is not None:
             await engine.dispose()
         if codec is not None:
-            codec.should_exit = True
+            await codec.stop()
         if env is not None:
             await env.shutdown()
 

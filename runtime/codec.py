@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import secrets
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,3 +187,18 @@ def keyring_for(settings: Settings) -> KeyRing:
 def converter_for(settings: Settings) -> DataConverter:
     """The data converter every client of this product uses (encrypting all payloads)."""
     return data_converter(keyring_for(settings))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m runtime.codec new-key ID`: print a fresh `ID:<base64>` entry for PAYLOAD_KEYS."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] != "new-key" or not args[1].isidentifier():
+        print("usage: python -m runtime.codec new-key ID   (ID like k2)", file=sys.stderr)
+        return 2
+    key = KeyRing.generate(args[1]).keys[args[1]]
+    print(f"{args[1]}:{base64.b64encode(key).decode()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

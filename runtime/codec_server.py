@@ -87,20 +87,28 @@ def create_codec_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
     return app
 
 
-_BACKGROUND: set[asyncio.Task[None]] = set()
+class Background:
+    """An ASGI app served by uvicorn on the running event loop, until `stop`."""
+
+    def __init__(self, app: Any, host: str, port: int) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        # `_serve` is `serve` without uvicorn's own signal capture: the caller owns Ctrl-C.
+        self.task = asyncio.get_running_loop().create_task(self.server._serve())
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Let uvicorn shut down (lifespan included) instead of cancelling it mid-way."""
+        self.server.should_exit = True
+        try:
+            await asyncio.wait_for(self.task, timeout)
+        except (TimeoutError, asyncio.CancelledError, OSError, SystemExit):
+            self.task.cancel()
 
 
-def serve_in_background(app: Any, host: str, port: int) -> uvicorn.Server:
-    """Serve `app` on this event loop; set `should_exit` on the result to stop it."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    # `_serve` is `serve` without uvicorn's own signal capture: the caller owns Ctrl-C.
-    task = asyncio.get_running_loop().create_task(server._serve())
-    _BACKGROUND.add(task)
-    task.add_done_callback(_BACKGROUND.discard)
-    return server
+def serve_in_background(app: Any, host: str, port: int) -> Background:
+    return Background(app, host, port)
 
 
-def codec_in_background(settings: Settings) -> tuple[uvicorn.Server, str]:
+def codec_in_background(settings: Settings) -> tuple[Background, str]:
     """The codec server for a local Web UI (`make demo`, `worker.py --dev`) and its URL."""
     app = create_codec_app(settings, EncryptionCodec(keyring_for(settings)))
     return serve_in_background(app, "127.0.0.1", settings.codec_port), codec_url(settings)

@@ -16,7 +16,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import uvicorn
 import uvloop
 
 from db.directory import PartnerDirectory
@@ -24,7 +23,12 @@ from db.engine import DatabaseUnavailable, open_database
 from db.tokens import TokenStore
 from domain.validation import load_partners, load_referrals
 from portal.app import create_app
-from runtime.codec_server import codec_in_background, codec_url, serve_in_background
+from runtime.codec_server import (
+    Background,
+    codec_in_background,
+    codec_url,
+    serve_in_background,
+)
 from runtime.intake import start_referral
 from runtime.schedules import describe, ensure_schedules
 from runtime.settings import PROJECT_ROOT, VAR_DIR, Settings, SettingsError, parse_duration
@@ -61,7 +65,7 @@ async def run() -> None:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
     )
-    servers: list[uvicorn.Server] = []
+    servers: list[Background] = []
     try:
         partners = load_partners((DATA / "partners.json").read_text(encoding="utf-8"))
         created, updated = await PartnerDirectory(sessions).upsert(partners, datetime.now(UTC))
@@ -86,9 +90,7 @@ async def run() -> None:
             await stop.wait()
     finally:
         print("\nstopping ...", flush=True)
-        for server in servers:
-            server.should_exit = True
-        await asyncio.sleep(0.2)
+        await asyncio.gather(*(server.stop() for server in servers))
         await engine.dispose()
         await env.shutdown()
         await sink.stop()

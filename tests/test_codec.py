@@ -131,3 +131,14 @@ async def test_codec_server_decodes_for_operators_only_and_limits_cors() -> None
             headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
         )
         assert "access-control-allow-origin" not in evil.headers
+
+
+def test_new_key_prints_an_entry_payload_keys_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    from runtime.codec import main
+
+    assert main(["new-key", "k2"]) == 0
+    entry = capsys.readouterr().out.strip()
+    old = f"k1:{base64.b64encode(bytes(32)).decode()}"
+    ring = KeyRing.from_env_value(f"{entry},{old}")
+    assert ring.active == "k2" and set(ring.keys) == {"k1", "k2"}
+    assert main(["new-key"]) == 2
