@@ -1,7 +1,7 @@
 """One settings object, read once from the environment and an optional `.env` file.
 
-Every variable is declared here, once: `python -m runtime.settings --markdown` prints the table
-kept in docs/configuration.md. Embedded defaults serve the demo only (see `DEMO_ONLY`).
+Every variable is declared here, once: `python -m runtime.settings --markdown` prints
+docs/configuration.md (runtime/config_doc.py). Embedded defaults serve the demo only (`DEMO_ONLY`).
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ K = "Payload encryption"
 @pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Settings:
     """The configuration of one process. `Settings()` holds the demo's defaults (tests,
-    tools); processes use `Settings.from_env()`, which is `production` unless told otherwise."""
+    tools); processes use `Settings.from_env()`, which is `production` unless told otherwise.
+    A frozen pydantic dataclass: validated, and `dataclasses.replace` still derives variants."""
 
     environment: Annotated[
         Literal["production", "demo"],
@@ -371,49 +372,9 @@ _SECRETS = {"temporal_api_key", "smtp_password", "portal_admin_token", "link_sec
 _SECRETS |= {"payload_keys"}
 
 
-_PREAMBLE = """# Configuration
-
-Every process (worker, CLI, portal, codec server) reads the same environment variables, and a
-`.env` file in its working directory when there is one (the environment wins). Generated from
-`runtime/settings.py` by `python -m runtime.settings --markdown > docs/configuration.md`; a test
-fails when it is stale.
-
-**Demo defaults.** The SQLite file under `var/`, a payload key generated into `var/`, and the
-built-in `LINK_SECRET` are accepted only when `FASTTRACK_ENV=demo` (`make demo` and
-`python worker.py --dev` set it for themselves; export it in a shell that runs the CLI against
-them). Anywhere else a process refuses to start until `DATABASE_URL`, `LINK_SECRET` and
-`PAYLOAD_KEYS` (or `PAYLOAD_KEY_FILE`) are set, naming the ones missing. Secrets are never shown
-in logs or error messages.
-
-**Temporal.** Connections are built with the SDK's `temporalio.envconfig`, as the `temporal`
-CLI builds them: with `TEMPORAL_PROFILE` (or `TEMPORAL_CONFIG_FILE`) the profile's values apply
-wherever the variables below leave them unset. Where two names are shown, both are accepted.
-
-"""
-
-
-def markdown() -> str:
-    """docs/configuration.md: the table of every variable, by group."""
-    groups: dict[str, list[str]] = {}
-    for _name, var, default in variables():
-        shown = var.default_doc or _shown_default(default)
-        names = " / ".join(f"`{n}`" for n in (var.name, *var.aliases))
-        groups.setdefault(var.group, []).append(f"| {names} | {shown} | {var.doc} |")
-    out = [_PREAMBLE.rstrip("\n"), ""]
-    for group, rows in groups.items():
-        out += [f"## {group}", "", "| variable | default | meaning |", "|---|---|---|", *rows, ""]
-    return "\n".join(out)
-
-
-def _shown_default(default: Any) -> str:
-    if default is None:
-        return "unset"
-    if isinstance(default, bool):
-        return f"`{str(default).lower()}`"
-    return f"`{default}`"
-
-
 if __name__ == "__main__":
+    from runtime.config_doc import markdown
+
     if sys.argv[1:] != ["--markdown"]:
         print("usage: python -m runtime.settings --markdown", file=sys.stderr)
         sys.exit(2)

@@ -14,7 +14,8 @@ import pytest
 from pydantic import SecretStr
 from temporalio.service import TLSConfig
 
-from runtime.settings import Settings, SettingsError, markdown, variables
+from runtime.config_doc import markdown
+from runtime.settings import Settings, SettingsError, variables
 from runtime.temporal import connect_config
 
 ROOT = Path(__file__).resolve().parent.parent
