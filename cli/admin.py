@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from temporalio.service import RPCError, RPCStatusCode
+
 from cli.context import Context
-from cli.errors import unavailable
+from cli.errors import refused, unavailable
 from cli.output import print_json, say
 from runtime.temporal import (
     missing_search_attributes,
@@ -41,7 +43,16 @@ async def setup(ctx: Context, args: argparse.Namespace) -> int:
         say(search_attribute_command(namespace))
         return 0
     client = await ctx.client()
-    added = await register_search_attributes(client, namespace)
+    try:
+        added = await register_search_attributes(client, namespace)
+    except RPCError as err:
+        if err.status not in (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNIMPLEMENTED):
+            raise
+        raise refused(
+            f"the server does not let this client add search attributes ({err.status.name}): "
+            "create them in the Temporal Cloud UI or with tcld, as listed by "
+            "`admin setup --print-command`"
+        ) from None
     missing = await missing_search_attributes(client, namespace)
     if missing:
         raise unavailable(
