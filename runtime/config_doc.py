@@ -42,7 +42,7 @@ def markdown() -> str:
 
 
 def _shown_default(default: Any) -> str:
-    if default is None:
+    if default is None or default == ():
         return "unset"
     if isinstance(default, bool):
         return f"`{str(default).lower()}`"

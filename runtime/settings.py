@@ -72,6 +72,13 @@ def _no_trailing_slash(value: Any) -> Any:
     return value.rstrip("/") if isinstance(value, str) else value
 
 
+def _addresses(value: Any) -> Any:
+    """`a@x, B@y` -> ("a@x", "b@y")."""
+    if isinstance(value, str):
+        return tuple(a.strip().lower() for a in value.split(",") if a.strip())
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Seconds = Annotated[float, Field(gt=0), BeforeValidator(_seconds)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -212,6 +219,15 @@ class Settings:
             default_doc="unset: admin API off",
         ),
     ] = None
+    operator_emails: Annotated[
+        tuple[str, ...],
+        BeforeValidator(_addresses),
+        Var(
+            "OPERATOR_EMAILS",
+            P,
+            "comma-separated addresses that may sign in to the portal's operator pages",
+        ),
+    ] = ()
     link_secret: Annotated[
         SecretStr,
         Var(
