@@ -25,12 +25,11 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.deadlines import DeadlineActivities
+from activities.directory import DirectoryActivities
 from activities.email import EmailActivities
 from activities.matching import MatchingActivities
 from activities.operations import OperationsActivities
 from activities.publish import PublishActivities
-from activities.records import RecordActivities
 from db.engine import DatabaseUnavailable, open_database
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
@@ -60,16 +59,14 @@ def build_activities(
     mail_pool: MailPool | None = None,
 ) -> list[Any]:
     matching = MatchingActivities(sessions, settings)
-    deadlines = DeadlineActivities(settings)
-    read_model = ReferralReadModel(sessions)
-    records = RecordActivities(read_model)
+    directory = DirectoryActivities(sessions)
     email = EmailActivities(settings, EmailOutbox(sessions), mail_pool)
-    publish = PublishActivities(sessions, read_model, email)
+    publish = PublishActivities(sessions, ReferralReadModel(sessions), email)
     operations = OperationsActivities(settings, sessions)
     return [
         matching.match_partner,
-        deadlines.compute_deadline,
-        records.record_snapshot,
+        directory.grant_capacity_decline,
+        directory.record_cpor_claim,
         email.send_email,
         publish.publish_changes,
         operations.send_weekly_report,

@@ -6,6 +6,7 @@ from html import escape
 
 from cli.charts import PALETTE, Series, bar_chart
 from cli.output import when
+from cli.report_sections import render_guide_html
 from db.reports import Report
 
 _CSS = """
@@ -112,5 +113,6 @@ def render_html(r: Report, names: dict[str, str]) -> str:
 {ages}
 <h2>Referrals by status</h2>
 <table><tr><th>status</th><th>referrals</th></tr>{statuses}</table>
+{render_guide_html(r, names)}
 </body></html>
 """

@@ -263,8 +263,8 @@ async def test_index_follows_loads_pauses_and_imports(engine, sessionmaker):
         await match_and_reserve(sessionmaker, request, NOW)
 
     def close_one(session: Session) -> None:
-        _adjust_partner(session, partners[0][0].mpn_id, -1, 1)
-        _adjust_partner(session, partners[1][0].mpn_id, -1, 0)
+        _adjust_partner(session, partners[0][0].mpn_id, -1)
+        _adjust_partner(session, partners[1][0].mpn_id, -1)
 
     await run_write(sessionmaker, close_one)
     await _check_against_pure(sessionmaker, rng, 10)

@@ -343,7 +343,8 @@ _INDEXES: weakref.WeakKeyDictionary[Any, DirectoryIndex] = weakref.WeakKeyDictio
 
 
 def index_of(session: Session) -> DirectoryIndex:
-    """This process's index of the session's engine, refreshed."""
+    """This process's index of the session's engine, refreshed. One index per engine, used on
+    one thread: on SQLite the writer thread's engine (`db.transactions`) has its own."""
     bind = session.get_bind()
     engine = getattr(bind, "engine", bind)
     index = _INDEXES.get(engine)

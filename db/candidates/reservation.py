@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from db.candidates.rows import (
     side_lists,
     utc,
 )
+from db.claim_lookup import active_claims
 from db.transactions import dialect_insert, run_write
 from domain.matching import Candidate, evaluate, partner_contact
 from domain.models import MatchExplanation, MatchRequest, MatchResult, Outcome, PartnerContact
@@ -63,13 +65,13 @@ class MatchConflict(Exception):
 
 
 def _load_indexed(
-    session: Session, index: DirectoryIndex, ids: list[str], cpor: str | None = None
+    session: Session, index: DirectoryIndex, ids: list[str], claimants: Sequence[str] = ()
 ) -> tuple[list[Candidate], list[Candidate]] | None:
-    """The partners `ids` (in that order) and the CPOR partner (if any, and in the
-    directory) as stored now, in one query; None when one of `ids` changed after the index
-    last saw it (refresh the index and choose again). Side rows come from the index when it
-    holds the row's version, else from the database."""
-    wanted = list(dict.fromkeys([*ids, *([cpor] if cpor else [])]))
+    """The partners `ids` (in that order) and the CPOR claimants (those in the directory) as
+    stored now, in one query; None when one of `ids` changed after the index last saw it
+    (refresh the index and choose again). Side rows come from the index when it holds the
+    row's version, else from the database."""
+    wanted = list(dict.fromkeys([*ids, *claimants]))
     if not wanted:
         return [], []
     by_id = {
@@ -79,8 +81,8 @@ def _load_indexed(
         row, seen = by_id.get(mpn_id), index.tick_of(mpn_id)
         if row is None or seen is None or row.change_tick > seen:
             return None
-    # Versions the index does not hold: the CPOR partner, or rows of a snapshot older
-    # than the index (SQLite, when another session refreshed it meanwhile).
+    # Versions the index does not hold: a claimant's, or rows of a snapshot older than the
+    # index (SQLite, when another session refreshed it meanwhile).
     other = [m for m, r in by_id.items() if index.tick_of(m) != r.change_tick]
     sides = side_lists(session, other) if other else {}
 
@@ -88,7 +90,7 @@ def _load_indexed(
         side = sides.get(mpn_id, {}) if mpn_id in other else index.side_of(mpn_id)
         return candidate_of(by_id[mpn_id], side)
 
-    extra = [candidate(cpor)] if cpor and cpor in by_id else []
+    extra = [candidate(m) for m in dict.fromkeys(claimants) if m in by_id]
     return [candidate(m) for m in ids], extra
 
 
@@ -138,17 +140,19 @@ async def match(session: AsyncSession, request: MatchRequest) -> MatchResult:
 
 
 def match_in(session: Session, request: MatchRequest) -> MatchResult:
-    """Index pre-filter → evaluate, with the explanation counts of the whole directory."""
-    cpor = request.referral.cpor_partner
+    """Index pre-filter → evaluate (with the customer tenant's CPOR claims and their
+    partners), with the explanation counts of the whole directory."""
+    claims = active_claims(session, request.referral.customer.tenant_id)
+    claimants = [c.mpn_id for c in claims]
     for _ in range(MAX_STALE_RETRIES):
         index = index_of(session)
         counted_at = index.tick
         counts, eligible = index.explain(request)
-        loaded = _load_indexed(session, index, index.ranked(eligible, 1), cpor)
+        loaded = _load_indexed(session, index, index.ranked(eligible, 1), claimants)
         if loaded is None:
             continue
         best, extra = loaded
-        result = evaluate(_merge(best, extra), request)
+        result = evaluate(_merge(best, extra), request, claims)
         if result.partner is None:
             # Another match refreshed the index while the partner loaded (it was taken,
             # say): count again, so the explanation describes the state the answer is from.
@@ -157,7 +161,7 @@ def match_in(session: Session, request: MatchRequest) -> MatchResult:
             pool = _load_indexed(session, index, index.split_pool(request))
             if pool is None:
                 continue
-            result = evaluate(_merge(pool[0], extra), request)
+            result = evaluate(_merge(pool[0], extra), request, claims)
         result.explanation.candidates = counts.candidates
         result.explanation.removed = counts.removed
         result.explanation.eligible = counts.eligible
@@ -270,9 +274,10 @@ async def match_and_reserve(
     `MatchConflict` after `MAX_RESERVE_ATTEMPTS` lost races.
 
     The lookup of an earlier result, the match and the reservation run as one write
-    transaction (`db.transactions.run_write`): on SQLite no other writer can take the partner
-    in between; on PostgreSQL the conditional `UPDATE` decides a race (`SlotTaken`: match
-    again).
+    transaction (`db.transactions.run_write`): on a SQLite file, whole on the writer thread,
+    so no other writer can take the partner in between; on PostgreSQL the conditional
+    `UPDATE` decides a race (`SlotTaken`: match again). An index rebuild (the first match, or
+    an import changing more than `REBUILD_ABOVE` partners) runs inside that transaction too.
     """
     work = functools.partial(_match_and_reserve, request=request, now=now)
     for attempt in range(MAX_RESERVE_ATTEMPTS):
