@@ -207,3 +207,19 @@ def test_the_configuration_table_in_docs_is_current() -> None:
         "docs/configuration.md is stale: python -m runtime.settings --markdown "
         "> docs/configuration.md"
     )
+
+
+def test_alembic_without_configuration_is_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FASTTRACK_", "DATABASE_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(ROOT / "db/alembic.ini"), "upgrade", "head"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("alembic: set DATABASE_URL, ")
+    assert "Traceback" not in result.stderr
