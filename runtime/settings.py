@@ -125,7 +125,7 @@ class Settings:
             "TEMPORAL_CONFIG_FILE",
             T,
             "that config file",
-            default_doc="`~/.config/temporalio/temporal.toml`",
+            default_doc="the `temporal` CLI's (Linux: `~/.config/temporalio/temporal.toml`)",
         ),
     ] = None
     temporal_api_key: Annotated[
