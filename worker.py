@@ -34,13 +34,14 @@ from db.engine import DatabaseUnavailable, open_database
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
 from mail.smtp import MailPool
+from runtime.codec_server import Background, codec_in_background
 from runtime.metrics import MetricsUnavailable, runtime_from_env
 from runtime.schedules import describe, ensure_schedules
 from runtime.settings import Settings, SettingsError
 from runtime.temporal import (
     TemporalUnavailable,
     connect,
-    register_search_attributes,
+    require_search_attributes,
     start_dev_server,
 )
 from workflows.referral import ReferralWorkflow
@@ -96,7 +97,7 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
         activities=build_activities(settings, sessions, pool),
-        activity_executor=ThreadPoolExecutor(max_workers=4),
+        activity_executor=ThreadPoolExecutor(max_workers=settings.activity_threads),
         workflow_runner=WORKFLOW_RUNNER,
         plugins=[_closing(pool)],
         **{"graceful_shutdown_timeout": GRACEFUL_SHUTDOWN, **options},
@@ -119,21 +120,27 @@ def _closing(pool: MailPool) -> SimplePlugin:
 async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
     env = None
     engine: AsyncEngine | None = None
+    codec: Background | None = None
     try:
         runtime, metrics_at = runtime_from_env()
         if dev:
             print("starting the Temporal dev server (state: var/temporal.db) ...", flush=True)
-            env = await start_dev_server(settings, runtime=runtime)
+            codec, codec_at = codec_in_background(settings)  # the UI shows decrypted payloads
+            env = await start_dev_server(settings, runtime=runtime, codec_endpoint=codec_at)
             client = env.client
             print(
                 f"Temporal dev server on {settings.temporal_address}, "
-                "Web UI on http://localhost:8233",
+                f"Web UI on http://localhost:8233 (payloads decrypted by {codec_at})",
                 flush=True,
             )
         else:
             client = await connect(settings, runtime=runtime)
-            await _register_search_attributes(client, settings)
-        engine, sessions = await open_database(settings.database_url)
+            await require_search_attributes(client, settings.temporal_namespace)
+        engine, sessions = await open_database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         await MatchingActivities(sessions, settings).warm_up()
         worker = build_worker(client, settings, sessions, **worker_options)
         stop = asyncio.Event()
@@ -155,20 +162,10 @@ async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
     finally:
         if engine is not None:
             await engine.dispose()
+        if codec is not None:
+            await codec.stop()
         if env is not None:
             await env.shutdown()
-
-
-async def _register_search_attributes(client: Client, settings: Settings) -> None:
-    """Add missing search attributes (a self-hosted cluster allows it; Temporal Cloud manages
-    them in its console, so a refusal is reported, not fatal)."""
-    try:
-        added = await register_search_attributes(client, settings.temporal_namespace)
-    except RPCError as err:
-        print(f"worker: cannot register search attributes: {err}", file=sys.stderr, flush=True)
-        return
-    if added:
-        print(f"registered search attributes: {', '.join(added)}", flush=True)
 
 
 async def _announce_schedules(client: Client, settings: Settings) -> None:
@@ -198,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options["max_cached_workflows"] = max(0, args.max_cached_workflows)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(demo=args.dev)  # --dev: the embedded defaults serve
         # uvloop: a faster event loop for the worker's many small tasks (bench/README.md)
         uvloop.run(run(settings, args.dev, **options))
     except (SettingsError, TemporalUnavailable, DatabaseUnavailable, MetricsUnavailable) as err:

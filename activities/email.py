@@ -70,7 +70,7 @@ class EmailActivities:
         links = {"view": f"{base}/referrals/{request.scope_id}"}
         for action in ("accept", "decline"):
             token = sign_link(
-                self._settings.link_secret,
+                self._settings.link_secret.get_secret_value(),
                 LinkClaims(
                     request.scope_id,
                     request.partner.mpn_id,

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from importlib import metadata
 from typing import NoReturn
 
-from cli import partners, referrals, report
+from cli import admin, partners, referrals, report
 from cli.context import Context
 from cli.errors import BAD_INPUT, EPILOG, INTERNAL, CliError, classify, one_line
 from cli.help import TOP_EXAMPLES, add_examples, program_name
@@ -48,6 +48,7 @@ def _commands() -> Parser:
     partners.register(sub)
     referrals.register(sub)
     report.register(sub)
+    admin.register(sub)
     return parser
 
 

@@ -65,7 +65,12 @@ class Context:
 
     async def sessions(self) -> async_sessionmaker[AsyncSession]:
         if self._sessions is None:
-            self._engine, self._sessions = await open_database(self.settings.database_url)
+            settings = self.settings
+            self._engine, self._sessions = await open_database(
+                settings.database_url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+            )
         return self._sessions
 
     async def close(self) -> None:

@@ -72,14 +72,22 @@ def describe(url: str | URL) -> str:
     return f"PostgreSQL at {u.host or 'localhost'}:{u.port or 5432}/{u.database or ''}"
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An async engine for `url`: SQLite in WAL mode with a busy timeout, or PostgreSQL."""
+def make_engine(
+    url: str, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> AsyncEngine:
+    """An async engine for `url`: SQLite in WAL mode with a busy timeout, or PostgreSQL; the
+    pool sizes (DB_POOL_SIZE, DB_MAX_OVERFLOW) or SQLAlchemy's."""
     u = normalize_url(url)
+    pool = {
+        k: v for k, v in (("pool_size", pool_size), ("max_overflow", max_overflow)) if v is not None
+    }
     if u.get_backend_name() == "sqlite":
         database = u.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = _create_async_engine(u, connect_args={"timeout": sqlite.BUSY_TIMEOUT_MS / 1000})
+        engine = _create_async_engine(
+            u, connect_args={"timeout": sqlite.BUSY_TIMEOUT_MS / 1000}, **pool
+        )
         sqlite.configure(engine.sync_engine)
         return engine
     connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT_S}
@@ -87,7 +95,7 @@ def make_engine(url: str) -> AsyncEngine:
     if search_path:
         u = u.difference_update_query(["search_path"])
         connect_args["server_settings"] = {"search_path": str(search_path)}
-    engine = _create_async_engine(u, pool_pre_ping=True, connect_args=connect_args)
+    engine = _create_async_engine(u, pool_pre_ping=True, connect_args=connect_args, **pool)
     if search_path:
         use_schema(engine, str(search_path))
     return engine
@@ -98,10 +106,12 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def open_database(url: str) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+async def open_database(
+    url: str, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
     """Engine + migrations + session factory. Unreachable database → `DatabaseUnavailable`."""
     try:
-        engine = make_engine(url)
+        engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
     except OSError as exc:
         raise DatabaseUnavailable(f"cannot open {describe(url)}: {exc.strerror or exc}") from exc
     try:

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.transactions import WRITE_RETRIES, is_sqlite_busy
 
@@ -35,24 +35,29 @@ def alembic_config() -> Config:
     return cfg
 
 
+async def lock_for_migration(conn: AsyncConnection) -> None:
+    """Begin the transaction that changes the schema, holding the lock that serializes it
+    across processes (`migrate` and the `alembic` command alike): PostgreSQL's advisory lock
+    (and the `?search_path=` schema created), SQLite's write lock (`BEGIN IMMEDIATE`, waiting up
+    to the busy timeout)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+        schema = _SCHEMAS.get(conn.engine.sync_engine)
+        if schema:
+            quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
+            await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+        return
+    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 async def migrate(engine: AsyncEngine) -> None:
     """Apply the Alembic migrations up to head. Idempotent, and safe when several processes
-    start together: PostgreSQL serializes on a transaction-level advisory lock, SQLite on
-    `BEGIN IMMEDIATE` (waiting up to the busy timeout, then retrying)."""
-    if engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-            schema = _SCHEMAS.get(engine.sync_engine)
-            if schema:
-                quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
-                await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
-            await conn.run_sync(_upgrade)
-            await conn.commit()
-        return
+    start together (`lock_for_migration`; on SQLite a lock wait past the busy timeout is
+    retried)."""
     for attempt in range(1, WRITE_RETRIES + 1):
         try:
             async with engine.connect() as conn:
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                await lock_for_migration(conn)
                 await conn.run_sync(_upgrade)
                 await conn.commit()
             return

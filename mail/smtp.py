@@ -210,7 +210,10 @@ class MailSession:
         self._client = client
         await client.connect()
         if settings.smtp_username:
-            await client.login(settings.smtp_username, settings.smtp_password or "")
+            password = settings.smtp_password
+            await client.login(
+                settings.smtp_username, password.get_secret_value() if password else ""
+            )
         return client
 
     async def _transaction(self, sender: str, recipients: list[str], message: Outgoing) -> None:

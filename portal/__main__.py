@@ -27,7 +27,11 @@ log = logging.getLogger("fasttrack.portal")
 async def dependencies(settings: Settings) -> AsyncIterator[FastAPI]:
     """The app with its Temporal client and database; the engine is closed on exit."""
     client = await connect(settings)
-    engine, sessions = await open_database(settings.database_url)
+    engine, sessions = await open_database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     try:
         yield create_app(settings, client, sessions)
     finally:

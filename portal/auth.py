@@ -89,6 +89,8 @@ async def current_operator(portal: PortalDep, credentials: AdminCredentials) -> 
         raise ApiError(404, "not_found", "the admin API is disabled (PORTAL_ADMIN_TOKEN is unset)")
     if credentials is None:
         raise unauthorized("send the admin token as 'Authorization: Bearer TOKEN'")
-    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+    if not hmac.compare_digest(
+        credentials.credentials.encode(), expected.get_secret_value().encode()
+    ):
         raise unauthorized("this admin token is not valid")
     return "operator"

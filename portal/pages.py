@@ -182,10 +182,11 @@ def _read_form(raw: bytes) -> tuple[str, str, str | None]:
 @router.get("/act/{token}", response_class=HTMLResponse)
 async def confirm(token: Token, portal: PortalDep) -> HTMLResponse:
     """Shows what the link would do. Changes nothing."""
+    secret = portal.settings.link_secret.get_secret_value()
     try:
-        claims = verify_link(portal.settings.link_secret, token, datetime.now(UTC))
+        claims = verify_link(secret, token, datetime.now(UTC))
     except LinkError as err:
-        return link_problem(portal.settings.link_secret, token, err)
+        return link_problem(secret, token, err)
     try:
         loaded = await load(portal, claims.workflow_id)
         if loaded is None:
@@ -204,10 +205,11 @@ async def confirm(token: Token, portal: PortalDep) -> HTMLResponse:
 @router.post("/act/{token}", response_class=HTMLResponse)
 async def perform(token: Token, request: Request, portal: PortalDep) -> HTMLResponse:
     """Performs the link's action, once."""
+    secret = portal.settings.link_secret.get_secret_value()
     try:
-        claims = verify_link(portal.settings.link_secret, token, datetime.now(UTC))
+        claims = verify_link(secret, token, datetime.now(UTC))
     except LinkError as err:
-        return link_problem(portal.settings.link_secret, token, err)
+        return link_problem(secret, token, err)
     title = f"{'Accept' if claims.action == 'accept' else 'Decline'} referral {claims.workflow_id}"
     reason, text = "", ""
     if claims.action == "decline":

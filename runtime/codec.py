@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
+import logging
 import secrets
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
@@ -24,12 +26,15 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
+from runtime.atomic import create_once
 from runtime.payloads import PayloadConverter
 from runtime.settings import Settings, SettingsError
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
+
+log = logging.getLogger("fasttrack.codec")
 
 
 class PayloadKeyError(SettingsError):
@@ -91,25 +96,31 @@ class KeyRing:
 
 
 def load_keyring(env_value: str | None, key_file: Path, create: bool = True) -> KeyRing:
-    """PAYLOAD_KEYS wins; otherwise the key file, generated (mode 0600) when missing."""
+    """PAYLOAD_KEYS wins; otherwise the key file, generated (mode 0600) when missing and
+    `create` allows it. Processes starting together on an empty folder all end up with the
+    same key: the file is created whole, once, and the others read it."""
     if env_value:
         return KeyRing.from_env_value(env_value)
-    if key_file.exists():
-        return KeyRing.from_json(key_file.read_text(), str(key_file))
-    if not create:
-        raise PayloadKeyError(f"no payload key: set PAYLOAD_KEYS or create {key_file}")
-    ring = KeyRing.generate()
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(ring.to_json())
-    return ring
+    if not key_file.exists():
+        if not create:
+            raise PayloadKeyError(
+                f"no payload key: set PAYLOAD_KEYS or PAYLOAD_KEY_FILE (no file at {key_file})"
+            )
+        ring = KeyRing.generate()
+        if create_once(key_file, ring.to_json().encode(), mode=0o600):
+            return ring
+    try:
+        text = key_file.read_text()
+    except OSError as err:
+        raise PayloadKeyError(f"cannot read {key_file}: {err.strerror or err}") from None
+    return KeyRing.from_json(text, str(key_file))
 
 
 class EncryptionCodec(PayloadCodec):
     def __init__(self, ring: KeyRing) -> None:
         self._ring = ring
         self._ciphers = {kid: AESGCM(key) for kid, key in ring.keys.items()}
+        self._reported: set[str] = set()
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         kid = self._ring.active
@@ -135,10 +146,25 @@ class EncryptionCodec(PayloadCodec):
             kid = p.metadata.get(KEY_ID, b"").decode()
             cipher = self._ciphers.get(kid)
             if cipher is None:
-                raise ValueError(f"payload encrypted with unknown key id {kid!r}")
-            plain = cipher.decrypt(p.data[:NONCE_BYTES], p.data[NONCE_BYTES:], kid.encode())
+                raise self._cannot_decrypt(kid, "this process does not hold that key")
+            try:
+                plain = cipher.decrypt(p.data[:NONCE_BYTES], p.data[NONCE_BYTES:], kid.encode())
+            except InvalidTag:
+                why = "the key of that id here does not open it (another key, or altered data)"
+                raise self._cannot_decrypt(kid, why) from None
             out.append(Payload.FromString(plain))
         return out
+
+    def _cannot_decrypt(self, kid: str, why: str) -> PayloadKeyError:
+        held = ", ".join(sorted(self._ring.keys))
+        err = PayloadKeyError(
+            f"cannot decrypt a payload encrypted with key {kid!r}: {why} (it holds {held}); "
+            "every worker, CLI, portal and codec server must share the same PAYLOAD_KEYS"
+        )
+        if kid not in self._reported:  # once per key id, however many payloads fail
+            self._reported.add(kid)
+            log.error("%s", err)
+        return err
 
 
 def data_converter(ring: KeyRing) -> DataConverter:
@@ -150,6 +176,29 @@ def data_converter(ring: KeyRing) -> DataConverter:
     )
 
 
+def keyring_for(settings: Settings) -> KeyRing:
+    """The configured keys: PAYLOAD_KEYS, else the key file (generated only in the demo)."""
+    keys = settings.payload_keys
+    return load_keyring(
+        keys.get_secret_value() if keys else None, settings.payload_key_file, create=settings.demo
+    )
+
+
 def converter_for(settings: Settings) -> DataConverter:
     """The data converter every client of this product uses (encrypting all payloads)."""
-    return data_converter(load_keyring(settings.payload_keys, settings.payload_key_file))
+    return data_converter(keyring_for(settings))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m runtime.codec new-key ID`: print a fresh `ID:<base64>` entry for PAYLOAD_KEYS."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] != "new-key" or not args[1].isidentifier():
+        print("usage: python -m runtime.codec new-key ID   (ID like k2)", file=sys.stderr)
+        return 2
+    key = KeyRing.generate(args[1]).keys[args[1]]
+    print(f"{args[1]}:{base64.b64encode(key).decode()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,17 +11,19 @@ set, callers must send `Authorization: Bearer <token>`; CORS admits only the UI'
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import hmac
 import sys
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from temporalio.api.common.v1 import Payload
 
-from runtime.codec import EncryptionCodec, PayloadKeyError, load_keyring
+from runtime.codec import EncryptionCodec, PayloadKeyError, keyring_for
 from runtime.settings import Settings, SettingsError
 
 
@@ -57,7 +59,8 @@ def create_codec_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
         allow_credentials=True,
     )
-    token = settings.portal_admin_token
+    secret = settings.portal_admin_token
+    token = secret.get_secret_value() if secret else None
 
     async def handle(request: Request, encode: bool) -> JSONResponse:
         if token is not None:
@@ -84,16 +87,45 @@ def create_codec_app(settings: Settings, codec: EncryptionCodec) -> FastAPI:
     return app
 
 
-def main(argv: list[str] | None = None) -> int:
-    import uvicorn
+class Background:
+    """An ASGI app served by uvicorn on the running event loop, until `stop`."""
 
+    def __init__(self, app: Any, host: str, port: int) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        # `_serve` is `serve` without uvicorn's own signal capture: the caller owns Ctrl-C.
+        self.task = asyncio.get_running_loop().create_task(self.server._serve())
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Let uvicorn shut down (lifespan included) instead of cancelling it mid-way."""
+        self.server.should_exit = True
+        try:
+            await asyncio.wait_for(self.task, timeout)
+        except (TimeoutError, asyncio.CancelledError, OSError, SystemExit):
+            self.task.cancel()
+
+
+def serve_in_background(app: Any, host: str, port: int) -> Background:
+    return Background(app, host, port)
+
+
+def codec_in_background(settings: Settings) -> tuple[Background, str]:
+    """The codec server for a local Web UI (`make demo`, `worker.py --dev`) and its URL."""
+    app = create_codec_app(settings, EncryptionCodec(keyring_for(settings)))
+    return serve_in_background(app, "127.0.0.1", settings.codec_port), codec_url(settings)
+
+
+def codec_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.codec_port}"
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Temporal UI codec server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        ring = load_keyring(settings.payload_keys, settings.payload_key_file)
+        ring = keyring_for(settings)
     except (SettingsError, PayloadKeyError) as err:
         print(f"codec_server: {err}", file=sys.stderr)
         return 2

@@ -15,9 +15,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import uvicorn
 import uvloop
 
 from db.audit import Actor
@@ -29,8 +27,12 @@ from db.tokens import TokenStore
 from domain.claims import load_claim_lines
 from domain.validation import load_partners, load_referrals
 from portal.app import create_app
-from runtime.codec import EncryptionCodec, load_keyring
-from runtime.codec_server import create_codec_app
+from runtime.codec_server import (
+    Background,
+    codec_in_background,
+    codec_url,
+    serve_in_background,
+)
 from runtime.intake import start_referral
 from runtime.schedules import describe, ensure_schedules
 from runtime.settings import PROJECT_ROOT, VAR_DIR, Settings, SettingsError, parse_duration
@@ -40,12 +42,11 @@ from worker import build_worker
 
 DEMO_SLA = "3m"
 DEMO_PARTNER = "4711005"  # eligible for the first sample referral
-_BACKGROUND: set[asyncio.Task[None]] = set()
 DATA = PROJECT_ROOT / "data"
 
 
 def demo_settings() -> Settings:
-    settings = Settings.from_env()
+    settings = Settings.from_env(demo=True)
     if settings.sla_override is None and not os.environ.get("SLA_BUSINESS_DAYS"):
         settings = replace(settings, sla_override=parse_duration(DEMO_SLA))
     return settings
@@ -62,10 +63,13 @@ async def run() -> None:
         f"SMTP sink on {settings.smtp_host}:{settings.smtp_port}, saving to {mail_dir}/", flush=True
     )
     print("starting the Temporal dev server (state in var/temporal.db) ...", flush=True)
-    codec_url = f"http://127.0.0.1:{settings.codec_port}"
-    env = await start_dev_server(settings, codec_endpoint=codec_url)
-    engine, sessions = await open_database(settings.database_url)
-    servers: list[uvicorn.Server] = []
+    env = await start_dev_server(settings, codec_endpoint=codec_url(settings))
+    engine, sessions = await open_database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    servers: list[Background] = []
     try:
         partners = load_partners((DATA / "partners.json").read_text(encoding="utf-8"))
         demo = Actor("system:demo", "demo sample data")
@@ -84,13 +88,9 @@ async def run() -> None:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         portal = create_app(settings, env.client, sessions)
-        codec = create_codec_app(
-            settings,
-            EncryptionCodec(load_keyring(settings.payload_keys, settings.payload_key_file)),
-        )
         servers = [
             serve_in_background(portal, settings.portal_host, settings.portal_port),
-            serve_in_background(codec, "127.0.0.1", settings.codec_port),
+            codec_in_background(settings)[0],
         ]
         async with worker:
             for schedule_id in await ensure_schedules(env.client, settings):
@@ -101,9 +101,7 @@ async def run() -> None:
             await stop.wait()
     finally:
         print("\nstopping ...", flush=True)
-        for server in servers:
-            server.should_exit = True
-        await asyncio.sleep(0.2)
+        await asyncio.gather(*(server.stop() for server in servers))
         await engine.dispose()
         await env.shutdown()
         await sink.stop()
@@ -127,15 +125,6 @@ async def create_samples(
     return ids
 
 
-def serve_in_background(app: Any, host: str, port: int) -> uvicorn.Server:
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    # `_serve` is `serve` without uvicorn's own signal capture: the demo owns Ctrl-C.
-    task = asyncio.get_running_loop().create_task(server._serve())
-    _BACKGROUND.add(task)
-    task.add_done_callback(_BACKGROUND.discard)
-    return server
-
-
 def print_guide(settings: Settings, ids: list[str], token: str) -> None:
     sla = settings.sla_override
     rid = ids[0] if ids else "FT-..."
@@ -156,7 +145,8 @@ def print_guide(settings: Settings, ids: list[str], token: str) -> None:
    Database        : {settings.database_url}
  DEMO MODE: SLA_OVERRIDE={int(sla.total_seconds()) if sla else 0}s replaces the 2-business-day
    window, so unanswered referrals expire and are reassigned within minutes.
- Try (in another terminal):
+ Try (in another terminal; FASTTRACK_ENV=demo lets the CLI use the demo's defaults):
+   export FASTTRACK_ENV=demo
    {py} starter.py referral list
    {py} starter.py referral show {rid}
    {py} starter.py referral accept {rid} --partner <partner from 'show'>

@@ -29,6 +29,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from runtime.atomic import write_atomic
 from runtime.settings import VAR_DIR
 
 DEFAULT_DIR = VAR_DIR / "mail"
@@ -196,7 +197,7 @@ class MailSink:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
             mid = _UNSAFE.sub("_", str(message.get("Message-ID", "no-id")).strip("<> ")) or "no-id"
             path = self.directory / f"{stamp}-{mid[:150]}.eml"
-            path.write_bytes(raw)
+            write_atomic(path, raw, sync=False)  # a reader of the folder never sees half a message
         self.messages.append(message)
         self.received.append(
             Received(message, envelope.mail_from or "", list(envelope.rcpt_tos), path, raw, peer)

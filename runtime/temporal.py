@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -13,12 +14,18 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
+from temporalio.envconfig import (
+    ClientConfigProfile,
+    ClientConfigTLS,
+    ClientConnectConfig,
+    DataSource,
+)
 from temporalio.runtime import Runtime
-from temporalio.service import RPCError, TLSConfig
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.codec import converter_for
-from runtime.settings import VAR_DIR, Settings
+from runtime.settings import VAR_DIR, Settings, SettingsError
 from workflows import search_attributes as sa
 
 
@@ -41,30 +48,92 @@ def find_binary(name: str) -> str:
     )
 
 
-def _tls(settings: Settings) -> TLSConfig | bool:
-    if settings.temporal_tls_cert and settings.temporal_tls_key:
-        return TLSConfig(
-            client_cert=Path(settings.temporal_tls_cert).read_bytes(),
-            client_private_key=Path(settings.temporal_tls_key).read_bytes(),
+def connect_config(settings: Settings) -> ClientConnectConfig:
+    """`Client.connect` arguments through `temporalio.envconfig`, as the `temporal` CLI builds
+    them: address, namespace, API key (which turns TLS on), TLS CA, server name and mTLS."""
+    tls = None
+    options = (settings.temporal_tls_ca, settings.temporal_tls_cert, settings.temporal_tls_key)
+    if settings.temporal_tls is not None or settings.temporal_tls_server_name or any(options):
+        tls = ClientConfigTLS(
+            disabled=settings.temporal_tls is False,
+            server_name=settings.temporal_tls_server_name,
+            server_root_ca_cert=_source("TEMPORAL_TLS_CA", settings.temporal_tls_ca),
+            client_cert=_source("TEMPORAL_TLS_CERT", settings.temporal_tls_cert),
+            client_private_key=_source("TEMPORAL_TLS_KEY", settings.temporal_tls_key),
         )
-    return bool(settings.temporal_api_key)
+    key = settings.temporal_api_key
+    profile = ClientConfigProfile(
+        address=settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        api_key=key.get_secret_value() if key else None,
+        tls=tls,
+    )
+    return profile.to_client_connect_config()
+
+
+def _source(variable: str, value: str | None) -> DataSource | None:
+    """A PEM value as text, or the path of an existing file."""
+    if not value:
+        return None
+    if "-----BEGIN" in value:
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise SettingsError(f"{variable}: no such file: {path}")
+    return path
+
+
+def apply_profile(values: dict[str, Any]) -> dict[str, Any]:
+    """With TEMPORAL_PROFILE or TEMPORAL_CONFIG_FILE, the connection settings that `values`
+    (the environment) leaves unset, taken from that profile of the `temporal` CLI's file."""
+    name, file = values.get("temporal_profile"), values.get("temporal_config_file")
+    if not name and not file:
+        return values
+    try:
+        profile = ClientConfigProfile.load(
+            name, config_source=Path(file).expanduser() if file else None, disable_env=True
+        )
+    except Exception as err:  # the core's message: unknown profile, unreadable or bad TOML
+        where = f"profile {name!r}" if name else f"TEMPORAL_CONFIG_FILE {file}"
+        raise SettingsError(f"cannot load Temporal {where}: {_first_line(err)}") from None
+    found: dict[str, Any] = {
+        "temporal_address": profile.address,
+        "temporal_namespace": profile.namespace,
+        "temporal_api_key": profile.api_key,
+    }
+    if profile.tls is not None:
+        found.update(
+            temporal_tls="false" if profile.tls.disabled else "true",
+            temporal_tls_server_name=profile.tls.server_name,
+            temporal_tls_ca=_text(profile.tls.server_root_ca_cert),
+            temporal_tls_cert=_text(profile.tls.client_cert),
+            temporal_tls_key=_text(profile.tls.client_private_key),
+        )
+    return {**{k: v for k, v in found.items() if v is not None}, **values}
+
+
+def _text(source: DataSource | None) -> str | None:
+    if source is None:
+        return None
+    return source.decode() if isinstance(source, bytes) else str(source)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
-    """A client for TEMPORAL_ADDRESS; `runtime` (e.g. one exporting metrics) or the default."""
+    """A client for the configured Temporal (see `connect_config`); `runtime` (e.g. one
+    exporting metrics) or the default."""
+    config = connect_config(settings)
     try:
         return await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            api_key=settings.temporal_api_key,
-            tls=_tls(settings),
-            runtime=runtime,
-            data_converter=converter_for(settings),
+            **config, runtime=runtime, data_converter=converter_for(settings)
         )
     except (RuntimeError, RPCError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise TemporalUnavailable(
-            f"cannot reach Temporal at {settings.temporal_address}: {first}"
+            f"cannot reach Temporal at {settings.temporal_address}: {_first_line(err)}"
         ) from None
 
 
@@ -76,22 +145,64 @@ _INDEX_TYPES = {
 }
 
 
-async def register_search_attributes(client: Client, namespace: str) -> list[str]:
-    """Add the project's search attributes that the namespace lacks; returns those added."""
+# The names the `temporal` CLI gives each type.
+_CLI_TYPES = {
+    "KEYWORD": "Keyword",
+    "KEYWORD_LIST": "KeywordList",
+    "DATETIME": "Datetime",
+    "BOOL": "Bool",
+}
+
+
+def search_attribute_command(namespace: str = "default") -> str:
+    """The `temporal` CLI command that registers every search attribute the workflow uses."""
+    pairs = [
+        f"  --name {key.name} --type {_CLI_TYPES[key.indexed_value_type.name]}" for key in sa.ALL
+    ]
+    lines = [f"temporal operator search-attribute create --namespace {namespace}", *pairs]
+    return " \\\n".join(lines)
+
+
+async def missing_search_attributes(client: Client, namespace: str) -> list[str]:
+    """The workflow's search attributes that `namespace` lacks, or has with another type
+    (`Name (Keyword)`: the type it needs)."""
     existing = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=namespace)
     )
-    known = set(existing.custom_attributes) | set(existing.system_attributes)
-    missing = {
-        key.name: _INDEX_TYPES[key.indexed_value_type.name]
+    known = {**existing.system_attributes, **existing.custom_attributes}
+    return [
+        f"{key.name} ({_CLI_TYPES[key.indexed_value_type.name]})"
         for key in sa.ALL
-        if key.name not in known
-    }
-    if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        if known.get(key.name) != _INDEX_TYPES[key.indexed_value_type.name]
+    ]
+
+
+async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Add the workflow's search attributes that the namespace lacks; returns those added.
+    Processes registering at the same moment all succeed (an "already exists" from a
+    concurrent registration is checked, not fatal)."""
+    added: list[str] = []
+    for _attempt in range(3):
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
         )
-    return sorted(missing)
+        known = set(existing.custom_attributes) | set(existing.system_attributes)
+        missing = {
+            key.name: _INDEX_TYPES[key.indexed_value_type.name]
+            for key in sa.ALL
+            if key.name not in known
+        }
+        if not missing:
+            return sorted(added)
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+            )
+            return sorted([*added, *missing])
+        except RPCError as err:
+            if err.status != RPCStatusCode.ALREADY_EXISTS and "already" not in err.message:
+                raise
+    return sorted(added)
 
 
 async def start_dev_server(
@@ -137,3 +248,22 @@ async def start_test_server() -> WorkflowEnvironment:
         )
     )
     return env
+
+
+class SetupNeeded(TemporalUnavailable):
+    """The namespace lacks what the workflow needs (message is one line, for the user)."""
+
+
+async def require_search_attributes(client: Client, namespace: str) -> None:
+    """Stop before polling when a search attribute the workflow sets is missing: its workflow
+    tasks would fail later, one by one. A server that refuses the check only warns."""
+    try:
+        missing = await missing_search_attributes(client, namespace)
+    except RPCError as err:
+        print(f"cannot check the search attributes: {_first_line(err)}", file=sys.stderr)
+        return
+    if missing:
+        raise SetupNeeded(
+            f"search attribute {', '.join(missing)} missing in namespace '{namespace}': run "
+            "`python starter.py admin setup` (or see docs/deploy.md for Temporal Cloud)"
+        )

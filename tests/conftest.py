@@ -26,6 +26,9 @@ from tests.dbfixtures import database, db_backend, db_url, migrated_database  # 
 from tests.harness import Harness, harness_settings
 from worker import build_worker
 
+# Tests, and the processes they start, use the embedded defaults (SQLite file, generated key).
+os.environ.setdefault("FASTTRACK_ENV", "demo")
+
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )

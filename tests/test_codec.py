@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 
@@ -51,10 +52,11 @@ async def test_rotation_new_key_encrypts_old_keys_still_decrypt() -> None:
 
 async def test_unknown_key_and_tampering_are_refused() -> None:
     [sealed] = await EncryptionCodec(KeyRing.generate("k1")).encode([plain("x")])
-    with pytest.raises(ValueError, match="unknown key id"):
+    with pytest.raises(PayloadKeyError, match="key 'k1': this process does not hold") as info:
         await EncryptionCodec(KeyRing.generate("k9")).decode([sealed])
+    assert "PAYLOAD_KEYS" in str(info.value) and "\n" not in str(info.value)
     other_k1 = EncryptionCodec(KeyRing.generate("k1"))
-    with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidTag
+    with pytest.raises(PayloadKeyError, match="does not open it"):
         await other_k1.decode([sealed])
 
 
@@ -96,7 +98,7 @@ def test_bad_key_file(tmp_path: Path) -> None:
 
 
 async def test_codec_server_decodes_for_operators_only_and_limits_cors() -> None:
-    settings = replace(Settings(), portal_admin_token="ops-secret")
+    settings = replace(Settings(), portal_admin_token=SecretStr("ops-secret"))
     codec = EncryptionCodec(KeyRing.generate())
     [sealed] = await codec.encode([plain("hello")])
     body = {
@@ -129,3 +131,14 @@ async def test_codec_server_decodes_for_operators_only_and_limits_cors() -> None
             headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
         )
         assert "access-control-allow-origin" not in evil.headers
+
+
+def test_new_key_prints_an_entry_payload_keys_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    from runtime.codec import main
+
+    assert main(["new-key", "k2"]) == 0
+    entry = capsys.readouterr().out.strip()
+    old = f"k1:{base64.b64encode(bytes(32)).decode()}"
+    ring = KeyRing.from_env_value(f"{entry},{old}")
+    assert ring.active == "k2" and set(ring.keys) == {"k1", "k2"}
+    assert main(["new-key"]) == 2

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from db.tokens import TokenStore
@@ -50,7 +51,7 @@ def portal_client(app: Any) -> httpx.AsyncClient:
 
 @pytest_asyncio.fixture
 async def p(h: Harness) -> AsyncIterator[Portal]:
-    settings = replace(h.settings, portal_admin_token=ADMIN)
+    settings = replace(h.settings, portal_admin_token=SecretStr(ADMIN))
     async with portal_client(create_app(settings, h.client, h.sessions)) as http:
         yield Portal(h, http)
 
@@ -484,7 +485,7 @@ async def test_expired_and_forged_links(p: Portal) -> None:
     handle = await p.h.start(referral(unique("FT-P")))
     rid = handle.id
     await p.h.assigned(handle)
-    secret = p.h.settings.link_secret
+    secret = p.h.settings.link_secret.get_secret_value()
     past = datetime.now(UTC) - timedelta(minutes=1)
     expired = sign_link(secret, LinkClaims(rid, "1001", "accept", past, "n-expired"))
     future = datetime.now(UTC) + timedelta(days=1)

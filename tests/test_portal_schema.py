@@ -14,6 +14,7 @@ import httpx
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from pydantic import SecretStr
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
@@ -82,7 +83,7 @@ async def test_every_operation_conforms_to_the_schema(h: Harness) -> None:
     rid = handle.id
     holder = await h.assigned(handle)
     token = await TokenStore(h.sessions).issue(holder, datetime.now(UTC))
-    app = create_app(replace(h.settings, portal_admin_token=ADMIN), h.client, h.sessions)
+    app = create_app(replace(h.settings, portal_admin_token=SecretStr(ADMIN)), h.client, h.sessions)
     schema = schemathesis.openapi.from_dict(app.openapi())
 
     operations: list[Any] = []

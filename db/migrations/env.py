@@ -23,11 +23,17 @@ def _run(connection: Connection) -> None:
 
 async def _run_from_settings() -> None:
     from db.engine import make_engine
-    from runtime.settings import Settings
+    from db.migrate import lock_for_migration
+    from runtime.settings import Settings, SettingsError
 
-    engine = make_engine(Settings.from_env().database_url)
+    try:
+        url = Settings.from_env().database_url
+    except SettingsError as err:  # one line, not a traceback
+        raise SystemExit(f"alembic: {err}") from None
+    engine = make_engine(url)
     try:
         async with engine.connect() as conn:
+            await lock_for_migration(conn)  # concurrent `alembic upgrade`s take turns
             await conn.run_sync(_run)
             await conn.commit()
     finally:

@@ -1,0 +1,49 @@
+"""docs/configuration.md, generated from the settings model (`python -m runtime.settings
+--markdown`): every variable, its default and its meaning, by group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.settings import variables
+
+_PREAMBLE = """# Configuration
+
+Every process (worker, CLI, portal, codec server) reads the same environment variables, and a
+`.env` file in its working directory when there is one (the environment wins). Generated from
+`runtime/settings.py` by `python -m runtime.settings --markdown > docs/configuration.md`; a test
+fails when it is stale.
+
+**Demo defaults.** The SQLite file under `var/`, a payload key generated into `var/`, and the
+built-in `LINK_SECRET` are accepted only when `FASTTRACK_ENV=demo` (`make demo` and
+`python worker.py --dev` set it for themselves; export it in a shell that runs the CLI against
+them). Anywhere else a process refuses to start until `DATABASE_URL`, `LINK_SECRET` and
+`PAYLOAD_KEYS` (or `PAYLOAD_KEY_FILE`) are set, naming the ones missing. Secrets are never shown
+in logs or error messages.
+
+**Temporal.** Connections are built with the SDK's `temporalio.envconfig`, as the `temporal`
+CLI builds them: with `TEMPORAL_PROFILE` (or `TEMPORAL_CONFIG_FILE`) the profile's values apply
+wherever the variables below leave them unset. Where two names are shown, both are accepted.
+
+"""
+
+
+def markdown() -> str:
+    """docs/configuration.md: the table of every variable, by group."""
+    groups: dict[str, list[str]] = {}
+    for _name, var, default in variables():
+        shown = var.default_doc or _shown_default(default)
+        names = " / ".join(f"`{n}`" for n in (var.name, *var.aliases))
+        groups.setdefault(var.group, []).append(f"| {names} | {shown} | {var.doc} |")
+    out = [_PREAMBLE.rstrip("\n"), ""]
+    for group, rows in groups.items():
+        out += [f"## {group}", "", "| variable | default | meaning |", "|---|---|---|", *rows, ""]
+    return "\n".join(out)
+
+
+def _shown_default(default: Any) -> str:
+    if default is None or default == ():
+        return "unset"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    return f"`{default}`"
