@@ -37,7 +37,7 @@ from mail.smtp import MailPool
 from runtime.codec_server import Background, codec_in_background
 from runtime.metrics import MetricsUnavailable, runtime_from_env
 from runtime.schedules import describe, ensure_schedules
-from runtime.settings import Settings, SettingsError
+from runtime.settings import Settings, SettingsError, mark_demo
 from runtime.temporal import (
     TemporalUnavailable,
     connect,
@@ -196,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     try:
         settings = Settings.from_env(demo=args.dev)  # --dev: the embedded defaults serve
+        if args.dev:
+            mark_demo()
         # uvloop: a faster event loop for the worker's many small tasks (bench/README.md)
         uvloop.run(run(settings, args.dev, **options))
     except (SettingsError, TemporalUnavailable, DatabaseUnavailable, MetricsUnavailable) as err:

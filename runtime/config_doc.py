@@ -15,10 +15,11 @@ Every process (worker, CLI, portal, codec server) reads the same environment var
 fails when it is stale.
 
 **Demo defaults.** The SQLite file under `var/`, a payload key generated into `var/`, and the
-built-in `LINK_SECRET` are accepted only when `FASTTRACK_ENV=demo` (`make demo` and
-`python worker.py --dev` set it for themselves; export it in a shell that runs the CLI against
-them). Anywhere else a process refuses to start until `DATABASE_URL`, `LINK_SECRET` and
-`PAYLOAD_KEYS` (or `PAYLOAD_KEY_FILE`) are set, naming the ones missing. Secrets are never shown
+built-in `LINK_SECRET` are accepted only in the demo: `make demo` and `python worker.py --dev`,
+every process of the same checkout once either has run there (they leave `var/demo-mode`;
+`make clean` removes it), and any process with `FASTTRACK_ENV=demo`. Anywhere else a process
+refuses to start until `DATABASE_URL`, `LINK_SECRET` and `PAYLOAD_KEYS` (or `PAYLOAD_KEY_FILE`)
+are set, naming the ones missing. Secrets are never shown
 in logs or error messages.
 
 **Temporal.** Connections are built with the SDK's `temporalio.envconfig`, as the `temporal`

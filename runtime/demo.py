@@ -35,7 +35,14 @@ from runtime.codec_server import (
 )
 from runtime.intake import start_referral
 from runtime.schedules import describe, ensure_schedules
-from runtime.settings import PROJECT_ROOT, VAR_DIR, Settings, SettingsError, parse_duration
+from runtime.settings import (
+    PROJECT_ROOT,
+    VAR_DIR,
+    Settings,
+    SettingsError,
+    mark_demo,
+    parse_duration,
+)
 from runtime.smtp_sink import MailSink
 from runtime.temporal import TemporalUnavailable, start_dev_server
 from worker import build_worker
@@ -54,6 +61,7 @@ def demo_settings() -> Settings:
 
 async def run() -> None:
     settings = demo_settings()
+    mark_demo()
     mail_dir = VAR_DIR / "mail"
     sink = MailSink(directory=mail_dir)
     await sink.start(
@@ -145,8 +153,7 @@ def print_guide(settings: Settings, ids: list[str], token: str) -> None:
    Database        : {settings.database_url}
  DEMO MODE: SLA_OVERRIDE={int(sla.total_seconds()) if sla else 0}s replaces the 2-business-day
    window, so unanswered referrals expire and are reassigned within minutes.
- Try (in another terminal; FASTTRACK_ENV=demo lets the CLI use the demo's defaults):
-   export FASTTRACK_ENV=demo
+ Try (in another terminal of this checkout; it uses the demo's defaults):
    {py} starter.py referral list
    {py} starter.py referral show {rid}
    {py} starter.py referral accept {rid} --partner <partner from 'show'>

@@ -294,7 +294,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, demo: bool = False) -> Settings:
         """The process environment (and `.env`), or exactly `environ`. `demo` (or
-        FASTTRACK_ENV=demo) accepts the embedded defaults; otherwise they are refused."""
+        FASTTRACK_ENV=demo, or a demo run in this checkout) accepts the embedded defaults;
+        otherwise they are refused."""
         from runtime.temporal import apply_profile  # envconfig: the temporal CLI's profiles
 
         if environ is None:
@@ -305,8 +306,9 @@ class Settings:
                 for name, var, _ in variables()
             }
         values = {k: v for k, v in raw.items() if v not in (None, "")}
+        beside_demo = environ is None and "environment" not in values and DEMO_MARKER.exists()
         values.setdefault("environment", "production")
-        if demo:
+        if demo or beside_demo:
             values["environment"] = "demo"
         values = apply_profile(values)
         try:
@@ -326,6 +328,17 @@ class Settings:
                 f"{' / '.join(_DEMO_ONLY_WHAT[v] for v in missing)} serve only `make demo` and "
                 "`python worker.py --dev` (or set FASTTRACK_ENV=demo to use them anyway)"
             )
+
+
+# Written by `make demo` and `worker.py --dev` in this checkout's var/: the CLI and the portal
+# run next to them accept the same embedded defaults.
+DEMO_MARKER = VAR_DIR / "demo-mode"
+
+
+def mark_demo() -> None:
+    """This checkout runs the demo: its CLI and portal may use the embedded defaults."""
+    DEMO_MARKER.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_MARKER.write_text("written by `make demo` / `worker.py --dev`; `make clean` removes it\n")
 
 
 # Defaults refused outside the demo: field -> the variable to set.
