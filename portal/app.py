@@ -10,13 +10,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from portal import pages
+from portal.admin_api import admin_api
 from portal.auth import Portal
-from portal.routes import UNAVAILABLE, admin_api, partner_api, unavailable
+from portal.gateway import UNAVAILABLE, unavailable
+from portal.partner_api import partner_api
+from portal.render import STATIC_DIR, SecurityHeaders
 from portal.schemas import ApiError, Health
 from runtime.settings import Settings
 
@@ -107,6 +111,8 @@ def create_app(
     app.include_router(partner_api)
     app.include_router(admin_api)
     app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness")
     async def healthz() -> Health:

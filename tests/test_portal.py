@@ -388,6 +388,10 @@ async def test_decline_then_another_partner_takes_it(p: Portal) -> None:
     actions = [(h["actor"], h["action"]) for h in theirs["history"]]
     assert (f"partner:{first}", "declined") in actions
     assert not any(second in h["detail"] for h in theirs["history"])
+    # Having declined, it keeps only its own outcome and dates: no customer data.
+    assert theirs["access"] == "outcome" and theirs["customer"] is None
+    assert theirs["notes"] == "" and theirs["requested_by"] is None and not theirs["account_team"]
+    assert mine["access"] == "full" and mine["customer"]["contact_email"]
 
     body = assert_error(await p.http.post(url + "/accept", headers=t1), 409, "not_assigned")
     assert first in body["message"]
