@@ -285,3 +285,6 @@ __all__ = [
     "PartnerWorkload",
     "ReferralRecord",
 ]
+
+# The portal's sign-in tables live in their own module; importing it registers them on Base.
+from db import portal_models as portal_models  # noqa: E402

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from db.directory import PartnerDirectory
+from db.portal_store import PortalStore
 from db.readmodel import ReferralReadModel
 from db.tokens import TokenStore
 from portal.schemas import ApiError
@@ -31,6 +32,7 @@ class Portal:
     tokens: TokenStore
     readmodel: ReferralReadModel
     directory: PartnerDirectory
+    store: PortalStore
 
     @classmethod
     def build(
@@ -43,6 +45,7 @@ class Portal:
             tokens=TokenStore(sessions),
             readmodel=ReferralReadModel(sessions),
             directory=PartnerDirectory(sessions),
+            store=PortalStore(sessions),
         )
 
 

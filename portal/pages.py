@@ -258,14 +258,3 @@ async def _again(
         form_context(claims, reason, text) if claims.action == "decline" and still_assigned else {}
     )
     return page(request, title, problem, "bad", status_code, facts=info, **again)
-
-
-@router.get("/referrals/{id}", response_class=HTMLResponse)
-async def view(id: Annotated[str, Path(max_length=80)], request: Request) -> HTMLResponse:
-    """The 'view' link of notification emails. Without a login it shows no referral data."""
-    return page(
-        request,
-        "FastTrack referral",
-        f"Referral {id}: use the Accept or Decline link in the notification email, or the "
-        "partner portal API with your token (Authorization: Bearer YOUR_TOKEN, see /docs).",
-    )

@@ -72,6 +72,7 @@ class Settings:
     payload_key_file: Path = VAR_DIR / "payload-keys.json"
     codec_port: int = 8234
     ui_origin: str = "http://localhost:8233"
+    operator_emails: tuple[str, ...] = ()  # OPERATOR_EMAILS: who may sign in to /ops pages
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -109,4 +110,7 @@ class Settings:
             else defaults.payload_key_file,
             codec_port=_int(env, "CODEC_PORT", defaults.codec_port),
             ui_origin=env.get("TEMPORAL_UI_ORIGIN") or defaults.ui_origin,
+            operator_emails=tuple(
+                a.strip().lower() for a in env.get("OPERATOR_EMAILS", "").split(",") if a.strip()
+            ),
         )

@@ -517,7 +517,7 @@ async def test_service_endpoints_and_json_errors(p: Portal) -> None:
     assert_error(await p.http.get("/api/nothing-here"), 404, "not_found")
     assert_error(await p.http.delete("/api/referrals"), 405, "method_not_allowed")
     view = await p.http.get("/referrals/FT-ANY")
-    assert view.status_code == 200 and "Authorization: Bearer" in view.text
+    assert view.status_code == 303 and view.headers["location"] == "/signin?next=/referrals/FT-ANY"
 
 
 async def test_temporal_unreachable_gives_503_and_snapshot_reads(p: Portal) -> None:

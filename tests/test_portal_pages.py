@@ -1,0 +1,149 @@
+"""The portal's web pages over HTTP (ASGI) against the time-skipping server and a real worker:
+sign-in by emailed link, sessions, CSRF, the partner's referral pages and its actions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from email.message import EmailMessage
+
+import httpx
+import pytest_asyncio
+
+from portal import create_app
+from tests.factories import partner, referral
+from tests.harness import Harness
+from tests.test_portal import eventually, unique
+
+OPERATOR = "ops-lead@microsoft.example"
+
+
+@pytest_asyncio.fixture
+async def web(h: Harness) -> AsyncIterator[httpx.AsyncClient]:
+    settings = replace(h.settings, operator_emails=(OPERATOR,), portal_url="http://portal")
+    app = create_app(settings, h.client, h.sessions)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal") as http:
+        yield http
+
+
+def body_text(msg: EmailMessage) -> str:
+    part = msg.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+async def sign_in(h: Harness, web: httpx.AsyncClient, email: str, next_path: str = "/") -> str:
+    """Request a link, open it from the email, confirm; returns where it led."""
+    form = await web.get("/signin", params={"next": next_path})
+    before = len(h.sink.messages)
+    r = await web.post(
+        "/signin", data={"email": email, "next": next_path, "csrf": csrf_of(form.text)}
+    )
+    assert r.status_code == 200 and "sign-in link is on its way" in r.text
+    msg = await h.wait_mail(lambda m: m in h.sink.messages[before:] and email in str(m["To"]))
+    link = re.search(r"http://portal(/signin/\S+)", body_text(msg))
+    assert link
+    page = await web.get(link.group(1))
+    assert page.status_code == 200 and email in page.text
+    done = await web.post(link.group(1), data={"csrf": csrf_of(page.text)})
+    assert done.status_code == 303
+    assert "httponly" in done.headers["set-cookie"].lower()
+    assert "samesite=lax" in done.headers["set-cookie"].lower()
+    return done.headers["location"]
+
+
+async def test_sign_in_link_works_once_and_unknown_addresses_get_the_same_answer(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    await h.partners(partner("2001"))
+    target = await sign_in(h, web, "referrals-2001@partner.example", "/referrals")
+    assert target == "/referrals"
+    page = await web.get("/referrals")
+    assert page.status_code == 200 and "Referrals" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+
+    signout = await web.post("/signout", data={"csrf": csrf_of(page.text)})
+    assert signout.status_code == 303
+    assert (await web.get("/referrals")).status_code == 303
+
+    form = await web.get("/signin")
+    before = len(h.sink.messages)
+    r = await web.post(
+        "/signin", data={"email": "nobody@else.example", "next": "/", "csrf": csrf_of(form.text)}
+    )
+    assert r.status_code == 200 and "sign-in link is on its way" in r.text
+    assert len(h.sink.messages) == before
+    no_csrf = await web.post("/signin", data={"email": "nobody@else.example"})
+    assert no_csrf.status_code == 403
+
+
+async def test_partner_accepts_and_completes_through_the_pages(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    await h.partners(partner("2002"), partner("2003"))
+    handle = await h.start(referral(unique("FT-W")))
+    rid = handle.id
+    mpn = await h.assigned(handle)
+    other = "2003" if mpn == "2002" else "2002"
+    await sign_in(h, web, f"referrals-{mpn}@partner.example")
+
+    async def listed() -> bool:
+        return rid in (await web.get("/referrals")).text
+
+    await eventually(listed)
+    page = await web.get(f"/referrals/{rid}")
+    assert page.status_code == 200, page.text
+    assert "Fabrikam Ltd" in page.text and "Wants Teams Phone" in page.text
+    assert 'id="form-accept"' in page.text
+
+    csrf = csrf_of(page.text)
+    no_csrf = await web.post(f"/referrals/{rid}/accept", data={"nonce": "n1"})
+    assert no_csrf.status_code == 403
+    refused = await web.post(
+        f"/referrals/{rid}/decline",
+        data={"csrf": csrf, "nonce": "n2", "reason": "customer_prefers_fasttrack_center"},
+    )
+    assert refused.status_code == 409 and "FastTrack" in refused.text
+    assert (await h.state(handle)).status == "pending"
+
+    for action, fields in [
+        ("accept", {}),
+        ("accept", {}),  # the same nonce again: applied once, answered the same
+    ]:
+        r = await web.post(
+            f"/referrals/{rid}/{action}", data={"csrf": csrf, "nonce": "a1", **fields}
+        )
+        assert r.status_code == 303, r.text
+    accepted = [e for e in (await h.state(handle)).history if e.action == "accepted"]
+    assert len(accepted) == 1
+    for action, fields in [
+        ("contacted", {"note": "called"}),
+        ("kickoff", {}),
+        ("cpor_claimed", {}),
+        ("complete", {"vas_sold": "maybe"}),
+    ]:
+        r = await web.post(
+            f"/referrals/{rid}/{action}", data={"csrf": csrf, "nonce": action, **fields}
+        )
+        if action == "complete":
+            assert r.status_code == 422 and "Say whether value-added services" in r.text
+        else:
+            assert r.status_code == 303, r.text
+    r = await web.post(
+        f"/referrals/{rid}/complete",
+        data={"csrf": csrf, "nonce": "c2", "vas_sold": "yes", "vas_value": "12000", "notes": "ok"},
+    )
+    assert r.status_code == 303
+    assert (await h.state(handle)).status == "completed"
+
+    other_page = await web.get(f"/referrals/{rid}x")
+    assert other_page.status_code == 404
+    _ = other
