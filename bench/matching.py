@@ -268,7 +268,7 @@ async def _time_matches(
     own session, as `match_and_reserve` does; with `reserve_chosen` the chosen partner is
     then reserved (untimed), so the next match also catches its index up with that change."""
     from db.candidates import SlotTaken, directory_index, explain_counts, match, reserve
-    from db.engine import run_write
+    from db.transactions import run_write
 
     t0 = time.perf_counter()
     async with sessionmaker() as session:

@@ -53,7 +53,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from db.engine import dialect_insert, on_group_rollback, run_write
 from db.models import (
     AssignmentRecord,
     DirectoryState,
@@ -63,6 +62,7 @@ from db.models import (
     PartnerSegment,
     PartnerWorkload,
 )
+from db.transactions import dialect_insert, run_write
 from domain.matching import (
     COMMERCIAL,
     CRITERION_NAMES,
@@ -176,7 +176,7 @@ def _conn(session: Session | Connection) -> Connection:
 @functools.cache
 def _bump_tick_statement(dialect: str) -> Any:
     """Built once per dialect: a statement built per call costs its coercions and a fresh
-    cache key, most of a small write's CPU (as `db.engine.insert_ignore`)."""
+    cache key (as `db.transactions.insert_ignore`)."""
     return (
         dialect_insert(dialect)(T)
         .values(id=1, tick=1)
@@ -504,8 +504,7 @@ _INDEXES: weakref.WeakKeyDictionary[Any, DirectoryIndex] = weakref.WeakKeyDictio
 
 
 def index_of(session: Session) -> DirectoryIndex:
-    """This process's index of the session's engine, refreshed. One index per engine, used
-    on one thread: the SQLite writer thread's engine (`db.engine.run_write`) has its own."""
+    """This process's index of the session's engine, refreshed."""
     bind = session.get_bind()
     engine = getattr(bind, "engine", bind)
     index = _INDEXES.get(engine)
@@ -518,15 +517,6 @@ def index_of(session: Session) -> DirectoryIndex:
 async def directory_index(session: AsyncSession) -> DirectoryIndex:
     """`index_of` through an async session."""
     return await session.run_sync(index_of)
-
-
-def _forget_index(engine: Any) -> None:
-    """A write transaction the index may have read uncommitted rows of (a group commit on
-    the SQLite writer thread) was rolled back: its ticks will be taken again."""
-    _INDEXES.pop(engine, None)
-
-
-on_group_rollback(_forget_index)
 
 
 # ---------------------------------------------------------------------------------------
@@ -758,7 +748,7 @@ def reserve(
     session: Session, request: MatchRequest, result: MatchResult, now: datetime
 ) -> MatchResult | None:
     """Record the assignment (scope_id, attempt) and take one of the partner's slots (a
-    write transaction's work, see `db.engine.run_write`).
+    write transaction's work, see `db.transactions.run_write`).
 
     Idempotent: when that assignment already exists, writes nothing and returns None (the
     recorded result is `existing_reservation`'s). Raises `SlotTaken` when the partner has
@@ -824,13 +814,9 @@ async def match_and_reserve(
     `MatchConflict` after `MAX_RESERVE_ATTEMPTS` lost races.
 
     The lookup of an earlier result, the match and the reservation run as one write
-    transaction (`db.engine.run_write`): on a SQLite file, whole on the writer thread, where
-    the reads are plain calls instead of a hop through the event loop per statement
-    (aiosqlite; the match's p50 was 190 ms in the pipeline benchmark, for 2 ms of work), and
-    no other writer of this process can take the partner in between; on PostgreSQL the
-    conditional `UPDATE` decides a race (`SlotTaken`: match again). An index rebuild (the
-    first match, or an import changing more than `REBUILD_ABOVE` partners) then also runs
-    inside that transaction: on SQLite it holds this process's writes for its few seconds.
+    transaction (`db.transactions.run_write`): on SQLite no other writer can take the partner
+    in between; on PostgreSQL the conditional `UPDATE` decides a race (`SlotTaken`: match
+    again).
     """
     work = functools.partial(_match_and_reserve, request=request, now=now)
     for attempt in range(MAX_RESERVE_ATTEMPTS):

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from db.candidates import bump_tick
-from db.engine import run_write
 from db.models import (
     ApiToken,
     Partner,
@@ -28,6 +27,7 @@ from db.models import (
     PartnerSegment,
     PartnerWorkload,
 )
+from db.transactions import run_write
 from domain.models import PartnerProfile
 
 _SIDE_TABLES = (PartnerWorkload, PartnerLanguage, PartnerCountry, PartnerSegment)

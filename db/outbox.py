@@ -19,8 +19,8 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from db.engine import insert_ignore, run_write, table_of
 from db.models import OutboxMessage
+from db.transactions import insert_ignore, run_write, table_of
 
 PENDING = "pending"
 BUSY = "busy"  # returned by `begin` only: another attempt holds the claim

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from db.candidates import bump_tick
-from db.engine import insert_ignore, run_write, table_of
 from db.models import AssignmentRecord, AuditEvent, Partner, ReferralRecord
+from db.transactions import insert_ignore, run_write, table_of
 from domain.jsonable import jsonable
 from domain.models import Assignment, Outcome, Reason, Snapshot, Status
 from domain.validation import referral_to_json

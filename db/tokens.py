@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from db.directory import UnknownPartner
-from db.engine import insert_ignore, run_write
 from db.models import ApiToken, IdempotencyKey, LinkUse, Partner
+from db.transactions import insert_ignore, run_write
 
 TOKEN_PREFIX = "ftp_"
 

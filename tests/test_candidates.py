@@ -5,35 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import random
-import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from bench.matching import AS_OF, insert_partners, synthetic_partner, synthetic_request
 from db.candidates import (
     _PARTNER_COLUMNS,
-    _match_and_reserve,
     explain_counts,
     find_candidates,
-    index_of,
     load_partners,
     match,
     match_and_reserve,
     reserve,
 )
 from db.directory import PartnerDirectory
-from db.engine import make_engine, run_write
+from db.engine import make_engine
 from db.models import AssignmentRecord, Base, Partner
 from db.readmodel import _adjust_partner
+from db.transactions import run_write
 from domain.matching import (
     Candidate,
     MatchContext,
@@ -218,48 +214,6 @@ async def test_concurrent_reservations_never_exceed_capacity(engine, sessionmake
         if r.partner is None:
             assert r.explanation.removed["capacity"] == 1, r.explanation
     assert (await partner_row(sessionmaker, "1"))[0] == 1
-
-
-async def test_a_rolled_back_group_commit_leaves_nothing_in_the_index(tmp_path):
-    """On a SQLite file matches run on the writer thread, inside group commits: a match can
-    see an earlier job's uncommitted reservation. When the group's commit fails, the
-    writer thread's index forgets what it saw (the ticks will be taken again)."""
-    eng = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
-    async with eng.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    await fill(eng, [one_partner("1", 1)])
-    sessions = async_sessionmaker(eng, expire_on_commit=False)
-    try:
-        await run_write(sessions, index_of)
-        running, release = threading.Event(), threading.Event()
-
-        def hold(session: Session) -> None:
-            running.set()
-            release.wait(10)
-
-        held = asyncio.ensure_future(run_write(sessions, hold))
-        await asyncio.to_thread(running.wait, 10)
-
-        def break_the_commit(session: Session) -> None:  # an FK violation checked at COMMIT
-            session.execute(text("PRAGMA defer_foreign_keys = ON"))
-            session.execute(text("INSERT INTO partner_workloads VALUES ('nobody', 'teams')"))
-
-        group: list[Awaitable[object]] = [
-            run_write(sessions, functools.partial(_match_and_reserve, request=r, now=NOW))
-            for r in (simple_request("FT-G1"), simple_request("FT-G2"))
-        ]
-        group.append(run_write(sessions, break_the_commit))
-        results = asyncio.gather(*group, return_exceptions=True)
-        await asyncio.sleep(0.2)  # all three queued behind `hold`: one group
-        release.set()
-        await held
-        assert all(isinstance(r, IntegrityError) for r in await results), await results
-        assert (await partner_row(sessions, "1"))[0] == 0
-        # FT-G2 saw partner 1 full (FT-G1's reservation): a later match must not
-        found = await match_and_reserve(sessions, simple_request("FT-G3"), NOW)
-        assert found.partner is not None and found.partner.mpn_id == "1"
-    finally:
-        await eng.dispose()
 
 
 async def test_concurrent_same_scope_reserves_once(engine, sessionmaker):

@@ -12,13 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
-from db.engine import (
-    DatabaseUnavailable,
-    alembic_config,
-    make_engine,
-    migrate,
-    open_database,
-)
+from db.engine import DatabaseUnavailable, make_engine, open_database
+from db.migrate import alembic_config, migrate
 from db.models import Base
 from tests.dbfixtures import Database, fresh_database_url
 

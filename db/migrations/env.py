@@ -1,4 +1,4 @@
-"""Alembic environment. `db.engine.migrate` passes a live connection in
+"""Alembic environment. `db.migrate.migrate` passes a live connection in
 `config.attributes["connection"]`; the `alembic` command line (`-c db/alembic.ini`) connects to
 `DATABASE_URL` (or the default SQLite file) itself."""
 
