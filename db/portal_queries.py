@@ -1,10 +1,12 @@
-"""Paged list queries for the portal's pages: a partner's referrals (with its own latest
-outcome on each) and the operators' search, newest first, without loading workflow snapshots."""
+"""Queries for the portal's pages: a partner's referrals (with its own latest outcome on each)
+and the operators' search, paged, newest first, without loading workflow snapshots; the
+report's figures by week."""
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select
@@ -167,3 +169,71 @@ class PortalQueries:
         )
         rows = (await session.execute(stmt)).all()
         return int(total or 0), list(rows)
+
+
+@dataclass(frozen=True)
+class Week:
+    """One week's figures, with the report's definitions (db/reports.py)."""
+
+    start: datetime
+    referrals: int
+    acceptance_rate_pct: float | None
+    within_sla_pct: float | None
+    time_to_accept_median_hours: float | None
+
+
+async def weekly_trends(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, weeks: int = 8
+) -> list[Week]:
+    """The last `weeks` weeks (Monday 00:00 UTC starts), oldest first."""
+    monday = (now - timedelta(days=now.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    starts = [monday - timedelta(weeks=i) for i in range(weeks - 1, -1, -1)]
+    first = starts[0]
+    a = AssignmentRecord
+    async with sessionmaker() as session:
+        created = (
+            await session.scalars(
+                select(ReferralRecord.created_at).where(
+                    ReferralRecord.created_at >= first, ReferralRecord.parent_id.is_(None)
+                )
+            )
+        ).all()
+        assignments = (
+            await session.execute(
+                select(a.assigned_at, a.due_at, a.decided_at, a.outcome).where(
+                    a.assigned_at >= first
+                )
+            )
+        ).all()
+    out = []
+    for start in starts:
+        end = start + timedelta(weeks=1)
+        rows = [r for r in assignments if start <= r.assigned_at < end]
+        accepted = [r for r in rows if r.outcome in ("accepted", "completed")]
+        decided = [r for r in rows if r.outcome in ("accepted", "completed", "declined", "expired")]
+        answered = [
+            r
+            for r in rows
+            if r.outcome in ("accepted", "declined", "completed") and r.decided_at is not None
+        ]
+        in_time = [r for r in answered if r.due_at is not None and r.decided_at <= r.due_at]
+        judged = len(answered) + len([r for r in rows if r.outcome == "expired"])
+        hours = sorted(
+            (r.decided_at - r.assigned_at).total_seconds() / 3600
+            for r in accepted
+            if r.decided_at is not None
+        )
+        out.append(
+            Week(
+                start=start,
+                referrals=sum(1 for c in created if start <= c < end),
+                acceptance_rate_pct=round(100 * len(accepted) / len(decided), 1)
+                if decided
+                else None,
+                within_sla_pct=round(100 * len(in_time) / judged, 1) if judged else None,
+                time_to_accept_median_hours=round(statistics.median(hours), 2) if hours else None,
+            )
+        )
+    return out

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from portal import pages, partner_pages, signin
+from portal import operator_pages, pages, partner_pages, profile_pages, signin
 from portal.admin_api import admin_api
 from portal.auth import Portal
 from portal.gateway import UNAVAILABLE, unavailable
@@ -131,6 +131,8 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(signin.router)
     app.include_router(partner_pages.router)
+    app.include_router(profile_pages.router)
+    app.include_router(operator_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
 

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from db.portal_store import SESSION_ABSOLUTE, Viewer
 from portal.auth import Portal, PortalDep
-from portal.render import read_form, render
+from portal.render import read_form, read_form_lists, render
 
 SESSION_COOKIE = "ft_session"
 ANON_COOKIE = "ft_anon"  # binds the sign-in forms' CSRF token to a browser before sign-in
@@ -100,6 +100,16 @@ async def checked_form(request: Request, viewer: Viewer) -> dict[str, str]:
     if form is None:
         raise PageProblem(413, "Form too large", "The form is too large.")
     if not hmac.compare_digest(form.get("csrf", "").encode(), viewer.csrf.encode()):
+        raise PageProblem(
+            403, "Form expired", "This form is no longer valid. Go back, reload and try again."
+        )
+    return form
+
+
+async def checked_lists(request: Request, viewer: Viewer) -> dict[str, list[str]]:
+    """Like `checked_form`, with every value of each field (checkbox groups)."""
+    form = await read_form_lists(request)
+    if not hmac.compare_digest((form.get("csrf") or [""])[0].encode(), viewer.csrf.encode()):
         raise PageProblem(
             403, "Form expired", "This form is no longer valid. Go back, reload and try again."
         )

@@ -62,7 +62,7 @@ async def identify(portal: Portal, email: str) -> tuple[str, str | None] | None:
         return "operator", None
     for record in await portal.directory.list():
         profile = record.profile
-        users = [profile.referral_contact, *getattr(profile, "portal_users", [])]
+        users = [profile.referral_contact, *profile.portal_users]
         if email in (u.strip().lower() for u in users):
             return "partner", profile.mpn_id
     return None

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import date, timedelta
 from email.message import EmailMessage
 
 import httpx
 import pytest_asyncio
 
+from db.directory import PartnerDirectory
 from portal import create_app
 from tests.factories import partner, referral
 from tests.harness import Harness
@@ -140,3 +142,78 @@ async def test_partner_accepts_and_completes_through_the_pages(
 
     other_page = await web.get(f"/referrals/{rid}x")
     assert other_page.status_code == 404
+
+
+async def test_profile_edits_are_validated_audited_and_pause_is_bounded(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    await h.partners(partner("2004"))
+    await sign_in(h, web, "referrals-2004@partner.example")
+    page = await web.get("/profile")
+    assert page.status_code == 200 and "program support" in page.text.lower()
+    csrf = csrf_of(page.text)
+    bad = await web.post(
+        "/profile",
+        data={"csrf": csrf, "languages": "en, xx", "min_seats": "10", "max_seats": "5"},
+    )
+    assert bad.status_code == 422 and "Unknown language code: xx" in bad.text
+    assert "must not be below" in bad.text
+    ok = await web.post(
+        "/profile",
+        data={
+            "csrf": csrf,
+            "languages": "en, fr",
+            "segments": "education",
+            "min_seats": "10",
+            "max_seats": "",
+            "countries": "AT, CH",
+        },
+    )
+    assert ok.status_code == 303
+    record = await PartnerDirectory(h.sessions).get("2004")
+    assert record is not None
+    assert record.profile.languages == ["en", "fr"] and "education" in record.profile.segments
+    assert record.profile.countries == ["AT", "CH"] and record.profile.max_seats is None
+    assert (
+        "profile edit by partner:referrals-2004@partner.example" in (await web.get("/profile")).text
+    )
+    far = (date.today() + timedelta(days=91)).isoformat()
+    assert (await web.post("/profile/pause", data={"csrf": csrf, "until": far})).status_code == 422
+    soon = (date.today() + timedelta(days=5)).isoformat()
+    assert (await web.post("/profile/pause", data={"csrf": csrf, "until": soon})).status_code == 303
+    record = await PartnerDirectory(h.sessions).get("2004")
+    assert record is not None and record.profile.paused_until == date.fromisoformat(soon)
+    assert (await web.post("/profile/resume", data={"csrf": csrf})).status_code == 303
+
+
+async def test_operator_retries_an_escalation_and_reads_every_page(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    handle = await h.start(referral(unique("FT-E"), workloads=["purview"]))
+    rid = handle.id
+    await h.until(handle, lambda s: s.status == "escalated")
+    assert await sign_in(h, web, OPERATOR) == "/ops/escalations"
+
+    async def shown() -> bool:
+        return rid in (await web.get("/ops/escalations")).text
+
+    await eventually(shown)
+    page = await web.get("/ops/escalations")
+    await h.partners(partner("2005", workloads=["purview", "teams", "sharepoint"]))
+    r = await web.post(
+        f"/ops/escalations/{rid}/retry",
+        data={"csrf": csrf_of(page.text), "nonce": "x1", "reason": "partner added"},
+    )
+    assert r.status_code == 303, r.text
+    assert await h.assigned(handle) == "2005"
+    state = await h.state(handle)
+    assert any(OPERATOR in e.actor or OPERATOR in e.detail for e in state.history), state.history
+    for path in ("/ops/referrals?overdue=yes", "/ops/referrals?partner=2005", "/ops/partners"):
+        assert (await web.get(path)).status_code == 200, path
+    detail = await web.get("/ops/partners/2005")
+    assert detail.status_code == 200
+    issued = await web.post("/ops/partners/2005/token", data={"csrf": csrf_of(detail.text)})
+    assert issued.status_code == 200 and "ftp_" in issued.text
+    reports = await web.get("/ops/reports")
+    assert reports.status_code == 200 and "Trends by week" in reports.text
+    assert (await web.get("/referrals")).status_code == 404  # operators have no partner pages
