@@ -217,3 +217,17 @@ async def test_operator_retries_an_escalation_and_reads_every_page(
     reports = await web.get("/ops/reports")
     assert reports.status_code == 200 and "Trends by week" in reports.text
     assert (await web.get("/referrals")).status_code == 404  # operators have no partner pages
+
+
+async def test_sign_in_requests_are_rate_limited_per_address(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    form = await web.get("/signin")
+    csrf = csrf_of(form.text)
+    codes = []
+    for _ in range(6):
+        r = await web.post("/signin", data={"email": "flood@else.example", "csrf": csrf})
+        codes.append(r.status_code)
+    assert codes == [200] * 5 + [429]
+    other = await web.post("/signin", data={"email": "calm@else.example", "csrf": csrf})
+    assert other.status_code == 200
