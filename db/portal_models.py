@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.models import Base, TZDateTime
+from db.models import Base, ReferralRecord, TZDateTime
 
 
 class PortalSession(Base):
@@ -68,3 +68,7 @@ class PortalAudit(Base):
     mpn_id: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str] = mapped_column(Text)
+
+
+# The portal's lists are newest first: an index lets them read one page, not sort every row.
+Index("ix_referrals_created_at", ReferralRecord.created_at)

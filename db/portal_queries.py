@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AssignmentRecord, ReferralRecord
@@ -120,9 +120,9 @@ class PortalQueries:
         self, mpn_id: str, f: Filters, page: int, per_page: int, now: datetime
     ) -> Page:
         """The referrals and parts ever assigned to the partner, newest first."""
-        held = exists().where(
-            AssignmentRecord.workflow_id == ReferralRecord.workflow_id,
-            AssignmentRecord.partner_id == mpn_id,
+        # IN, not a correlated EXISTS: SQLite would probe the partner's index once per row.
+        held = ReferralRecord.workflow_id.in_(
+            select(AssignmentRecord.workflow_id).where(AssignmentRecord.partner_id == mpn_id)
         )
         base = _where(select(*_COLUMNS).where(held), f, now)
         async with self._sessionmaker() as session:
@@ -161,7 +161,7 @@ class PortalQueries:
     async def _page(
         session: AsyncSession, base: Select[Any], page: int, per_page: int
     ) -> tuple[int, list[Any]]:
-        total = await session.scalar(select(func.count()).select_from(base.subquery()))
+        total = await session.scalar(base.with_only_columns(func.count()).order_by(None))
         stmt = (
             base.order_by(ReferralRecord.created_at.desc(), ReferralRecord.workflow_id.desc())
             .limit(per_page)

@@ -1,5 +1,5 @@
 """Portal web sign-in: sessions, emailed sign-in links, sign-in requests (rate limits) and the
-audit of changes made through the portal's pages.
+audit of changes made through the portal's pages; an index for the newest-first lists.
 
 Revision ID: 0005
 Revises: 0003 (0004 once CPOR claims land: set down_revision to "0004" when merging)
@@ -69,9 +69,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_portal_audit_mpn_id_at", "portal_audit", ["mpn_id", "at"])
+    op.create_index("ix_referrals_created_at", "referrals", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_referrals_created_at", table_name="referrals")
     op.drop_index("ix_portal_audit_mpn_id_at", table_name="portal_audit")
     op.drop_table("portal_audit")
     op.drop_index("ix_portal_signin_requests_client_at", table_name="portal_signin_requests")
