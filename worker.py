@@ -23,19 +23,18 @@ from temporalio.client import Client
 from temporalio.plugin import SimplePlugin
 from temporalio.service import RPCError
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.deadlines import DeadlineActivities
+from activities.directory import DirectoryActivities
 from activities.email import EmailActivities
 from activities.matching import MatchingActivities
 from activities.operations import OperationsActivities
 from activities.publish import PublishActivities
-from activities.records import RecordActivities
 from db.engine import DatabaseUnavailable, open_database
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
 from mail.smtp import MailPool
 from runtime.metrics import MetricsUnavailable, runtime_from_env
-from runtime.sandbox import WORKFLOW_RUNNER, remember_code
 from runtime.schedules import describe, ensure_schedules
 from runtime.settings import Settings, SettingsError
 from runtime.temporal import (
@@ -59,16 +58,14 @@ def build_activities(
     mail_pool: MailPool | None = None,
 ) -> list[Any]:
     matching = MatchingActivities(sessions, settings)
-    deadlines = DeadlineActivities(settings)
-    read_model = ReferralReadModel(sessions)
-    records = RecordActivities(read_model)
+    directory = DirectoryActivities(sessions)
     email = EmailActivities(settings, EmailOutbox(sessions), mail_pool)
-    publish = PublishActivities(sessions, read_model, email)
+    publish = PublishActivities(sessions, ReferralReadModel(sessions), email)
     operations = OperationsActivities(settings, sessions)
     return [
         matching.match_partner,
-        deadlines.compute_deadline,
-        records.record_snapshot,
+        directory.grant_capacity_decline,
+        directory.record_cpor_claim,
         email.send_email,
         publish.publish_changes,
         operations.send_weekly_report,
@@ -78,6 +75,14 @@ def build_activities(
 
 WORKFLOWS = (ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow)
 
+# Pure modules the workflow code imports: loaded once rather than re-imported into every
+# workflow's sandbox. The workflow modules themselves are still re-imported there, so a
+# non-deterministic call in them fails the workflow task.
+PASSED_THROUGH = ("domain", "workflows.metrics", "workflows.search_attributes")
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
+)
+
 
 def build_worker(
     client: Client,
@@ -85,7 +90,6 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
     **options: Any,
 ) -> Worker:
-    remember_code(sorted({w.__module__ for w in WORKFLOWS}))
     pool = MailPool()
     return Worker(
         client,
@@ -195,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     try:
         settings = Settings.from_env()
-        # uvloop (libuv): 9 % less worker CPU per referral than asyncio's loop (bench/README.md)
+        # uvloop: a faster event loop for the worker's many small tasks (bench/README.md)
         uvloop.run(run(settings, args.dev, **options))
     except (SettingsError, TemporalUnavailable, DatabaseUnavailable, MetricsUnavailable) as err:
         print(f"worker: {err}", file=sys.stderr, flush=True)

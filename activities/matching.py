@@ -1,4 +1,5 @@
-"""Matching against the partner directory: indexed SQL pre-filter, pure ranking, reservation."""
+"""Matching against the partner directory: the in-memory directory index, pure ranking and
+the reservation of the chosen partner."""
 
 from __future__ import annotations
 
@@ -8,12 +9,20 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.deadlines import sla_terms
 from db.candidates import index_of, match_and_reserve
 from db.engine import run_write
 from domain import names
-from domain.models import MatchRequest, MatchResult
+from domain.models import MatchRequest, MatchResult, SlaTerms
 from runtime.settings import Settings
+
+
+def sla_terms(settings: Settings) -> SlaTerms:
+    """How this deployment counts SLA deadlines (SLA_BUSINESS_DAYS, SLA_OVERRIDE)."""
+    override = settings.sla_override
+    return SlaTerms(
+        business_days=settings.sla_business_days,
+        override_seconds=override.total_seconds() if override is not None else None,
+    )
 
 
 class MatchingActivities:
@@ -23,7 +32,7 @@ class MatchingActivities:
 
     async def warm_up(self) -> None:
         """Build this process's directory index before the first match needs it."""
-        await run_write(self._sessions, index_of)  # the writer thread's index, on SQLite
+        await run_write(self._sessions, index_of)
 
     @activity.defn(name=names.ACTIVITY_MATCH)
     async def match_partner(self, request: MatchRequest) -> MatchResult:

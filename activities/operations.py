@@ -23,18 +23,16 @@ from activities.email import EmailActivities
 from db.directory import PartnerDirectory
 from db.outbox import EmailOutbox, OutboxEntry
 from db.reports import Report, build_report
-from mail import display
-from mail.compose import build_message, render
-from mail.mime import Outgoing
-from runtime.settings import Settings
-from workflows.scheduled import (
-    ACTIVITY_RESUME_EXPIRED,
-    ACTIVITY_WEEKLY_REPORT,
+from domain.models import (
     PauseSweepRequest,
     PauseSweepResult,
     WeeklyReportRequest,
     WeeklyReportResult,
 )
+from mail import display
+from mail.compose import build_message, render
+from mail.mime import Outgoing
+from runtime.settings import Settings
 
 KIND = "weekly_report"
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -135,7 +133,7 @@ class OperationsActivities:
         self._outbox = EmailOutbox(sessions)
         self._email = EmailActivities(settings, self._outbox)
 
-    @activity.defn(name=ACTIVITY_WEEKLY_REPORT)
+    @activity.defn(name="send_weekly_report")
     async def send_weekly_report(self, request: WeeklyReportRequest) -> WeeklyReportResult:
         report = await build_report(self._sessions, request.since, request.until)
         names = {rec.profile.mpn_id: rec.profile.name for rec in await self._directory.list()}
@@ -154,7 +152,7 @@ class OperationsActivities:
         result.status, result.error = sent.status, sent.error
         return result
 
-    @activity.defn(name=ACTIVITY_RESUME_EXPIRED)
+    @activity.defn(name="resume_expired_pauses")
     async def resume_expired_pauses(self, request: PauseSweepRequest) -> PauseSweepResult:
         today = date.fromisoformat(request.today)
         resumed = await self._directory.resume_expired(today, datetime.now(UTC))

@@ -4,7 +4,7 @@ Two trivial activities (the first one's completion stands for "notification rece
 `wait_condition` with a timeout (the SLA timer) until update `accept`, then another timed
 wait until update `complete`. `extra_activities` adds trivial activities after the second
 one and `local` runs them all as local activities, to build a baseline of the real pipeline's
-shape (4 local activities since workflow v4).
+shape.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ SLA = timedelta(days=2)
 class BareInput:
     key: str
     extra_activities: int = 0
-    local: bool = False  # run the activities as local activities (the pipeline's shape since v4)
+    local: bool = False  # run the activities as local activities
 
 
 class FirstDone:

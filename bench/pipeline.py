@@ -7,23 +7,21 @@ Temporal workflow of the same shape, in one process, on one dev server, in the s
 
 Rounds: the bare and the pipeline take turns, `--rounds` times each (bare first in odd
 rounds, pipeline first in even ones), so that both see the same minutes of a shared, noisy
-machine; one bare run against one pipeline run moved the ratio between 0.72 and 1.05 with
-the same code (bench/README.md). Each round's rows are printed with their ratio to the
-bare of the same round; the verdict is the pooled one: every round's referrals over every
-round's time, for each side, and latency percentiles over all their samples.
+machine. Each round's rows are printed with their ratio to the bare of the same round; the
+verdict is the pooled one: every round's referrals over every round's time, for each side,
+and latency percentiles over all their samples.
 
-Server state: on disk (the default) the dev server's synced writes bound the bare (about
-16-19 wf/s on this machine, already 16 at concurrency 5) and mostly the pipeline too; in
-memory (`--server-state memory`, a state file on /dev/shm) the bare runs about twice as fast
-and both sides are bound by CPU, so the ratio is that of CPU per referral (bench/README.md).
+Server state: on disk (the default) the dev server's synced writes bound the bare and
+mostly the pipeline too; in memory (`--server-state memory`, a state file on /dev/shm) both
+sides are bound by CPU, so the ratio is that of CPU per referral (bench/README.md).
 
 Pipeline: the real worker (`worker.build_worker`), matching on SQLite with 200 partners,
 templates, SMTP to a sink in its own process (`bench.sink`), read-model/audit writes. Each
 referral: start → notification email received by the sink → update `accept` → update
 `complete` → result. Both run on uvloop, as the worker does.
 Bare (`bench.bare`): start → first activity done → `accept` → `complete` → result.
-"bare-same-steps" (bare-4-local) is the bare workflow with the pipeline's shape (4 local
-activities), separating the cost of Temporal from the cost of our activities and workflow.
+"bare-same-steps" (bare-5) is the bare workflow with the pipeline's shape (5 activities),
+separating the cost of Temporal from the cost of our activities and workflow.
 """
 
 from __future__ import annotations
@@ -58,9 +56,9 @@ from bench.common import (
 )
 from worker import build_worker
 
-# match + publish (assigned, accepted, completed) on the happy path since v3 ("lean-1"), all
-# local activities since v4 ("local-1"); it was 13 regular ones before v3
-PIPELINE_ACTIVITIES = 4
+# the activities of a referral's happy path: match, and a publish per change (assigned,
+# notified, accepted, completed)
+PIPELINE_ACTIVITIES = 5
 COLUMNS = (
     "run",
     "n",
@@ -245,8 +243,8 @@ async def compare(
         extra_run = None
         if same_steps and not pipeline_only:
             extra = PIPELINE_ACTIVITIES - 2
-            name = f"bare-{PIPELINE_ACTIVITIES}-local"
-            extra_run = await run_bare(stack, n, concurrency, "s", options, extra, name, True)
+            name = f"bare-{PIPELINE_ACTIVITIES}"
+            extra_run = await run_bare(stack, n, concurrency, "s", options, extra, name)
         duplicates = stack.sink.duplicates()
     rows: list[dict[str, Any]] = []
     if rounds > 1:

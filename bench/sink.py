@@ -3,14 +3,13 @@
     python -m bench.sink            # prints "port <n>", then "<monotonic> <Message-ID> <to,...>"
 
 A real deployment's mail server is not in the worker's process, so the benchmark's should not
-be either: in the same process it took 7-9 % of the GIL the worker needs (bench/README.md).
+be either: it would compete with the worker for the GIL.
 The parent (`SinkProcess`) reads the lines and lets the benchmark await a Message-ID prefix;
 arrival times are `time.monotonic()`, one clock for every process on the machine. Its CPU
 is reported separately (`cpu_seconds(sink.pid)`). It runs on uvloop, as the worker does, and
 reads the two headers it reports from the raw header block instead of parsing the message
-with `email`: a mail server's cost is not what the benchmark measures, and on this 2-core
-machine the sink's CPU is taken from the worker and the dev server (5.3 ms per referral with
-asyncio's loop and `BytesHeaderParser`; bench/README.md).
+with `email`: a mail server's cost is not what the benchmark measures, and the sink's CPU is
+taken from the worker and the dev server on the same machine.
 """
 
 from __future__ import annotations
@@ -65,8 +64,8 @@ def unstuffed(data: bytes) -> bytes:
 class _BulkDataSMTP(SMTP):
     """aiosmtpd's SMTP, reading DATA in a few large pieces instead of a line at a time.
 
-    aiosmtpd awaits every line of a message (about 950 lines per benchmark referral, most of
-    the sink's 5 ms of CPU per referral); here a read ends only at a line ending in `.`, the
+    aiosmtpd awaits every line of a message, most of the sink's CPU; here a read ends only
+    at a line ending in `.`, the
     candidates for the end of the data. Same replies and checks as aiosmtpd's `smtp_DATA`,
     but no per-line length limit and no size limit: it receives the product's own mail."""
 

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """Parser, dispatch and the process exit (see `python starter.py --help`)."""
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from importlib import metadata
 from typing import NoReturn
 
 from cli import partners, referrals, report
 from cli.context import Context
 from cli.errors import BAD_INPUT, EPILOG, INTERNAL, CliError, classify, one_line
+from cli.help import TOP_EXAMPLES, add_examples, program_name
 from runtime.settings import Settings
 
 Handler = Callable[[Context, argparse.Namespace], Awaitable[int]]
@@ -26,17 +29,33 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
+    """Every command, each with its examples in --help."""
+    parser = _commands()
+    add_examples(parser)
+    return parser
+
+
+def _commands() -> Parser:
+    prog = program_name()
     parser = Parser(
-        prog="starter.py",
+        prog=prog,
         description="FastTrack partner referrals: operator CLI (partners, referrals, reports).",
-        epilog=EPILOG,
+        epilog=TOP_EXAMPLES.replace("{cli}", prog) + "\n" + EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     partners.register(sub)
     referrals.register(sub)
     report.register(sub)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("fasttrack-referrals")
+    except metadata.PackageNotFoundError:
+        return "(source checkout)"
 
 
 async def _dispatch(handler: Handler, args: argparse.Namespace) -> int:
@@ -51,7 +70,12 @@ async def _dispatch(handler: Handler, args: argparse.Namespace) -> int:
 def run(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code. Errors are printed as one line on stderr."""
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if "_ARGCOMPLETE" in os.environ:  # shell completion (see the README): exits itself
+            import argcomplete
+
+            argcomplete.autocomplete(parser)
+        args = parser.parse_args(argv)
         return asyncio.run(_dispatch(args.handler, args))
     except SystemExit as done:  # --help / --version
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)

@@ -4,9 +4,11 @@ the figures are laid out here, the page is templates/report/page.html.j2."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from cli.charts import PALETTE, Chart, Series, env, layout
 from cli.output import when
+from cli.report_sections import guide_view
 from db.reports import Report
 
 
@@ -19,6 +21,7 @@ class ReportView:
     kpis: list[tuple[str, str]]
     charts: list[Chart]
     statuses: list[tuple[str, int]]
+    guide: dict[str, Any]  # the guide's questions answered (cli/report_sections.py)
 
 
 def _pct(value: float | None) -> str:
@@ -92,6 +95,7 @@ def report_view(r: Report, names: dict[str, str]) -> ReportView:
         ],
         charts=[by_partner, declines, sla, ages],
         statuses=list(r.by_status.items()),
+        guide=guide_view(r, names),
     )
 
 

@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from typing import Any
 
-from cli.common import iso_date, mpn_id, read_text
+from rich.text import Text
+
+from cli import audit, claims
+from cli.actor import actor, add_actor_arguments, file_reason
+from cli.common import country, iso_date, mpn_id, positive, read_text
 from cli.context import Context
-from cli.errors import bad_input, not_found
-from cli.output import print_json, say, table, when
+from cli.errors import CliError, bad_input, classify, not_found
+from cli.output import Column, note, print_json, print_table, say, when
+from cli.progress import Tracker
 from db.directory import PartnerDirectory, PartnerRecord, UnknownPartner
 from db.tokens import TokenStore
+from domain.models import WORKLOADS
 from domain.validation import load_partners, partner_to_json
+
+# Profiles written per transaction by `partners import` (progress advances per batch).
+IMPORT_BATCH = 250
+
+LIST_COLUMNS = (
+    Column("mpn", keep=True),
+    Column("name", min_width=12),
+    Column("opt-in", min_width=9, drop=1),
+    Column("workloads", min_width=11),
+    Column("lang", drop=4),
+    Column("countries", drop=2),
+    Column("seats", keep=True, drop=3),
+    Column("open", keep=True, right=True),
+    Column("paused", keep=True),
+)
 
 
 def register(sub: Any) -> None:
@@ -21,9 +43,22 @@ def register(sub: Any) -> None:
     p = psub.add_parser("import", help="create or update partner profiles from a JSON file")
     p.add_argument("file", metavar="FILE.json", help="one profile or a list ('-': stdin)")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    add_actor_arguments(p)
     p.set_defaults(handler=import_partners)
 
     p = psub.add_parser("list", help="list partner profiles")
+    p.add_argument("--country", type=country, metavar="CC", help="serves this country (ISO code)")
+    p.add_argument(
+        "--workload",
+        action="append",
+        choices=WORKLOADS,
+        metavar="CODE",
+        help="offers this workload (repeat for several: all must match)",
+    )
+    paused = p.add_mutually_exclusive_group()
+    paused.add_argument("--paused", action="store_true", help="only partners paused today")
+    paused.add_argument("--not-paused", action="store_true", help="only partners not paused")
+    p.add_argument("--limit", type=positive, metavar="N", help="at most N partners")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=list_partners)
 
@@ -31,17 +66,23 @@ def register(sub: Any) -> None:
     p.add_argument("mpn", type=mpn_id, metavar="MPN_ID")
     p.add_argument("--until", type=iso_date, required=True, metavar="YYYY-MM-DD")
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
+    add_actor_arguments(p)
     p.set_defaults(handler=pause)
 
     p = psub.add_parser("resume", help="receive referrals again")
     p.add_argument("mpn", type=mpn_id, metavar="MPN_ID")
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
+    add_actor_arguments(p)
     p.set_defaults(handler=resume)
 
     p = psub.add_parser("token", help="print a new portal API token (alone on stdout)")
     p.add_argument("mpn", type=mpn_id, metavar="MPN_ID")
     p.add_argument("--revoke", action="store_true", help="revoke every active token instead")
+    add_actor_arguments(p)
     p.set_defaults(handler=token)
+
+    claims.register(psub)
+    audit.register(psub)
 
 
 def record_json(r: PartnerRecord) -> dict[str, Any]:
@@ -55,14 +96,21 @@ def record_json(r: PartnerRecord) -> dict[str, Any]:
     return data
 
 
-def _opt_in(r: PartnerRecord) -> str:
+def _opt_in(r: PartnerRecord) -> list[str]:
     p = r.profile
     kinds = []
     if p.referral_ready:
         kinds.append("standard")
     if p.benefit_referrals and p.fasttrack_ready:
         kinds.append("benefit")
-    return ",".join(kinds) or "none"
+    return kinds or ["none"]
+
+
+def _paused(r: PartnerRecord, today: date) -> Text | str:
+    until = r.profile.paused_until
+    if until is None:
+        return "-"
+    return Text(when(until), style="yellow" if until >= today else "dim")
 
 
 def _seats(r: PartnerRecord) -> str:
@@ -73,8 +121,21 @@ def _seats(r: PartnerRecord) -> str:
 async def import_partners(ctx: Context, args: argparse.Namespace) -> int:
     profiles = load_partners(read_text(args.file))  # all valid before anything is written
     directory = PartnerDirectory(await ctx.sessions())
-    created, updated = await directory.upsert(profiles, ctx.now())
-    unchanged = len({p.mpn_id for p in profiles}) - created - updated
+    who = actor(args, file_reason(args.file))
+    created = updated = 0
+    with Tracker("importing partners", len(profiles), unit="profiles") as progress:
+        for start in range(0, len(profiles), IMPORT_BATCH):
+            batch = profiles[start : start + IMPORT_BATCH]
+            try:
+                new, changed = await directory.upsert(batch, ctx.now(), who)
+            except Exception as err:
+                if start == 0:
+                    raise
+                raise _partial_import(err, start, len(profiles)) from None
+            created += new
+            updated += changed
+            progress.advance(len(batch))
+    unchanged = len(profiles) - created - updated
     if args.json:
         print_json(
             {
@@ -92,40 +153,63 @@ async def import_partners(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _partial_import(err: Exception, written: int, total: int) -> CliError:
+    failure = classify(err)
+    failure.message = (
+        f"{failure.message} ({written} of {total} profiles written; the import is idempotent: "
+        "run it again)"
+    )
+    return failure
+
+
+def matches(r: PartnerRecord, args: argparse.Namespace, today: date) -> bool:
+    """Whether a partner passes `partners list`'s filters."""
+    p = r.profile
+    if args.country and args.country not in p.countries_served():
+        return False
+    if args.workload and not set(args.workload) <= set(p.workloads):
+        return False
+    paused = p.paused_until is not None and p.paused_until >= today
+    if args.paused and not paused:
+        return False
+    return not (args.not_paused and paused)
+
+
 async def list_partners(ctx: Context, args: argparse.Namespace) -> int:
-    records = await PartnerDirectory(await ctx.sessions()).list()
+    today = ctx.now().date()
+    records = [
+        r for r in await PartnerDirectory(await ctx.sessions()).list() if matches(r, args, today)
+    ]
+    total = len(records)
+    if args.limit is not None and total > args.limit:
+        records = records[: args.limit]
+        note(f"showing {args.limit} of {total} partners (raise --limit to see more)")
     if args.json:
         print_json([record_json(r) for r in records])
         return 0
     if not records:
-        say("no partners (import some: starter.py partners import FILE.json)")
+        filtered = args.country or args.workload or args.paused or args.not_paused
+        say(
+            "no partners match"
+            if filtered
+            else "no partners (import some: partners import FILE.json)"
+        )
         return 0
     rows = [
         (
             r.profile.mpn_id,
             r.profile.name,
             _opt_in(r),
-            ",".join(r.profile.workloads),
-            ",".join(r.profile.languages),
-            ",".join(sorted(r.profile.countries_served() - {""})),
+            r.profile.workloads,
+            r.profile.languages,
+            sorted(r.profile.countries_served() - {""}),
             _seats(r),
             r.open_assignments,
-            when(r.profile.paused_until),
+            _paused(r, today),
         )
         for r in records
     ]
-    headers = (
-        "mpn",
-        "name",
-        "opt-in",
-        "workloads",
-        "lang",
-        "countries",
-        "seats",
-        "open",
-        "paused until",
-    )
-    say(table(headers, rows))
+    print_table(LIST_COLUMNS, rows)
     return 0
 
 
@@ -141,7 +225,8 @@ async def pause(ctx: Context, args: argparse.Namespace) -> int:
     if args.until < now.date():
         raise bad_input(f"--until {args.until.isoformat()} is in the past")
     try:
-        record = await PartnerDirectory(await ctx.sessions()).pause(args.mpn, args.until, now)
+        directory = PartnerDirectory(await ctx.sessions())
+        record = await directory.pause(args.mpn, args.until, now, actor(args))
     except UnknownPartner as err:
         raise not_found(str(err)) from None
     _show_record(
@@ -154,7 +239,8 @@ async def pause(ctx: Context, args: argparse.Namespace) -> int:
 
 async def resume(ctx: Context, args: argparse.Namespace) -> int:
     try:
-        record = await PartnerDirectory(await ctx.sessions()).resume(args.mpn, ctx.now())
+        directory = PartnerDirectory(await ctx.sessions())
+        record = await directory.resume(args.mpn, ctx.now(), actor(args))
     except UnknownPartner as err:
         raise not_found(str(err)) from None
     _show_record(record, args.json, f"{args.mpn} resumed: receives referrals again")
@@ -165,10 +251,10 @@ async def token(ctx: Context, args: argparse.Namespace) -> int:
     store = TokenStore(await ctx.sessions())
     try:
         if args.revoke:
-            count = await store.revoke(args.mpn, ctx.now())
+            count = await store.revoke(args.mpn, ctx.now(), actor(args))
             say(f"revoked {count} token(s) of {args.mpn}")
         else:
-            say(await store.issue(args.mpn, ctx.now()))
+            say(await store.issue(args.mpn, ctx.now(), actor(args)))
     except UnknownPartner as err:
         raise not_found(str(err)) from None
     return 0

@@ -4,28 +4,35 @@ cancel`: referrals as Temporal workflows."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli.actor import add_actor_arguments
 from cli.common import amount, country, mpn_id, positive, read_text, referral_id, yes_no
 from cli.context import Context
-from cli.errors import BAD_INPUT, CliError, bad_input, not_found, refused
-from cli.output import print_json, say, table, when
-from cli.show import load_state, render_state, state_json
-from domain import names
+from cli.errors import BAD_INPUT, CliError, bad_input, classify, not_found, refused
+from cli.listing import DEFAULT_LIMIT, list_referrals, page_token
+from cli.output import print_json, print_line, say, status_text
+from cli.progress import Tracker
+from cli.show import show
+from db.readmodel import ReferralReadModel
 from domain.models import (
     REFERRAL_TYPES,
     ActionResult,
     OperatorAction,
     PartnerAction,
     Reason,
+    Referral,
     Status,
 )
 from domain.validation import load_referrals
 from runtime.intake import start_referral
 from workflows import search_attributes as sa
+
+DEFAULT_CONCURRENCY = 8
 
 # CLI spelling -> workflow update name (hyphens on the command line, as the portal's URLs).
 PARTNER_COMMANDS: dict[str, str] = {
@@ -52,6 +59,13 @@ def register(sub: Any) -> None:
 
     p = rsub.add_parser("create", help="start referrals from a JSON file (one or a list)")
     p.add_argument("file", metavar="FILE.json", help="one referral or a list ('-': stdin)")
+    p.add_argument(
+        "--concurrency",
+        type=positive,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"start at most N referrals at a time (default {DEFAULT_CONCURRENCY})",
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(handler=create)
 
@@ -68,7 +82,21 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--overdue", action="store_true", help="pending referrals past their answer deadline"
     )
-    p.add_argument("--limit", type=positive, default=200, help="at most N rows (default 200)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument(
+        "--limit",
+        type=positive,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"at most N rows (default {DEFAULT_LIMIT})",
+    )
+    size.add_argument("--all", action="store_true", help="every matching referral, no limit")
+    p.add_argument(
+        "--after",
+        type=page_token,
+        metavar="TOKEN",
+        help="continue a cut list where it stopped (the token is in the note on stderr)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=list_referrals)
 
@@ -92,12 +120,14 @@ def register(sub: Any) -> None:
     p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
     p.add_argument("--reason", default="", help="why (for the history)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_actor_arguments(p, reason=False)
     p.set_defaults(handler=operator_action, update="retry")
 
     p = rsub.add_parser("cancel", help="cancel a referral (operations)")
     p.add_argument("id", type=referral_id, metavar="REFERRAL_ID")
     p.add_argument("--reason", required=True, help="why (recorded)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_actor_arguments(p, reason=False)
     p.set_defaults(handler=operator_action, update="cancel")
 
 
@@ -106,110 +136,49 @@ def register(sub: Any) -> None:
 
 async def create(ctx: Context, args: argparse.Namespace) -> int:
     referrals = load_referrals(read_text(args.file))  # the whole file is valid, or exit 2
+    unique = list({r.referral_id: r for r in referrals}.values())  # same id twice: one start
     client = await ctx.client()
-    results: list[dict[str, Any]] = []
-    done: set[str] = set()
-    for r in referrals:
-        if r.referral_id in done:  # the same referral twice in one file: one workflow
-            continue
-        done.add(r.referral_id)
-        created = await start_referral(client, ctx.settings.task_queue, r)
-        results.append({"referral_id": r.referral_id, "created": created})
-        if not args.json:
-            say(r.referral_id if created else f"{r.referral_id} (already exists)")
-    if args.json:
-        print_json(results)
-    return 0
+    readmodel = ReferralReadModel(await ctx.sessions())
+    gate = asyncio.Semaphore(args.concurrency)
+    outcomes: list[bool | BaseException | None] = [None] * len(unique)
+    failed = False
 
-
-# ------------------------------------------------------------------------------------ show
-
-
-async def show(ctx: Context, args: argparse.Namespace) -> int:
-    state, source = await load_state(ctx, args.id)
-    if args.json:
-        print_json(state_json(state, source))
-    else:
-        say(render_state(state, source))
-    return 0
-
-
-# ------------------------------------------------------------------------------------ list
-
-
-def _quote(value: str) -> str:
-    if '"' in value or "\\" in value:
-        raise bad_input(f"invalid filter value {value!r}")
-    return f'"{value}"'
-
-
-def visibility_query(args: argparse.Namespace, now_iso: str) -> str:
-    parts = [f"WorkflowType = {_quote(names.WORKFLOW_REFERRAL)}"]
-    status = Status.PENDING if args.overdue else args.status
-    if args.overdue and args.status not in (None, Status.PENDING):
-        raise bad_input(
-            f"--overdue lists pending referrals; it cannot be combined with --status {args.status}"
-        )
-    if status:
-        parts.append(f"ReferralStatus = {_quote(status)}")
-    if args.partner:
-        parts.append(f"PartnerId = {_quote(args.partner)}")
-    if args.type:
-        parts.append(f"ReferralType = {_quote(args.type)}")
-    if args.country:
-        parts.append(f"CustomerCountry = {_quote(args.country)}")
-    if args.overdue:
-        parts.append(f"SlaDueAt < {_quote(now_iso)}")
-    return " AND ".join(parts)
-
-
-async def list_referrals(ctx: Context, args: argparse.Namespace) -> int:
-    now_iso = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    query = visibility_query(args, now_iso)
-    client = await ctx.client()
-    rows: list[dict[str, Any]] = []
-    async for wf in client.list_workflows(query, limit=args.limit):
-        attrs = wf.typed_search_attributes
-        rows.append(
-            {
-                "referral_id": wf.id,
-                "status": attrs.get(sa.REFERRAL_STATUS) or "",
-                "type": attrs.get(sa.REFERRAL_TYPE) or "",
-                "partner": attrs.get(sa.PARTNER_ID),
-                "country": attrs.get(sa.CUSTOMER_COUNTRY) or "",
-                "workloads": list(attrs.get(sa.WORKLOADS) or []),
-                "sla_due_at": attrs.get(sa.SLA_DUE_AT),
-                "escalated": bool(attrs.get(sa.ESCALATED)),
-                "parent": attrs.get(sa.PARENT_REFERRAL),
-                "execution_status": wf.status.name.lower() if wf.status else "",
-                "started_at": wf.start_time,
-                "closed_at": wf.close_time,
-            }
-        )
-    if args.json:
-        print_json(rows)
-        return 0
-    if not rows:
-        say("no referrals match")
-        return 0
-    headers = ("id", "status", "type", "partner", "country", "workloads", "sla due")
-    say(
-        table(
-            headers,
-            [
-                (
-                    r["referral_id"],
-                    r["status"],
-                    r["type"],
-                    r["partner"],
-                    r["country"],
-                    ",".join(r["workloads"]),
-                    when(r["sla_due_at"]),
+    async def start(i: int, referral: Referral) -> None:
+        nonlocal failed
+        async with gate:
+            if failed:  # after a failure, nothing new is started
+                return
+            try:
+                outcomes[i] = await start_referral(
+                    client, ctx.settings.task_queue, referral, readmodel
                 )
-                for r in rows
-            ],
-        )
-    )
+            except Exception as err:
+                outcomes[i] = err
+                failed = True
+            progress.advance()
+
+    with Tracker("starting referrals", len(unique), unit="referrals") as progress:
+        await asyncio.gather(*(start(i, r) for i, r in enumerate(unique)))
+    results = [
+        {"referral_id": r.referral_id, "created": created}
+        for r, created in zip(unique, outcomes, strict=True)
+        if isinstance(created, bool)
+    ]
+    errors = [e for e in outcomes if isinstance(e, BaseException)]
+    if args.json and not errors:
+        print_json(results)
+    elif not args.json:
+        for result in results:
+            rid = str(result["referral_id"])
+            say(rid if result["created"] else f"{rid} (already exists)")
+    if errors:
+        failure = classify(errors[0])
+        if len(unique) > 1:
+            failure.message += (
+                f" ({len(results)} of {len(unique)} started; starting is idempotent: "
+                "run the same file again)"
+            )
+        raise failure
     return 0
 
 
@@ -248,7 +217,11 @@ def _print_result(result: ActionResult, as_json: bool) -> None:
     if as_json:
         print_json(result)
     else:
-        say(f"{result.referral_id}: {result.message} (status: {result.status})")
+        print_line(
+            f"{result.referral_id}: {result.message} (status: ",
+            status_text(result.status),
+            ")",
+        )
 
 
 def _check_decline(reason: str, note: str) -> str:
@@ -285,7 +258,7 @@ async def operator_action(ctx: Context, args: argparse.Namespace) -> int:
     reason = args.reason.strip()
     if args.update == "cancel" and not reason:
         raise bad_input("--reason must not be empty")
-    op = OperatorAction(action=args.update, reason=reason, operator=ctx.operator())
+    op = OperatorAction(action=args.update, reason=reason, operator=ctx.operator(args))
     result = await _execute(ctx, args.id, args.update, op)
     _print_result(result, args.json)
     return 0

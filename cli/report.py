@@ -12,6 +12,8 @@ from cli.context import Context
 from cli.errors import bad_input
 from cli.html_report import render_html
 from cli.output import print_json, say, table, when
+from cli.progress import Tracker
+from cli.report_sections import render_guide_text
 from db.directory import PartnerDirectory
 from db.reports import Report, build_report
 
@@ -78,6 +80,7 @@ def render_text(r: Report, names: dict[str, str]) -> str:
     else:
         out.append("  no declines")
     out += ["", "open referrals by age:", table(("age", "open"), r.open_by_age.items())]
+    out += render_guide_text(r, names)
     return "\n".join(out)
 
 
@@ -89,16 +92,21 @@ async def report(ctx: Context, args: argparse.Namespace) -> int:
     html_path = Path(args.html) if args.html else None
     if html_path is not None and not html_path.parent.is_dir():
         raise bad_input(f"cannot write {args.html}: no such directory {html_path.parent}")
-    sessions = await ctx.sessions()
-    result = await build_report(sessions, since, now)
-    names = {
-        rec.profile.mpn_id: rec.profile.name for rec in await PartnerDirectory(sessions).list()
-    }
-    if html_path is not None:
-        try:
-            html_path.write_text(render_html(result, names), encoding="utf-8")
-        except OSError as err:
-            raise bad_input(f"cannot write {args.html}: {err.strerror}") from None
+    with Tracker("building the report", None) as progress:
+        progress.step("opening the database")
+        sessions = await ctx.sessions()
+        progress.step("computing the figures")
+        result = await build_report(sessions, since, now, ctx.settings.sla_business_days)
+        progress.step("reading partner names")
+        names = {
+            rec.profile.mpn_id: rec.profile.name for rec in await PartnerDirectory(sessions).list()
+        }
+        if html_path is not None:
+            progress.step(f"writing {html_path}")
+            try:
+                html_path.write_text(render_html(result, names), encoding="utf-8")
+            except OSError as err:
+                raise bad_input(f"cannot write {args.html}: {err.strerror}") from None
     if args.json:
         print_json(result)
     else:

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
 from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.converter import value_to_type
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.context import Context
 from cli.errors import CliError, classify, not_found, one_line, unavailable
-from cli.output import fields, table, to_jsonable, when
+from cli.output import (
+    Column,
+    console,
+    fields,
+    print_json,
+    print_table,
+    rich_output,
+    say,
+    status_text,
+    table,
+    to_jsonable,
+    when,
+)
 from db.readmodel import ReferralReadModel
 from domain import names
 from domain.models import Assignment, MatchExplanation, ReferralState
@@ -90,42 +106,52 @@ def _explanation(ex: MatchExplanation | None) -> str:
     return "; ".join(bits)
 
 
-def _assignment_lines(a: Assignment) -> list[str]:
-    head = f"  #{a.seq} {a.partner} {a.partner_name}: {a.outcome}"
+def _assignment_lines(a: Assignment) -> list[Text]:
+    head = Text.assemble(f"  #{a.seq} {a.partner} {a.partner_name}: ", status_text(a.outcome))
     times = f"assigned {when(a.assigned_at)}, due {when(a.due_at)}, decided {when(a.decided_at)}"
-    lines = [head, f"     {times}"]
+    lines = [head, Text(f"     {times}")]
     if a.reason or a.note:
-        lines.append(f"     reason: {a.reason}" + (f" ({a.note})" if a.note else ""))
+        lines.append(Text(f"     reason: {a.reason}" + (f" ({a.note})" if a.note else "")))
     explanation = _explanation(a.explanation)
     if explanation:
-        lines.append(f"     match: {explanation}")
+        lines.append(Text(f"     match: {explanation}"))
     return lines
 
 
-def render_state(s: ReferralState, source: str) -> str:
+@dataclass(frozen=True)
+class _Table:
+    columns: tuple[Column, ...]
+    rows: Sequence[Sequence[object]]
+
+
+def _blocks(s: ReferralState, source: str) -> list[Text | _Table]:
+    """The state as lines and tables, in display order."""
     current = s.current
     partner = ""
     if current is not None:
         partner = f"{current.partner} {current.partner_name} ({current.outcome})"
     due = current.due_at if current and current.outcome == "pending" else None
     m = s.milestones
-    out = [
-        f"{s.workflow_id}  {s.status}",
-        fields(
-            [
-                (
-                    "type",
-                    f"{s.type} · {', '.join(s.workloads)} · {s.customer_country} · {s.seats} seats",
-                ),
-                ("part of", s.parent_id),
-                ("partner", partner),
-                ("answer due", when(due, "")),
-                ("waiting for", s.waiting_for),
-                ("escalation", s.escalation),
-                ("cancelled", s.cancel_reason),
-                ("created", when(s.created_at)),
-                ("source", "" if source == SOURCE_WORKFLOW else "read model (last snapshot)"),
-            ]
+    out: list[Text | _Table] = [
+        Text.assemble((s.workflow_id, "bold"), "  ", status_text(s.status)),
+        *_text_lines(
+            fields(
+                [
+                    (
+                        "type",
+                        f"{s.type} · {', '.join(s.workloads)} · {s.customer_country} · "
+                        f"{s.seats} seats",
+                    ),
+                    ("part of", s.parent_id),
+                    ("partner", partner),
+                    ("answer due", when(due, "")),
+                    ("waiting for", s.waiting_for),
+                    ("escalation", s.escalation),
+                    ("cancelled", s.cancel_reason),
+                    ("created", when(s.created_at)),
+                    ("source", "" if source == SOURCE_WORKFLOW else "read model (last snapshot)"),
+                ]
+            )
         ),
     ]
     milestones = fields(
@@ -139,27 +165,25 @@ def render_state(s: ReferralState, source: str) -> str:
         indent="  ",
     )
     if milestones:
-        out += ["milestones:", milestones]
+        out += [Text("milestones:"), *_text_lines(milestones)]
     if s.completion is not None:
         c = s.completion
         value = "" if c.vas_value is None else f"{c.vas_value:,.2f}"
-        out += [
-            "completion:",
-            fields(
-                [
-                    ("completed", when(c.completed_at, "")),
-                    ("VAS sold", "yes" if c.vas_sold else "no"),
-                    ("VAS value", value),
-                    ("notes", c.notes),
-                ],
-                indent="  ",
-            ),
-        ]
+        completion = fields(
+            [
+                ("completed", when(c.completed_at, "")),
+                ("VAS sold", "yes" if c.vas_sold else "no"),
+                ("VAS value", value),
+                ("notes", c.notes),
+            ],
+            indent="  ",
+        )
+        out += [Text("completion:"), *_text_lines(completion)]
     if s.parts:
         rows = [(p.workflow_id, p.status, p.partner, ", ".join(p.workloads)) for p in s.parts]
-        out += ["parts:", _indent(table(("part", "status", "partner", "workloads"), rows))]
+        out += [Text("parts:"), _Table(PART_COLUMNS, rows)]
     if s.assignments:
-        out.append("assignments:")
+        out.append(Text("assignments:"))
         for a in s.assignments:
             out += _assignment_lines(a)
     if s.history:
@@ -167,9 +191,56 @@ def render_state(s: ReferralState, source: str) -> str:
             (when(h.at), h.actor, h.action + (" (refused)" if h.refused else ""), h.detail)
             for h in s.history
         ]
-        out += ["history:", _indent(table(("at", "actor", "action", "detail"), rows))]
-    return "\n".join(line for line in out if line)
+        out += [Text("history:"), _Table(HISTORY_COLUMNS, rows)]
+    return out
 
 
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
+PART_COLUMNS = (
+    Column("part", keep=True),
+    Column("status", keep=True, status=True),
+    Column("partner", keep=True),
+    Column("workloads"),
+)
+HISTORY_COLUMNS = (
+    Column("at", keep=True),
+    Column("actor", keep=True),
+    Column("action", min_width=10),
+    Column("detail", min_width=12),
+)
+
+
+def _text_lines(text: str) -> list[Text]:
+    return [Text(line) for line in text.splitlines() if line]
+
+
+def render_state(s: ReferralState, source: str) -> str:
+    """The state as plain text (what a pipe or a file receives)."""
+    out: list[str] = []
+    for block in _blocks(s, source):
+        if isinstance(block, _Table):
+            text = table([c.header for c in block.columns], block.rows)
+            out += ["  " + line for line in text.splitlines()]
+        else:
+            out.append(block.plain)
+    return "\n".join(out)
+
+
+def print_state(s: ReferralState, source: str) -> None:
+    """The state on stdout: coloured and fitted on a terminal, plain text otherwise."""
+    if not rich_output():
+        say(render_state(s, source))
+        return
+    for block in _blocks(s, source):
+        if isinstance(block, _Table):
+            print_table(block.columns, block.rows, indent=2)
+        else:
+            console().print(block)
+
+
+async def show(ctx: Context, args: argparse.Namespace) -> int:
+    state, source = await load_state(ctx, args.id)
+    if args.json:
+        print_json(state_json(state, source))
+    else:
+        print_state(state, source)
+    return 0

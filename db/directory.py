@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from db.audit import SYSTEM_PAUSE_SWEEP, Action, Actor, record_event
 from db.candidates import bump_tick
 from db.models import (
     ApiToken,
@@ -32,6 +33,7 @@ from domain.models import PartnerProfile
 
 _SIDE_TABLES = (PartnerWorkload, PartnerLanguage, PartnerCountry, PartnerSegment)
 _PROFILE_FIELDS = tuple(f.name for f in dataclasses.fields(PartnerProfile))
+SYSTEM = Actor("system")
 
 
 class UnknownPartner(KeyError):
@@ -105,10 +107,11 @@ class PartnerDirectory:
         self._sessionmaker = sessionmaker
 
     async def upsert(
-        self, profiles: builtins.list[PartnerProfile], now: datetime
+        self, profiles: builtins.list[PartnerProfile], now: datetime, actor: Actor = SYSTEM
     ) -> tuple[int, int]:
         """Create or update profiles in one transaction. Returns (created, updated); profiles
-        identical to the stored ones count as neither. A repeated MPN ID: the last one wins."""
+        identical to the stored ones count as neither. A repeated MPN ID: the last one wins.
+        Each created or updated profile is audited (the fields that changed)."""
         latest = {p.mpn_id: p for p in profiles}
 
         def work(session: Session) -> tuple[int, int]:
@@ -131,7 +134,12 @@ class PartnerDirectory:
                         )
                     )
                     created += 1
+                    record_event(session, now, actor, Action.PROFILE_CREATED, mpn_id=mpn_id)
                 elif any(getattr(row, k) != v for k, v in columns.items()):
+                    changed = _changed_fields(row.profile, columns["profile"])
+                    record_event(
+                        session, now, actor, Action.PROFILE_UPDATED, mpn_id=mpn_id, detail=changed
+                    )
                     for key, value in columns.items():
                         setattr(row, key, value)
                     row.updated_at = now
@@ -156,13 +164,15 @@ class PartnerDirectory:
             records = await self._records(session, mpn_id)
         return records[0] if records else None
 
-    async def pause(self, mpn_id: str, until: date, now: datetime) -> PartnerRecord:
+    async def pause(
+        self, mpn_id: str, until: date, now: datetime, actor: Actor = SYSTEM
+    ) -> PartnerRecord:
         """Pause referrals up to and including `until`."""
-        await self._set_paused(mpn_id, until, now)
+        await self._set_paused(mpn_id, until, now, actor)
         return await self._require(mpn_id)
 
-    async def resume(self, mpn_id: str, now: datetime) -> PartnerRecord:
-        await self._set_paused(mpn_id, None, now)
+    async def resume(self, mpn_id: str, now: datetime, actor: Actor = SYSTEM) -> PartnerRecord:
+        await self._set_paused(mpn_id, None, now, actor)
         return await self._require(mpn_id)
 
     async def resume_expired(self, today: date, now: datetime) -> builtins.list[str]:
@@ -175,19 +185,33 @@ class PartnerDirectory:
             )
             resumed = []
             for row in rows:
+                last_day = row.paused_until
                 _apply_pause(row, None, now, tick)
                 resumed.append(row.mpn_id)
+                why = Actor(SYSTEM_PAUSE_SWEEP, f"the pause ended on {last_day}")
+                record_event(session, now, why, Action.PAUSE_ENDED, mpn_id=row.mpn_id)
             return resumed
 
         return await run_write(self._sessionmaker, work)
 
-    async def _set_paused(self, mpn_id: str, until: date | None, now: datetime) -> None:
+    async def _set_paused(
+        self, mpn_id: str, until: date | None, now: datetime, actor: Actor
+    ) -> None:
         def work(session: Session) -> None:
             tick = bump_tick(session)
             row = session.get(Partner, mpn_id)
             if row is None:
                 raise UnknownPartner(mpn_id)
+            before = row.paused_until
             _apply_pause(row, until, now, tick)
+            if until is not None:
+                detail = f"paused until {until.isoformat()} (inclusive)"
+                if before is not None:
+                    detail += f", was until {before.isoformat()}"
+                record_event(session, now, actor, Action.PAUSED, mpn_id=mpn_id, detail=detail)
+            else:
+                detail = f"was paused until {before.isoformat()}" if before else "was not paused"
+                record_event(session, now, actor, Action.RESUMED, mpn_id=mpn_id, detail=detail)
 
         await run_write(self._sessionmaker, work)
 
@@ -214,6 +238,11 @@ class PartnerDirectory:
             stmt = stmt.where(Partner.mpn_id == mpn_id)
         result = await session.execute(stmt)
         return [_record(row, int(active)) for row, active in result.all()]
+
+
+def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> str:
+    keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    return "changed: " + ", ".join(keys) if keys else ""
 
 
 def _apply_pause(row: Partner, until: date | None, now: datetime, tick: int) -> None:

@@ -7,15 +7,16 @@ may carry `?search_path=NAME`: connections then use that schema, and `migrate` c
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+from db import sqlite
 
 # Re-exported: callers import these from `db.engine` as well as from their own modules.
 from db.migrate import MIGRATIONS_DIR, alembic_config, migrate, use_schema
@@ -24,7 +25,6 @@ from db.transactions import dialect_insert, insert_ignore, run_write, table_of
 __all__ = [
     "MIGRATIONS_DIR",
     "PG_CONNECT_TIMEOUT_S",
-    "SQLITE_BUSY_TIMEOUT_MS",
     "DatabaseUnavailable",
     "alembic_config",
     "describe",
@@ -39,7 +39,6 @@ __all__ = [
     "table_of",
 ]
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
 
 
@@ -73,44 +72,6 @@ def describe(url: str | URL) -> str:
     return f"PostgreSQL at {u.host or 'localhost'}:{u.port or 5432}/{u.database or ''}"
 
 
-def _use_wal(cursor: Any) -> None:
-    """Switch the file to WAL (persistent: done once per file). Changing the journal mode
-    does not wait on the busy timeout, so connections opening a new file at the same moment
-    can see "database is locked": retry briefly (only ever on a file's first opens)."""
-    for attempt in range(1, 41):
-        cursor.execute("PRAGMA journal_mode")
-        if str(cursor.fetchone()[0]).lower() == "wal":
-            return
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except Exception as exc:
-            if "locked" not in str(exc).lower() or attempt == 40:
-                raise
-        time.sleep(0.025 * min(attempt, 8))
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        _use_wal(cursor)
-        # With WAL, NORMAL never corrupts; a power cut may lose the last commits, which the
-        # next snapshot of each referral rewrites (the workflow is the source of truth).
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-    finally:
-        cursor.close()
-
-
-def _end_open_transaction(dbapi_connection: Any, _record: Any) -> None:
-    """A COMMIT refused by a deferred constraint leaves SQLite's transaction open while
-    SQLAlchemy considers it ended (so the pool skips its rollback): end it on check-in."""
-    driver = getattr(dbapi_connection, "driver_connection", None)
-    if driver is not None and driver.in_transaction:
-        dbapi_connection.rollback()
-
-
 def make_engine(url: str) -> AsyncEngine:
     """An async engine for `url`: SQLite in WAL mode with a busy timeout, or PostgreSQL."""
     u = normalize_url(url)
@@ -118,9 +79,8 @@ def make_engine(url: str) -> AsyncEngine:
         database = u.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = _create_async_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
-        event.listen(engine.sync_engine, "checkin", _end_open_transaction)
+        engine = _create_async_engine(u, connect_args={"timeout": sqlite.BUSY_TIMEOUT_MS / 1000})
+        sqlite.configure(engine.sync_engine)
         return engine
     connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT_S}
     search_path = u.query.get("search_path")

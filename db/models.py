@@ -1,5 +1,5 @@
-"""SQLAlchemy models: the partner directory, the referral read model, the audit trail,
-the email outbox and API tokens. Portable between SQLite and PostgreSQL."""
+"""SQLAlchemy models: the partner directory, CPOR claims, the referral read model, the audit
+trails, the email outbox and API tokens. Portable between SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -153,6 +153,55 @@ class PartnerSegment(Base):
     __table_args__ = (Index("ix_partner_segments_segment", "segment", "mpn_id"),)
 
 
+class CporClaim(Base):
+    """A partner's claim (CPOR) on a customer tenant for some workloads. A revoked claim
+    stays as history; at most one claim per (tenant, partner) is active."""
+
+    __tablename__ = "cpor_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    mpn_id: Mapped[str] = mapped_column(ForeignKey("partners.mpn_id", ondelete="CASCADE"))
+    workloads: Mapped[list[Any]] = mapped_column(JSON)
+    claimed_at: Mapped[datetime] = mapped_column(TZDateTime)
+    source: Mapped[str] = mapped_column(String(16))  # import | partner
+    referral_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recorded_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    revoked_by: Mapped[str] = mapped_column(String(128), default="")
+    revoke_reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_cpor_claims_tenant", "tenant_id"),
+        Index("ix_cpor_claims_mpn", "mpn_id"),
+        Index(
+            "uq_cpor_claims_active",
+            "tenant_id",
+            "mpn_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+
+class DirectoryEvent(Base):
+    """Who changed the directory (profiles, pauses, tokens, claims), what, when and why."""
+
+    __tablename__ = "directory_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(TZDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    mpn_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
 class ReferralRecord(Base):
     """Read model of one referral or split part (workflow_id = referral id, or part id)."""
 
@@ -274,6 +323,8 @@ __all__ = [
     "AssignmentRecord",
     "AuditEvent",
     "Base",
+    "CporClaim",
+    "DirectoryEvent",
     "DirectoryState",
     "IdempotencyKey",
     "LinkUse",
@@ -285,6 +336,19 @@ __all__ = [
     "PartnerWorkload",
     "ReferralRecord",
 ]
+
+
+class CapacityGrant(Base):
+    """The one "partner at capacity" decline a partner is granted, and the assignment it
+    went to (the primary key makes the grant atomic)."""
+
+    __tablename__ = "capacity_grants"
+
+    mpn_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(Integer)
+    granted_at: Mapped[datetime] = mapped_column(TZDateTime)
+
 
 # The portal's sign-in tables live in their own module; importing it registers them on Base.
 from db import portal_models as portal_models  # noqa: E402

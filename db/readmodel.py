@@ -25,7 +25,7 @@ from db.candidates import bump_tick
 from db.models import AssignmentRecord, AuditEvent, Partner, ReferralRecord
 from db.transactions import insert_ignore, run_write, table_of
 from domain.jsonable import jsonable
-from domain.models import Assignment, Outcome, Reason, Snapshot, Status
+from domain.models import Assignment, Outcome, Snapshot, Status
 from domain.validation import referral_to_json
 
 
@@ -97,8 +97,7 @@ def _assignment_columns(a: Assignment) -> dict[str, Any]:
     }
 
 
-# Statements built once and executed with parameters: their compiled forms are cached, where
-# statements built per call with literal values cost a third of a write's CPU (measured).
+# Statements built once and executed with parameters, so that their compiled forms are cached.
 _REFERRALS = table_of(ReferralRecord)
 _ASSIGNMENTS = table_of(AssignmentRecord)
 _COMPARED = ("outcome", "due_at", "decided_at", "reason", "note")
@@ -131,28 +130,24 @@ def _is_open(outcome: str) -> bool:
     return outcome in Outcome.OPEN
 
 
-def _is_capacity_decline(outcome: str, reason: str) -> bool:
-    return outcome == Outcome.DECLINED and reason == Reason.PARTNER_AT_CAPACITY
-
-
 _OPEN_AFTER = Partner.open_assignments + bindparam("b_open", type_=Integer)
 _ADJUST_PARTNER = (
     update(Partner)
     .where(Partner.mpn_id == bindparam("b_mpn_id"))
     .values(
         open_assignments=case((_OPEN_AFTER < 0, 0), else_=_OPEN_AFTER),
-        capacity_declines=Partner.capacity_declines + bindparam("b_capacity", type_=Integer),
         change_tick=bindparam("b_tick"),
     )
 )
 
 
-def _adjust_partner(session: Session, mpn_id: str, open_delta: int, capacity_delta: int) -> None:
-    if not open_delta and not capacity_delta:
+def _adjust_partner(session: Session, mpn_id: str, open_delta: int) -> None:
+    """Count an assignment opened (+1) or closed (-1) in the partner's load."""
+    if not open_delta:
         return
     conn = session.connection()
     tick = bump_tick(conn)  # before the partner row: see db.candidates.bump_tick
-    params = {"b_mpn_id": mpn_id, "b_open": open_delta, "b_capacity": capacity_delta}
+    params = {"b_mpn_id": mpn_id, "b_open": open_delta}
     conn.execute(_ADJUST_PARTNER, {**params, "b_tick": tick})
 
 
@@ -174,7 +169,7 @@ class ReferralReadModel:
             values |= {"seq": assignment.seq, **_assignment_columns(assignment)}
             inserted = insert_ignore(session, AssignmentRecord, values)
             if inserted and _is_open(assignment.outcome):
-                _adjust_partner(session, assignment.partner, 1, 0)
+                _adjust_partner(session, assignment.partner, 1)
                 session.execute(
                     update(Partner)
                     .where(Partner.mpn_id == assignment.partner)
@@ -261,12 +256,7 @@ class ReferralReadModel:
                 }
                 values |= {"seq": a.seq, **columns}
                 if insert_ignore(session, AssignmentRecord, values):
-                    _adjust_partner(
-                        session,
-                        a.partner,
-                        int(_is_open(a.outcome)),
-                        int(_is_capacity_decline(a.outcome, a.reason)),
-                    )
+                    _adjust_partner(session, a.partner, int(_is_open(a.outcome)))
                 continue
             if all(getattr(old, name) == columns[name] for name in _COMPARED):
                 continue  # nothing of this assignment changed since it was stored
@@ -276,10 +266,7 @@ class ReferralReadModel:
             if getattr(result, "rowcount", 0) != 1 or old.outcome == a.outcome:
                 continue
             open_delta = int(_is_open(a.outcome)) - int(_is_open(old.outcome))
-            capacity_delta = int(_is_capacity_decline(a.outcome, a.reason)) - int(
-                _is_capacity_decline(old.outcome, old.reason)
-            )
-            _adjust_partner(session, a.partner, open_delta, max(capacity_delta, 0))
+            _adjust_partner(session, a.partner, open_delta)
 
     @staticmethod
     def _write_audit(session: Session, snapshot: Snapshot, stored_history: int) -> None:
@@ -342,6 +329,19 @@ class ReferralReadModel:
         elif isinstance(parent, str):
             stmt = stmt.where(ReferralRecord.parent_id == parent)
         return await self._rows(stmt)
+
+    async def known(self, referral_id: str) -> bool:
+        """Whether the read model has seen this referral id (its row, a part's row or an
+        assignment): it outlives the workflow, which Temporal forgets after retention."""
+        seen = select(
+            or_(
+                exists().where(ReferralRecord.referral_id == referral_id),
+                exists().where(ReferralRecord.workflow_id == referral_id),
+                exists().where(AssignmentRecord.referral_id == referral_id),
+            )
+        )
+        async with self._sessionmaker() as session:
+            return bool(await session.scalar(seen))
 
     async def assignments_for_partner(
         self, mpn_id: str, status: str | None = None

@@ -4,15 +4,18 @@ Definitions (`since` limits referrals by created_at, assignments by assigned_at,
 by at; `open_by_age` is a picture of now and ignores `since`):
 - referrals_total / by_status: top-level referrals (split parts are in parts_by_status);
 - answered: outcome accepted, declined or completed (completed implies accepted) with a
-  decided_at; answered_within_sla_pct = answered with decided_at <= due_at, as a percentage
-  of answered + expired (None when there is none), one decimal;
+  decided_at; answered at = accepted_at when it was accepted (a decline after accepting
+  keeps the accept as the answer), else decided_at; answered_within_sla_pct = answered at
+  <= due_at, as a percentage of answered + expired (None when there is none), one decimal;
 - expiries: assignments expired; escalations: audit events with action "escalated";
 - acceptance_rate_by_partner: accepted (accepted or completed) / (accepted + declined +
   expired), three decimals, None when nothing was decided;
-- time to accept: decided_at - assigned_at of accepted/completed assignments in hours,
-  median and p90 (nearest rank), two decimals;
+- time to accept: accepted_at - assigned_at in hours (also of assignments declined after
+  accepting), median and p90 (nearest rank), two decimals;
 - open_by_age: referral rows that are not closed and not split (referrals and parts), by
-  age now - created_at: "<1d", "1-3d", "3-7d", ">7d" (lower bound inclusive).
+  age now - created_at: "<1d", "1-3d", "3-7d", ">7d" (lower bound inclusive);
+- decline rates, the customer-contact SLA, time to accept by type and country and the
+  referrals that went to a CPOR claimant: see `db.report_figures`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db import report_figures as figures
 from db.models import AssignmentRecord, AuditEvent, ReferralRecord
 from domain.models import Outcome, Status
 
@@ -56,6 +60,12 @@ class Report:
     time_to_accept_p90_hours: float | None
     open_by_age: dict[str, int]
     parts_by_status: dict[str, int] = field(default_factory=dict)
+    decline_rate_by_partner: dict[str, dict[str, Any]] = field(default_factory=dict)
+    decline_rate_by_reason: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contact_sla: dict[str, Any] = field(default_factory=dict)
+    time_to_accept_by_type: dict[str, dict[str, Any]] = field(default_factory=dict)
+    time_to_accept_by_country: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cpor_claimant_referrals: int = 0
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -64,13 +74,21 @@ def _percentile(values: list[float], pct: float) -> float:
 
 
 async def build_report(
-    sessionmaker: async_sessionmaker[AsyncSession], since: datetime | None, now: datetime
+    sessionmaker: async_sessionmaker[AsyncSession],
+    since: datetime | None,
+    now: datetime,
+    business_days: int = 2,
 ) -> Report:
+    """The report at `now`; `business_days` is the customer-contact window (SLA_BUSINESS_DAYS)."""
     async with sessionmaker() as session:
         referrals = await _referral_counts(session, since)
         partners, sla, declines, accept_hours = await _assignment_figures(session, since)
         escalations = await _escalations(session, since)
         open_by_age = await _open_by_age(session, now)
+        decline_by_partner, decline_by_reason = await figures.decline_rates(session, since)
+        contact = await figures.contact_sla(session, since, now, business_days)
+        accept_by_type, accept_by_country = await figures.time_to_accept_by(session, since)
+        cpor = await figures.cpor_claimant_referrals(session, since)
 
     top = {s: n for (s, is_part), n in referrals.items() if not is_part}
     parts = {s: n for (s, is_part), n in referrals.items() if is_part}
@@ -94,6 +112,12 @@ async def build_report(
         time_to_accept_p90_hours=round(_percentile(accept_hours, 90), 2) if accept_hours else None,
         open_by_age=open_by_age,
         parts_by_status=dict(sorted(parts.items())),
+        decline_rate_by_partner=decline_by_partner,
+        decline_rate_by_reason=decline_by_reason,
+        contact_sla=contact,
+        time_to_accept_by_type=accept_by_type,
+        time_to_accept_by_country=accept_by_country,
+        cpor_claimant_referrals=cpor,
     )
 
 
@@ -133,8 +157,9 @@ async def _assignment_figures(
         p["acceptance_rate"] = round(p["accepted"] / decided, 3) if decided else None
 
     answered = and_(a.outcome.in_(_ANSWERED), a.decided_at.is_not(None))
+    answered_at = func.coalesce(figures.accepted_at_column(), a.decided_at)
     in_time = await session.scalar(
-        select(func.count()).where(answered, a.decided_at <= a.due_at, *window)
+        select(func.count()).where(answered, answered_at <= a.due_at, *window)
     )
     answered_or_expired = await session.scalar(
         select(func.count()).where(answered | (a.outcome == Outcome.EXPIRED), *window)
@@ -148,13 +173,13 @@ async def _assignment_figures(
     )
     declines = {reason: int(n) for reason, n in (await session.execute(decline_stmt)).all()}
 
-    accepted_stmt = select(a.assigned_at, a.decided_at).where(
-        a.outcome.in_(_ACCEPTED), a.decided_at.is_not(None), *window
+    accepted = select(a.assigned_at, figures.accepted_at_column().label("at")).where(
+        a.outcome.in_(_ANSWERED), *window
     )
     hours = [
-        (decided - assigned).total_seconds() / 3600
-        for assigned, decided in (await session.execute(accepted_stmt)).all()
-        if decided is not None
+        (figures.aware(at) - figures.aware(assigned)).total_seconds() / 3600
+        for assigned, at in (await session.execute(accepted)).all()
+        if at is not None
     ]
     return (
         dict(sorted(partners.items())),

@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from db.directory import UnknownPartner
+from db.audit import Action, Actor, record_event
+from db.directory import SYSTEM, UnknownPartner
 from db.models import ApiToken, IdempotencyKey, LinkUse, Partner
 from db.transactions import insert_ignore, run_write
 
@@ -27,7 +28,7 @@ class TokenStore:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
-    async def issue(self, mpn_id: str, now: datetime) -> str:
+    async def issue(self, mpn_id: str, now: datetime, actor: Actor = SYSTEM) -> str:
         """A new API token for the partner (earlier tokens stay valid until revoked)."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
 
@@ -35,11 +36,12 @@ class TokenStore:
             if session.get(Partner, mpn_id) is None:
                 raise UnknownPartner(mpn_id)
             session.add(ApiToken(mpn_id=mpn_id, token_hash=token_hash(token), created_at=now))
+            record_event(session, now, actor, Action.TOKEN_ISSUED, mpn_id=mpn_id)
 
         await run_write(self._sessionmaker, work)
         return token
 
-    async def revoke(self, mpn_id: str, now: datetime) -> int:
+    async def revoke(self, mpn_id: str, now: datetime, actor: Actor = SYSTEM) -> int:
         """Revoke every active token of the partner; returns how many were revoked."""
 
         def work(session: Session) -> int:
@@ -50,7 +52,10 @@ class TokenStore:
                 .where(ApiToken.mpn_id == mpn_id, ApiToken.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
-            return int(getattr(result, "rowcount", 0))
+            count = int(getattr(result, "rowcount", 0))
+            detail = f"{count} active token(s) revoked"
+            record_event(session, now, actor, Action.TOKENS_REVOKED, mpn_id=mpn_id, detail=detail)
+            return count
 
         return await run_write(self._sessionmaker, work)
 

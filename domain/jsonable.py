@@ -9,8 +9,8 @@ from typing import Any
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 # Field names of each dataclass met so far, None for every other type: looked up for every
-# value encoded (`dataclasses.fields` per value was most of the cost). Keyed weakly: a
-# workflow sandbox that re-imports a module creates new classes per run.
+# value encoded rather than asking `dataclasses.fields` each time. Keyed weakly: a workflow
+# sandbox that re-imports a module creates new classes per run.
 _FIELD_NAMES: weakref.WeakKeyDictionary[type, tuple[str, ...] | None] = weakref.WeakKeyDictionary()
 
 

@@ -3,16 +3,17 @@
 Pure functions (stdlib only, no I/O, no clock reads): workflow code may import them.
 
 Eligibility is a fixed, ordered table of named criteria (`CRITERIA`). `evaluate` applies them
-in that order and explains how many partners each one removed, applies the CPOR rule, ranks
-the eligible partners and, when no single partner is endorsed for every requested workload,
-plans a split over as few partners as possible.
+in that order and explains how many partners each one removed, applies the CPOR claim rule
+(`domain.claims.cpor_verdict`), ranks the eligible partners and, when no single partner is
+endorsed for every requested workload, plans a split over as few partners as possible.
 
-Ranking (best first), identical in SQL (`db/candidates.py`):
-1. load ratio `open_assignments / capacity` (capacity = `max_open_referrals`, or
-   `UNLIMITED_CAPACITY` when unset), as a float;
-2. fewest open assignments;
-3. least recently assigned (never assigned first);
-4. MPN ID (code-point order).
+Ranking (best first), identical in the directory index (`db/candidates/index.py`), which
+ranks with `load_rank_key`:
+1. fewest open assignments: the same count for every partner, whether it sets
+   `max_open_referrals` or not (capacity decides eligibility, never the order, so a partner
+   without a limit does not outrank a capped one while holding more referrals);
+2. least recently assigned (never assigned first);
+3. MPN ID (code-point order).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from domain.claims import NOT_IN_DIRECTORY, Claim, cpor_verdict
 from domain.models import (
     MatchExplanation,
     MatchRequest,
@@ -30,12 +32,11 @@ from domain.models import (
     PartnerProfile,
 )
 
-UNLIMITED_CAPACITY = 1000  # ranking denominator for partners without max_open_referrals
 MAX_SPLIT_WORKLOADS = 12  # exact split planning enumerates subsets of the requested workloads
 COMMERCIAL = "commercial"
 
 Candidate = tuple[PartnerProfile, PartnerLoad]
-RankKey = tuple[float, int, int, datetime, str]
+RankKey = tuple[int, int, datetime, str]
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -154,23 +155,18 @@ def is_eligible(p: PartnerProfile, ctx: MatchContext) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
-def capacity_of(p: PartnerProfile) -> int:
-    return p.max_open_referrals if p.max_open_referrals is not None else UNLIMITED_CAPACITY
-
-
 def rank_key(p: PartnerProfile, load: PartnerLoad) -> RankKey:
-    """Smaller is better: load ratio, open count, never/least recently assigned, MPN ID."""
+    """Smaller is better: open count, never/least recently assigned, MPN ID."""
     return load_rank_key(p.mpn_id, p.max_open_referrals, load)
 
 
 def load_rank_key(mpn_id: str, max_open_referrals: int | None, load: PartnerLoad) -> RankKey:
-    """`rank_key` from the only profile fields it reads (MPN ID and capacity)."""
-    cap = max_open_referrals if max_open_referrals is not None else UNLIMITED_CAPACITY
-    ratio = load.open_assignments / cap if cap > 0 else float("inf")
+    """`rank_key` from the fields a directory index holds. `max_open_referrals` does not
+    change the order (see the module docstring); it stays in the signature the index uses."""
     last = load.last_assigned_at
     if last is None:
-        return (ratio, load.open_assignments, 0, _EPOCH, mpn_id)
-    return (ratio, load.open_assignments, 1, _utc(last), mpn_id)
+        return (load.open_assignments, 0, _EPOCH, mpn_id)
+    return (load.open_assignments, 1, _utc(last), mpn_id)
 
 
 def rank_explanation(p: PartnerProfile, load: PartnerLoad) -> dict[str, str]:
@@ -312,8 +308,11 @@ def explain_removals(
     return removed, eligible
 
 
-def evaluate(partners: list[Candidate], request: MatchRequest) -> MatchResult:
-    """Choose the partner for `request` (or plan a split, or escalate) and explain why."""
+def evaluate(
+    partners: list[Candidate], request: MatchRequest, claims: Sequence[Claim] = ()
+) -> MatchResult:
+    """Choose the partner for `request` (or plan a split, or escalate) and explain why.
+    `claims`: the customer tenant's active CPOR claims (their partners among `partners`)."""
     ctx = MatchContext.of(request, partners)
     removed, eligible = explain_removals(partners, ctx)
     explanation = MatchExplanation(
@@ -321,19 +320,28 @@ def evaluate(partners: list[Candidate], request: MatchRequest) -> MatchResult:
     )
     result = MatchResult(partner=None, explanation=explanation)
 
-    cpor = request.referral.cpor_partner
-    if cpor:
-        found = next((c for c in partners if c[0].mpn_id == cpor), None)
-        if found is None:
-            explanation.cpor = "not in directory"
-        else:
-            failed = first_failed(found[0], ctx)
-            if failed is None:
-                explanation.cpor = "chosen"
-                explanation.rank_keys = {"rule": "cpor", **rank_explanation(*found)}
-                result.partner = partner_contact(*found)
-                return result
-            explanation.cpor = f"not eligible: {failed}"
+    by_id = {c[0].mpn_id: c for c in partners}
+
+    def failed_of(mpn_id: str) -> str | None:
+        found = by_id.get(mpn_id)
+        return NOT_IN_DIRECTORY if found is None else first_failed(found[0], ctx)
+
+    verdict = cpor_verdict(
+        claims,
+        request.referral.customer.tenant_id,
+        request.referral.cpor_partner,
+        requested_workloads(request),
+        failed_of,
+        lambda mpn_id: rank_key(*by_id[mpn_id]),
+    )
+    if verdict.chosen is not None:
+        chosen = by_id[verdict.chosen]
+        explanation.cpor = "chosen"
+        explanation.note = f"CPOR: {verdict.note}" if verdict.notes else ""
+        explanation.rank_keys = {"rule": "cpor", **rank_explanation(*chosen)}
+        result.partner = partner_contact(*chosen)
+        return result
+    explanation.cpor = verdict.note
 
     if eligible:
         best = min(eligible, key=lambda c: rank_key(*c))

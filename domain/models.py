@@ -1,5 +1,6 @@
 """Data shapes shared by workflows, activities, the CLI and the portal.
 
+Every shape that crosses Temporal lives in this one module, by design (hence its length).
 Plain dataclasses only: they travel through Temporal's JSON payload converter, so every
 field is a str, int, float, bool, date/datetime, list, dict or another dataclass.
 No `from __future__ import annotations` here: the converter resolves each dataclass's type
@@ -9,6 +10,7 @@ Classes are defined before use.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum, nonmember
 
 # ---------------------------------------------------------------------------------------
 # Vocabularies (the public contract's codes)
@@ -30,7 +32,7 @@ SEGMENTS: tuple[str, ...] = ("commercial", "education", "government", "nonprofit
 REFERRAL_TYPES: tuple[str, ...] = ("benefit", "standard")
 
 
-class Status:
+class Status(StrEnum):
     """Referral status (top-level `status` of `referral show --json`)."""
 
     PENDING = "pending"
@@ -40,11 +42,11 @@ class Status:
     CANCELLED = "cancelled"
     SPLIT = "split"
 
-    ALL: tuple[str, ...] = (PENDING, ACTIVE, COMPLETED, ESCALATED, CANCELLED, SPLIT)
-    CLOSED: tuple[str, ...] = (COMPLETED, CANCELLED)
+    ALL = nonmember(("pending", "active", "completed", "escalated", "cancelled", "split"))
+    CLOSED = nonmember(("completed", "cancelled"))
 
 
-class Outcome:
+class Outcome(StrEnum):
     """Outcome of one assignment attempt."""
 
     PENDING = "pending"
@@ -54,11 +56,11 @@ class Outcome:
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"  # referral cancelled by operations while assigned
 
-    OPEN: tuple[str, ...] = (PENDING, ACCEPTED)
-    ALL: tuple[str, ...] = (PENDING, ACCEPTED, DECLINED, EXPIRED, COMPLETED, WITHDRAWN)
+    OPEN = nonmember(("pending", "accepted"))
+    ALL = nonmember(("pending", "accepted", "declined", "expired", "completed", "withdrawn"))
 
 
-class Reason:
+class Reason(StrEnum):
     """Decline reason codes."""
 
     WORKING_WITH_OTHER_PARTNER = "customer_working_with_other_partner"
@@ -71,17 +73,35 @@ class Reason:
     ACCOUNT_TEAM_DECLINES_PARTNER = "account_team_declines_partner"
     OTHER = "other"
 
-    ALL: tuple[str, ...] = (
-        WORKING_WITH_OTHER_PARTNER,
-        CUSTOMER_UNRESPONSIVE,
-        LEGAL_OR_POLITICAL,
-        CUSTOMER_TYPE_NOT_SUPPORTED,
-        LANGUAGE_NOT_SUPPORTED,
-        PARTNER_AT_CAPACITY,
-        PREFERS_FASTTRACK_CENTER,
-        ACCOUNT_TEAM_DECLINES_PARTNER,
-        OTHER,
+    ALL = nonmember(
+        (
+            "customer_working_with_other_partner",
+            "customer_unresponsive",
+            "legal_or_political",
+            "customer_type_not_supported",
+            "language_not_supported",
+            "partner_at_capacity",
+            "customer_prefers_fasttrack_center",
+            "account_team_declines_partner",
+            "other",
+        )
     )
+
+
+class Action(StrEnum):
+    """What a partner or an operator does to a referral (update names, signal payloads)."""
+
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    CONTACTED = "contacted"
+    KICKOFF = "kickoff"
+    CPOR_CLAIMED = "cpor_claimed"
+    COMPLETE = "complete"
+    RETRY = "retry"
+    CANCEL = "cancel"
+
+    PARTNER = nonmember(("accept", "decline", "contacted", "kickoff", "cpor_claimed", "complete"))
+    OPERATOR = nonmember(("retry", "cancel"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -192,7 +212,7 @@ class MatchExplanation:
     candidates: int = 0  # partners considered before any criterion
     removed: dict[str, int] = field(default_factory=dict)  # criterion -> partners it removed
     eligible: int = 0
-    cpor: str = ""  # "chosen", "not eligible: <criterion>", "" (no CPOR partner)
+    cpor: str = ""  # "chosen" when a CPOR claimant got it; why others did not is in `note`
     rank_keys: dict[str, str] = field(default_factory=dict)  # why the winner won
     note: str = ""
 
@@ -211,7 +231,7 @@ class MatchResult:
     partner: PartnerContact | None
     explanation: MatchExplanation
     split: list[list[str]] = field(default_factory=list)  # non-empty: divide into these parts
-    terms: SlaTerms | None = None  # None in histories recorded before "lean-1"
+    terms: SlaTerms = field(default_factory=SlaTerms)
 
 
 # ---------------------------------------------------------------------------------------
@@ -224,13 +244,15 @@ class Assignment:
     seq: int
     partner: str
     partner_name: str
-    outcome: str
+    outcome: Outcome
     assigned_at: datetime
-    due_at: datetime | None = None
-    decided_at: datetime | None = None
+    due_at: datetime | None = None  # set once the notification is delivered
+    decided_at: datetime | None = None  # the last decision: accept, then decline or complete
     reason: str = ""
     note: str = ""
     explanation: MatchExplanation | None = None
+    notified_at: datetime | None = None  # the SLA clock starts here
+    accepted_at: datetime | None = None  # kept when a decline follows the accept
 
 
 @dataclass
@@ -274,7 +296,7 @@ class ReferralState:
     parent_id: str | None
     type: str
     workloads: list[str]
-    status: str
+    status: Status
     customer_country: str
     seats: int
     created_at: datetime
@@ -304,6 +326,7 @@ class ReferralInput:
     referral: Referral
     parent_id: str | None = None  # set for split parts
     workloads: list[str] | None = None  # a part's workloads (None: the referral's)
+    excluded: list[str] = field(default_factory=list)  # partners a part inherits as excluded
 
 
 @dataclass
@@ -311,7 +334,7 @@ class PartnerAction:
     """One partner action (update argument, or signal payload with `action` set)."""
 
     partner: str
-    action: str = ""  # accept | decline | contacted | kickoff | cpor_claimed | complete
+    action: str = ""  # one of Action.PARTNER (set for the signal; the update's name otherwise)
     reason: str = ""
     note: str = ""
     vas_sold: bool | None = None
@@ -321,7 +344,7 @@ class PartnerAction:
 
 @dataclass
 class OperatorAction:
-    action: str  # retry | cancel
+    action: str  # one of Action.OPERATOR
     reason: str = ""
     operator: str = "operator"
 
@@ -329,14 +352,14 @@ class OperatorAction:
 @dataclass
 class ActionResult:
     referral_id: str
-    status: str
+    status: Status
     message: str
 
 
 @dataclass
 class ReferralSummary:
     referral_id: str
-    status: str
+    status: Status
     assignments: list[Assignment]
     parts: list[PartRef]
     completion: Completion | None
@@ -348,14 +371,6 @@ class ReferralSummary:
 # ---------------------------------------------------------------------------------------
 # Activity inputs and outputs
 # ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class DeadlineRequest:
-    start: datetime  # aware, UTC
-    country: str
-    timezone: str
-    business_days: int | None = None  # None: the configured SLA_BUSINESS_DAYS
 
 
 @dataclass
@@ -403,3 +418,52 @@ class Publication:
 @dataclass
 class PublishResult:
     emails: list[EmailResult] = field(default_factory=list)  # one per request, same order
+
+
+@dataclass
+class CapacityGrant:
+    """Claim (or give back) a partner's one granted "partner at capacity" decline for one
+    assignment; the same request again gives the same answer."""
+
+    partner: str
+    scope_id: str
+    seq: int
+    release: bool = False
+
+
+@dataclass
+class CporClaim:
+    """A partner's claim, as the customer's partner of record, for a referral's workloads."""
+
+    tenant_id: str
+    partner: str
+    workloads: list[str]
+    referral_id: str
+    at: datetime
+
+
+@dataclass
+class WeeklyReportRequest:
+    since: datetime  # aware, UTC
+    until: datetime  # aware, UTC: the report's "now"
+    run_id: str  # idempotency key of the email (the scheduled workflow's id)
+
+
+@dataclass
+class WeeklyReportResult:
+    message_id: str
+    status: str  # sent | duplicate | failed
+    recipients: list[str] = field(default_factory=list)
+    referrals_total: int = 0
+    error: str = ""
+
+
+@dataclass
+class PauseSweepRequest:
+    today: str  # ISO date (UTC) of the sweep: pauses whose last day is before it end
+
+
+@dataclass
+class PauseSweepResult:
+    today: str  # ISO date (the JSON converter has no plain `date`)
+    resumed: list[str] = field(default_factory=list)

@@ -1,10 +1,10 @@
 """Names that tie workflows, activities and clients together without imports."""
 
+import re
+
 WORKFLOW_REFERRAL = "ReferralWorkflow"
 
 ACTIVITY_MATCH = "match_partner"
-ACTIVITY_DEADLINE = "compute_deadline"
-ACTIVITY_RECORD = "record_snapshot"
 ACTIVITY_EMAIL = "send_email"
 ACTIVITY_PUBLISH = "publish_changes"  # read model + emails in one round trip
 
@@ -17,6 +17,15 @@ UPDATES_PARTNER = ("accept", "decline", "contacted", "kickoff", "cpor_claimed", 
 UPDATES_OPERATOR = ("retry", "cancel")
 
 
+PART_SUFFIX = ".part"  # + the part's number: reserved, no referral id may end with it
+_PART_ID = re.compile(r"\.part[0-9]+$")
+
+
 def part_workflow_id(referral_id: str, number: int) -> str:
     """Workflow id of split part `number` (1-based) of a referral."""
-    return f"{referral_id}.part{number}"
+    return f"{referral_id}{PART_SUFFIX}{number}"
+
+
+def ends_like_a_part(referral_id: str) -> bool:
+    """Whether the id ends like a split part's (`.part` + digits), which referral ids may not."""
+    return _PART_ID.search(referral_id) is not None

@@ -2,9 +2,8 @@
 directly as bytes.
 
 The standard library's `EmailMessage` parses every header it is given into a header object
-and folds it again on output; for four emails per referral that was most of the cost of
-composing them (see README, Performance). The product's messages always have the same
-shape, so they are written here with the same encodings the standard library would choose:
+and folds it again on output, most of the cost of composing an email. The product's messages
+always have the same shape, so they are written here with the encodings it would choose:
 
 - headers: ASCII values as they are; non-ASCII ones as RFC 2047 encoded words (UTF-8);
   address lists one address per folded line when they would pass 78 characters;
@@ -66,7 +65,7 @@ class Outgoing:
 @functools.lru_cache(maxsize=4096)
 def parse_addresses(value: str) -> tuple[tuple[str, str], ...]:
     """`email.utils.getaddresses` of one header value, remembered: a referral's few addresses
-    come back in every email (parsing them was a fifth of composing one, profiled)."""
+    come back in every email."""
     return tuple(getaddresses([value]))
 
 

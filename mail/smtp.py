@@ -1,12 +1,11 @@
 """Deliver one message over SMTP (aiosmtplib), classifying failures as temporary or permanent.
 
 `deliver` opens a connection per message; a `MailSession` sends several over one, and with a
-`MailPool` it takes a connection a finished session left open instead of opening one (a
-worker sends every change's emails: connect, greeting, EHLO and QUIT were three of the seven
-round trips of each; bench/README.md).
+`MailPool` it takes a connection a finished session left open instead of opening one, saving
+the connect, greeting, EHLO and QUIT round trips of every change's emails.
 `settings.smtp_timeout` bounds every network step (connect + greeting, each command, the data
-transfer). STARTTLS is required when
-`settings.smtp_starttls` is true and not attempted otherwise; port 465 uses implicit TLS.
+transfer). STARTTLS is required when `settings.smtp_starttls` is true and not attempted
+otherwise; port 465 uses implicit TLS.
 
 Failure classes (each exception carries a one-line message and the SMTP `code` when known):
 

@@ -29,7 +29,7 @@ log = logging.getLogger("fasttrack.portal")
 router = APIRouter(include_in_schema=False)
 
 DECLINE_REASONS: tuple[str, ...] = tuple(r for r in Reason.ALL if r not in ALWAYS_REFUSED)
-REASON_LABELS = {
+REASON_LABELS: dict[str, str] = {
     Reason.WORKING_WITH_OTHER_PARTNER: "The customer already works with another partner",
     Reason.CUSTOMER_UNRESPONSIVE: "The customer does not respond",
     Reason.LEGAL_OR_POLITICAL: "Legal or political obstacles",

@@ -20,9 +20,13 @@ from typing import Any
 import uvicorn
 import uvloop
 
+from db.audit import Actor
+from db.claims import ClaimStore
 from db.directory import PartnerDirectory
 from db.engine import DatabaseUnavailable, open_database
+from db.readmodel import ReferralReadModel
 from db.tokens import TokenStore
+from domain.claims import load_claim_lines
 from domain.validation import load_partners, load_referrals
 from portal.app import create_app
 from runtime.codec import EncryptionCodec, load_keyring
@@ -66,8 +70,15 @@ async def run() -> None:
     servers: list[uvicorn.Server] = []
     try:
         partners = load_partners((DATA / "partners.json").read_text(encoding="utf-8"))
-        created, updated = await PartnerDirectory(sessions).upsert(partners, datetime.now(UTC))
+        demo = Actor("system:demo", "demo sample data")
+        created, updated = await PartnerDirectory(sessions).upsert(
+            partners, datetime.now(UTC), demo
+        )
         print(f"partner directory: {created} created, {updated} updated", flush=True)
+        now = datetime.now(UTC)
+        claims = load_claim_lines((DATA / "claims.jsonl").read_text(encoding="utf-8"), now)
+        counts = await ClaimStore(sessions).import_claims(claims, now, demo)
+        print(f"CPOR claims: {counts.created} created, {counts.updated} updated", flush=True)
         worker = build_worker(env.client, settings, sessions)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -86,8 +97,8 @@ async def run() -> None:
         async with worker:
             for schedule_id in await ensure_schedules(env.client, settings):
                 print(describe(schedule_id), flush=True)
-            ids = await create_samples(env.client, settings)
-            token = await TokenStore(sessions).issue(DEMO_PARTNER, datetime.now(UTC))
+            ids = await create_samples(env.client, settings, ReferralReadModel(sessions))
+            token = await TokenStore(sessions).issue(DEMO_PARTNER, datetime.now(UTC), demo)
             print_guide(settings, ids, token)
             await stop.wait()
     finally:
@@ -100,13 +111,15 @@ async def run() -> None:
         await sink.stop()
 
 
-async def create_samples(client: object, settings: Settings) -> list[str]:
+async def create_samples(
+    client: object, settings: Settings, readmodel: ReferralReadModel
+) -> list[str]:
     from temporalio.client import Client
 
     assert isinstance(client, Client)
     ids = []
     for ref in load_referrals((DATA / "referrals.json").read_text(encoding="utf-8")):
-        if await start_referral(client, settings.task_queue, ref):
+        if await start_referral(client, settings.task_queue, ref, readmodel):
             print(f"referral {ref.referral_id} created", flush=True)
         else:
             print(

@@ -6,6 +6,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from db.readmodel import ReferralReadModel
 from domain import names
 from domain.models import Referral, ReferralInput, Status
 from domain.summary import static_summary
@@ -24,8 +25,14 @@ def initial_attributes(r: Referral) -> TypedSearchAttributes:
     )
 
 
-async def start_referral(client: Client, task_queue: str, r: Referral) -> bool:
-    """Start the workflow (id = referral id); False when that referral already exists."""
+async def start_referral(
+    client: Client, task_queue: str, r: Referral, readmodel: ReferralReadModel
+) -> bool:
+    """Start the workflow (id = referral id); False when that referral already exists: the
+    read model has seen the id (it keeps referrals Temporal has forgotten after retention,
+    whose Message-IDs a new workflow would reuse), or Temporal holds a workflow with it."""
+    if await readmodel.known(r.referral_id):
+        return False
     try:
         await client.start_workflow(
             names.WORKFLOW_REFERRAL,

@@ -2,18 +2,16 @@
 the default's per-instance overheads. The bytes and the decoded values are the same.
 
 - Decoding: the SDK's JSON converter calls `typing.get_type_hints` for every dataclass
-  instance it decodes; a referral's publication (state, history entries, assignments,
-  emails) has about 25, so that was half of the decoding time (bench/README.md). Here the
-  field types are resolved once per class, and so is each field's conversion: the common
+  instance it decodes, and a referral's publication holds dozens. Here the field types are
+  resolved once per class, and so is each field's conversion: the common
   types directly, the rest (and any value a direct conversion refuses) with the SDK's
   `value_to_type`. Unknown keys are ignored, missing required fields fail at
-  instantiation, `init=False` fields are restored afterwards. A publication decodes in
-  0.06 ms instead of 0.21 ms with `value_to_type` for every field (best of 5 × 2,000).
+  instantiation, `init=False` fields are restored afterwards.
 - Encoding: the SDK's JSON encoder turns each dataclass into a dict with
   `dataclasses.asdict`, which deep-copies every value below it (each datetime, list and
-  nested dataclass) before `json` walks the copy again: 7 % of the worker's GIL time in the
-  pipeline benchmark. Here a dataclass becomes a shallow dict of its fields; `json` meets the
-  nested values itself and hands the ones it cannot encode back to the same `default`.
+  nested dataclass) before `json` walks the copy again. Here a dataclass becomes a shallow
+  dict of its fields; `json` meets the nested values itself and hands the ones it cannot
+  encode back to the same `default`.
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ def assignment(seq: int, partner: str, outcome: str = Outcome.PENDING, **kw: Any
         seq=seq,
         partner=partner,
         partner_name=f"Partner {partner}",
-        outcome=outcome,
+        outcome=Outcome(outcome),
         assigned_at=assigned_at,
         due_at=due_at,
         **kw,

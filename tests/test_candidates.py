@@ -1,5 +1,5 @@
-"""Directory index pre-filter, explanation counts and reservation on SQLite and PostgreSQL:
-always equal to the pure `domain.matching` functions on the directory as stored."""
+"""Directory index, explanation counts and reservation on SQLite and PostgreSQL: always
+equal to the pure `domain.matching` functions on the directory as stored."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bench.matching import AS_OF, insert_partners, synthetic_partner, synthetic_request
 from db.candidates import (
-    _PARTNER_COLUMNS,
+    PARTNER_COLUMNS,
     explain_counts,
     find_candidates,
     load_partners,
@@ -229,7 +229,7 @@ async def test_concurrent_same_scope_reserves_once(engine, sessionmaker):
 
 async def _whole_directory(sessionmaker) -> list[Candidate]:
     async with sessionmaker() as session:
-        rows = (await session.execute(select(*_PARTNER_COLUMNS).order_by(Partner.mpn_id))).all()
+        rows = (await session.execute(select(*PARTNER_COLUMNS).order_by(Partner.mpn_id))).all()
         return await session.run_sync(load_partners, rows)
 
 
@@ -263,8 +263,8 @@ async def test_index_follows_loads_pauses_and_imports(engine, sessionmaker):
         await match_and_reserve(sessionmaker, request, NOW)
 
     def close_one(session: Session) -> None:
-        _adjust_partner(session, partners[0][0].mpn_id, -1, 1)
-        _adjust_partner(session, partners[1][0].mpn_id, -1, 0)
+        _adjust_partner(session, partners[0][0].mpn_id, -1)
+        _adjust_partner(session, partners[1][0].mpn_id, -1)
 
     await run_write(sessionmaker, close_one)
     await _check_against_pure(sessionmaker, rng, 10)

@@ -21,8 +21,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from cli.app import build_parser
 from cli.charts import Series, bar_chart
 from cli.errors import BAD_INPUT, NOT_FOUND, REFUSED, UNAVAILABLE, classify, from_update_failure
+from cli.listing import visibility_query
 from cli.output import table, to_jsonable
-from cli.referrals import visibility_query
 from domain.models import Customer, Referral
 from domain.summary import static_summary
 

@@ -1,5 +1,5 @@
 """Write transactions (`db.transactions.run_write`) under concurrency: PostgreSQL through the
-async driver, SQLite with one writer at a time per process and `BEGIN IMMEDIATE` across
+async driver, a SQLite file through one writer thread per process and `BEGIN IMMEDIATE` across
 processes. No lost writes, no "database is locked", a failed transaction writes nothing."""
 
 from __future__ import annotations
@@ -217,6 +217,22 @@ async def test_a_commit_refused_by_a_deferred_constraint_leaves_sqlite_writable(
         assert sorted(ticks) == [1, 2, 3, 4, 5]
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_file_writes_run_on_one_writer_thread_closed_with_the_engine(
+    tmp_path: Path,
+) -> None:
+    engine, sessions = await _sqlite_file(tmp_path / "w.db")
+    try:
+        names = await asyncio.gather(
+            *(run_write(sessions, lambda s: threading.current_thread().name) for _ in range(5))
+        )
+        assert len(set(names)) == 1 and names[0].startswith("sqlite-writer")
+    finally:
+        await engine.dispose()
+    # a disposed engine can be used again: a new writer
+    assert await run_write(sessions, bump_tick) == 1
+    await engine.dispose()
 
 
 async def test_sqlite_in_memory_writes_take_turns() -> None:

@@ -1,12 +1,12 @@
-"""SLA deadlines from the match result's terms (pure; the workflow computes them since v3)."""
+"""SLA deadlines from the match result's terms (pure: the workflow computes them)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from activities.deadlines import compute, sla_terms
+from activities.matching import sla_terms
 from domain.deadlines import compute_deadline
-from domain.models import DeadlineRequest, SlaTerms
+from domain.models import SlaTerms
 from runtime.settings import Settings
 
 FRIDAY_NOON_BERLIN = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
@@ -27,9 +27,3 @@ def test_override_is_a_fixed_duration_regardless_of_weekends() -> None:
 def test_terms_come_from_the_worker_settings() -> None:
     assert sla_terms(Settings(sla_business_days=3)) == SlaTerms(3, None)
     assert sla_terms(Settings(sla_override=timedelta(seconds=20))) == SlaTerms(2, 20.0)
-
-
-def test_the_deadline_activity_of_older_histories_gives_the_same_answer() -> None:
-    request = DeadlineRequest(FRIDAY_NOON_BERLIN, "DE", "Europe/Berlin")
-    pure = compute_deadline(FRIDAY_NOON_BERLIN, "DE", "Europe/Berlin", SlaTerms(2))
-    assert compute(request, Settings()) == pure

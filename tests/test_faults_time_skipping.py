@@ -59,21 +59,26 @@ async def test_actions_on_a_completed_referral_get_a_clear_error(h: Harness) -> 
     assert [a.outcome for a in state.assignments] == ["completed"]
 
 
-async def test_smtp_down_then_back_delivers_once(h: Harness) -> None:
-    """Mail server down: the referral's state moves on; mail goes out once it is back."""
+async def test_smtp_down_holds_the_sla_clock_until_the_notification_is_delivered(
+    h: Harness,
+) -> None:
+    """Mail server down: the referral shows "notifying" and its answer clock has not started;
+    once the server is back the notification goes out once and the clock starts."""
     await h.partners(partner("1001"))
     port = h.sink.port
     await h.sink.stop()
     try:
         handle = await h.start(referral("FT-F-SMTPDOWN"))
-        await h.assigned(handle)  # assigned, SLA running, even though mail cannot go out
-        state = await h.state(handle)
-        assert state.status == "pending" and state.assignments[0].due_at is not None
+        state = await h.until(handle, lambda s: s.waiting_for.startswith("notifying"))
+        assert state.status == "pending" and state.assignments[0].due_at is None
         assert not h.mails(to="referrals-1001")
     finally:
         await h.sink.start("127.0.0.1", port)
     # activity retries back off in real time (5 s, 10 s, ...) on the test server
     await h.wait_mail(lambda m: "referrals-1001" in str(m["To"]), timeout=40)
+    state = await h.until(handle, lambda s: s.assignments[0].due_at is not None, timeout=40)
+    a = state.assignments[0]
+    assert a.notified_at is not None and a.due_at is not None and a.due_at > a.notified_at
     counts = Counter(str(m["Message-ID"]) for m in h.sink.messages)
     assert all(n == 1 for n in counts.values()), counts
 
@@ -91,10 +96,10 @@ async def test_hanging_smtp_server_times_out_and_retries(h: Harness) -> None:
     server = await asyncio.start_server(silent, "127.0.0.1", real_port)
     try:
         handle = await h.start(referral("FT-F-SMTPHANG"))
-        await h.assigned(handle)
+        await h.until(handle, lambda s: bool(s.assignments))
         await asyncio.sleep(h.settings.smtp_timeout + 1)  # a send attempt timed out
         state = await h.state(handle)
-        assert state.status == "pending"
+        assert state.status == "pending" and state.waiting_for.startswith("notifying")
     finally:
         server.close()
         await server.wait_closed()

@@ -1,4 +1,5 @@
-"""Unit tests of the pure matching engine: each criterion, CPOR, ranking, split, escalation."""
+"""Unit tests of the pure matching engine: each criterion, ranking, split, escalation (CPOR:
+tests/test_cpor_matching.py)."""
 
 from __future__ import annotations
 
@@ -165,18 +166,18 @@ def test_removed_counts_first_failed_criterion_in_order() -> None:
     assert result.partner is not None and result.partner.mpn_id == "5"
 
 
-def test_ranking_load_ratio_then_recency_then_key() -> None:
+def test_ranking_fewest_open_then_recency_then_key() -> None:
     t1 = datetime(2026, 2, 1, tzinfo=UTC)
     t2 = datetime(2026, 2, 2, tzinfo=UTC)
     partners = [
-        (profile("10", max_open_referrals=4), PartnerLoad("10", open_assignments=2)),  # 0.5
-        (profile("11", max_open_referrals=10), PartnerLoad("11", open_assignments=2)),  # 0.2
-        (profile("12", max_open_referrals=5), PartnerLoad("12", 1, last_assigned_at=t2)),  # 0.2
-        (profile("13", max_open_referrals=5), PartnerLoad("13", 1, last_assigned_at=t1)),  # 0.2
+        (profile("10", max_open_referrals=4), PartnerLoad("10", open_assignments=2)),
+        (profile("11", max_open_referrals=10), PartnerLoad("11", open_assignments=2)),
+        (profile("12", max_open_referrals=5), PartnerLoad("12", 1, last_assigned_at=t2)),
+        (profile("13", max_open_referrals=5), PartnerLoad("13", 1, last_assigned_at=t1)),
     ]
     result = evaluate(partners, request())
     assert result.partner is not None
-    # 0.2 ties: fewer open wins (1 < 2), then least recently assigned (t1).
+    # fewer open wins (1 < 2), then least recently assigned (t1).
     assert result.partner.mpn_id == "13"
     assert result.explanation.rank_keys == {
         "load": "1/5",
@@ -198,35 +199,6 @@ def test_ranking_never_assigned_first_and_stable_key() -> None:
         "last_assigned": "never",
         "key": "7",
     }
-
-
-def test_cpor_chosen_when_eligible_even_if_worse_ranked() -> None:
-    partners = [
-        (profile("1"), PartnerLoad("1")),
-        (profile("2"), PartnerLoad("2", open_assignments=7)),
-    ]
-    result = evaluate(partners, request(cpor="2"))
-    assert result.partner is not None and result.partner.mpn_id == "2"
-    assert result.explanation.cpor == "chosen"
-
-
-@pytest.mark.parametrize(
-    ("cpor", "expected"),
-    [
-        ("2", "not eligible: language"),
-        ("3", "not eligible: not_excluded"),
-        ("99", "not in directory"),
-    ],
-)
-def test_cpor_not_eligible_falls_back_to_ranking(cpor: str, expected: str) -> None:
-    partners = [
-        (profile("1"), PartnerLoad("1")),
-        (profile("2", languages=["de"]), PartnerLoad("2")),
-        (profile("3"), PartnerLoad("3")),
-    ]
-    result = evaluate(partners, request(cpor=cpor, excluded=["3"]))
-    assert result.explanation.cpor == expected
-    assert result.partner is not None and result.partner.mpn_id == "1"
 
 
 def test_split_minimum_parts_disjoint_in_request_order() -> None:

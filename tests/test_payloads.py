@@ -17,11 +17,13 @@ from domain.models import (
     Assignment,
     EmailRequest,
     HistoryEntry,
+    Outcome,
     PartnerContact,
     Publication,
     ReferralInput,
     ReferralState,
     Snapshot,
+    Status,
 )
 from runtime import payloads
 from runtime.payloads import PayloadConverter
@@ -38,14 +40,16 @@ def publication() -> Publication:
         parent_id=None,
         type=r.type,
         workloads=list(r.workloads),
-        status="active",
+        status=Status.ACTIVE,
         customer_country="DE",
         seats=500,
         created_at=NOW,
     )
     state.history = [HistoryEntry(NOW, "system", "created", "x"), HistoryEntry(NOW, "p", "ok", "")]
     state.assignments = [
-        Assignment(seq=1, partner="1001", partner_name="P", outcome="accepted", assigned_at=NOW)
+        Assignment(
+            seq=1, partner="1001", partner_name="P", outcome=Outcome.ACCEPTED, assigned_at=NOW
+        )
     ]
     contact = PartnerContact("1001", "P", "referrals-1001@partner.example", "Europe/Berlin", "DE")
     email = EmailRequest(

@@ -1,32 +1,25 @@
-"""The worker's workflow sandbox (`runtime.sandbox`): the SDK's, with its steps compiled once
-and the per-payload context questions asked directly. Still a sandbox: it refuses
-non-deterministic calls, in the referral workflow's own module too; and it answers the
-context questions as the SDK's path does."""
+"""The worker's workflow runner (`worker.WORKFLOW_RUNNER`, the SDK's sandbox with the pure
+modules passed through): workflows run and pass payloads, and a non-deterministic call in
+workflow code fails the workflow task (retried until the code is fixed)."""
 
 from __future__ import annotations
 
-import sys
+import asyncio
+import random
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 from temporalio import activity, workflow
-from temporalio.api.common.v1 import Payloads
-from temporalio.api.enums.v1 import CommandType
-from temporalio.api.failure.v1 import Failure
-from temporalio.client import WorkflowFailureError
-from temporalio.converter import DataConverter
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker, WorkflowInstanceDetails
-from temporalio.worker._command_aware_visitor import CommandInfo
-from temporalio.worker.workflow_sandbox._runner import _fake_info, _Instance
+from temporalio.worker import Worker
 
-import domain.models
-import workflows.metrics
-import workflows.search_attributes
-from runtime.sandbox import PASSED_THROUGH, WORKFLOW_RUNNER, compiled, remember_code
-from workflows.referral import ReferralWorkflow
+with workflow.unsafe.imports_passed_through():
+    from domain.business_days import add_business_days
+    from worker import PASSED_THROUGH, WORKFLOW_RUNNER, WORKFLOWS
 
 
 @activity.defn(name="sandbox_echo")
@@ -50,111 +43,89 @@ class ClockWorkflow:
         return datetime.now().isoformat()  # not allowed in workflow code
 
 
-async def test_workflows_run_and_payloads_pass(temporal_env: WorkflowEnvironment) -> None:
+@workflow.defn(name="SandboxDice")
+class DiceWorkflow:
+    @workflow.run
+    async def run(self) -> float:
+        return random.random()  # not allowed: workflow.random() is the deterministic one
+
+
+@workflow.defn(name="SandboxBusinessDays")
+class BusinessDaysWorkflow:
+    @workflow.run
+    async def run(self) -> str:
+        return add_business_days(workflow.now(), 2, "DE", "Europe/Berlin").isoformat()
+
+
+async def _execute(env: WorkflowEnvironment, cls: type, run: Callable, *args: object) -> object:
     queue = f"sandbox-{uuid.uuid4().hex[:8]}"
     async with Worker(
-        temporal_env.client,
+        env.client,
         task_queue=queue,
-        workflows=[EchoWorkflow],
+        workflows=[cls],
         activities=[echo],
         workflow_runner=WORKFLOW_RUNNER,
     ):
-        result = await temporal_env.client.execute_workflow(
-            EchoWorkflow.run, "payload", id=f"sb-{uuid.uuid4().hex}", task_queue=queue
+        return await env.client.execute_workflow(
+            run, *args, id=f"sb-{uuid.uuid4().hex}", task_queue=queue
         )
-    assert result == "PAYLOAD"
 
 
-async def test_non_deterministic_calls_are_still_refused(
+async def test_workflows_run_and_payloads_pass(temporal_env: WorkflowEnvironment) -> None:
+    assert await _execute(temporal_env, EchoWorkflow, EchoWorkflow.run, "payload") == "PAYLOAD"
+
+
+async def test_a_passed_through_domain_module_works_in_workflow_code(
     temporal_env: WorkflowEnvironment,
 ) -> None:
+    result = await _execute(temporal_env, BusinessDaysWorkflow, BusinessDaysWorkflow.run)
+    assert isinstance(result, str) and result
+
+
+@pytest.mark.parametrize(
+    ("cls", "call"),
+    [(ClockWorkflow, "datetime.datetime.now"), (DiceWorkflow, "random.random")],
+    ids=["clock", "randomness"],
+)
+async def test_a_non_deterministic_call_in_workflow_code_fails_the_workflow_task(
+    temporal_env: WorkflowEnvironment, cls: type, call: str
+) -> None:
+    """As the worker runs it (no failure types): the task fails, is retried, and the
+    workflow waits for a fix instead of recording a non-deterministic result."""
     queue = f"sandbox-{uuid.uuid4().hex[:8]}"
     async with Worker(
-        temporal_env.client,
-        task_queue=queue,
-        workflows=[ClockWorkflow],
-        workflow_runner=WORKFLOW_RUNNER,
-        workflow_failure_exception_types=[Exception],
+        temporal_env.client, task_queue=queue, workflows=[cls], workflow_runner=WORKFLOW_RUNNER
     ):
-        with pytest.raises(WorkflowFailureError) as err:
-            await temporal_env.client.execute_workflow(
-                ClockWorkflow.run, id=f"sb-{uuid.uuid4().hex}", task_queue=queue
-            )
-    assert "datetime.datetime.now" in str(err.value.cause)
-
-
-def details(cls: type) -> WorkflowInstanceDetails:
-    return WorkflowInstanceDetails(
-        payload_converter_factory=DataConverter.default._new_payload_converter,
-        failure_converter_class=DataConverter.default.failure_converter_class,
-        interceptor_classes=[],
-        defn=workflow._Definition.must_from_class(cls),
-        info=_fake_info,
-        randomness_seed=1,
-        extern_functions={},
-        disable_eager_activity_execution=False,
-        worker_level_failure_exception_types=[],
-        patch_activation_callback=None,
-        last_completion_result=Payloads(),
-        last_failure=Failure(),
-    )
-
-
-async def test_the_referral_workflow_module_sees_restricted_modules() -> None:
-    """The workflow module is re-imported in the sandbox: its `datetime` is the restricted
-    proxy, not the module the worker imported."""
-    instance = WORKFLOW_RUNNER.create_instance(details(ReferralWorkflow))
-    assert isinstance(instance, _Instance)
-    cls: Any = instance.globals_and_locals["__temporal_workflow_class"]
-    assert cls is not ReferralWorkflow
-    assert type(cls.run.__globals__["datetime"]).__name__ == "_RestrictedProxy"
-
-
-async def test_the_workflow_helper_modules_are_passed_through() -> None:
-    """`workflows.metrics` and `workflows.search_attributes` are not re-imported per
-    workflow (the domain models are not either); the workflow module itself still is."""
-    instance = WORKFLOW_RUNNER.create_instance(details(ReferralWorkflow))
-    assert isinstance(instance, _Instance)
-    cls: Any = instance.globals_and_locals["__temporal_workflow_class"]
-    names: dict[str, Any] = cls.run.__globals__
-    assert names["metrics"] is workflows.metrics
-    assert names["sa"] is workflows.search_attributes
-    assert names["Referral"] is domain.models.Referral
-    assert names["ReferralWorkflow"] is not ReferralWorkflow
-    assert {m.rsplit(".", 1)[-1] for m in PASSED_THROUGH} == {"metrics", "search_attributes"}
-
-
-async def test_the_workflow_module_is_executed_anew_from_one_code_object() -> None:
-    """`remember_code`: every workflow gets its own module, class and restricted proxies,
-    made from the one code object of the module's source."""
-    remember_code([ReferralWorkflow.__module__])
-    classes: list[Any] = []
-    for _ in range(2):
-        instance = WORKFLOW_RUNNER.create_instance(details(ReferralWorkflow))
-        assert isinstance(instance, _Instance)
-        classes.append(instance.globals_and_locals["__temporal_workflow_class"])
-    first, second = classes
-    assert first is not second and first is not ReferralWorkflow
-    assert first.run.__globals__ is not second.run.__globals__
-    assert type(second.run.__globals__["datetime"]).__name__ == "_RestrictedProxy"
-    assert first.run.__code__ is second.run.__code__  # one code object
-    assert second.__module__ == ReferralWorkflow.__module__
-    assert second.run.__globals__["__file__"] == sys.modules[ReferralWorkflow.__module__].__file__
-
-
-async def test_context_answers_match_the_sdks() -> None:
-    instance = WORKFLOW_RUNNER.create_instance(details(EchoWorkflow))
-    assert isinstance(instance, _Instance)
-    commands = [
-        None,
-        CommandInfo(CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK, 1),
-        CommandInfo(CommandType.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION, 2),
-    ]
-    for command in commands:
-        assert instance.get_serialization_context(command) == _Instance.get_serialization_context(
-            instance, command
+        handle = await temporal_env.client.start_workflow(
+            cls.run,  # type: ignore[attr-defined]
+            id=f"sb-{uuid.uuid4().hex}",
+            task_queue=queue,
         )
-        assert instance.get_external_store_context(command) == _Instance.get_external_store_context(
-            instance, command
-        )
-    assert compiled.cache_info().currsize >= 2  # the instance's steps, compiled once
+        try:
+            async with asyncio.timeout(20):
+                while not (failure := await _task_failure(handle)):
+                    await asyncio.sleep(0.1)
+        finally:
+            await handle.terminate("test over")
+    assert "RestrictedWorkflowAccessError" in failure and call in failure
+
+
+async def _task_failure(handle: WorkflowHandle) -> str:
+    """The failure message of the workflow's first failed workflow task, or ""."""
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            failure = event.workflow_task_failed_event_attributes.failure
+            return f"{failure.application_failure_info.type}: {failure.message}"
+    return ""
+
+
+def test_the_workflow_modules_themselves_are_not_passed_through() -> None:
+    """Passing a workflow's module through would skip its re-import into the sandbox, and
+    with it the restricted `datetime`, `random`… its own code calls."""
+    passed = WORKFLOW_RUNNER.restrictions.passthrough_modules
+    assert set(PASSED_THROUGH) <= passed
+    for cls in WORKFLOWS:
+        parts = cls.__module__.split(".")
+        prefixes = {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
+        assert not prefixes & passed, cls.__module__
+    assert not WORKFLOW_RUNNER.restrictions.passthrough_all_modules

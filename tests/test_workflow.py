@@ -283,35 +283,37 @@ async def test_split_part_expires_and_is_reassigned_alone(h: Harness) -> None:
     assert [a.outcome for a in sp_state.assignments] == ["accepted"]
 
 
-async def test_refused_decline_signal_sends_the_program_answer(h: Harness) -> None:
+async def test_each_refused_decline_signal_emails_its_own_answer(h: Harness) -> None:
     await h.partners(partner("1001"))
     handle = await h.start(referral("FT-T-SIGREF"))
     who = await h.assigned(handle)
-    await handle.signal(
-        names.SIGNAL_PARTNER_ACTION,
-        PartnerAction(partner=who, action="decline", reason="customer_prefers_fasttrack_center"),
-    )
-    msg = await h.wait_mail(lambda m: ".1.decline_refused@" in str(m["Message-ID"]))
+    for reason in ("customer_prefers_fasttrack_center", "account_team_declines_partner"):
+        await handle.signal(
+            names.SIGNAL_PARTNER_ACTION,
+            PartnerAction(partner=who, action="decline", reason=reason),
+        )
+
+    def refusals() -> list[str]:
+        return [
+            str(m["Message-ID"])
+            for m in h.sink.messages
+            if "decline_refused@" in str(m["Message-ID"])
+        ]
+
+    msg = await h.wait_mail(lambda m: len(refusals()) == 2)
+    assert len(set(refusals())) == 2
     assert "referrals-1001" in str(msg["To"])
 
 
-async def test_a_new_referral_records_one_patch_and_upserts_only_what_changed(h: Harness) -> None:
-    """v5 (`one-marker-1`): one patch marker (and so one `TemporalChangeVersion` upsert)
-    instead of three, and search-attribute upserts with only the changed attributes."""
+async def test_search_attributes_are_upserted_only_when_they_change(h: Harness) -> None:
     await h.partners(partner("1001"))
-    handle = await h.start(referral("FT-T-ONEMARKER"))
+    handle = await h.start(referral("FT-T-UPSERTS"))
     who = await h.assigned(handle)
     await h.act(handle, "accept", who)
     await h.act(handle, "contacted", who)  # changes no search attribute: no upsert
     await h.act(handle, "complete", who, vas_sold=False)
     await handle.result()
     history = await handle.fetch_history()
-    patches = [
-        e.marker_recorded_event_attributes.marker_name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-        and e.marker_recorded_event_attributes.marker_name == "core_patch"
-    ]
     upserts = [
         sorted(
             e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
@@ -319,7 +321,27 @@ async def test_a_new_referral_records_one_patch_and_upserts_only_what_changed(h:
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
     ]
-    assert len(patches) == 1
-    assert upserts[0] == ["TemporalChangeVersion"]
-    assert len(upserts[1]) == 8  # the first record: every attribute
-    assert upserts[2:] == [["ReferralStatus", "SlaDueAt"], ["PartnerId", "ReferralStatus"]]
+    assert len(upserts[0]) == 7  # the first record: every attribute that has a value
+    assert all(upserts)  # nothing changed: no upsert
+    flat = [key for keys in upserts for key in keys]
+    # status: pending, active, completed; partner: set, unset; SLA due: set, unset
+    assert flat.count("ReferralStatus") == 3
+    assert flat.count("PartnerId") == 2
+    assert flat.count("SlaDueAt") in (0, 2)  # 0: accepted before the clock was published
+
+
+async def test_a_partners_cpor_claim_wins_it_the_customers_next_referral(h: Harness) -> None:
+    await h.partners(partner("1001"), partner("1002"))
+    first = await h.start(referral("FT-T-CLAIM1"))
+    who = await h.assigned(first)
+    other = "1002" if who == "1001" else "1001"
+    for action in ("accept", "contacted", "kickoff", "cpor_claimed"):
+        await h.act(first, action, who)
+    await h.act(first, "complete", who, vas_sold=False)
+    await first.result()
+    # the next referral of the same customer would go to the partner assigned least recently
+    second = await h.start(referral("FT-T-CLAIM2"))
+    assert await h.assigned(second) == who != other
+    state = await h.state(second)
+    explanation = state.assignments[0].explanation
+    assert explanation is not None and explanation.cpor == "chosen"

@@ -3,27 +3,27 @@
 - `WeeklyReportWorkflow`: the SLA report for the seven days before the run, emailed to OPS_EMAIL.
 - `PauseSweepWorkflow`: resume every partner whose pause ended before today (UTC).
 
-Deterministic: the period and "today" come from `workflow.now()` (for a scheduled run, the
-time the schedule started it), every effect is an activity called by name with explicit
-timeouts and retries. The activity names and their argument/result dataclasses live here;
-activities/operations.py imports them from this module (never the other way round).
+The period and "today" come from `workflow.now()` (for a scheduled run, the time the schedule
+started it); every effect is an activity with explicit timeouts and retries.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.operations import OperationsActivities
+    from domain.models import (
+        PauseSweepRequest,
+        PauseSweepResult,
+        WeeklyReportRequest,
+        WeeklyReportResult,
+    )
     from workflows import metrics
 
 WORKFLOW_WEEKLY_REPORT = "WeeklyReportWorkflow"
 WORKFLOW_PAUSE_SWEEP = "PauseSweepWorkflow"
-ACTIVITY_WEEKLY_REPORT = "send_weekly_report"
-ACTIVITY_RESUME_EXPIRED = "resume_expired_pauses"
 
 REPORT_PERIOD = timedelta(days=7)
 
@@ -37,32 +37,12 @@ OPS_RETRY = RetryPolicy(
 OPS_TIMEOUT = timedelta(minutes=2)
 OPS_GIVE_UP = timedelta(hours=6)
 
-
-@dataclass
-class WeeklyReportRequest:
-    since: datetime  # aware, UTC
-    until: datetime  # aware, UTC: the report's "now"
-    run_id: str  # idempotency key of the email (the scheduled workflow's id)
-
-
-@dataclass
-class WeeklyReportResult:
-    message_id: str
-    status: str  # sent | duplicate | failed
-    recipients: list[str] = field(default_factory=list)
-    referrals_total: int = 0
-    error: str = ""
-
-
-@dataclass
-class PauseSweepRequest:
-    today: str  # ISO date (UTC) of the sweep: pauses whose last day is before it end
-
-
-@dataclass
-class PauseSweepResult:
-    today: str  # ISO date (the JSON converter has no plain `date`)
-    resumed: list[str] = field(default_factory=list)
+__all__ = [
+    "PauseSweepResult",
+    "PauseSweepWorkflow",
+    "WeeklyReportResult",
+    "WeeklyReportWorkflow",
+]
 
 
 @workflow.defn(name=WORKFLOW_WEEKLY_REPORT)
@@ -74,10 +54,9 @@ class WeeklyReportWorkflow:
             since=until - REPORT_PERIOD, until=until, run_id=workflow.info().workflow_id
         )
         workflow.set_current_details(f"weekly report {request.since:%Y-%m-%d} – {until:%Y-%m-%d}")
-        result = await workflow.execute_activity(
-            ACTIVITY_WEEKLY_REPORT,
+        result = await workflow.execute_activity_method(
+            OperationsActivities.send_weekly_report,
             request,
-            result_type=WeeklyReportResult,
             start_to_close_timeout=OPS_TIMEOUT,
             schedule_to_close_timeout=OPS_GIVE_UP,
             retry_policy=OPS_RETRY,
@@ -93,10 +72,9 @@ class PauseSweepWorkflow:
     @workflow.run
     async def run(self) -> PauseSweepResult:
         now = workflow.now()
-        result = await workflow.execute_activity(
-            ACTIVITY_RESUME_EXPIRED,
+        result = await workflow.execute_activity_method(
+            OperationsActivities.resume_expired_pauses,
             PauseSweepRequest(today=now.date().isoformat()),
-            result_type=PauseSweepResult,
             start_to_close_timeout=OPS_TIMEOUT,
             schedule_to_close_timeout=OPS_GIVE_UP,
             retry_policy=OPS_RETRY,

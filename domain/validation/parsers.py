@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NoReturn
 
+from domain import names
 from domain.models import (
     REFERRAL_TYPES,
     SEGMENTS,
@@ -173,6 +174,11 @@ def parse_referral(
                 f"letter or digit, got {show(referral_id)}"
             )
         referral_id = referral_id.strip()
+        if names.ends_like_a_part(referral_id):
+            r.fail(
+                f"referral_id must not end in '{names.PART_SUFFIX}' and a number (reserved for "
+                f"split parts), got {show(referral_id)}"
+            )
     type_ = r.code("type", REFERRAL_TYPES, "referral type", None)
     customer = _customer(r)
     workloads = r.codes("workloads", WORKLOADS, "workload", required=True)

@@ -3,9 +3,9 @@
     .venv/bin/python -m tests.histories.record
 
 Runs each path on the time-skipping test server with the real worker, a temporary SQLite
-database and a local SMTP sink, and writes `tests/histories/<path>.json`. Re-record only
-when a change is meant to be incompatible and is guarded by `workflow.patched`: the saved
-files are the proof that new code still replays old histories.
+database and a local SMTP sink, and writes `tests/histories/<path>.<TAG>.json`. The saved
+files are the proof that the code still replays what running workflows recorded (README,
+"Versioning"): after a release, record new files under a new TAG and keep the old ones.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,11 @@ from runtime.temporal import start_test_server
 from tests.factories import partner, referral
 from tests.harness import Harness, harness_settings
 from worker import build_worker
+from workflows.scheduled import PauseSweepWorkflow, WeeklyReportWorkflow
 
 HERE = Path(__file__).parent
-# Bump for every recording after a guarded workflow change; older files stay (they are the
-# proof that running referrals of that shape still replay).
-TAG = "v5"
+# The workflow version the recordings belong to.
+TAG = "v1"
 
 
 def mail_of(kind: str) -> Callable[[Any], bool]:
@@ -46,22 +46,12 @@ async def engagement(h: Harness, handle: Any, who: str) -> list[str]:
 
 
 async def accept_complete(h: Harness) -> list[str]:
-    """The partner acts after each email arrived (the usual pace)."""
     await h.partners(partner("1001"))
     handle = await h.start(referral("FT-H-ACCEPT"))
     who = await h.assigned(handle)
     await h.wait_mail(mail_of("team_assigned"))
     await h.act(handle, "accept", who)
     await h.wait_mail(mail_of("team_accepted"))
-    return await engagement(h, handle, who)
-
-
-async def accept_early(h: Harness) -> list[str]:
-    """Accepted and completed while the assignment was still being published (v3+)."""
-    await h.partners(partner("1001"))
-    handle = await h.start(referral("FT-H-EARLY"))
-    who = await h.assigned(handle)
-    await h.act(handle, "accept", who)
     return await engagement(h, handle, who)
 
 
@@ -81,10 +71,7 @@ async def expiry(h: Harness) -> list[str]:
     await h.partners(partner("1001"), partner("1002"))
     handle = await h.start(referral("FT-H-EXPIRY"))
     await h.assigned(handle)
-    state = await h.state(handle)
-    due = state.assignments[0].due_at
-    assert due is not None
-    await h.env.sleep(due - await h.env.get_current_time() + timedelta(minutes=1))
+    await skip_to(h, (await h.state(handle)).assignments[0].due_at)
     second = await h.assigned(handle, seq=2)
     await h.act(handle, "accept", second)
     await h.act(handle, "complete", second, vas_sold=False)
@@ -109,25 +96,84 @@ async def split(h: Harness) -> list[str]:
     return ids
 
 
-async def escalation(h: Harness) -> list[str]:
+async def escalate_retry(h: Harness) -> list[str]:
     handle = await h.start(referral("FT-H-ESCALATE"))
     await h.until(handle, lambda s: s.status == "escalated")
     await h.partners(partner("1001"))
     await h.operate(handle, "retry", "directory fixed")
     who = await h.assigned(handle)
+    await h.act(handle, "accept", who)
+    await h.act(handle, "complete", who, vas_sold=False)
+    await handle.result()
+    return [handle.id]
+
+
+async def cancel(h: Harness) -> list[str]:
+    await h.partners(partner("1001"))
+    handle = await h.start(referral("FT-H-CANCEL"))
+    await h.assigned(handle)
     await h.operate(handle, "cancel", "customer withdrew")
     await handle.result()
-    del who
     return [handle.id]
+
+
+async def contact_overdue(h: Harness) -> list[str]:
+    await h.partners(partner("1001"))
+    handle = await h.start(referral("FT-H-OVERDUE"))
+    who = await h.assigned(handle)
+    await h.act(handle, "accept", who)
+    state = await h.until(handle, lambda s: s.milestones.contact_due_at is not None)
+    await skip_to(h, state.milestones.contact_due_at)
+    await h.until(handle, lambda s: s.milestones.contact_overdue)
+    return await engagement(h, handle, who)
+
+
+async def decline_after_accept(h: Harness) -> list[str]:
+    await h.partners(partner("1001"), partner("1002"))
+    handle = await h.start(referral("FT-H-LATEDECLINE"))
+    first = await h.assigned(handle)
+    await h.act(handle, "accept", first)
+    await h.act(handle, "decline", first, reason="legal_or_political")
+    second = await h.assigned(handle, seq=2)
+    await h.act(handle, "accept", second)
+    await h.act(handle, "complete", second, vas_sold=False)
+    await handle.result()
+    return [handle.id]
+
+
+async def weekly_report(h: Harness) -> list[str]:
+    handle = await h.client.start_workflow(
+        WeeklyReportWorkflow.run, id="weekly-report-H", task_queue=h.settings.task_queue
+    )
+    await handle.result()
+    return [handle.id]
+
+
+async def pause_sweep(h: Harness) -> list[str]:
+    await h.partners(partner("1001", paused_until=date(2026, 1, 1)))
+    handle = await h.client.start_workflow(
+        PauseSweepWorkflow.run, id="pause-sweep-H", task_queue=h.settings.task_queue
+    )
+    await handle.result()
+    return [handle.id]
+
+
+async def skip_to(h: Harness, when: datetime | None) -> None:
+    assert when is not None
+    await h.env.sleep(when - await h.env.get_current_time() + timedelta(minutes=1))
 
 
 PATHS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
     "accept_complete": accept_complete,
-    "accept_early": accept_early,
     "decline_reassign": decline_reassign,
     "expiry": expiry,
     "split": split,
-    "escalation": escalation,
+    "escalate_retry": escalate_retry,
+    "cancel": cancel,
+    "contact_overdue": contact_overdue,
+    "decline_after_accept": decline_after_accept,
+    "weekly_report": weekly_report,
+    "pause_sweep": pause_sweep,
 }
 
 

@@ -2,7 +2,7 @@
 audit of changes made through the portal's pages; an index for the newest-first lists.
 
 Revision ID: 0005
-Revises: 0003 (0004 once CPOR claims land: set down_revision to "0004" when merging)
+Revises: 0004
 Create Date: 2026-12-04 22:30:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,224 @@
+"""How a referral's live state changes: pure functions over `ReferralState`.
+
+The workflow decides *when* (timers, updates, signals) and calls these to decide *what*; each
+change is written to the state's history with who did it and why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from domain.models import (
+    Action,
+    ActionResult,
+    Assignment,
+    Completion,
+    HistoryEntry,
+    MatchExplanation,
+    Milestones,
+    OperatorAction,
+    Outcome,
+    PartnerAction,
+    PartnerContact,
+    PartRef,
+    ReferralInput,
+    ReferralState,
+    ReferralSummary,
+    Status,
+)
+
+SYSTEM = "system"
+SLA_TIMER = "sla-timer"
+
+
+def new_state(inp: ReferralInput, workflow_id: str, at: datetime) -> ReferralState:
+    """The state of a referral (or split part) just started."""
+    r = inp.referral
+    return ReferralState(
+        referral_id=r.referral_id,
+        workflow_id=workflow_id,
+        parent_id=inp.parent_id,
+        type=r.type,
+        workloads=list(inp.workloads or r.workloads),
+        status=Status.PENDING,
+        customer_country=r.customer.country,
+        seats=r.customer.seats,
+        created_at=at,
+    )
+
+
+def summary(state: ReferralState, ended_at: datetime) -> ReferralSummary:
+    """What the workflow returns when it ends."""
+    return ReferralSummary(
+        referral_id=state.referral_id,
+        status=state.status,
+        assignments=state.assignments,
+        parts=state.parts,
+        completion=state.completion,
+        started_at=state.created_at,
+        ended_at=ended_at,
+        time_to_accept_seconds=time_to_accept(state),
+    )
+
+
+def log(
+    state: ReferralState, at: datetime, actor: str, action: str, detail: str = "", **kw: bool
+) -> None:
+    state.history.append(HistoryEntry(at, actor, action, detail, refused=kw.get("refused", False)))
+
+
+def assign(
+    state: ReferralState, partner: PartnerContact, explanation: MatchExplanation, at: datetime
+) -> Assignment:
+    """A new pending assignment to `partner`; its SLA clock starts with the notification."""
+    a = _assignment(state, partner, explanation, at)
+    state.status = Status.PENDING
+    state.escalation = ""
+    why = "claiming partner of record" if explanation.cpor == "chosen" else "ranked first"
+    log(state, at, SYSTEM, "assigned", f"assigned to {partner.mpn_id} ({why})")
+    return a
+
+
+def release(
+    state: ReferralState, partner: PartnerContact, explanation: MatchExplanation, at: datetime
+) -> None:
+    """Cancelled while matching: the partner the match reserved is recorded as withdrawn, which
+    gives its capacity back."""
+    a = _assignment(state, partner, explanation, at)
+    withdraw(a, at, "cancelled while matching")
+    log(state, at, SYSTEM, "released", f"{partner.mpn_id} released: cancelled while matching")
+
+
+def withdraw(a: Assignment, at: datetime, reason: str) -> None:
+    a.outcome, a.decided_at, a.reason = Outcome.WITHDRAWN, at, reason
+
+
+def notified(a: Assignment, at: datetime, due_at: datetime) -> None:
+    a.notified_at, a.due_at = at, due_at
+
+
+def expire(state: ReferralState, a: Assignment, at: datetime) -> None:
+    a.outcome, a.decided_at, a.reason = Outcome.EXPIRED, at, "no answer within the SLA"
+    log(state, at, SLA_TIMER, "expired", f"{a.partner} did not answer by the deadline")
+
+
+def escalate(state: ReferralState, explanation: MatchExplanation, at: datetime) -> str:
+    """Nobody eligible: escalated to operations; returns why, in words."""
+    removed = ", ".join(f"{k} {v}" for k, v in explanation.removed.items() if v)
+    found = f"{explanation.candidates} partners considered, removed by: {removed or 'nothing'}"
+    why = f"{explanation.note or 'no eligible partner'} ({found})"
+    state.status = Status.ESCALATED
+    state.escalation = why
+    log(state, at, SYSTEM, "escalated", why)
+    return why
+
+
+def contact_overdue(state: ReferralState, partner: str, at: datetime) -> None:
+    state.milestones.contact_overdue = True
+    log(state, at, SLA_TIMER, "contact_overdue", f"{partner} has not recorded contact")
+
+
+def apply_partner_action(
+    state: ReferralState, name: Action, action: PartnerAction, at: datetime
+) -> ActionResult:
+    """Apply an action the policy allowed (`domain.policy.check_partner_action`)."""
+    a = state.current
+    assert a is not None
+    actor = f"partner:{action.partner}"
+    m = state.milestones
+    if name == Action.ACCEPT:
+        a.outcome, a.decided_at, a.accepted_at = Outcome.ACCEPTED, at, at
+        state.status = Status.ACTIVE
+        log(state, at, actor, "accepted")
+    elif name == Action.DECLINE:
+        a.outcome, a.decided_at = Outcome.DECLINED, at
+        a.reason, a.note = action.reason, action.note
+        state.status = Status.PENDING
+        state.milestones = Milestones()
+        log(
+            state,
+            at,
+            actor,
+            "declined",
+            action.reason + (f": {action.note}" if action.note else ""),
+        )
+    elif name == Action.CONTACTED:
+        m.contacted_at, m.contact_overdue = at, False
+        log(state, at, actor, "contacted", action.note)
+    elif name == Action.KICKOFF:
+        m.kickoff_at = at
+        log(state, at, actor, "kickoff", action.note)
+    elif name == Action.CPOR_CLAIMED:
+        m.cpor_claimed_at = at
+        log(state, at, actor, "cpor_claimed", action.note)
+    elif name == Action.COMPLETE:
+        a.outcome, a.decided_at = Outcome.COMPLETED, at
+        state.completion = Completion(
+            vas_sold=bool(action.vas_sold),
+            vas_value=action.vas_value,
+            notes=action.notes,
+            completed_at=at,
+        )
+        state.status = Status.COMPLETED
+        log(state, at, actor, "completed", "VAS sold" if action.vas_sold else "no VAS")
+    return ActionResult(state.workflow_id, state.status, f"{name} recorded")
+
+
+def apply_operator_action(state: ReferralState, op: OperatorAction, at: datetime) -> ActionResult:
+    """Apply an operator action the policy allowed (`domain.policy.check_operator_action`)."""
+    if op.action == Action.RETRY:
+        state.status = Status.PENDING
+        state.escalation = ""
+        log(state, at, op.operator, "retry", op.reason or "matching again")
+    else:
+        a = state.current
+        if a is not None:
+            withdraw(a, at, "cancelled")
+        state.status = Status.CANCELLED
+        state.cancel_reason = op.reason
+        log(state, at, op.operator, "cancelled", op.reason)
+    return ActionResult(state.workflow_id, state.status, f"{op.action} recorded")
+
+
+def part_changed(state: ReferralState, part: PartRef, at: datetime) -> None:
+    for p in state.parts:
+        if p.workflow_id == part.workflow_id:
+            p.status, p.partner = part.status, part.partner
+            log(state, at, SYSTEM, "part_changed", f"{p.workflow_id} is {p.status}")
+
+
+def parts_settled(state: ReferralState) -> bool:
+    """Every part completed or cancelled: an escalated part keeps its parent open."""
+    return bool(state.parts) and all(p.status in Status.CLOSED for p in state.parts)
+
+
+def close_split(state: ReferralState, at: datetime) -> None:
+    """The parent of settled parts: completed when any part was, else cancelled."""
+    if any(p.status == Status.COMPLETED for p in state.parts):
+        state.status = Status.COMPLETED
+        log(state, at, SYSTEM, "completed", "every part is completed or cancelled")
+    else:
+        state.status = Status.CANCELLED
+        log(state, at, SYSTEM, "cancelled", "every part was cancelled")
+
+
+def time_to_accept(state: ReferralState) -> float | None:
+    first = next((a for a in state.assignments if a.accepted_at is not None), None)
+    if first is None or first.accepted_at is None:
+        return None
+    return (first.accepted_at - (first.notified_at or first.assigned_at)).total_seconds()
+
+
+def _assignment(
+    state: ReferralState, partner: PartnerContact, explanation: MatchExplanation, at: datetime
+) -> Assignment:
+    a = Assignment(
+        seq=len(state.assignments) + 1,
+        partner=partner.mpn_id,
+        partner_name=partner.name,
+        outcome=Outcome.PENDING,
+        assigned_at=at,
+        explanation=explanation,
+    )
+    state.assignments.append(a)
+    return a
