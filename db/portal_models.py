@@ -1,11 +1,11 @@
-"""Tables of the portal's web sign-in: sessions, emailed sign-in links, the sign-in requests
-that rate limits count, and the audit of what people changed through the portal's pages."""
+"""Tables of the portal's web sign-in: sessions, emailed sign-in links, and the sign-in
+requests that rate limits count (changes made in the pages go to the directory audit)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models import Base, ReferralRecord, TZDateTime
@@ -54,20 +54,6 @@ class SignInRequest(Base):
     email: Mapped[str] = mapped_column(String(320))
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(TZDateTime)
-
-
-class PortalAudit(Base):
-    """Who changed what through the portal's pages (profile edits, pauses, API tokens)."""
-
-    __tablename__ = "portal_audit"
-    __table_args__ = (Index("ix_portal_audit_mpn_id_at", "mpn_id", "at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(TZDateTime)
-    actor: Mapped[str] = mapped_column(String(320))
-    mpn_id: Mapped[str] = mapped_column(String(32))
-    action: Mapped[str] = mapped_column(String(40))
-    detail: Mapped[str] = mapped_column(Text)
 
 
 # The portal's lists are newest first: an index lets them read one page, not sort every row.

@@ -1,5 +1,5 @@
 """The portal's web sign-in records: emailed single-use links, server-side sessions with idle
-and absolute expiry, the counts behind the sign-in rate limits, and the portal audit."""
+and absolute expiry, and the counts behind the sign-in rate limits."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from db.audit import Actor
 from db.engine import run_write
-from db.portal_models import PortalAudit, PortalSession, SignInLink, SignInRequest
+from db.portal_models import PortalSession, SignInLink, SignInRequest
 
 LINK_LIFETIME = timedelta(minutes=15)
 SESSION_IDLE = timedelta(hours=2)
@@ -35,22 +36,17 @@ class Viewer:
     csrf: str
 
     @property
-    def actor(self) -> str:
-        return f"{self.role}:{self.email}"
+    def actor(self) -> Actor:
+        """Who the directory audit records: "operator:EMAIL" or "partner:MPN (EMAIL)"."""
+        if self.role == "operator":
+            return Actor(f"operator:{self.email}"[:128])
+        return Actor(f"partner:{self.mpn_id} ({self.email})"[:128])
 
 
 @dataclass(frozen=True)
 class LinkUse:
     email: str
     next_path: str
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    at: datetime
-    actor: str
-    action: str
-    detail: str
 
 
 class PortalStore:
@@ -190,24 +186,3 @@ class PortalStore:
             )
 
         await run_write(self._sessionmaker, work)
-
-    # -- audit -------------------------------------------------------------------------------
-
-    async def audit(self, actor: str, mpn_id: str, action: str, detail: str, now: datetime) -> None:
-        def work(session: Session) -> None:
-            session.add(
-                PortalAudit(at=now, actor=actor, mpn_id=mpn_id, action=action, detail=detail)
-            )
-
-        await run_write(self._sessionmaker, work)
-
-    async def audit_of(self, mpn_id: str, limit: int = 20) -> list[AuditRow]:
-        stmt = (
-            select(PortalAudit)
-            .where(PortalAudit.mpn_id == mpn_id)
-            .order_by(PortalAudit.at.desc(), PortalAudit.id.desc())
-            .limit(limit)
-        )
-        async with self._sessionmaker() as session:
-            rows = await session.scalars(stmt)
-            return [AuditRow(r.at, r.actor, r.action, r.detail) for r in rows]

@@ -20,6 +20,7 @@ from db.reports import build_report
 from domain.models import OperatorAction, ReferralState, Status
 from portal.auth import Portal, PortalDep
 from portal.gateway import load, run_update
+from portal.profile_pages import recent_changes
 from portal.render import render
 from portal.schemas import ApiError
 from portal.session import OperatorViewer, PageProblem, checked_form, page_not_found
@@ -196,7 +197,7 @@ async def _partner_page(
         errors={"until": error} if error else {},
         paused=record.profile.paused_until is not None and record.profile.paused_until >= today,
         max_pause=(today + timedelta(days=90)).isoformat(),
-        audit=await portal.store.audit_of(mpn_id),
+        audit=await recent_changes(portal, mpn_id),
     )
 
 
@@ -220,17 +221,14 @@ async def partner_action(
         raise page_not_found()
     now = datetime.now(UTC)
     if action == "token":
-        token = await portal.tokens.issue(mpn_id, now)
-        await portal.store.audit(viewer.actor, mpn_id, "token_issued", "", now)
+        token = await portal.tokens.issue(mpn_id, now, viewer.actor)
         message = "New API token. Copy it now: it is shown only once."
         return await _partner_page(request, portal, mpn_id, message, token)
     if action == "revoke":
-        n = await portal.tokens.revoke(mpn_id, now)
-        await portal.store.audit(viewer.actor, mpn_id, "tokens_revoked", f"{n} revoked", now)
+        n = await portal.tokens.revoke(mpn_id, now, viewer.actor)
         done = f"{n} API token(s) revoked."
     elif action == "resume":
-        await portal.directory.resume(mpn_id, now)
-        await portal.store.audit(viewer.actor, mpn_id, "resume", "", now)
+        await portal.directory.resume(mpn_id, now, viewer.actor)
         done = "Referrals resumed."
     else:
         try:
@@ -247,8 +245,7 @@ async def partner_action(
                 error="Choose a day after today and at most 90 days ahead.",
                 status_code=422,
             )
-        await portal.directory.pause(mpn_id, until, now)
-        await portal.store.audit(viewer.actor, mpn_id, "pause", f"until {until}", now)
+        await portal.directory.pause(mpn_id, until, now, viewer.actor)
         done = f"Referrals paused until {until.isoformat()}."
     return RedirectResponse(f"/ops/partners/{quote(mpn_id)}?done={quote(done)}", status_code=303)
 

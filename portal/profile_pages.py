@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from db.audit import DirectoryAudit, DirectoryEventRow
 from db.directory import PartnerRecord
 from domain.models import PartnerProfile
 from domain.validation import (
@@ -35,6 +36,11 @@ DONE = {
     "resume": "Referrals resumed.",
 }
 _SPLIT = re.compile(r"[\s,;]+")
+
+
+async def recent_changes(portal: Portal, mpn_id: str) -> list[DirectoryEventRow]:
+    """The partner's last directory changes (profile, pauses, tokens), newest first."""
+    return list(reversed(await DirectoryAudit(portal.sessions).list(mpn_id=mpn_id, limit=20)))
 
 
 async def _record(portal: Portal, mpn_id: str) -> PartnerRecord:
@@ -81,7 +87,7 @@ async def _page(
         paused=record.profile.paused_until is not None and record.profile.paused_until >= today,
         min_pause=(today + timedelta(days=1)).isoformat(),
         max_pause=(today + MAX_PAUSE).isoformat(),
-        audit=await portal.store.audit_of(mpn_id),
+        audit=await recent_changes(portal, mpn_id),
     )
 
 
@@ -167,22 +173,8 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
     except ValidationError as err:
         return await _page(request, portal, viewer.mpn_id, values, {}, str(err), "bad", 422)
     now = datetime.now(UTC)
-    changes = _changes(old, new)
-    if changes:
-        await portal.directory.upsert([new], now)
-        await portal.store.audit(
-            viewer.actor, viewer.mpn_id, "profile_edit", "; ".join(changes), now
-        )
+    await portal.directory.upsert([new], now, viewer.actor)  # audited when it changed
     return RedirectResponse("/profile?done=profile", status_code=303)
-
-
-def _changes(old: PartnerProfile, new: PartnerProfile) -> list[str]:
-    out = []
-    for key in ("languages", "segments", "min_seats", "max_seats", "countries"):
-        before, after = getattr(old, key), getattr(new, key)
-        if before != after:
-            out.append(f"{key}: {before} -> {after}")
-    return out
 
 
 @router.post("/profile/pause", response_class=HTMLResponse)
@@ -212,10 +204,7 @@ async def pause(request: Request, portal: PortalDep, viewer: PartnerViewer) -> R
             status_code=422,
         )
     now = datetime.now(UTC)
-    await portal.directory.pause(viewer.mpn_id, until, now)
-    await portal.store.audit(
-        viewer.actor, viewer.mpn_id, "pause", f"until {until.isoformat()}", now
-    )
+    await portal.directory.pause(viewer.mpn_id, until, now, viewer.actor)
     return RedirectResponse("/profile?done=pause", status_code=303)
 
 
@@ -224,6 +213,5 @@ async def resume(request: Request, portal: PortalDep, viewer: PartnerViewer) -> 
     assert viewer.mpn_id is not None
     await checked_form(request, viewer)
     now = datetime.now(UTC)
-    await portal.directory.resume(viewer.mpn_id, now)
-    await portal.store.audit(viewer.actor, viewer.mpn_id, "resume", "", now)
+    await portal.directory.resume(viewer.mpn_id, now, viewer.actor)
     return RedirectResponse("/profile?done=resume", status_code=303)

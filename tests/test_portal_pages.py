@@ -175,7 +175,8 @@ async def test_profile_edits_are_validated_audited_and_pause_is_bounded(
     assert record.profile.languages == ["en", "fr"] and "education" in record.profile.segments
     assert record.profile.countries == ["AT", "CH"] and record.profile.max_seats is None
     assert (
-        "profile edit by partner:referrals-2004@partner.example" in (await web.get("/profile")).text
+        "profile updated by partner:2004 (referrals-2004@partner.example)"
+        in (await web.get("/profile")).text
     )
     far = (date.today() + timedelta(days=91)).isoformat()
     assert (await web.post("/profile/pause", data={"csrf": csrf, "until": far})).status_code == 422

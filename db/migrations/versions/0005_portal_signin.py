@@ -1,5 +1,5 @@
-"""Portal web sign-in: sessions, emailed sign-in links, sign-in requests (rate limits) and the
-audit of changes made through the portal's pages; an index for the newest-first lists.
+"""Portal web sign-in: sessions, emailed sign-in links, sign-in requests (rate limits); an
+index for the newest-first lists.
 
 Revision ID: 0005
 Revises: 0004
@@ -58,24 +58,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_portal_signin_requests_client_at", "portal_signin_requests", ["client", "at"]
     )
-    op.create_table(
-        "portal_audit",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(length=320), nullable=False),
-        sa.Column("mpn_id", sa.String(length=32), nullable=False),
-        sa.Column("action", sa.String(length=40), nullable=False),
-        sa.Column("detail", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_index("ix_portal_audit_mpn_id_at", "portal_audit", ["mpn_id", "at"])
     op.create_index("ix_referrals_created_at", "referrals", ["created_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_referrals_created_at", table_name="referrals")
-    op.drop_index("ix_portal_audit_mpn_id_at", table_name="portal_audit")
-    op.drop_table("portal_audit")
     op.drop_index("ix_portal_signin_requests_client_at", table_name="portal_signin_requests")
     op.drop_index("ix_portal_signin_requests_email_at", table_name="portal_signin_requests")
     op.drop_table("portal_signin_requests")
