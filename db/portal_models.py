@@ -57,4 +57,4 @@ class SignInRequest(Base):
 
 
 # The portal's lists are newest first: an index lets them read one page, not sort every row.
-Index("ix_referrals_created_at", ReferralRecord.created_at)
+Index("ix_referrals_created_at", ReferralRecord.created_at, ReferralRecord.workflow_id)

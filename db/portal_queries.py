@@ -161,12 +161,18 @@ class PortalQueries:
     async def _page(
         session: AsyncSession, base: Select[Any], page: int, per_page: int
     ) -> tuple[int, list[Any]]:
-        total = await session.scalar(base.with_only_columns(func.count()).order_by(None))
-        stmt = (
-            base.order_by(ReferralRecord.created_at.desc(), ReferralRecord.workflow_id.desc())
+        counted = base.with_only_columns(func.count()).select_from(ReferralRecord)
+        total = await session.scalar(counted.order_by(None))
+        order = (ReferralRecord.created_at.desc(), ReferralRecord.workflow_id.desc())
+        # Page the ids first (the index walks past the offset without reading rows), then
+        # read the page's rows.
+        ids = (
+            base.with_only_columns(ReferralRecord.workflow_id)
+            .order_by(*order)
             .limit(per_page)
             .offset((page - 1) * per_page)
         )
+        stmt = base.where(ReferralRecord.workflow_id.in_(ids.scalar_subquery())).order_by(*order)
         rows = (await session.execute(stmt)).all()
         return int(total or 0), list(rows)
 

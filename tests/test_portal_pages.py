@@ -211,6 +211,9 @@ async def test_operator_retries_an_escalation_and_reads_every_page(
     assert any(OPERATOR in e.actor or OPERATOR in e.detail for e in state.history), state.history
     for path in ("/ops/referrals?overdue=yes", "/ops/referrals?partner=2005", "/ops/partners"):
         assert (await web.get(path)).status_code == 200, path
+    assert rid in (await web.get("/ops/referrals")).text
+    assert rid in (await web.get("/ops/referrals", params={"partner": "2005"})).text
+    assert rid not in (await web.get("/ops/referrals", params={"status": "completed"})).text
     detail = await web.get("/ops/partners/2005")
     assert detail.status_code == 200
     issued = await web.post("/ops/partners/2005/token", data={"csrf": csrf_of(detail.text)})

@@ -58,7 +58,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_portal_signin_requests_client_at", "portal_signin_requests", ["client", "at"]
     )
-    op.create_index("ix_referrals_created_at", "referrals", ["created_at"])
+    op.create_index("ix_referrals_created_at", "referrals", ["created_at", "workflow_id"])
 
 
 def downgrade() -> None:
