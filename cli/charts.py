@@ -1,18 +1,62 @@
-"""Inline SVG bar charts for the HTML report (no JavaScript, no network)."""
+"""Horizontal bar charts for the HTML report: the geometry here, the SVG in
+templates/report/_chart.html.j2 (no JavaScript, no network)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from html import escape
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 PALETTE = ("#2f6fb3", "#d9822b", "#c23030", "#7a7a7a", "#3a9a5b")
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    undefined=StrictUndefined,
+    autoescape=select_autoescape(enabled_extensions=("html.j2",)),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
 @dataclass(frozen=True)
 class Series:
     name: str
     color: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    x: float
+    width: float
+    color: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Row:
+    y: int
+    label: str
+    segments: list[Segment]
+    total_x: float
+    total: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart laid out in SVG units; `rows` empty means "no data"."""
+
+    title: str
+    width: int = 0
+    height: int = 0
+    label_w: int = 300
+    bar_w: int = 400
+    axis_y: int = 0
+    scale: str = ""
+    rows: list[Row] = field(default_factory=list)
+    legend: list[Series] = field(default_factory=list)
 
 
 def _fmt(value: float) -> str:
@@ -23,6 +67,43 @@ def _short(label: str, limit: int = 42) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
+def layout(
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[Sequence[float]],
+    series: Sequence[Series],
+    unit: str = "",
+    maximum: float | None = None,
+) -> Chart:
+    """Horizontal (stacked) bars: one row per label, one segment per series."""
+    if not labels:
+        return Chart(title)
+    label_w, bar_w, row_h, top = 300, 400, 26, 8
+    totals = [sum(v) for v in values]
+    scale_max = maximum if maximum is not None else max(max(totals), 1)
+    rows = []
+    for i, (label, row) in enumerate(zip(labels, values, strict=True)):
+        x = float(label_w)
+        segments = []
+        for value, s in zip(row, series, strict=True):
+            w = bar_w * value / scale_max if scale_max else 0
+            if w > 0:
+                segments.append(Segment(x, w, s.color, f"{s.name}: {_fmt(value)}{unit}"))
+            x += w
+        rows.append(Row(top + i * row_h, _short(label), segments, x, f"{_fmt(totals[i])}{unit}"))
+    return Chart(
+        title=title,
+        width=label_w + bar_w + 90,
+        height=top + row_h * len(labels) + 30,
+        label_w=label_w,
+        bar_w=bar_w,
+        axis_y=top + row_h * len(labels) + 4,
+        scale=f"{_fmt(scale_max)}{unit}",
+        rows=rows,
+        legend=list(series) if len(series) > 1 else [],
+    )
+
+
 def bar_chart(
     title: str,
     labels: Sequence[str],
@@ -31,56 +112,7 @@ def bar_chart(
     unit: str = "",
     maximum: float | None = None,
 ) -> str:
-    """Horizontal (stacked) bars: one row per label, one segment per series."""
-    if not labels:
-        return (
-            f'<figure><figcaption>{escape(title)}</figcaption><p class="empty">no data</p></figure>'
-        )
-    label_w, bar_w, row_h, top = 300, 400, 26, 8
-    totals = [sum(v) for v in values]
-    scale_max = maximum if maximum is not None else max(max(totals), 1)
-    height = top + row_h * len(labels) + 30
-    width = label_w + bar_w + 90
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
-    ]
-    for i, (label, row) in enumerate(zip(labels, values, strict=True)):
-        y = top + i * row_h
-        parts.append(
-            f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end" class="lbl">'
-            f"{escape(_short(label))}</text>"
-        )
-        x = float(label_w)
-        for value, s in zip(row, series, strict=True):
-            w = bar_w * value / scale_max if scale_max else 0
-            if w > 0:
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" '
-                    f'fill="{s.color}"><title>{escape(s.name)}: {_fmt(value)}{unit}</title></rect>'
-                )
-            x += w
-        parts.append(
-            f'<text x="{x + 6:.1f}" y="{y + 16}" class="val">{_fmt(totals[i])}{unit}</text>'
-        )
-    axis_y = top + row_h * len(labels) + 4
-    parts.append(
-        f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + bar_w}" y2="{axis_y}" '
-        'stroke="#999" stroke-width="1"/>'
-    )
-    parts.append(f'<text x="{label_w}" y="{axis_y + 16}" class="val">0</text>')
-    parts.append(
-        f'<text x="{label_w + bar_w}" y="{axis_y + 16}" text-anchor="end" class="val">'
-        f"{_fmt(scale_max)}{unit}</text>"
-    )
-    parts.append("</svg>")
-    legend = ""
-    if len(series) > 1:
-        legend = (
-            '<div class="legend">'
-            + "".join(
-                f'<span><i style="background:{s.color}"></i>{escape(s.name)}</span>' for s in series
-            )
-            + "</div>"
-        )
-    return f"<figure><figcaption>{escape(title)}</figcaption>{''.join(parts)}{legend}</figure>"
+    """The chart as an HTML `<figure>` with inline SVG."""
+    chart = layout(title, labels, values, series, unit, maximum)
+    macros = env.get_template("report/_chart.html.j2").module
+    return str(macros.chart(chart))  # type: ignore[attr-defined]

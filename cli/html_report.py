@@ -1,32 +1,27 @@
-"""The report as one self-contained HTML page (inline CSS and SVG charts, nothing fetched)."""
+"""The report as one self-contained HTML page (inline CSS and SVG charts, nothing fetched):
+the figures are laid out here, the page is templates/report/page.html.j2."""
 
 from __future__ import annotations
 
-from html import escape
+from dataclasses import dataclass
+from typing import Any
 
-from cli.charts import PALETTE, Series, bar_chart
+from cli.charts import PALETTE, Chart, Series, env, layout
 from cli.output import when
-from cli.report_sections import render_guide_html
+from cli.report_sections import guide_view
 from db.reports import Report
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
-max-width:1000px;color:#222;padding:0 1rem}
-h1{font-size:1.5rem;margin-bottom:.2rem}.sub{color:#666;margin-top:0}
-.kpis{display:flex;flex-wrap:wrap;gap:1rem;margin:1.5rem 0}
-.kpi{border:1px solid #ddd;border-radius:8px;padding:.8rem 1.2rem;min-width:140px}
-.kpi b{display:block;font-size:1.6rem}.kpi span{color:#666;font-size:.85rem}
-figure{margin:1.5rem 0}figcaption{font-weight:600;margin-bottom:.4rem}
-svg .lbl{font-size:12px;fill:#333}svg .val{font-size:11px;fill:#555}
-.legend span{margin-right:1rem;font-size:.85rem}
-.legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:-1px}
-.empty{color:#888}table{border-collapse:collapse;font-size:.9rem}
-td,th{border-bottom:1px solid #eee;padding:.3rem .8rem;text-align:left}
-"""
 
+@dataclass(frozen=True)
+class ReportView:
+    """What the report templates show: key figures, charts, the status table."""
 
-def _kpi(value: str, label: str) -> str:
-    return f'<div class="kpi"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
+    since: str
+    generated: str
+    kpis: list[tuple[str, str]]
+    charts: list[Chart]
+    statuses: list[tuple[str, int]]
+    guide: dict[str, Any]  # the guide's questions answered (cli/report_sections.py)
 
 
 def _pct(value: float | None) -> str:
@@ -44,10 +39,10 @@ def _partner_label(mpn: str, names: dict[str, str]) -> str:
     return f"{name} ({mpn})" if name else mpn
 
 
-def render_html(r: Report, names: dict[str, str]) -> str:
+def report_view(r: Report, names: dict[str, str]) -> ReportView:
     accepted, declined, expired = PALETTE[0], PALETTE[1], PALETTE[2]
     partners = list(r.acceptance_rate_by_partner.items())
-    by_partner = bar_chart(
+    by_partner = layout(
         "Acceptance by partner (assignments by outcome)",
         [_partner_label(mpn, names) for mpn, _ in partners],
         [
@@ -66,14 +61,14 @@ def render_html(r: Report, names: dict[str, str]) -> str:
             Series("awaiting answer", "#b8c4d0"),
         ],
     )
-    declines = bar_chart(
+    declines = layout(
         "Declines by reason",
         [reason.replace("_", " ") for reason in r.declines_by_reason],
         [[n] for n in r.declines_by_reason.values()],
         [Series("declines", declined)],
     )
     sla_pct = r.answered_within_sla_pct
-    sla = bar_chart(
+    sla = layout(
         "SLA compliance (answers within the response window)",
         [] if sla_pct is None else ["answered in time", "late or expired"],
         [] if sla_pct is None else [[sla_pct, 0.0], [0.0, 100 - sla_pct]],
@@ -81,38 +76,28 @@ def render_html(r: Report, names: dict[str, str]) -> str:
         unit="%",
         maximum=100,
     )
-    ages = bar_chart(
+    ages = layout(
         "Open referrals by age",
         list(r.open_by_age),
         [[n] for n in r.open_by_age.values()],
         [Series("open", PALETTE[3])],
     )
-    statuses = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td></tr>" for k, v in r.by_status.items())
-    since = f" since {when(r.since)}" if r.since else ""
-    kpis = "".join(
-        [
-            _kpi(str(r.referrals_total), "referrals"),
-            _kpi(_pct(sla_pct), "answered within SLA"),
-            _kpi(str(r.expiries), "expired assignments"),
-            _kpi(str(r.escalations), "escalations"),
-            _kpi(_hours(r.time_to_accept_median_hours), "median time to accept"),
-            _kpi(_hours(r.time_to_accept_p90_hours), "p90 time to accept"),
-        ]
+    return ReportView(
+        since=f" since {when(r.since)}" if r.since else "",
+        generated=when(r.generated_at),
+        kpis=[
+            (str(r.referrals_total), "referrals"),
+            (_pct(sla_pct), "answered within SLA"),
+            (str(r.expiries), "expired assignments"),
+            (str(r.escalations), "escalations"),
+            (_hours(r.time_to_accept_median_hours), "median time to accept"),
+            (_hours(r.time_to_accept_p90_hours), "p90 time to accept"),
+        ],
+        charts=[by_partner, declines, sla, ages],
+        statuses=list(r.by_status.items()),
+        guide=guide_view(r, names),
     )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>FastTrack referrals report</title><style>{_CSS}</style></head>
-<body>
-<h1>FastTrack partner referrals</h1>
-<p class="sub">Report{escape(since)} · generated {escape(when(r.generated_at))}</p>
-<div class="kpis">{kpis}</div>
-{by_partner}
-{declines}
-{sla}
-{ages}
-<h2>Referrals by status</h2>
-<table><tr><th>status</th><th>referrals</th></tr>{statuses}</table>
-{render_guide_html(r, names)}
-</body></html>
-"""
+
+
+def render_html(r: Report, names: dict[str, str]) -> str:
+    return env.get_template("report/page.html.j2").render(report=report_view(r, names))

@@ -127,6 +127,7 @@ class PartnerProfile:
     timezone: str = "UTC"
     paused_until: date | None = None
     max_open_referrals: int | None = None
+    portal_users: list[str] = field(default_factory=list)  # who else may sign in to the portal
 
     def countries_served(self) -> set[str]:
         return {self.home_country, *self.countries}

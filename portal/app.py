@@ -9,15 +9,20 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from portal import pages
+from portal import operator_pages, pages, partner_pages, profile_pages, signin
+from portal.admin_api import admin_api
 from portal.auth import Portal
-from portal.routes import UNAVAILABLE, admin_api, partner_api, unavailable
+from portal.gateway import UNAVAILABLE, unavailable
+from portal.partner_api import partner_api
+from portal.render import STATIC_DIR, SecurityHeaders, render
 from portal.schemas import ApiError, Health
+from portal.session import PageProblem, SignInRequired, on_page_problem, on_sign_in_required
 from runtime.settings import Settings
 
 log = logging.getLogger("fasttrack.portal")
@@ -56,18 +61,33 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
     return code, "; ".join(parts) or "invalid request"
 
 
+def _is_page(request: Request) -> bool:
+    """A browser page (HTML answers), not the JSON API."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/openapi", "/docs", "/healthz", "/static/"))
+
+
+def _problem_page(request: Request, status_code: int, title: str, message: str) -> Response:
+    request.state.viewer = getattr(request.state, "viewer", None)
+    return render(request, "problem", status_code, title=title, message=message, nav="")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(request: Request, exc: Exception) -> ErrorResponse:
         assert isinstance(exc, ApiError)
         return error(exc.status_code, exc.code, exc.message, exc.headers)
 
-    async def on_validation(request: Request, exc: Exception) -> ErrorResponse:
+    async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         code, message = _validation_message(exc)
+        if _is_page(request):
+            return _problem_page(request, 422, "Invalid request", message)
         return error(422, code, message)
 
-    async def on_http(request: Request, exc: Exception) -> ErrorResponse:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if _is_page(request) and exc.status_code in (404, 405):
+            return _problem_page(request, exc.status_code, "Not found", "There is no such page.")
         if exc.status_code == 400:  # FastAPI could not parse the body (not JSON, bad bytes)
             return error(422, "invalid_body", "the body is not valid JSON")
         codes = {404: "not_found", 405: "method_not_allowed"}
@@ -87,6 +107,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return error(500, "internal_error", "the portal failed to answer; operations are told")
 
     app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(PageProblem, on_page_problem)
+    app.add_exception_handler(SignInRequired, on_sign_in_required)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     for exc_type in UNAVAILABLE:
@@ -107,6 +129,12 @@ def create_app(
     app.include_router(partner_api)
     app.include_router(admin_api)
     app.include_router(pages.router)
+    app.include_router(signin.router)
+    app.include_router(partner_pages.router)
+    app.include_router(profile_pages.router)
+    app.include_router(operator_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness")
     async def healthz() -> Health:

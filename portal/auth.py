@@ -6,12 +6,13 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from db.directory import PartnerDirectory
+from db.portal_store import PortalStore
 from db.readmodel import ReferralReadModel
 from db.tokens import TokenStore
 from portal.schemas import ApiError
@@ -31,6 +32,7 @@ class Portal:
     tokens: TokenStore
     readmodel: ReferralReadModel
     directory: PartnerDirectory
+    store: PortalStore
 
     @classmethod
     def build(
@@ -43,6 +45,7 @@ class Portal:
             tokens=TokenStore(sessions),
             readmodel=ReferralReadModel(sessions),
             directory=PartnerDirectory(sessions),
+            store=PortalStore(sessions),
         )
 
 
@@ -82,8 +85,13 @@ async def current_partner(portal: PortalDep, credentials: PartnerCredentials) ->
     return mpn_id
 
 
-async def current_operator(portal: PortalDep, credentials: AdminCredentials) -> str:
-    """Operators authenticate with PORTAL_ADMIN_TOKEN; without it the admin API does not exist."""
+async def current_operator(
+    portal: PortalDep,
+    credentials: AdminCredentials,
+    x_operator: Annotated[str | None, Header(description="who acts (recorded)")] = None,
+) -> str:
+    """Operators authenticate with PORTAL_ADMIN_TOKEN; without it the admin API does not exist.
+    The person acting is named by the `X-Operator` header (recorded as `operator:NAME`)."""
     expected = portal.settings.portal_admin_token
     if not expected:
         raise ApiError(404, "not_found", "the admin API is disabled (PORTAL_ADMIN_TOKEN is unset)")
@@ -93,4 +101,5 @@ async def current_operator(portal: PortalDep, credentials: AdminCredentials) -> 
         credentials.credentials.encode(), expected.get_secret_value().encode()
     ):
         raise unauthorized("this admin token is not valid")
-    return "operator"
+    name = " ".join((x_operator or "").split())[:80]
+    return f"operator:{name or 'admin-token'}"

@@ -205,10 +205,16 @@ class ReferralDetail(BaseModel):
     type: str
     status: str
     workloads: list[str]
-    customer: CustomerOut
+    access: str = Field(
+        default="full",
+        description="full; or outcome: the caller declined or let the referral expire and "
+        "sees only its own outcome and dates (no customer data)",
+        json_schema_extra={"enum": ["full", "outcome"]},
+    )
+    customer: CustomerOut | None
     active_usage: dict[str, float]
     notes: str
-    requested_by: RequesterOut
+    requested_by: RequesterOut | None
     account_team: list[str]
     current: bool = Field(description="the caller holds the open assignment")
     waiting_for: str

@@ -56,6 +56,8 @@ def demo_settings() -> Settings:
     settings = Settings.from_env(demo=True)
     if settings.sla_override is None and not os.environ.get("SLA_BUSINESS_DAYS"):
         settings = replace(settings, sla_override=parse_duration(DEMO_SLA))
+    if not settings.operator_emails:  # the demo's operator signs in to /ops as OPS_EMAIL
+        settings = replace(settings, operator_emails=(settings.ops_email.lower(),))
     return settings
 
 
@@ -147,7 +149,10 @@ def print_guide(settings: Settings, ids: list[str], token: str) -> None:
  FastTrack referrals demo is running.
    Temporal Web UI : http://localhost:8233  (workflows = referrals; payloads are
                      encrypted, decrypted for the UI by the codec server on :{settings.codec_port})
-   Partner portal  : http://{settings.portal_host}:{settings.portal_port}/docs
+   Web portal      : http://{settings.portal_host}:{settings.portal_port}/  (sign in as a
+                     partner's referral contact, or as operator
+                     {", ".join(settings.operator_emails)}; the link arrives in var/mail)
+   Partner API     : http://{settings.portal_host}:{settings.portal_port}/docs
                      token for partner {DEMO_PARTNER}: {token}
    Mail received   : var/mail/*.eml  (one line per message above/below)
    Database        : {settings.database_url}

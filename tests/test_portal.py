@@ -232,7 +232,10 @@ async def test_admin_api(p: Portal) -> None:
     again = await p.http.post(f"/api/admin/referrals/{rid}/cancel", headers=admin, json=cancel)
     assert_error(again, 409, "closed")
     d = (await p.http.get(f"/api/admin/referrals/{rid}", headers=admin)).json()
-    assert d["cancel_reason"] == "customer withdrew" and d["history"][-1]["actor"] == "operator"
+    assert (
+        d["cancel_reason"] == "customer withdrew"
+        and d["history"][-1]["actor"] == "operator:admin-token"
+    )
 
     # Without PORTAL_ADMIN_TOKEN the admin API does not exist.
     off = create_app(replace(p.h.settings, portal_admin_token=None), p.h.client, p.h.sessions)
@@ -389,6 +392,10 @@ async def test_decline_then_another_partner_takes_it(p: Portal) -> None:
     actions = [(h["actor"], h["action"]) for h in theirs["history"]]
     assert (f"partner:{first}", "declined") in actions
     assert not any(second in h["detail"] for h in theirs["history"])
+    # Having declined, it keeps only its own outcome and dates: no customer data.
+    assert theirs["access"] == "outcome" and theirs["customer"] is None
+    assert theirs["notes"] == "" and theirs["requested_by"] is None and not theirs["account_team"]
+    assert mine["access"] == "full" and mine["customer"]["contact_email"]
 
     body = assert_error(await p.http.post(url + "/accept", headers=t1), 409, "not_assigned")
     assert first in body["message"]
@@ -514,7 +521,7 @@ async def test_service_endpoints_and_json_errors(p: Portal) -> None:
     assert_error(await p.http.get("/api/nothing-here"), 404, "not_found")
     assert_error(await p.http.delete("/api/referrals"), 405, "method_not_allowed")
     view = await p.http.get("/referrals/FT-ANY")
-    assert view.status_code == 200 and "Authorization: Bearer" in view.text
+    assert view.status_code == 303 and view.headers["location"] == "/signin?next=/referrals/FT-ANY"
 
 
 async def test_temporal_unreachable_gives_503_and_snapshot_reads(p: Portal) -> None:

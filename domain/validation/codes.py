@@ -48,6 +48,7 @@ PARTNER_FIELDS: tuple[str, ...] = (
     "timezone",
     "paused_until",
     "max_open_referrals",
+    "portal_users",
 )
 REFERRAL_FIELDS: tuple[str, ...] = (
     "referral_id",

@@ -84,6 +84,7 @@ def parse_partner(obj: object, where: str = "") -> PartnerProfile:
         timezone=r.timezone("timezone", "UTC"),
         paused_until=r.day("paused_until"),
         max_open_referrals=r.whole("max_open_referrals", minimum=1, default=None, nullable=True),
+        portal_users=r.emails("portal_users"),
     )
 
 

@@ -26,6 +26,7 @@ def partner_to_json(p: PartnerProfile) -> dict[str, Any]:
         "timezone": p.timezone,
         "paused_until": p.paused_until.isoformat() if p.paused_until else None,
         "max_open_referrals": p.max_open_referrals,
+        "portal_users": list(p.portal_users),
     }
 
 

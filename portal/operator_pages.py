@@ -1,0 +1,271 @@
+"""The operators' pages: Escalations (why nobody was eligible; retry or cancel as the signed-in
+operator), Referrals (search; each links to its workflow in the Temporal Web UI), Partners
+(search, profile, pause / resume, API tokens shown once) and Reports (as `starter.py report`,
+plus weekly trends and the overdue referrals)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from temporalio.converter import value_to_type
+
+from cli.html_report import report_view
+from db.portal_queries import Filters, PortalQueries, weekly_trends
+from db.reports import build_report
+from domain.models import OperatorAction, ReferralState, Status
+from portal.auth import Portal, PortalDep
+from portal.gateway import load, run_update
+from portal.profile_pages import recent_changes
+from portal.render import render
+from portal.schemas import ApiError
+from portal.session import OperatorViewer, PageProblem, checked_form, page_not_found
+
+router = APIRouter(prefix="/ops", include_in_schema=False)
+
+PER_PAGE = 50
+Text = Annotated[str, Query(max_length=80)]
+PageNo = Annotated[int, Query(ge=1, le=100_000)]
+WorkflowId = Annotated[str, Path(min_length=1, max_length=80)]
+MpnId = Annotated[str, Path(min_length=1, max_length=32)]
+
+
+def web_ui_link(portal: Portal, workflow_id: str) -> str:
+    s = portal.settings
+    return f"{s.ui_origin}/namespaces/{quote(s.temporal_namespace)}/workflows/{quote(workflow_id)}"
+
+
+# -------------------------------------------------------------------------- escalations
+
+
+@router.get("/escalations", response_class=HTMLResponse)
+async def escalations(
+    request: Request, portal: PortalDep, viewer: OperatorViewer, done: Text = ""
+) -> HTMLResponse:
+    rows = await portal.readmodel.list(status=Status.ESCALATED)
+    items = []
+    for row in reversed(rows):
+        state = value_to_type(ReferralState, row.state)
+        explanation = state.assignments[-1].explanation if state.assignments else None
+        items.append(
+            {
+                "row": row,
+                "customer": str(row.referral.get("customer", {}).get("name", "")),
+                "why": state.escalation,
+                "removed": explanation.removed if explanation else {},
+                "tried": [a.partner for a in state.assignments],
+                "web_ui": web_ui_link(portal, row.workflow_id),
+                "nonce": secrets.token_urlsafe(16),
+            }
+        )
+    return render(
+        request,
+        "ops_escalations",
+        title="Escalations",
+        nav="/ops/escalations",
+        items=items,
+        message=done,
+        kind="ok",
+        errors={},
+    )
+
+
+@router.post("/escalations/{id}/{action}", response_class=HTMLResponse)
+async def operate(
+    id: WorkflowId,
+    action: Annotated[str, Path(pattern="^(retry|cancel)$")],
+    request: Request,
+    portal: PortalDep,
+    viewer: OperatorViewer,
+) -> Response:
+    form = await checked_form(request, viewer)
+    reason = form.get("reason", "").strip()[:2000]
+    if action == "cancel" and not reason:
+        raise PageProblem(422, "A reason is needed", "Say why the referral is cancelled.")
+    loaded = await load(portal, id)
+    if loaded is None:
+        raise page_not_found()
+    op = OperatorAction(action, reason, viewer.email)
+    nonce = form.get("nonce", "")[:64] or secrets.token_urlsafe(16)
+    try:
+        status_code, body = await run_update(portal, loaded, action, op, f"ops:{nonce}")
+    except ApiError as err:
+        raise PageProblem(503, "Please try again shortly", err.message) from err
+    if status_code != 200:
+        raise PageProblem(409, "Refused", str(body.get("message", "refused")))
+    message = f"{id}: {body.get('message', action)}"
+    return RedirectResponse(f"/ops/escalations?done={quote(message)}", status_code=303)
+
+
+# ---------------------------------------------------------------------------- referrals
+
+
+@router.get("/referrals", response_class=HTMLResponse)
+async def referrals(
+    request: Request,
+    portal: PortalDep,
+    viewer: OperatorViewer,
+    status: Text = "",
+    partner: Text = "",
+    type: Text = "",
+    country: Text = "",
+    overdue: Text = "",
+    page: PageNo = 1,
+) -> HTMLResponse:
+    f = Filters(
+        status=status if status in Status.ALL else None,
+        type=type if type in ("benefit", "standard") else None,
+        partner=partner.strip() or None,
+        country=country.strip().upper() or None,
+        overdue=overdue == "yes",
+    )
+    now = datetime.now(UTC)
+    found = await PortalQueries(portal.sessions).search(f, page, PER_PAGE, now)
+    query = "&".join(
+        f"{k}={quote(v)}"
+        for k, v in [
+            ("status", status),
+            ("partner", partner),
+            ("type", type),
+            ("country", country),
+            ("overdue", overdue),
+        ]
+        if v
+    )
+    return render(
+        request,
+        "ops_referrals",
+        title="Referrals",
+        nav="/ops/referrals",
+        found=found,
+        links={r.workflow_id: web_ui_link(portal, r.workflow_id) for r in found.rows},
+        f=f,
+        statuses=Status.ALL,
+        query=query,
+        now=now,
+    )
+
+
+# ----------------------------------------------------------------------------- partners
+
+
+@router.get("/partners", response_class=HTMLResponse)
+async def partners(
+    request: Request, portal: PortalDep, viewer: OperatorViewer, q: Text = ""
+) -> HTMLResponse:
+    needle = q.strip().lower()
+    records = [
+        r
+        for r in await portal.directory.list()
+        if not needle
+        or needle in r.profile.mpn_id.lower()
+        or needle in r.profile.name.lower()
+        or needle in r.profile.referral_contact.lower()
+    ]
+    return render(
+        request, "ops_partners", title="Partners", nav="/ops/partners", records=records, q=q
+    )
+
+
+async def _partner_page(
+    request: Request,
+    portal: Portal,
+    mpn_id: str,
+    message: str = "",
+    token: str = "",
+    error: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    record = await portal.directory.get(mpn_id)
+    if record is None:
+        raise page_not_found()
+    today = datetime.now(UTC).date()
+    return render(
+        request,
+        "ops_partner",
+        status_code,
+        title=f"Partner {record.profile.name}",
+        nav="/ops/partners",
+        record=record,
+        p=record.profile,
+        message=message,
+        token=token,
+        errors={"until": error} if error else {},
+        paused=record.profile.paused_until is not None and record.profile.paused_until >= today,
+        max_pause=(today + timedelta(days=90)).isoformat(),
+        audit=await recent_changes(portal, mpn_id),
+    )
+
+
+@router.get("/partners/{mpn_id}", response_class=HTMLResponse)
+async def partner(
+    mpn_id: MpnId, request: Request, portal: PortalDep, viewer: OperatorViewer, done: Text = ""
+) -> HTMLResponse:
+    return await _partner_page(request, portal, mpn_id, done)
+
+
+@router.post("/partners/{mpn_id}/{action}", response_class=HTMLResponse)
+async def partner_action(
+    mpn_id: MpnId,
+    action: Annotated[str, Path(pattern="^(pause|resume|token|revoke)$")],
+    request: Request,
+    portal: PortalDep,
+    viewer: OperatorViewer,
+) -> Response:
+    form = await checked_form(request, viewer)
+    if await portal.directory.get(mpn_id) is None:
+        raise page_not_found()
+    now = datetime.now(UTC)
+    if action == "token":
+        token = await portal.tokens.issue(mpn_id, now, viewer.actor)
+        message = "New API token. Copy it now: it is shown only once."
+        return await _partner_page(request, portal, mpn_id, message, token)
+    if action == "revoke":
+        n = await portal.tokens.revoke(mpn_id, now, viewer.actor)
+        done = f"{n} API token(s) revoked."
+    elif action == "resume":
+        await portal.directory.resume(mpn_id, now, viewer.actor)
+        done = "Referrals resumed."
+    else:
+        try:
+            until = date.fromisoformat(form.get("until", "").strip())
+        except ValueError:
+            return await _partner_page(
+                request, portal, mpn_id, error="Enter a date as YYYY-MM-DD.", status_code=422
+            )
+        if until <= now.date() or until > now.date() + timedelta(days=90):
+            return await _partner_page(
+                request,
+                portal,
+                mpn_id,
+                error="Choose a day after today and at most 90 days ahead.",
+                status_code=422,
+            )
+        await portal.directory.pause(mpn_id, until, now, viewer.actor)
+        done = f"Referrals paused until {until.isoformat()}."
+    return RedirectResponse(f"/ops/partners/{quote(mpn_id)}?done={quote(done)}", status_code=303)
+
+
+# ------------------------------------------------------------------------------ reports
+
+
+@router.get("/reports", response_class=HTMLResponse)
+async def reports(request: Request, portal: PortalDep, viewer: OperatorViewer) -> HTMLResponse:
+    now = datetime.now(UTC)
+    report = await build_report(portal.sessions, None, now)
+    names = {r.profile.mpn_id: r.profile.name for r in await portal.directory.list()}
+    overdue = await PortalQueries(portal.sessions).search(Filters(overdue=True), 1, 200, now)
+    return render(
+        request,
+        "ops_reports",
+        title="Reports",
+        nav="/ops/reports",
+        report=report_view(report, names),
+        weeks=await weekly_trends(portal.sessions, now),
+        overdue=overdue,
+        links={r.workflow_id: web_ui_link(portal, r.workflow_id) for r in overdue.rows},
+    )

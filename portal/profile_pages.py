@@ -1,0 +1,217 @@
+"""The partner's Referral Profile page: opt-ins, workloads and contact shown read-only (program
+support changes them); languages, segments, customer size and further countries edited here,
+validated, audited, and used by the next match; pause (up to 90 days ahead) and resume."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from db.audit import DirectoryAudit, DirectoryEventRow
+from db.directory import PartnerRecord
+from domain.models import PartnerProfile
+from domain.validation import (
+    COUNTRY_CODES,
+    LANGUAGE_CODES,
+    ValidationError,
+    parse_partner,
+    partner_to_json,
+)
+from mail import display
+from portal.auth import Portal, PortalDep
+from portal.render import render
+from portal.session import PageProblem, PartnerViewer, checked_form, checked_lists
+
+router = APIRouter(include_in_schema=False)
+
+MAX_PAUSE = timedelta(days=90)
+SPECIAL_SEGMENTS = ("education", "government", "nonprofit")
+DONE = {
+    "profile": "Referral Profile saved. The next match uses it.",
+    "pause": "Referrals paused. Referrals you already hold stay yours.",
+    "resume": "Referrals resumed.",
+}
+_SPLIT = re.compile(r"[\s,;]+")
+
+
+async def recent_changes(portal: Portal, mpn_id: str) -> list[DirectoryEventRow]:
+    """The partner's last directory changes (profile, pauses, tokens), newest first."""
+    return list(reversed(await DirectoryAudit(portal.sessions).list(mpn_id=mpn_id, limit=20)))
+
+
+async def _record(portal: Portal, mpn_id: str) -> PartnerRecord:
+    record = await portal.directory.get(mpn_id)
+    if record is None:
+        raise PageProblem(404, "Not found", "Your partner profile is not in the directory.")
+    return record
+
+
+def _values(p: PartnerProfile) -> dict[str, Any]:
+    return {
+        "languages": ", ".join(p.languages),
+        "segments": [s for s in p.segments if s in SPECIAL_SEGMENTS],
+        "min_seats": str(p.min_seats),
+        "max_seats": "" if p.max_seats is None else str(p.max_seats),
+        "countries": ", ".join(p.countries),
+    }
+
+
+async def _page(
+    request: Request,
+    portal: Portal,
+    mpn_id: str,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    message: str = "",
+    kind: str = "ok",
+    status_code: int = 200,
+) -> HTMLResponse:
+    record = await _record(portal, mpn_id)
+    today = datetime.now(UTC).date()
+    return render(
+        request,
+        "profile",
+        status_code,
+        title="Referral Profile",
+        nav="/profile",
+        p=record.profile,
+        values=values or _values(record.profile),
+        errors=errors or {},
+        message=message,
+        kind=kind,
+        segments=[(s, display.SEGMENT_NAMES[s]) for s in SPECIAL_SEGMENTS],
+        paused=record.profile.paused_until is not None and record.profile.paused_until >= today,
+        min_pause=(today + timedelta(days=1)).isoformat(),
+        max_pause=(today + MAX_PAUSE).isoformat(),
+        audit=await recent_changes(portal, mpn_id),
+    )
+
+
+@router.get("/profile", response_class=HTMLResponse)
+async def profile(
+    request: Request, portal: PortalDep, viewer: PartnerViewer, done: str = ""
+) -> HTMLResponse:
+    assert viewer.mpn_id is not None
+    return await _page(request, portal, viewer.mpn_id, message=DONE.get(done, ""))
+
+
+def _codes(
+    raw: str, known: frozenset[str], noun: str, errors: dict[str, str], key: str
+) -> list[str]:
+    codes = [c for c in _SPLIT.split(raw.strip()) if c]
+    unknown = [c for c in codes if c.lower() not in {k.lower() for k in known}]
+    if unknown:
+        errors[key] = f"Unknown {noun}: {', '.join(unknown[:5])}."
+    return list(dict.fromkeys(codes))
+
+
+def _seats(raw: str, errors: dict[str, str], key: str) -> int | None:
+    raw = raw.strip().replace(",", "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        errors[key] = "Enter a whole number of seats."
+        return None
+    return int(raw)
+
+
+@router.post("/profile", response_class=HTMLResponse)
+async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewer) -> Response:
+    assert viewer.mpn_id is not None
+    form = await checked_lists(request, viewer)
+    first = {k: v[0] for k, v in form.items() if v}
+    blank = dict.fromkeys(("languages", "min_seats", "max_seats", "countries"), "")
+    values: dict[str, Any] = {**blank, **first, "segments": form.get("segments", [])}
+    errors: dict[str, str] = {}
+    languages = [
+        c.lower()
+        for c in _codes(
+            first.get("languages", ""), LANGUAGE_CODES, "language code", errors, "languages"
+        )
+    ]
+    countries = [
+        c.upper()
+        for c in _codes(
+            first.get("countries", ""), COUNTRY_CODES, "country code", errors, "countries"
+        )
+    ]
+    if not languages and "languages" not in errors:
+        errors["languages"] = "Serve at least one language."
+    segments = [s for s in form.get("segments", []) if s in SPECIAL_SEGMENTS]
+    min_seats = _seats(first.get("min_seats", ""), errors, "min_seats") or 0
+    max_seats = _seats(first.get("max_seats", ""), errors, "max_seats")
+    if max_seats is not None and max_seats < min_seats and "max_seats" not in errors:
+        errors["max_seats"] = "The largest size must not be below the smallest."
+    record = await _record(portal, viewer.mpn_id)
+    old = record.profile
+    if errors:
+        return await _page(
+            request,
+            portal,
+            viewer.mpn_id,
+            values,
+            errors,
+            "Nothing was saved: see the fields marked below.",
+            "bad",
+            422,
+        )
+    data = partner_to_json(old)
+    keep = [s for s in old.segments if s not in SPECIAL_SEGMENTS]
+    data.update(
+        languages=languages,
+        segments=keep + segments,
+        min_seats=min_seats,
+        max_seats=max_seats,
+        countries=[c for c in countries if c != old.home_country],
+    )
+    try:
+        new = parse_partner(data)
+    except ValidationError as err:
+        return await _page(request, portal, viewer.mpn_id, values, {}, str(err), "bad", 422)
+    now = datetime.now(UTC)
+    await portal.directory.upsert([new], now, viewer.actor)  # audited when it changed
+    return RedirectResponse("/profile?done=profile", status_code=303)
+
+
+@router.post("/profile/pause", response_class=HTMLResponse)
+async def pause(request: Request, portal: PortalDep, viewer: PartnerViewer) -> Response:
+    assert viewer.mpn_id is not None
+    form = await checked_form(request, viewer)
+    today = datetime.now(UTC).date()
+    error = ""
+    try:
+        until = date.fromisoformat(form.get("until", "").strip())
+    except ValueError:
+        error, until = "Enter a date as YYYY-MM-DD.", today
+    if not error and until <= today:
+        error = "Choose a day after today."
+    if not error and until > today + MAX_PAUSE:
+        error = (
+            f"Pause for at most {MAX_PAUSE.days} days (until {(today + MAX_PAUSE).isoformat()})."
+        )
+    if error:
+        return await _page(
+            request,
+            portal,
+            viewer.mpn_id,
+            errors={"until": error},
+            message="Referrals were not paused.",
+            kind="bad",
+            status_code=422,
+        )
+    now = datetime.now(UTC)
+    await portal.directory.pause(viewer.mpn_id, until, now, viewer.actor)
+    return RedirectResponse("/profile?done=pause", status_code=303)
+
+
+@router.post("/profile/resume", response_class=HTMLResponse)
+async def resume(request: Request, portal: PortalDep, viewer: PartnerViewer) -> Response:
+    assert viewer.mpn_id is not None
+    await checked_form(request, viewer)
+    now = datetime.now(UTC)
+    await portal.directory.resume(viewer.mpn_id, now, viewer.actor)
+    return RedirectResponse("/profile?done=resume", status_code=303)

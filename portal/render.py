@@ -1,0 +1,100 @@
+"""Server-rendered pages: the Jinja2 environment (templates/portal/*), the security headers
+every response carries, and the urlencoded form reader (no multipart needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mail import display
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_FORM_BYTES = 16_384
+
+# No inline script anywhere; styles come from /static; forms post only to the portal.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+# Swagger UI (/docs) runs inline script: it keeps FastAPI's page without the policy.
+_NO_CSP_PATHS = ("/docs", "/redoc")
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    undefined=StrictUndefined,
+    autoescape=select_autoescape(enabled_extensions=("html.j2", "svg.j2")),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
+env.filters.update(
+    workload=display.workload,
+    reason=display.reason,
+    money=display.money,
+    yes_no=display.yes_no,
+    kind=display.kind,
+)
+templates = Jinja2Templates(env=env)
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """The page `templates/portal/<name>.html.j2` with `context` (plus request and viewer)."""
+    context.setdefault("viewer", getattr(request.state, "viewer", None))
+    response = templates.TemplateResponse(
+        request, f"portal/{name}.html.j2", context, status_code=status_code
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def read_form(request: Request) -> dict[str, str] | None:
+    """An urlencoded form's fields (first value of each), None when it is too large."""
+    raw = await request.body()
+    if len(raw) > MAX_FORM_BYTES:
+        return None
+    fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v[0].replace("\r\n", "\n") for k, v in fields.items()}
+
+
+async def read_form_lists(request: Request) -> dict[str, list[str]]:
+    """An urlencoded form's fields with every value (checkbox groups)."""
+    raw = await request.body()
+    if len(raw) > MAX_FORM_BYTES:
+        return {}
+    return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+class SecurityHeaders:
+    """Content-Security-Policy and friends on every response (pure ASGI: streams untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with_csp = not str(scope.get("path", "")).startswith(_NO_CSP_PATHS)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if with_csp:
+                    headers.append((b"content-security-policy", CSP.encode()))
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,229 @@
+"""Passwordless sign-in by emailed link: the same answer for every address (no account
+enumeration), rate limits per address and per client, single-use links valid 15 minutes, the
+link page asks for a click (mail scanners that prefetch it sign nobody in), and sign-out."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parseaddr
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from db.portal_store import LINK_LIFETIME, LinkUse
+from mail.compose import render as render_email
+from mail.mime import Outgoing, alternative
+from mail.smtp import MailError, deliver
+from portal.auth import Portal, PortalDep
+from portal.render import read_form, render
+from portal.session import (
+    SESSION_COOKIE,
+    OptionalViewer,
+    PageProblem,
+    anon_csrf,
+    anon_csrf_ok,
+    checked_form,
+    set_anon_cookie,
+    set_session_cookie,
+)
+
+log = logging.getLogger("fasttrack.portal")
+
+router = APIRouter(include_in_schema=False)
+
+RATE_WINDOW = timedelta(minutes=15)
+PER_ADDRESS = 5
+PER_CLIENT = 30
+_ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+SENT = (
+    "If this address may use the portal, a sign-in link is on its way. It works once, "
+    f"for {int(LINK_LIFETIME.total_seconds() // 60)} minutes."
+)
+
+NextPath = Annotated[str, Query(max_length=500)]
+SignInToken = Annotated[str, Path(max_length=100)]
+
+
+def safe_next(path: str) -> str:
+    """Only paths on this portal (never another site)."""
+    if not path.startswith("/") or path.startswith("//") or "\\" in path or len(path) > 500:
+        return "/"
+    return path
+
+
+async def identify(portal: Portal, email: str) -> tuple[str, str | None] | None:
+    """(role, MPN ID) of an address allowed to sign in, or None."""
+    if email in portal.settings.operator_emails:
+        return "operator", None
+    for record in await portal.directory.list():
+        profile = record.profile
+        users = [profile.referral_contact, *profile.portal_users]
+        if email in (u.strip().lower() for u in users):
+            return "partner", profile.mpn_id
+    return None
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(viewer: OptionalViewer) -> Response:
+    if viewer is None:
+        return RedirectResponse("/signin", status_code=303)
+    return RedirectResponse(
+        "/ops/escalations" if viewer.role == "operator" else "/referrals", status_code=303
+    )
+
+
+@router.get("/signin", response_class=HTMLResponse)
+async def signin_form(
+    request: Request, portal: PortalDep, viewer: OptionalViewer, next: NextPath = "/"
+) -> Response:
+    if viewer is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _form(request, portal, safe_next(next))
+
+
+def _form(
+    request: Request,
+    portal: Portal,
+    next_path: str,
+    email: str = "",
+    error: str = "",
+    message: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    anon, token = anon_csrf(request, portal)
+    response = render(
+        request,
+        "signin",
+        status_code,
+        title="Sign in",
+        nav="",
+        next_path=next_path,
+        email=email,
+        errors={"email": error} if error else {},
+        message=message,
+        kind="bad" if status_code >= 400 else "ok",
+        csrf=token,
+    )
+    set_anon_cookie(response, request, portal, anon)
+    return response
+
+
+@router.post("/signin", response_class=HTMLResponse)
+async def signin_request(request: Request, portal: PortalDep) -> HTMLResponse:
+    form = await read_form(request) or {}
+    next_path = safe_next(form.get("next", "/"))
+    email = form.get("email", "").strip().lower()
+    if not anon_csrf_ok(request, portal, form.get("csrf", "")):
+        return _form(request, portal, next_path, email, "", "This form expired; try again.", 403)
+    if not _ADDRESS.match(email):
+        return _form(request, portal, next_path, email, "Enter an email address.", "", 422)
+    now = datetime.now(UTC)
+    client = (request.client.host if request.client else "unknown")[:64]
+    by_email, by_client = await portal.store.count_requests(email, client, now - RATE_WINDOW)
+    if by_email >= PER_ADDRESS or by_client >= PER_CLIENT:
+        message = "Too many sign-in requests. Please wait a few minutes and try again."
+        return _form(request, portal, next_path, email, "", message, 429)
+    who = await identify(portal, email)
+    token = await portal.store.record_request(email, client, now, next_path if who else None)
+    if token is not None:
+        await _send_link(portal, email, token, now)
+    return _form(request, portal, next_path, "", "", SENT)
+
+
+async def _send_link(portal: Portal, email: str, token: str, now: datetime) -> None:
+    settings = portal.settings
+    link = f"{settings.portal_url.rstrip('/')}/signin/{token}"
+    minutes = int(LINK_LIFETIME.total_seconds() // 60)
+    subject = "Your sign-in link to the FastTrack partner portal"
+    text, html = render_email(
+        "portal/signin_email",
+        {
+            "subject": subject,
+            "link": link,
+            "minutes": minutes,
+            "email": email,
+            "tone": "benefit",
+            "banner": "Partner portal",
+        },
+    )
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "fasttrack.localhost"
+    message_id = f"<signin.{secrets.token_hex(12)}@{domain}>"
+    headers = [
+        ("Message-ID", message_id),
+        ("Date", format_datetime(now)),
+        ("From", settings.mail_from),
+        ("To", email),
+        ("Subject", subject),
+        ("Auto-Submitted", "auto-generated"),
+    ]
+    raw = alternative(headers, text, html)
+    try:
+        await deliver(
+            Outgoing(message_id, parseaddr(settings.mail_from)[1], [email], [], raw), settings
+        )
+    except (MailError, OSError) as err:
+        log.warning("sign-in link to %s not sent: %s", email, err)
+
+
+@router.get("/signin/{token}", response_class=HTMLResponse)
+async def signin_confirm(token: SignInToken, request: Request, portal: PortalDep) -> HTMLResponse:
+    """Shows whom the link signs in. Spends nothing."""
+    found = await portal.store.peek_link(token, datetime.now(UTC))
+    if isinstance(found, str):
+        return _expired(request, portal, found)
+    anon, csrf = anon_csrf(request, portal)
+    response = render(
+        request, "signin_confirm", title="Sign in", nav="", email=found.email, csrf=csrf
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    set_anon_cookie(response, request, portal, anon)
+    return response
+
+
+@router.post("/signin/{token}", response_class=HTMLResponse)
+async def signin_complete(token: SignInToken, request: Request, portal: PortalDep) -> Response:
+    form = await read_form(request) or {}
+    if not anon_csrf_ok(request, portal, form.get("csrf", "")):
+        raise PageProblem(403, "Form expired", "This form is no longer valid; open the link again.")
+    now = datetime.now(UTC)
+    used = await portal.store.use_link(token, now)
+    if isinstance(used, str):
+        return _expired(request, portal, used)
+    return await _open_session(request, portal, used, now)
+
+
+async def _open_session(request: Request, portal: Portal, used: LinkUse, now: datetime) -> Response:
+    who = await identify(portal, used.email)
+    if who is None:  # the address lost its access after the link was sent
+        return _expired(request, portal, "This address may no longer use the portal.")
+    role, mpn_id = who
+    sid, _ = await portal.store.open_session(used.email, role, mpn_id, now)
+    default = "/ops/escalations" if role == "operator" else "/referrals"
+    target = used.next_path if used.next_path != "/" else default
+    response = RedirectResponse(safe_next(target), status_code=303)
+    set_session_cookie(response, request, portal, sid)
+    return response
+
+
+def _expired(request: Request, portal: Portal, problem: str) -> HTMLResponse:
+    return _form(request, portal, "/", "", "", f"{problem} Request a new one below.", 410)
+
+
+@router.post("/signout", response_class=HTMLResponse)
+async def signout(request: Request, portal: PortalDep, viewer: OptionalViewer) -> Response:
+    response = RedirectResponse("/signin", status_code=303)
+    if viewer is not None:
+        await checked_form(request, viewer)
+        sid = request.cookies.get(SESSION_COOKIE, "")
+        await portal.store.end_session(sid, datetime.now(UTC))
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def signin_url(next_path: str) -> str:
+    return f"/signin?next={quote(next_path, safe='/')}"
