@@ -9,7 +9,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.directory import DirectoryActivities
     from domain.models import Action, CapacityGrant, PartnerAction, ReferralState
     from domain.policy import ANSWER_CAPACITY_AGAIN, Code, Refusal, check_partner_action
-    from workflows.publisher import DB_RETRY, DB_TIMEOUT
+
+# workflow code: imported into the sandbox with this module
+from workflows.publisher import DB_RETRY, DB_TIMEOUT
 
 
 async def claim_capacity_decline(state: ReferralState, action: PartnerAction) -> Refusal | None:
