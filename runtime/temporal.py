@@ -17,6 +17,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, TLSConfig
 from temporalio.testing import WorkflowEnvironment
 
+from runtime import tracing
 from runtime.codec import converter_for
 from runtime.settings import VAR_DIR, Settings
 from workflows import search_attributes as sa
@@ -60,6 +61,7 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
             tls=_tls(settings),
             runtime=runtime,
             data_converter=converter_for(settings),
+            interceptors=tracing.interceptors(),
         )
     except (RuntimeError, RPCError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -119,6 +121,7 @@ async def start_dev_server(
         dev_server_extra_args=["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else [],
         runtime=runtime,
         data_converter=converter_for(settings),
+        interceptors=tracing.interceptors(),
     )
     await register_search_attributes(env.client, settings.temporal_namespace)
     return env
