@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from portal import pages
+from portal import observability, pages
 from portal.auth import Portal
 from portal.routes import UNAVAILABLE, admin_api, partner_api, unavailable
 from portal.schemas import ApiError, Health
@@ -104,6 +104,7 @@ def create_app(
     )
     app.state.portal = Portal.build(settings, client, sessions)
     install_error_handlers(app)
+    observability.install(app, client, sessions)
     app.include_router(partner_api)
     app.include_router(admin_api)
     app.include_router(pages.router)
