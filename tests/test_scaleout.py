@@ -1,0 +1,35 @@
+"""Scale-out in `make test`: two `worker.py` processes, the portal, PostgreSQL and a dev server;
+100 referrals of every kind driven through the portal while one worker is SIGKILLed
+(the full run is `python -m bench.scaleout`, bench/README.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bench.scaleout import Plan, print_report, run
+from tests.conftest import _pg_reachable
+
+pytestmark = pytest.mark.integration
+
+
+async def test_two_workers_one_killed_every_referral_ends_right_once() -> None:
+    why = _pg_reachable()
+    if why:
+        pytest.skip(why)
+    plan = Plan(
+        n=100, workers=2, sla=timedelta(seconds=30), concurrency=50, compare=0, restart_at=None
+    )
+    report = await run(plan)
+    print_report(report)
+    assert report.wrong == [] and report.lost == 0
+    assert {k: v.get("reached", 0) for k, v in report.by_kind.items()} == {
+        kind: 20 for kind in ("accept", "decline", "expire", "split", "complete")
+    }
+    assert report.emails > 0 and report.duplicate_emails == 0
+    [killed] = [w for w in report.workers if w["killed"]]
+    survivors = [w for w in report.workers if not w["killed"]]
+    assert len(survivors) == 1 and survivors[0]["activities"] > 0
+    assert killed["activities"] + survivors[0]["activities"] > 0
+    assert report.faults and report.faults[0].startswith("SIGKILL worker-2")
