@@ -31,6 +31,7 @@ from bench.common import (
     message_prefix,
     partner_of,
     print_table,
+    progress,
     write_results,
 )
 from bench.scaleout_drive import SPLIT_WORKLOADS, Driver, Kind, activity_count, expected
@@ -51,6 +52,7 @@ class Plan:
     kill_at: float = 0.35  # SIGKILL the last worker once this share of referrals is notified
     restart_at: float | None = 0.65  # restart the dev server then (None: never)
     partners: int = 200
+    deadline: timedelta = timedelta(minutes=20)  # the mixed run's drivers are stopped then
     keep_logs: Path | None = None
 
 
@@ -61,6 +63,7 @@ class Report:
     by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> expected/reached
     wrong: list[str] = field(default_factory=list)  # "<id> <kind>: <what was found>"
     lost: int = 0  # started but not found in its expected state
+    unfinished: int = 0  # still on their way when the run's deadline came
     emails: int = 0
     duplicate_emails: int = 0
     duplicates: list[str] = field(default_factory=list)  # the Message-IDs that arrived twice
@@ -118,13 +121,15 @@ async def _run(plan: Plan, cluster: Cluster, tokens: dict[str, str]) -> Report:
                 every = await _throughput(driver, "all", plan.compare, plan.concurrency)
                 report.throughput[f"{plan.workers}_workers_wf_s"] = every
                 report.throughput["ratio"] = round(every / one, 2) if one else 0.0
+            await cluster.scrape(scraper)
+            before = {p.name: activity_count(p.last_metrics) for p in cluster.workers}
             t0 = time.monotonic()
             results = await _mixed(plan, cluster, driver, report)
             report.throughput["mixed_run_s"] = round(time.monotonic() - t0, 1)
         finally:
             await cluster.scrape(scraper)
             scraping.cancel()
-    _check(report, results, cluster)
+    _check(report, results, cluster, before)
     report.not_yet_assigned = dict(sorted(driver.not_yet_assigned.items()))
     report.seconds = round(time.monotonic() - started_at, 1)
     return report
@@ -162,14 +167,30 @@ async def _mixed(
     kinds: list[Kind] = ["accept", "decline", "expire", "split", "complete"]
     plan_ids = [(f"SO-mix-{i:05d}", kinds[i % len(kinds)]) for i in range(plan.n)]
     faults = _faults(plan, cluster, driver, report)
-    outcomes = await asyncio.gather(
-        *(driver.drive(rid, kind, i, faults) for i, (rid, kind) in enumerate(plan_ids)),
-        return_exceptions=True,
-    )
+
+    def done() -> str:
+        return f"{driver.progressed} notified, {driver.finished} finished"
+
+    async with progress("mixed run", done, plan.n, every=30):
+        tasks = [
+            asyncio.create_task(driver.drive(rid, kind, i, faults))
+            for i, (rid, kind) in enumerate(plan_ids)
+        ]
+        _, pending = await asyncio.wait(tasks, timeout=plan.deadline.total_seconds())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
     await driver.settled()
+    stopped = [rid for (rid, _), task in zip(plan_ids, tasks, strict=True) if task.cancelled()]
+    recorded = dict(zip(stopped, await asyncio.gather(*map(driver.recorded, stopped)), strict=True))
     out = []
-    for (rid, kind), outcome in zip(plan_ids, outcomes, strict=True):
-        problem = "" if outcome is None else f"{type(outcome).__name__}: {outcome}"
+    for (rid, kind), task in zip(plan_ids, tasks, strict=True):
+        if task.cancelled():
+            problem = f"Unfinished: still running after {plan.deadline.total_seconds():.0f} s"
+            problem += f" | recorded: {recorded[rid]}"
+        else:
+            err = task.exception()
+            problem = "" if err is None else f"{type(err).__name__}: {err}"
         out.append((rid, kind, problem))
     return out
 
@@ -207,7 +228,14 @@ def _faults(
     return inject
 
 
-def _check(report: Report, results: list[tuple[str, Kind, str]], cluster: Cluster) -> None:
+def _check(
+    report: Report,
+    results: list[tuple[str, Kind, str]],
+    cluster: Cluster,
+    before: dict[str, int],
+) -> None:
+    """Tally the end states, the emails, and each worker's activities in the mixed run
+    (`before`: each worker's count when it began)."""
     report.referrals = len(results)
     counts: dict[str, Counter[str]] = {}
     for rid, kind, problem in results:
@@ -217,13 +245,17 @@ def _check(report: Report, results: list[tuple[str, Kind, str]], cluster: Cluste
             report.wrong.append(f"{rid} {kind}: {problem[:300]}")
             if problem.startswith("Lost"):
                 report.lost += 1
+            if problem.startswith("Unfinished"):
+                report.unfinished += 1
         else:
             tally["reached"] += 1
     report.by_kind = {k: dict(v) for k, v in counts.items()}
     report.emails = sum(cluster.sink.count_by_id.values())
     report.duplicate_emails = sum(n - 1 for n in cluster.sink.duplicates().values())
     report.duplicates = sorted(cluster.sink.duplicates())
-    shares = {p.name: activity_count(p.last_metrics) for p in cluster.workers}
+    shares = {
+        p.name: activity_count(p.last_metrics) - before.get(p.name, 0) for p in cluster.workers
+    }
     total = sum(shares.values()) or 1
     for proc in cluster.workers:
         report.workers.append(
@@ -244,7 +276,8 @@ def print_report(report: Report) -> None:
     print(f"faults: {'; '.join(report.faults) or 'none'}")
     print(f"actions refused 'not assigned' at first, then taken: {report.not_yet_assigned}")
     print(
-        f"lost {report.lost}, wrong {len(report.wrong)}, emails {report.emails}, "
+        f"lost {report.lost}, wrong {len(report.wrong)} (unfinished {report.unfinished}), "
+        f"emails {report.emails}, "
         f"duplicate Message-IDs {report.duplicate_emails}; {report.seconds} s in all"
     )
     for line in [*report.wrong[:10], *report.duplicates[:10]]:
@@ -259,6 +292,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=Plan.concurrency)
     parser.add_argument("--compare", type=int, default=Plan.compare)
     parser.add_argument("--no-restart", action="store_true", help="do not restart the server")
+    parser.add_argument("--deadline", default="20m", help="stop the mixed run's drivers then")
     parser.add_argument("--keep-logs", type=Path, default=None, metavar="DIR")
     parser.add_argument("--out", default="scaleout", help="results name (bench/results/NAME.json)")
     args = parser.parse_args()
@@ -270,6 +304,7 @@ def main() -> None:
         compare=args.compare,
         restart_at=None if args.no_restart else Plan.restart_at,
         keep_logs=args.keep_logs,
+        deadline=parse_duration(args.deadline),
     )
     report = asyncio.run(run(plan))
     print_report(report)

@@ -92,8 +92,10 @@ class Driver:
         self.portal = portal
         self.tokens = tokens
         self.sla = sla.total_seconds()
-        self.gate = asyncio.Semaphore(concurrency)
+        self.gate = asyncio.Semaphore(concurrency)  # requests in flight
+        self.intake = asyncio.Semaphore(concurrency)  # referrals between start and notification
         self.progressed = 0
+        self.finished = 0
         self.not_yet_assigned: dict[str, int] = {}  # id -> refusals retried
         self._faults: set[asyncio.Task[None]] = set()  # kept until the run ends
 
@@ -114,6 +116,8 @@ class Driver:
             await self._drive(rid, kind, i, faults)
         except (Lost, WrongState) as err:
             raise type(err)(f"{err} | recorded: {await self.recorded(rid)}") from None
+        finally:
+            self.finished += 1
 
     async def recorded(self, rid: str) -> str:
         try:
@@ -137,30 +141,28 @@ class Driver:
     async def _drive(
         self, rid: str, kind: Kind, i: int, faults: Callable[[int], Coroutine[Any, Any, None]]
     ) -> None:
-        async with self.gate:
+        async with self.intake:  # at most `concurrency` referrals on their way in at once
             await self.start(referral_for(kind, rid, i))
             if kind != "split":
                 first = await self.notified(rid, 1)
-            self.progressed += 1  # started and (but for splits) notified
-            self._faults.add(asyncio.get_running_loop().create_task(faults(self.progressed)))
-            if kind in ("accept", "complete"):
-                await self.act(rid, first, "accept")
-            if kind == "complete":
-                await self.act(rid, first, "complete", {"vas_sold": False})
-            if kind == "decline":
-                await self.act(rid, first, "decline", {"reason": "customer_unresponsive"})
+        self.progressed += 1  # started and (but for splits) notified
+        self._faults.add(asyncio.get_running_loop().create_task(faults(self.progressed)))
+        if kind in ("accept", "complete"):
+            await self.act(rid, first, "accept")
+        if kind == "complete":
+            await self.act(rid, first, "complete", {"vas_sold": False})
+        if kind == "decline":
+            await self.act(rid, first, "decline", {"reason": "customer_unresponsive"})
         if kind in ("decline", "expire"):  # the next partner is notified, takes it, closes it
             second = await self.notified(rid, 2, timeout=self.sla + OUTAGE_PATIENCE)
-            async with self.gate:
-                await self.act(rid, second, "accept")
-                await self.act(rid, second, "complete", {"vas_sold": False})
+            await self.act(rid, second, "accept")
+            await self.act(rid, second, "complete", {"vas_sold": False})
         if kind == "split":
             for number in (1, 2):
                 part = names.part_workflow_id(rid, number)
                 holder = await self.notified(part, 1)
-                async with self.gate:
-                    await self.act(part, holder, "accept")
-                    await self.act(part, holder, "complete", {"vas_sold": False})
+                await self.act(part, holder, "accept")
+                await self.act(part, holder, "complete", {"vas_sold": False})
         await self.check(rid, kind)
 
     async def start(self, r: Referral) -> None:
@@ -169,7 +171,8 @@ class Driver:
         deadline = time.monotonic() + OUTAGE_PATIENCE
         while True:
             try:
-                await start_referral(self.client, self.cluster.settings.task_queue, r)
+                async with self.gate:
+                    await start_referral(self.client, self.cluster.settings.task_queue, r)
                 return
             except Exception as err:
                 if time.monotonic() > deadline:
@@ -201,7 +204,8 @@ class Driver:
         while True:
             try:
                 url = f"/api/referrals/{rid}/{action}"
-                r = await self.portal.post(url, json=body, headers=headers)
+                async with self.gate:  # requests in flight, never a referral's waits
+                    r = await self.portal.post(url, json=body, headers=headers)
             except httpx.TransportError as err:
                 if time.monotonic() > deadline:
                     raise WrongState(f"{action} by {mpn}: portal unreachable: {err}") from None
