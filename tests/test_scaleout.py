@@ -27,9 +27,10 @@ async def test_two_workers_one_killed_every_referral_ends_right_once() -> None:
     assert {k: v.get("reached", 0) for k, v in report.by_kind.items()} == {
         kind: 20 for kind in ("accept", "decline", "expire", "split", "complete")
     }
-    assert report.emails > 0 and report.duplicate_emails == 0
-    [killed] = [w for w in report.workers if w["killed"]]
+    # A worker SIGKILLed between an SMTP server's "250" and the outbox row marked sent leaves
+    # a message another worker sends again (README, Emails): only those may arrive twice.
+    assert report.emails > 0 and report.unexplained_duplicates == 0, report.duplicates
+    assert sum(1 for w in report.workers if w["killed"]) == 1
     survivors = [w for w in report.workers if not w["killed"]]
     assert len(survivors) == 1 and survivors[0]["activities"] > 0
-    assert killed["activities"] + survivors[0]["activities"] > 0
     assert report.faults and report.faults[0].startswith("SIGKILL worker-2")
