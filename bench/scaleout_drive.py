@@ -52,10 +52,6 @@ class WrongState(AssertionError):
     """A referral that ended in another state than its kind expects."""
 
 
-def expected(kind: str) -> tuple[str, list[str]]:
-    return EXPECTED[kind]
-
-
 def activity_count(exposition: str) -> int:
     """Activities executed, from one worker's Prometheus text (every label set summed)."""
     total = 0.0
