@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock | cut -c1-12)
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint test-faults bench bench-matching worker portal clean
+.PHONY: demo test lint test-faults bench bench-matching bench-scaleout worker portal clean
 
 $(STAMP): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench: $(STAMP)
 
 bench-matching: $(STAMP)
 	$(PY) -m bench.matching
+
+bench-scaleout: $(STAMP)
+	$(PY) -m bench.scaleout
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

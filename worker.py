@@ -35,6 +35,7 @@ from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
 from mail.smtp import MailPool
 from runtime.codec_server import Background, codec_in_background
+from runtime.health import serve_worker_health
 from runtime.metrics import MetricsUnavailable, runtime_from_env
 from runtime.schedules import describe, ensure_schedules
 from runtime.settings import Settings, SettingsError, mark_demo
@@ -148,7 +149,7 @@ async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        async with worker:
+        async with worker, serve_worker_health(client, sessions, settings):
             print(
                 f"worker polling task queue '{settings.task_queue}' "
                 f"(namespace '{settings.temporal_namespace}'); Ctrl-C to stop",

@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, each in its own process, then one summary.
 
     python -m bench.run_all            # sized to finish in under 10 minutes on 2 cores
-    python -m bench.run_all --full     # the issue's sizes (waiting 10k twice, sweep 1k): ~90 min
+    python -m bench.run_all --full     # the issue's sizes (waiting 10k twice, sweep 1k,
+                                       # scale-out 1k): ~100 min
     python -m bench.run_all --only pipeline,sla_sweep
 
 Results: bench/results/<name>.json (see bench/README.md for the method).
@@ -43,6 +44,7 @@ FULL: dict[str, list[str]] = {
     "waiting_cache100": ["--n", "10000", "--hold", "60", "--opt", "max_cached_workflows=100"],
     "sla_sweep": ["--n", "1000", "--sla", "420s"],
     "matching": ["--sizes", "1000,10000,100000"],
+    "scaleout": ["--n", "1000", "--workers", "3"],
 }
 MODULES = {
     "pipeline": "bench.pipeline",
@@ -52,6 +54,7 @@ MODULES = {
     "waiting_cache100": "bench.waiting",
     "sla_sweep": "bench.sla_sweep",
     "matching": "bench.matching",
+    "scaleout": "bench.scaleout",
 }
 
 
@@ -114,6 +117,17 @@ def summary(names: Sequence[str]) -> None:
                 "result": f"all reassigned in {r['all_reassigned_s']} s, "
                 f"duplicates {r['duplicate_emails']}",
                 "target": "duplicates = 0",
+            }
+        )
+    for _, scaleout in loaded(names, ("scaleout",)):
+        r = scaleout["report"]
+        rows.append(
+            {
+                "benchmark": f"scale-out ({r['referrals']} referrals, "
+                f"{len(r['workers'])} workers, faults: {len(r['faults'])})",
+                "result": f"wrong {len(r['wrong'])}, lost {r['lost']}, duplicates "
+                f"{r['duplicate_emails']}; {r['throughput']}",
+                "target": "0 wrong, 0 lost, 0 duplicates",
             }
         )
     if rows:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from portal import operator_pages, pages, partner_pages, profile_pages, signin
+from portal import observability, operator_pages, pages, partner_pages, profile_pages, signin
 from portal.admin_api import admin_api
 from portal.auth import Portal
 from portal.gateway import UNAVAILABLE, unavailable
@@ -126,6 +126,7 @@ def create_app(
     )
     app.state.portal = Portal.build(settings, client, sessions)
     install_error_handlers(app)
+    observability.install(app, client, sessions)
     app.include_router(partner_api)
     app.include_router(admin_api)
     app.include_router(pages.router)

@@ -24,6 +24,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from runtime import tracing
 from runtime.codec import converter_for
 from runtime.settings import VAR_DIR, Settings, SettingsError
 from workflows import search_attributes as sa
@@ -129,7 +130,10 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
     config = connect_config(settings)
     try:
         return await Client.connect(
-            **config, runtime=runtime, data_converter=converter_for(settings)
+            **config,
+            runtime=runtime,
+            data_converter=converter_for(settings),
+            interceptors=tracing.interceptors(),
         )
     except (RuntimeError, RPCError, OSError) as err:
         raise TemporalUnavailable(
@@ -230,6 +234,7 @@ async def start_dev_server(
         dev_server_extra_args=["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else [],
         runtime=runtime,
         data_converter=converter_for(settings),
+        interceptors=tracing.interceptors(),
     )
     await register_search_attributes(env.client, settings.temporal_namespace)
     return env
