@@ -285,6 +285,19 @@ class Settings:
             default_doc="`9464`",
         ),
     ] = None
+    health_port: Annotated[
+        str | None,
+        Var("HEALTH_PORT", W, "worker's `/healthz` and `/readyz` port; unset, `0` or `off`: none"),
+    ] = None
+    otel_endpoint: Annotated[
+        str | None,
+        Var(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            W,
+            "OTLP/HTTP collector: when set, clients, workers and activities are traced "
+            "(the other standard `OTEL_*` variables apply)",
+        ),
+    ] = None
 
     @property
     def demo(self) -> bool:
