@@ -185,7 +185,7 @@ async def test_ensure_keeps_an_operator_pause(w: DevWorker) -> None:
     try:
         # The operator's pause is a signal to the schedule; the test is about a pause made
         # earlier, so wait until the schedule reports it (a describe can lag the signal).
-        for _ in range(100):
+        for _ in range(300):
             if (await handle.describe()).schedule.state.paused:
                 break
             await asyncio.sleep(0.05)

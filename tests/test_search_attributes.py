@@ -142,7 +142,9 @@ async def test_search_attributes_follow_the_referral(w: DevWorker) -> None:
     rid = r.referral_id
 
     pending = await find(
-        w.client, f'WorkflowId="{rid}" AND ReferralStatus="pending" AND PartnerId="7001"'
+        w.client,
+        f'WorkflowId="{rid}" AND ReferralStatus="pending" AND PartnerId="7001"'
+        ' AND SlaDueAt > "2000-01-01T00:00:00Z"',  # notified: the SLA clock runs
     )
     attrs = pending.typed_search_attributes
     assert attrs.get(sa.REFERRAL_TYPE) == "benefit"
