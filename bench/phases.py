@@ -3,10 +3,10 @@
     python -m bench.phases [--n 500] [--concurrency 50] [--opt KEY=VALUE ...]
 
 The pipeline of `bench.pipeline` (real worker, same driver), with an activity interceptor
-timing each activity (match, the four publishes) and the driver timing its own calls:
-start → first workflow task (the match begins) → match → publish 1 (the notification) →
-publish 2 (the SLA clock started) → notification received → update `accept` → publish 3 →
-update `complete` → publish 4 → result. Each phase: p50 / mean / p90 ms.
+timing each local activity (match, the three publishes) and the driver timing its own calls:
+start → first workflow task (the match begins) → match → publish 1 (the notification, the
+SLA clock started) → notification received → update `accept` → publish 2 → update `complete`
+→ publish 3 → result. Each phase: p50 / mean / p90 ms.
 Also the time the process spent in garbage collection, per generation.
 
 Phases between two of our activities are Temporal's (the workflow task's way through the
@@ -47,17 +47,16 @@ from worker import build_worker
 PHASES = (
     ("start", "started", "start_workflow call"),
     ("started", "match+", "to the first workflow task (match begins)"),
-    ("match+", "match-", "match"),
+    ("match+", "match-", "match (local activity)"),
     ("match-", "publish1+", "to publish 1"),
     ("publish1+", "publish1-", "publish 1: record, 2 emails"),
-    ("publish1-", "publish2+", "to publish 2"),
-    ("publish2+", "publish2-", "publish 2: record the started SLA clock"),
-    ("arrived", "accepted", "notification received to accept returned"),
-    ("accepted", "publish3+", "accept returned to publish 3"),
+    ("arrived", "publish2+", "notification received to accept in the workflow"),
+    ("publish2+", "publish2-", "publish 2: record, 1 email"),
+    ("publish2-", "accepted", "to accept returned"),
+    ("accepted", "publish3+", "complete sent to complete in the workflow"),
     ("publish3+", "publish3-", "publish 3: record, 1 email"),
-    ("completed", "publish4+", "complete returned to publish 4"),
-    ("publish4+", "publish4-", "publish 4: record, 1 email"),
-    ("publish4-", "result", "to the result"),
+    ("publish3-", "completed", "to complete returned"),
+    ("completed", "result", "to the result"),
 )
 
 

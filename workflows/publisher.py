@@ -75,7 +75,9 @@ class Publisher:
         self._search_attributes()
         self._tell_parent()
         what = ", ".join(e.kind for e in emails)
-        result = await workflow.execute_activity_method(
+        # local: runs in this worker, with no activity task through the server (it pays in
+        # bench.pipeline); safe to re-run whole: the write is idempotent, the outbox sends once
+        result = await workflow.execute_local_activity_method(
             PublishActivities.publish_changes,
             Publication(snapshot=Snapshot(self._state, self._referral), emails=emails),
             start_to_close_timeout=MAIL_TIMEOUT,

@@ -92,7 +92,8 @@ class ReferralWorkflow(ReferralActions):
             as_of=workflow.now(),
             allow_split=self._state.parent_id is None,
         )
-        return await workflow.execute_activity_method(
+        # local, like the publish: the reservation is idempotent per (scope, attempt)
+        return await workflow.execute_local_activity_method(
             MatchingActivities.match_partner,
             request,
             start_to_close_timeout=DB_TIMEOUT,
@@ -119,11 +120,9 @@ class ReferralWorkflow(ReferralActions):
         a = t.assign(self._state, partner, result.explanation, workflow.now())
         self._partner, self._terms = partner, result.terms
         metrics.assigned(self._referral.type)
-        self._waiting(f"notifying {partner.mpn_id}: the answer clock starts on delivery")
         due = await self._notify(a, partner)
         if self._closed():
             return
-        self._waiting(f"waiting for {partner.mpn_id} to accept or decline, due {due.local_text}")
         answered = await self._wait_with_reminder(
             lambda: a.outcome != Outcome.PENDING or self._closed(),
             a.notified_at or a.assigned_at,
@@ -145,18 +144,26 @@ class ReferralWorkflow(ReferralActions):
             await self._engagement(a, partner)
 
     async def _notify(self, a: Assignment, partner: PartnerContact) -> Deadline:
-        """Email the partner; its answer is due SLA business days after delivery."""
-        promised = self._deadline(a.assigned_at, partner)
-        notification = self._send("notification", a, {"due_local": promised.local_text})
-        self._send("team_assigned", a, {"due_local": promised.local_text})
-        sent = dict((id(request), result) for request, result in await self._out.publish())
-        result = sent[id(notification)]
-        if result.status == "retry":
-            result = await self._out.deliver(notification)
-        # delivered (or undeliverable, and operations are told): the clock starts now
+        """Email the partner; its answer is due SLA business days after delivery. The
+        notification is sent within this workflow task, so the clock starts with it; while
+        the mail server is away it waits for the delivery."""
+        due = self._start_clock(a, partner)
+        notification = self._send("notification", a, {"due_local": due.local_text})
+        self._send("team_assigned", a, {"due_local": due.local_text})
+        sent = {id(request): result for request, result in await self._out.publish()}
+        if sent[id(notification)].status != "retry":
+            return due  # delivered (or undeliverable, and operations are told)
+        a.notified_at = a.due_at = None
+        self._log(t.SYSTEM, "notification_delayed", sent[id(notification)].error)
+        self._waiting(f"notifying {partner.mpn_id}: the answer clock starts on delivery")
+        await self._out.deliver(notification)
+        return self._start_clock(a, partner)
+
+    def _start_clock(self, a: Assignment, partner: PartnerContact) -> Deadline:
         due = self._deadline(workflow.now(), partner)
         t.notified(a, workflow.now(), due.due_at)
         self._log(t.SYSTEM, "notified", f"{partner.mpn_id} notified, answer due {due.local_text}")
+        self._waiting(f"waiting for {partner.mpn_id} to accept or decline, due {due.local_text}")
         return due
 
     async def _engagement(self, a: Assignment, partner: PartnerContact) -> None:
