@@ -249,6 +249,9 @@ async def test_contact_not_recorded_in_time_reminds_then_flags_overdue(h: Harnes
     assert state.status == "active"  # flagged for operations, not reassigned
     assert len(state.assignments) == 1
     assert "overdue" in state.waiting_for
+    assert [e.detail for e in state.history if e.action == "reminded"] == [
+        f"contact reminder sent to {who}"  # on the partner's timeline too
+    ]
     await h.wait_mail(lambda m: ".1.contact_reminder@" in str(m["Message-ID"]))
     await h.wait_mail(lambda m: ".1.contact_overdue@" in str(m["Message-ID"]))
     await h.act(handle, "contacted", who)

@@ -265,7 +265,9 @@ class ReferralWorkflow(ReferralActions):
         """Wait for `done` until `due`; half-way, remind the partner once."""
         if await self._wait(done, start + (due - start) / 2, f"{label}: reminder"):
             return True
-        self._send(kind, self._state.assignments[-1], {})
+        a = self._state.assignments[-1]
+        self._send(kind, a, {})
+        self._log(t.SYSTEM, "reminded", f"{kind.replace('_', ' ')} sent to {a.partner}")
         return await self._wait(done, due, label)
 
     async def _wait(
