@@ -77,10 +77,18 @@ def build_activities(
 
 WORKFLOWS = (ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow)
 
-# Pure modules the workflow code imports: loaded once rather than re-imported into every
-# workflow's sandbox. The workflow modules themselves are still re-imported there, so a
-# non-deterministic call in them fails the workflow task.
-PASSED_THROUGH = ("domain", "workflows.metrics", "workflows.search_attributes")
+# Modules the workflow code imports, loaded once rather than re-imported into every workflow's
+# sandbox: the pure domain, and the lifecycle's helpers (stateless at module level; re-importing
+# them cost more than the rest of the sandbox, bench/README.md). The workflow modules themselves
+# are still re-imported, so a non-deterministic call in them fails the workflow task.
+PASSED_THROUGH = (
+    "domain",
+    "workflows.metrics",
+    "workflows.search_attributes",
+    "workflows.actions",
+    "workflows.capacity",
+    "workflows.publisher",
+)
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
 )

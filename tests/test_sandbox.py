@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from temporalio import activity, workflow
@@ -129,3 +131,15 @@ def test_the_workflow_modules_themselves_are_not_passed_through() -> None:
         prefixes = {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
         assert not prefixes & passed, cls.__module__
     assert not WORKFLOW_RUNNER.restrictions.passthrough_all_modules
+
+
+def test_passed_through_workflow_helpers_make_no_non_deterministic_calls() -> None:
+    """The lifecycle's helper modules are passed through (not re-imported with the restricted
+    `datetime`, `random`…), so their source must not call the clock, randomness or I/O."""
+    forbidden = re.compile(r"datetime\.(now|utcnow|today)\(|time\.time\(|random\.|open\(|uuid")
+    for name in PASSED_THROUGH:
+        if not name.startswith("workflows."):
+            continue
+        root = Path(__file__).parent.parent
+        source = (root / (name.replace(".", "/") + ".py")).read_text()
+        assert not forbidden.search(source), name

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy import Refusal, check_operator_action, check_partner_action
     from workflows import metrics
 
-# workflow code: imported into the sandbox with this module
+# workflow code the worker passes through the sandbox (worker.PASSED_THROUGH)
 from workflows.capacity import claim_capacity_decline
 from workflows.publisher import Publisher
 

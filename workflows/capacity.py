@@ -10,7 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import Action, CapacityGrant, PartnerAction, ReferralState
     from domain.policy import ANSWER_CAPACITY_AGAIN, Code, Refusal, check_partner_action
 
-# workflow code: imported into the sandbox with this module
+# workflow code the worker passes through the sandbox (worker.PASSED_THROUGH)
 from workflows.publisher import DB_RETRY, DB_TIMEOUT
 
 

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import metrics
 
-# workflow code: imported into the sandbox with this module
+# workflow code the worker passes through the sandbox (worker.PASSED_THROUGH)
 from workflows.actions import ReferralActions
 from workflows.publisher import DB_RETRY, DB_TIMEOUT, Publisher
 
