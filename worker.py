@@ -38,13 +38,13 @@ from runtime.codec_server import Background, codec_in_background
 from runtime.health import serve_worker_health
 from runtime.metrics import MetricsUnavailable, runtime_from_env
 from runtime.schedules import describe, ensure_schedules
-from runtime.settings import Settings, SettingsError, mark_demo
 from runtime.temporal import (
     TemporalUnavailable,
     connect,
     require_search_attributes,
     start_dev_server,
 )
+from settings import Settings, SettingsError, mark_demo
 from workflows.referral import ReferralWorkflow
 from workflows.scheduled import PauseSweepWorkflow, WeeklyReportWorkflow
 

@@ -24,7 +24,7 @@ from mail.compose import Composed, compose, make_message_id
 from mail.mime import Outgoing
 from mail.smtp import MailPool, MailSession, PermanentMailError, TemporaryMailError
 from runtime.metrics import email_outcome
-from runtime.settings import Settings
+from settings import Settings
 
 LINK_LIFETIME = timedelta(days=14)
 

@@ -13,7 +13,7 @@ from db.candidates import index_of, match_and_reserve
 from db.engine import run_write
 from domain import names
 from domain.models import MatchRequest, MatchResult, SlaTerms
-from runtime.settings import Settings
+from settings import Settings
 
 
 def sla_terms(settings: Settings) -> SlaTerms:

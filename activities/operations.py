@@ -32,7 +32,7 @@ from domain.models import (
 from mail import display
 from mail.compose import build_message, render
 from mail.mime import Outgoing
-from runtime.settings import Settings
+from settings import Settings
 
 KIND = "weekly_report"
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")

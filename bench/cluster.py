@@ -31,8 +31,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.common import free_port
 from bench.sink import SinkProcess
-from runtime.settings import PROJECT_ROOT, Settings
 from runtime.temporal import connect, start_dev_server
+from settings import PROJECT_ROOT, Settings
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

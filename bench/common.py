@@ -44,8 +44,8 @@ from domain.models import (
     ReferralInput,
     ReferralSummary,
 )
-from runtime.settings import Settings
 from runtime.temporal import start_dev_server
+from settings import Settings
 from tests.factories import partner, referral
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

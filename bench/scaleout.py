@@ -39,7 +39,7 @@ from db.directory import PartnerDirectory
 from db.engine import open_database
 from db.readmodel import ReferralReadModel
 from db.tokens import TokenStore
-from runtime.settings import parse_duration
+from settings import parse_duration
 from tests.factories import partner
 
 

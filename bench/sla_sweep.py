@@ -42,7 +42,7 @@ from bench.common import (
 from bench.pipeline import parse_options
 from domain import names
 from domain.models import ReferralInput
-from runtime.settings import parse_duration
+from settings import parse_duration
 from worker import build_worker
 
 COLUMNS = (

@@ -16,7 +16,7 @@ from cli import admin, partners, referrals, report
 from cli.context import Context
 from cli.errors import BAD_INPUT, EPILOG, INTERNAL, CliError, classify, one_line
 from cli.help import TOP_EXAMPLES, add_examples, program_name
-from runtime.settings import Settings
+from settings import Settings
 
 Handler = Callable[[Context, argparse.Namespace], Awaitable[int]]
 

@@ -14,8 +14,8 @@ from temporalio.client import Client, RPCTimeoutOrCancelledError
 from cli import actor
 from cli.errors import unavailable
 from db.engine import open_database
-from runtime.settings import Settings
 from runtime.temporal import TemporalUnavailable, connect
+from settings import Settings
 
 T = TypeVar("T")
 

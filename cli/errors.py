@@ -15,8 +15,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from db.engine import DatabaseUnavailable
 from domain.policy import Code
 from domain.validation import ValidationError
-from runtime.settings import SettingsError
 from runtime.temporal import TemporalUnavailable
+from settings import SettingsError
 
 OK = 0
 REFUSED = 1

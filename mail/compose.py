@@ -49,7 +49,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from domain.models import EmailRequest
 from mail import display
 from mail.mime import Outgoing, alternative, parse_addresses
-from runtime.settings import Settings
+from settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mail import samples
 from mail.compose import KINDS, compose
-from runtime.settings import PROJECT_ROOT, Settings
+from settings import PROJECT_ROOT, Settings
 
 DESKTOP = (700, 1000)
 PHONE = (390, 1400)

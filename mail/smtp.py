@@ -31,7 +31,7 @@ from email.utils import parseaddr
 import aiosmtplib
 
 from mail.mime import Outgoing
-from runtime.settings import Settings
+from settings import Settings
 
 log = logging.getLogger(__name__)
 

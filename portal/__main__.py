@@ -17,8 +17,8 @@ from fastapi import FastAPI
 
 from db.engine import DatabaseUnavailable, open_database
 from portal.app import create_app
-from runtime.settings import Settings, SettingsError
 from runtime.temporal import TemporalUnavailable, connect
+from settings import Settings, SettingsError
 
 log = logging.getLogger("fasttrack.portal")
 

@@ -23,7 +23,7 @@ from portal.partner_api import partner_api
 from portal.render import STATIC_DIR, SecurityHeaders, render
 from portal.schemas import ApiError, Health
 from portal.session import PageProblem, SignInRequired, on_page_problem, on_sign_in_required
-from runtime.settings import Settings
+from settings import Settings
 
 log = logging.getLogger("fasttrack.portal")
 

@@ -16,7 +16,7 @@ from db.portal_store import PortalStore
 from db.readmodel import ReferralReadModel
 from db.tokens import TokenStore
 from portal.schemas import ApiError
-from runtime.settings import Settings
+from settings import Settings
 
 ADMIN_SCOPE = "~operator"  # idempotency-key namespace of the admin API (never an MPN ID)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}

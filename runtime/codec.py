@@ -28,7 +28,7 @@ from temporalio.converter import (
 
 from runtime.atomic import create_once
 from runtime.payloads import PayloadConverter
-from runtime.settings import Settings, SettingsError
+from settings import Settings, SettingsError
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"

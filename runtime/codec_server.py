@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from temporalio.api.common.v1 import Payload
 
 from runtime.codec import EncryptionCodec, PayloadKeyError, keyring_for
-from runtime.settings import Settings, SettingsError
+from settings import Settings, SettingsError
 
 
 def _payloads(body: Any) -> list[Payload]:

@@ -1,17 +1,17 @@
-"""docs/configuration.md, generated from the settings model (`python -m runtime.settings
+"""docs/configuration.md, generated from the settings model (`python -m settings
 --markdown`): every variable, its default and its meaning, by group."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from runtime.settings import variables
+from settings import variables
 
 _PREAMBLE = """# Configuration
 
 Every process (worker, CLI, portal, codec server) reads the same environment variables, and a
 `.env` file in its working directory when there is one (the environment wins). Generated from
-`runtime/settings.py` by `python -m runtime.settings --markdown > docs/configuration.md`; a test
+`settings.py` by `python -m settings --markdown > docs/configuration.md`; a test
 fails when it is stale.
 
 **Demo defaults.** The SQLite file under `var/`, a payload key generated into `var/`, and the

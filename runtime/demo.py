@@ -35,7 +35,9 @@ from runtime.codec_server import (
 )
 from runtime.intake import start_referral
 from runtime.schedules import describe, ensure_schedules
-from runtime.settings import (
+from runtime.smtp_sink import MailSink
+from runtime.temporal import TemporalUnavailable, start_dev_server
+from settings import (
     PROJECT_ROOT,
     VAR_DIR,
     Settings,
@@ -43,8 +45,6 @@ from runtime.settings import (
     mark_demo,
     parse_duration,
 )
-from runtime.smtp_sink import MailSink
-from runtime.temporal import TemporalUnavailable, start_dev_server
 from worker import build_worker
 
 DEMO_SLA = "3m"

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
-from runtime.settings import Settings, SettingsError
+from settings import Settings, SettingsError
 
 log = logging.getLogger("fasttrack.health")
 

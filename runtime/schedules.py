@@ -32,7 +32,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from runtime.settings import Settings
+from settings import Settings
 from workflows.scheduled import WORKFLOW_PAUSE_SWEEP, WORKFLOW_WEEKLY_REPORT
 
 WEEKLY_REPORT_ID = "fasttrack-weekly-sla-report"

@@ -30,7 +30,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from runtime.atomic import write_atomic
-from runtime.settings import VAR_DIR
+from settings import VAR_DIR
 
 DEFAULT_DIR = VAR_DIR / "mail"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")

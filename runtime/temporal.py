@@ -6,7 +6,6 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -26,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from runtime import tracing
 from runtime.codec import converter_for
-from runtime.settings import VAR_DIR, Settings, SettingsError
+from settings import VAR_DIR, Settings, SettingsError, first_line
 from workflows import search_attributes as sa
 
 
@@ -84,46 +83,6 @@ def _source(variable: str, value: str | None) -> DataSource | None:
     return path
 
 
-def apply_profile(values: dict[str, Any]) -> dict[str, Any]:
-    """With TEMPORAL_PROFILE or TEMPORAL_CONFIG_FILE, the connection settings that `values`
-    (the environment) leaves unset, taken from that profile of the `temporal` CLI's file."""
-    name, file = values.get("temporal_profile"), values.get("temporal_config_file")
-    if not name and not file:
-        return values
-    try:
-        profile = ClientConfigProfile.load(
-            name, config_source=Path(file).expanduser() if file else None, disable_env=True
-        )
-    except Exception as err:  # the core's message: unknown profile, unreadable or bad TOML
-        where = f"profile {name!r}" if name else f"TEMPORAL_CONFIG_FILE {file}"
-        raise SettingsError(f"cannot load Temporal {where}: {_first_line(err)}") from None
-    found: dict[str, Any] = {
-        "temporal_address": profile.address,
-        "temporal_namespace": profile.namespace,
-        "temporal_api_key": profile.api_key,
-    }
-    if profile.tls is not None:
-        found.update(
-            temporal_tls="false" if profile.tls.disabled else "true",
-            temporal_tls_server_name=profile.tls.server_name,
-            temporal_tls_ca=_text(profile.tls.server_root_ca_cert),
-            temporal_tls_cert=_text(profile.tls.client_cert),
-            temporal_tls_key=_text(profile.tls.client_private_key),
-        )
-    return {**{k: v for k, v in found.items() if v is not None}, **values}
-
-
-def _text(source: DataSource | None) -> str | None:
-    if source is None:
-        return None
-    return source.decode() if isinstance(source, bytes) else str(source)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
     """A client for the configured Temporal (see `connect_config`); `runtime` (e.g. one
     exporting metrics) or the default."""
@@ -137,7 +96,7 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
         )
     except (RuntimeError, RPCError, OSError) as err:
         raise TemporalUnavailable(
-            f"cannot reach Temporal at {settings.temporal_address}: {_first_line(err)}"
+            f"cannot reach Temporal at {settings.temporal_address}: {first_line(err)}"
         ) from None
 
 
@@ -265,7 +224,7 @@ async def require_search_attributes(client: Client, namespace: str) -> None:
     try:
         missing = await missing_search_attributes(client, namespace)
     except RPCError as err:
-        print(f"cannot check the search attributes: {_first_line(err)}", file=sys.stderr)
+        print(f"cannot check the search attributes: {first_line(err)}", file=sys.stderr)
         return
     if missing:
         raise SetupNeeded(

@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 
-from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_dev_server
+from settings import Settings
 from tests.test_integration_cli import ROOT, _drain, _wait_for_line, free_port
 
 OPERATOR = "operator@ops.example"

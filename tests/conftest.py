@@ -19,9 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.engine import open_database
 from db.models import Base
-from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_test_server
+from settings import Settings
 from tests.dbfixtures import database, db_backend, db_url, migrated_database  # noqa: F401
 from tests.harness import Harness, harness_settings
 from worker import build_worker

@@ -30,8 +30,8 @@ from domain.models import (
     ReferralState,
     ReferralSummary,
 )
-from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
+from settings import Settings
 
 
 @dataclass

@@ -13,8 +13,8 @@ from aiosmtpd.smtp import SMTP, Envelope
 from bench.sink import _BulkDataSMTP, reported_headers, unstuffed
 from mail import samples
 from mail.compose import KINDS, compose
-from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
+from settings import Settings
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from runtime.settings import Settings
 from runtime.temporal import start_dev_server
+from settings import Settings
 
 pytestmark = pytest.mark.integration
 

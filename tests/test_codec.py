@@ -22,7 +22,7 @@ from runtime.codec import (
     load_keyring,
 )
 from runtime.codec_server import create_codec_app
-from runtime.settings import Settings
+from settings import Settings
 from tests.factories import referral
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from activities.matching import sla_terms
 from domain.deadlines import compute_deadline
 from domain.models import SlaTerms
-from runtime.settings import Settings
+from settings import Settings
 
 FRIDAY_NOON_BERLIN = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)
 

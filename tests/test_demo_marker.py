@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime import settings as settings_module
-from runtime.settings import Settings, SettingsError
+import settings as settings_module
+from settings import Settings, SettingsError
 
 
 def test_a_checkout_that_ran_the_demo_accepts_its_defaults(

@@ -13,8 +13,8 @@ from temporalio.api.common.v1 import Payload
 
 from runtime.codec import EncryptionCodec, keyring_for
 from runtime.codec_server import codec_in_background
-from runtime.settings import Settings
 from runtime.temporal import start_dev_server
+from settings import Settings
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 from db.directory import PartnerDirectory
 from db.engine import open_database
 from db.models import AssignmentRecord, AuditEvent, Partner
-from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
+from settings import Settings
 from tests.factories import partner, referral
 from tests.harness import Harness, harness_settings
 from worker import build_worker

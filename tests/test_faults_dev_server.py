@@ -27,9 +27,9 @@ from db.directory import PartnerDirectory
 from db.engine import open_database
 from domain import names
 from domain.models import ActionResult, PartnerAction, ReferralInput, ReferralState
-from runtime.settings import PROJECT_ROOT, Settings
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_dev_server
+from settings import PROJECT_ROOT, Settings
 from tests.conftest import free_port
 from tests.factories import partner, referral
 

@@ -21,9 +21,9 @@ import pytest
 import pytest_asyncio
 
 from domain.policy import ANSWER_FASTTRACK_CENTER
-from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_dev_server
+from settings import Settings
 from tests.dbfixtures import fresh_database_url
 
 pytestmark = pytest.mark.integration

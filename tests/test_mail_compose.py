@@ -15,8 +15,8 @@ from domain.models import EmailRequest
 from mail import samples
 from mail.compose import KINDS, OPS_KINDS, PARTNER_KINDS, TEAM_KINDS, ComposeError, compose
 from mail.smtp import deliver
-from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
+from settings import Settings
 
 SETTINGS = Settings(
     mail_from="FastTrack Referrals <referrals@fasttrack.localhost>",

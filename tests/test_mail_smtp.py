@@ -28,8 +28,8 @@ from mail.smtp import (
     TemporaryMailError,
     deliver,
 )
-from runtime.settings import PROJECT_ROOT, Settings
 from runtime.smtp_sink import MailSink
+from settings import PROJECT_ROOT, Settings
 
 
 def _free_port() -> int:

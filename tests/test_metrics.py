@@ -35,8 +35,8 @@ with workflow.unsafe.imports_passed_through():
     from db.directory import PartnerDirectory
     from db.engine import open_database
     from runtime import metrics as rm
-    from runtime.settings import Settings
     from runtime.smtp_sink import MailSink
+    from settings import Settings
     from tests.factories import partner
     from tests.harness import harness_settings
     from worker import build_worker

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from db.tokens import TokenStore
 from portal import create_app
 from runtime.health import health_port, serve_worker_health
-from runtime.settings import SettingsError
+from settings import SettingsError
 from tests.conftest import free_port
 from tests.factories import partner, referral
 from tests.harness import Harness

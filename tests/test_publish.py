@@ -13,8 +13,8 @@ from activities.publish import PublishActivities
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
 from domain.models import EmailRequest, Publication
-from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
+from settings import Settings
 from tests.dbfixtures import Database, referral, snapshot
 
 

@@ -28,9 +28,9 @@ from db.directory import PartnerDirectory
 from db.engine import open_database
 from domain import names
 from domain.models import ActionResult, PartnerAction, Referral, ReferralInput, ReferralSummary
-from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_dev_server
+from settings import Settings
 from tests.conftest import free_port
 from tests.factories import partner, referral
 from tests.harness import harness_settings

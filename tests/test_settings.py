@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from temporalio.service import TLSConfig
 
 from runtime.config_doc import markdown
-from runtime.settings import Settings, SettingsError, variables
 from runtime.temporal import connect_config
+from settings import Settings, SettingsError, variables
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = {"FASTTRACK_ENV": "demo"}
@@ -204,8 +204,7 @@ def test_the_worker_refuses_the_demo_defaults_at_start_in_one_line(tmp_path: Pat
 def test_the_configuration_table_in_docs_is_current() -> None:
     document = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert document == markdown(), (
-        "docs/configuration.md is stale: python -m runtime.settings --markdown "
-        "> docs/configuration.md"
+        "docs/configuration.md is stale: python -m settings --markdown > docs/configuration.md"
     )
 
 

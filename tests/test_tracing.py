@@ -16,8 +16,8 @@ from db.engine import open_database
 from domain import names
 from domain.models import ActionResult, PartnerAction, ReferralInput, ReferralSummary
 from runtime import tracing
-from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
+from settings import Settings
 from tests.factories import partner, referral
 from tests.harness import Harness, harness_settings
 from worker import build_worker

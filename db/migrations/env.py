@@ -24,7 +24,7 @@ def _run(connection: Connection) -> None:
 async def _run_from_settings() -> None:
     from db.engine import make_engine
     from db.migrate import lock_for_migration
-    from runtime.settings import Settings, SettingsError
+    from settings import Settings, SettingsError
 
     try:
         url = Settings.from_env().database_url

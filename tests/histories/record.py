@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from db.engine import open_database
-from runtime.settings import Settings
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_test_server
+from settings import Settings
 from tests.factories import partner, referral
 from tests.harness import Harness, harness_settings
 from worker import build_worker

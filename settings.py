@@ -1,6 +1,6 @@
 """One settings object, read once from the environment and an optional `.env` file.
 
-Every variable is declared here, once: `python -m runtime.settings --markdown` prints
+Every variable is declared here, once: `python -m settings --markdown` prints
 docs/configuration.md (runtime/config_doc.py). Embedded defaults serve the demo only (`DEMO_ONLY`).
 """
 
@@ -26,8 +26,9 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from temporalio.envconfig import ClientConfigProfile, DataSource
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent
 VAR_DIR = PROJECT_ROOT / "var"
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{VAR_DIR / 'fasttrack.db'}"
 BUILTIN_LINK_SECRET = "dev-only-link-secret-change-me"
@@ -309,8 +310,6 @@ class Settings:
         """The process environment (and `.env`), or exactly `environ`. `demo` (or
         FASTTRACK_ENV=demo, or a demo run in this checkout) accepts the embedded defaults;
         otherwise they are refused."""
-        from runtime.temporal import apply_profile  # envconfig: the temporal CLI's profiles
-
         if environ is None:
             raw = _reader()().model_dump()
         else:
@@ -418,6 +417,46 @@ if __name__ == "__main__":
     from runtime.config_doc import markdown
 
     if sys.argv[1:] != ["--markdown"]:
-        print("usage: python -m runtime.settings --markdown", file=sys.stderr)
+        print("usage: python -m settings --markdown", file=sys.stderr)
         sys.exit(2)
     sys.stdout.write(markdown())
+
+
+def apply_profile(values: dict[str, Any]) -> dict[str, Any]:
+    """With TEMPORAL_PROFILE or TEMPORAL_CONFIG_FILE, the connection settings that `values`
+    (the environment) leaves unset, taken from that profile of the `temporal` CLI's file."""
+    name, file = values.get("temporal_profile"), values.get("temporal_config_file")
+    if not name and not file:
+        return values
+    try:
+        profile = ClientConfigProfile.load(
+            name, config_source=Path(file).expanduser() if file else None, disable_env=True
+        )
+    except Exception as err:  # the core's message: unknown profile, unreadable or bad TOML
+        where = f"profile {name!r}" if name else f"TEMPORAL_CONFIG_FILE {file}"
+        raise SettingsError(f"cannot load Temporal {where}: {first_line(err)}") from None
+    found: dict[str, Any] = {
+        "temporal_address": profile.address,
+        "temporal_namespace": profile.namespace,
+        "temporal_api_key": profile.api_key,
+    }
+    if profile.tls is not None:
+        found.update(
+            temporal_tls="false" if profile.tls.disabled else "true",
+            temporal_tls_server_name=profile.tls.server_name,
+            temporal_tls_ca=_text(profile.tls.server_root_ca_cert),
+            temporal_tls_cert=_text(profile.tls.client_cert),
+            temporal_tls_key=_text(profile.tls.client_private_key),
+        )
+    return {**{k: v for k, v in found.items() if v is not None}, **values}
+
+
+def _text(source: DataSource | None) -> str | None:
+    if source is None:
+        return None
+    return source.decode() if isinstance(source, bytes) else str(source)
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
