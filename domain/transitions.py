@@ -1,7 +1,9 @@
-"""How a referral's live state changes: pure functions over `ReferralState`.
+"""The only code that changes a referral's live state.
 
-The workflow decides *when* (timers, updates, signals) and calls these to decide *what*; each
-change is written to the state's history with who did it and why.
+Each function changes the `ReferralState` it is given (or one of its assignments) in place and
+writes the change to the state's history with who did it and why. No I/O and no clock: the
+time comes in as an argument. The workflow decides *when* (timers, updates, signals); these
+decide *what*.
 """
 
 from __future__ import annotations
@@ -62,9 +64,20 @@ def summary(state: ReferralState, ended_at: datetime) -> ReferralSummary:
 
 
 def log(
-    state: ReferralState, at: datetime, actor: str, action: str, detail: str = "", **kw: bool
+    state: ReferralState,
+    at: datetime,
+    actor: str,
+    action: str,
+    detail: str = "",
+    refused: bool = False,
 ) -> None:
-    state.history.append(HistoryEntry(at, actor, action, detail, refused=kw.get("refused", False)))
+    """Append to the history (a refused action is recorded too, marked `refused`)."""
+    state.history.append(HistoryEntry(at, actor, action, detail, refused=refused))
+
+
+def waiting(state: ReferralState, text: str) -> None:
+    """What the referral waits for now, in words ("" once it has ended)."""
+    state.waiting_for = text
 
 
 def assign(
@@ -95,6 +108,16 @@ def withdraw(a: Assignment, at: datetime, reason: str) -> None:
 
 def notified(a: Assignment, at: datetime, due_at: datetime) -> None:
     a.notified_at, a.due_at = at, due_at
+
+
+def notification_delayed(state: ReferralState, a: Assignment, at: datetime, error: str) -> None:
+    """The notification is not delivered yet: the answer clock has not started."""
+    a.notified_at = a.due_at = None
+    log(state, at, SYSTEM, "notification_delayed", error)
+
+
+def contact_due(state: ReferralState, due_at: datetime) -> None:
+    state.milestones.contact_due_at = due_at
 
 
 def expire(state: ReferralState, a: Assignment, at: datetime) -> None:
@@ -178,6 +201,17 @@ def apply_operator_action(state: ReferralState, op: OperatorAction, at: datetime
         state.cancel_reason = op.reason
         log(state, at, op.operator, "cancelled", op.reason)
     return ActionResult(state.workflow_id, state.status, f"{op.action} recorded")
+
+
+def split(state: ReferralState, plan: list[list[str]], at: datetime) -> None:
+    """No single partner covers every workload: the referral is divided into parts."""
+    state.status = Status.SPLIT
+    parts = "; ".join("+".join(part) for part in plan)
+    log(state, at, SYSTEM, "split", f"no single partner covers every workload: {parts}")
+
+
+def add_part(state: ReferralState, part: PartRef) -> None:
+    state.parts.append(part)
 
 
 def part_changed(state: ReferralState, part: PartRef, at: datetime) -> None:

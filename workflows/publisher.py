@@ -1,14 +1,13 @@
 """A referral workflow's side effects: the read model, its emails, search attributes and the
-parent of a split part. Workflow code (deterministic): every effect is an activity or a
-workflow command."""
+parent of a split part. Workflow code (re-imported into each workflow's sandbox): every effect
+is an activity or a workflow command. It reads the referral's state and changes it only
+through `domain.transitions`."""
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -26,26 +25,17 @@ with workflow.unsafe.imports_passed_through():
         Referral,
         ReferralState,
         Snapshot,
+        Status,
     )
     from domain.transitions import SYSTEM, log
     from workflows import search_attributes as sa
-
-# Database work: retried with backoff for as long as the database is away.
-DB_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    non_retryable_error_types=["InvalidInput"],
-)
-DB_TIMEOUT = timedelta(seconds=30)
-# Mail: temporary SMTP failures retry with backoff; permanent ones come back as a result.
-MAIL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-)
-MAIL_TIMEOUT = timedelta(seconds=60)
-MAIL_GIVE_UP = timedelta(hours=12)
+    from workflows.activity_options import (
+        DB_RETRY,
+        DB_TIMEOUT,
+        MAIL_GIVE_UP,
+        MAIL_RETRY,
+        MAIL_TIMEOUT,
+    )
 
 
 class Publisher:
@@ -152,7 +142,7 @@ class Publisher:
             (sa.REFERRAL_TYPE, s.type),
             (sa.WORKLOADS, list(s.workloads)),
             (sa.CUSTOMER_COUNTRY, s.customer_country),
-            (sa.ESCALATED, s.status == "escalated"),
+            (sa.ESCALATED, s.status == Status.ESCALATED),
             (sa.CONTACT_OVERDUE, s.milestones.contact_overdue),
             (sa.PARTNER_ID, current.partner if current else None),
             (sa.SLA_DUE_AT, due),
@@ -165,7 +155,6 @@ class Publisher:
             workflow.upsert_search_attributes(
                 [k.value_unset() if v is None else k.value_set(v) for k, v in changed]
             )
-        workflow.set_current_details(s.waiting_for or s.status)
 
     def _tell_parent(self) -> None:
         s = self._state

@@ -1,46 +1,67 @@
-"""The life of one referral (or one split part of it) as a durable workflow.
+"""The life of one referral (or one split part of it) as a durable workflow, with every update,
+signal and query partners and operators use on it. Over 400 lines on purpose: the lifecycle
+and its handlers are one class, as Temporal's samples write a workflow.
 
 match → notify → wait for the partner's answer on a business-day SLA timer (started when the
 notification is delivered) → accepted: follow the engagement until it is closed; declined or
 silent: exclude that partner and match again; nobody left: escalate to operations and wait for
-retry or cancel. State changes are the pure functions of `domain.transitions`; side effects go
-through `workflows.publisher`; what partners and operators can do is `workflows.actions`.
+retry or cancel. `domain.policy` decides what partners and operators may do; `domain.transitions`
+is the only code that changes the referral's state; side effects go through
+`workflows.publisher`.
 """
 
+import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.directory import DirectoryActivities
     from activities.matching import MatchingActivities
     from domain import names
     from domain import transitions as t
     from domain.deadlines import compute_deadline
     from domain.models import (
         Action,
+        ActionResult,
         Assignment,
+        CapacityGrant,
+        CporClaim,
         Deadline,
+        EmailRequest,
         MatchRequest,
         MatchResult,
         OperatorAction,
         Outcome,
+        PartnerAction,
         PartnerContact,
         PartRef,
+        Reason,
         ReferralInput,
+        ReferralState,
         ReferralSummary,
         SlaTerms,
         Status,
     )
-    from workflows import metrics
+    from domain.policy import (
+        ANSWER_CAPACITY_AGAIN,
+        Code,
+        Refusal,
+        check_operator_action,
+        check_partner_action,
+    )
+    from workflows.activity_options import DB_RETRY, DB_TIMEOUT
 
-# workflow code the worker passes through the sandbox (worker.PASSED_THROUGH)
-from workflows.actions import ReferralActions
-from workflows.publisher import DB_RETRY, DB_TIMEOUT, Publisher
+# workflow code: re-imported into each workflow's sandbox
+from workflows import metrics
+from workflows.publisher import Publisher
 
 
 @workflow.defn(name=names.WORKFLOW_REFERRAL)
-class ReferralWorkflow(ReferralActions):
+class ReferralWorkflow:
     @workflow.init
     def __init__(self, inp: ReferralInput) -> None:
         self._referral = inp.referral
@@ -51,6 +72,8 @@ class ReferralWorkflow(ReferralActions):
         self._terms = SlaTerms()
         self._escalations = 0
         self._out = Publisher(inp.referral, self._state)
+        # held by the handlers that await activities (a capacity decline claims its grant)
+        self._answering = asyncio.Lock()
 
     @workflow.run
     async def run(self, inp: ReferralInput) -> ReferralSummary:
@@ -70,12 +93,186 @@ class ReferralWorkflow(ReferralActions):
                 await self._split(result.split)
             else:
                 await self._escalate(result)
+        if not workflow.all_handlers_finished():
+            await workflow.wait_condition(workflow.all_handlers_finished)  # answer them first
         self._waiting("")
         await self._out.publish()
         await self._out.drain()
         if self._out.pending():
             await self._out.publish()
         return t.summary(self._state, workflow.now())
+
+    # ------------------------------------------------- partner actions (updates)
+    # A validator refuses at once and writes nothing to history. Handlers that await an
+    # activity hold `_answering` and check the policy again after each wait; the others run
+    # whole between two awaits.
+
+    @workflow.update
+    def accept(self, action: PartnerAction) -> ActionResult:
+        return self._apply(Action.ACCEPT, action)
+
+    @accept.validator
+    def _accept_ok(self, action: PartnerAction) -> None:
+        self._validate(Action.ACCEPT, action)
+
+    @workflow.update
+    async def decline(self, action: PartnerAction) -> ActionResult:
+        async with self._answering:
+            self._validate(Action.DECLINE, action)  # again: it may have waited for the lock
+            if action.reason == Reason.PARTNER_AT_CAPACITY:
+                _refuse(await self._claim_capacity(action))
+            return self._apply(Action.DECLINE, action)
+
+    @decline.validator
+    def _decline_ok(self, action: PartnerAction) -> None:
+        self._validate(Action.DECLINE, action)
+
+    @workflow.update
+    def contacted(self, action: PartnerAction) -> ActionResult:
+        return self._apply(Action.CONTACTED, action)
+
+    @contacted.validator
+    def _contacted_ok(self, action: PartnerAction) -> None:
+        self._validate(Action.CONTACTED, action)
+
+    @workflow.update
+    def kickoff(self, action: PartnerAction) -> ActionResult:
+        return self._apply(Action.KICKOFF, action)
+
+    @kickoff.validator
+    def _kickoff_ok(self, action: PartnerAction) -> None:
+        self._validate(Action.KICKOFF, action)
+
+    @workflow.update
+    def cpor_claimed(self, action: PartnerAction) -> ActionResult:
+        return self._apply(Action.CPOR_CLAIMED, action)
+
+    @cpor_claimed.validator
+    def _cpor_claimed_ok(self, action: PartnerAction) -> None:
+        self._validate(Action.CPOR_CLAIMED, action)
+
+    @workflow.update
+    def complete(self, action: PartnerAction) -> ActionResult:
+        return self._apply(Action.COMPLETE, action)
+
+    @complete.validator
+    def _complete_ok(self, action: PartnerAction) -> None:
+        self._validate(Action.COMPLETE, action)
+
+    @workflow.signal(name=names.SIGNAL_PARTNER_ACTION)
+    async def partner_action(self, action: PartnerAction) -> None:
+        """For portals that can only fire signals: same rules; refusals are recorded."""
+        async with self._answering:
+            refusal = self._check(action)
+            capacity = (
+                action.action == Action.DECLINE and action.reason == Reason.PARTNER_AT_CAPACITY
+            )
+            if refusal is None and capacity:
+                refusal = await self._claim_capacity(action)
+            if refusal is None:
+                self._apply(Action(action.action), action)
+                return
+            actor = f"partner:{action.partner}"
+            self._log(actor, action.action or "unknown", refusal.message, refused=True)
+            current = self._state.current
+            if action.action == Action.DECLINE and current and current.partner == action.partner:
+                seq = len(self._state.history)  # each refusal is its own message
+                self._send("decline_refused", current, {"message": refusal.message}, seq=seq)
+
+    # ----------------------------------------------------------- operator actions
+
+    @workflow.update
+    def retry(self, op: OperatorAction) -> ActionResult:
+        return self._operate(replace(op, action=Action.RETRY))
+
+    @retry.validator
+    def _retry_ok(self, op: OperatorAction) -> None:
+        self._validate_operator(Action.RETRY, op)
+
+    @workflow.update
+    def cancel(self, op: OperatorAction) -> ActionResult:
+        return self._operate(replace(op, action=Action.CANCEL))
+
+    @cancel.validator
+    def _cancel_ok(self, op: OperatorAction) -> None:
+        self._validate_operator(Action.CANCEL, op)
+
+    @workflow.signal(name=names.SIGNAL_OPERATOR_ACTION)
+    def operator_action(self, op: OperatorAction) -> None:
+        refusal = check_operator_action(self._state, op.action, op.reason)
+        if refusal is None:
+            self._operate(op)
+        elif not (op.action == Action.CANCEL and self._closed()):
+            self._log(op.operator, op.action, refusal.message, refused=True)
+
+    # ---------------------------------------------------------- split parts, query
+
+    @workflow.signal(name=names.SIGNAL_PART_CHANGED)
+    def part_changed(self, part: PartRef) -> None:
+        t.part_changed(self._state, part, workflow.now())
+        if self._state.status == Status.SPLIT:
+            self._waiting_for_parts()
+
+    @workflow.query(name=names.QUERY_DETAILS)
+    def details(self) -> ReferralState:
+        return self._state
+
+    # ------------------------------------------------------------ handler helpers
+
+    def _check(self, action: PartnerAction) -> Refusal | None:
+        used = self._partner.capacity_declines_used if self._partner else 0
+        return check_partner_action(self._state, action, used)
+
+    def _validate(self, name: Action, action: PartnerAction) -> None:
+        _refuse(self._check(replace(action, action=name)))
+
+    def _apply(self, name: Action, action: PartnerAction) -> ActionResult:
+        result = t.apply_partner_action(self._state, name, action, workflow.now())
+        if name == Action.ACCEPT:
+            metrics.accepted(self._referral.type)
+        elif name == Action.DECLINE:
+            metrics.declined(self._referral.type, action.reason)
+        elif name == Action.CPOR_CLAIMED and self._referral.customer.tenant_id:
+            claim = CporClaim(
+                self._referral.customer.tenant_id,
+                action.partner,
+                self._scope,
+                self._state.workflow_id,
+                workflow.now(),
+            )
+            self._out.record_claim(claim)
+        return result
+
+    async def _claim_capacity(self, action: PartnerAction) -> Refusal | None:
+        """The partner's one "at capacity" decline, claimed in the directory: None when this
+        decline gets it; otherwise the program's answer. Granted or not, it is used now."""
+        a = self._state.current
+        assert a is not None
+        grant = CapacityGrant(action.partner, self._state.workflow_id, a.seq)
+        granted = await self._grant(grant)
+        if self._partner is not None:
+            self._partner.capacity_declines_used = 1
+        if not granted:
+            return Refusal(Code.REASON_REFUSED, ANSWER_CAPACITY_AGAIN)
+        moved_on = check_partner_action(self._state, replace(action, action=Action.DECLINE))
+        if moved_on is not None:  # expired, completed or cancelled while it was claimed
+            await self._grant(replace(grant, release=True))
+        return moved_on
+
+    async def _grant(self, grant: CapacityGrant) -> bool:
+        return await workflow.execute_activity_method(
+            DirectoryActivities.grant_capacity_decline,
+            grant,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary="release capacity decline" if grant.release else "claim capacity decline",
+        )
+
+    def _operate(self, op: OperatorAction) -> ActionResult:
+        return t.apply_operator_action(self._state, op, workflow.now())
+
+    def _validate_operator(self, name: Action, op: OperatorAction) -> None:
+        _refuse(check_operator_action(self._state, name, op.reason))
 
     # ------------------------------------------------------------- matching
 
@@ -150,11 +347,10 @@ class ReferralWorkflow(ReferralActions):
         due = self._start_clock(a, partner)
         notification = self._send("notification", a, {"due_local": due.local_text})
         self._send("team_assigned", a, {"due_local": due.local_text})
-        sent = {id(request): result for request, result in await self._out.publish()}
-        if sent[id(notification)].status != "retry":
+        sent = next(r for q, r in await self._out.publish() if q is notification)
+        if sent.status != "retry":
             return due  # delivered (or undeliverable, and operations are told)
-        a.notified_at = a.due_at = None
-        self._log(t.SYSTEM, "notification_delayed", sent[id(notification)].error)
+        t.notification_delayed(self._state, a, workflow.now(), sent.error)
         self._waiting(f"notifying {partner.mpn_id}: the answer clock starts on delivery")
         await self._out.deliver(notification)
         return self._start_clock(a, partner)
@@ -172,8 +368,8 @@ class ReferralWorkflow(ReferralActions):
             self._finish(a)  # completed or declined again before this ran
             return
         due = self._deadline(a.accepted_at, partner)
+        t.contact_due(self._state, due.due_at)
         m = self._state.milestones
-        m.contact_due_at = due.due_at
         self._waiting(f"waiting for {partner.mpn_id} to contact the customer, due {due.local_text}")
 
         def ended() -> bool:
@@ -218,16 +414,10 @@ class ReferralWorkflow(ReferralActions):
 
     async def _split(self, plan: list[list[str]]) -> None:
         s = self._state
-        s.status = Status.SPLIT
-        self._log(
-            t.SYSTEM,
-            "split",
-            "no single partner covers every workload: "
-            + "; ".join("+".join(part) for part in plan),
-        )
+        t.split(s, plan, workflow.now())
         for number, workloads in enumerate(plan, start=1):
             wid = names.part_workflow_id(s.referral_id, number)
-            s.parts.append(PartRef(workflow_id=wid, workloads=workloads, status=""))
+            t.add_part(s, PartRef(workflow_id=wid, workloads=workloads, status=""))
             await workflow.start_child_workflow(
                 ReferralWorkflow.run,
                 ReferralInput(self._referral, s.workflow_id, workloads, list(self._excluded)),
@@ -250,12 +440,6 @@ class ReferralWorkflow(ReferralActions):
     def _waiting_for_parts(self) -> None:
         parts = ", ".join(f"{p.workflow_id} {p.status or 'starting'}" for p in self._state.parts)
         self._waiting(f"split: waiting for every part to be completed or cancelled ({parts})")
-
-    @workflow.signal(name=names.SIGNAL_PART_CHANGED)
-    def part_changed(self, part: PartRef) -> None:
-        t.part_changed(self._state, part, workflow.now())
-        if self._state.status == Status.SPLIT:
-            self._waiting_for_parts()
 
     # -------------------------------------------------------------- waiting
 
@@ -294,5 +478,35 @@ class ReferralWorkflow(ReferralActions):
     # -------------------------------------------------------------- helpers
 
     def _waiting(self, text: str) -> None:
-        self._state.waiting_for = text
+        """What the referral waits for: in its state, and as the workflow's current details."""
+        t.waiting(self._state, text)
         workflow.set_current_details(text or self._state.status)
+
+    def _closed(self) -> bool:
+        return self._state.status in Status.CLOSED
+
+    def _log(self, actor: str, action: str, detail: str, refused: bool = False) -> None:
+        t.log(self._state, workflow.now(), actor, action, detail, refused=refused)
+
+    def _send(
+        self, kind: str, a: Assignment | None, detail: dict[str, str], seq: int | None = None
+    ) -> EmailRequest:
+        """Queue an email; it goes out with the next publish (the clock never waits for it)."""
+        request = EmailRequest(
+            kind=kind,
+            referral=self._referral,
+            scope_id=self._state.workflow_id,
+            seq=seq if seq is not None else (a.seq if a else 0),
+            workloads=self._scope,
+            partner=self._partner if a else None,
+            due_at=a.due_at if a else None,
+            detail=detail,
+        )
+        self._out.queue(request)
+        return request
+
+
+def _refuse(refusal: Refusal | None) -> None:
+    """A refused action: the caller gets the program's answer."""
+    if refusal is not None:
+        raise ApplicationError(refusal.message, type=refusal.code, non_retryable=True)

@@ -20,7 +20,8 @@ with workflow.unsafe.imports_passed_through():
         WeeklyReportRequest,
         WeeklyReportResult,
     )
-    from workflows import metrics
+
+from workflows import metrics  # workflow code: re-imported into each workflow's sandbox
 
 WORKFLOW_WEEKLY_REPORT = "WeeklyReportWorkflow"
 WORKFLOW_PAUSE_SWEEP = "PauseSweepWorkflow"
