@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(demo=args.dev)  # --dev: the embedded defaults serve
         if args.dev:
-            mark_demo()
+            mark_demo(settings.home)
         # uvloop: a faster event loop for the worker's many small tasks (bench/README.md)
         uvloop.run(run(settings, args.dev, **options))
     except (SettingsError, TemporalUnavailable, DatabaseUnavailable, MetricsUnavailable) as err:

