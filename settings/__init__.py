@@ -95,6 +95,14 @@ def _no_trailing_slash(value: Any) -> Any:
     return value.rstrip("/") if isinstance(value, str) else value
 
 
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def _addresses(value: Any) -> Any:
     """`a@x, B@y` -> ("a@x", "b@y")."""
     if isinstance(value, str):
@@ -108,6 +116,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Count = Annotated[int, Field(ge=1)]
 T, D, M, P, S, W = "Temporal", "Database", "Email", "Portal", "SLA", "Worker"
 K = "Payload encryption"
+L = "Logging"
 
 
 @pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -331,6 +340,21 @@ class Settings:
             "(the other standard `OTEL_*` variables apply)",
         ),
     ] = None
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None,
+        BeforeValidator(_upper),
+        Var(
+            "LOG_LEVEL",
+            L,
+            "`DEBUG`, `INFO`, `WARNING` or `ERROR`, for the worker and the portal",
+            default_doc="worker `WARNING`, portal `INFO`",
+        ),
+    ] = None
+    log_format: Annotated[
+        Literal["text", "json"],
+        BeforeValidator(_lower),
+        Var("LOG_FORMAT", L, "`text` (one readable line) or `json` (one object per line)"),
+    ] = "text"
 
     @property
     def demo(self) -> bool:
