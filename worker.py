@@ -36,6 +36,7 @@ from db.readmodel import ReferralReadModel
 from mail.smtp import MailPool
 from runtime.codec_server import Background, codec_in_background
 from runtime.health import serve_worker_health
+from runtime.logs import configure_logging
 from runtime.metrics import MetricsUnavailable, runtime_from_env
 from runtime.schedules import describe, ensure_schedules
 from runtime.temporal import (
@@ -199,11 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = {}
     if args.max_cached_workflows is not None:
         options["max_cached_workflows"] = max(0, args.max_cached_workflows)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     try:
         settings = Settings.from_env(demo=args.dev)  # --dev: the embedded defaults serve
+        configure_logging(settings, "WARNING")
         if args.dev:
-            mark_demo()
+            mark_demo(settings.home)
         # uvloop: a faster event loop for the worker's many small tasks (bench/README.md)
         uvloop.run(run(settings, args.dev, **options))
     except (SettingsError, TemporalUnavailable, DatabaseUnavailable, MetricsUnavailable) as err:

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.metrics import email_outcome
 from db.outbox import BUSY, FAILED, PENDING, SENT, EmailOutbox, OutboxEntry, Outcome
 from domain import names
-from domain.links import LinkClaims, link_nonce, sign_link
 from domain.models import EmailRequest, EmailResult
-from mail.compose import Composed, compose, make_message_id
+from mail.compose import Composed, as_sent
 from mail.mime import Outgoing
 from mail.smtp import MailPool, MailSession, PermanentMailError, TemporaryMailError
-from runtime.metrics import email_outcome
 from settings import Settings
-
-LINK_LIFETIME = timedelta(days=14)
 
 
 @dataclass
@@ -62,26 +59,6 @@ class EmailActivities:
     def settings(self) -> Settings:
         return self._settings
 
-    def _links(self, request: EmailRequest, message_id: str) -> dict[str, str] | None:
-        if request.kind != "notification" or request.partner is None:
-            return None
-        base = self._settings.portal_url
-        expires = (request.due_at or datetime.now(UTC)) + LINK_LIFETIME
-        links = {"view": f"{base}/referrals/{request.scope_id}"}
-        for action in ("accept", "decline"):
-            token = sign_link(
-                self._settings.link_secret.get_secret_value(),
-                LinkClaims(
-                    request.scope_id,
-                    request.partner.mpn_id,
-                    action,
-                    expires,
-                    link_nonce(message_id, action),
-                ),
-            )
-            links[action] = f"{base}/act/{token}"
-        return links
-
     @activity.defn(name=names.ACTIVITY_EMAIL)
     async def send_email(self, request: EmailRequest) -> EmailResult:
         result = await self.send_once(request)
@@ -99,8 +76,7 @@ class EmailActivities:
 
     def prepare(self, request: EmailRequest) -> Composed:
         """The message, with its deterministic Message-ID and signed links."""
-        message_id = make_message_id(request, self._settings)
-        return compose(request, self._settings, self._links(request, message_id))
+        return as_sent(request, self._settings)
 
     async def claim_and_send(
         self, entry: OutboxEntry, message: Outgoing, kind: str

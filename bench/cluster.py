@@ -32,11 +32,13 @@ from temporalio.testing import WorkflowEnvironment
 from bench.common import free_port
 from bench.sink import SinkProcess
 from runtime.temporal import connect, start_dev_server
-from settings import PROJECT_ROOT, Settings
+from settings import Settings
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 90.0  # seconds for a process to answer /readyz
 
 
@@ -129,7 +131,7 @@ class Cluster:
         try:
             return subprocess.Popen(
                 [sys.executable, *args],
-                cwd=PROJECT_ROOT,
+                cwd=ROOT,
                 env=self.process_env(**extra),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -14,37 +14,13 @@ from temporalio.client import Client, RPCTimeoutOrCancelledError
 from cli import actor
 from cli.errors import unavailable
 from db.engine import open_database
-from runtime.temporal import TemporalUnavailable, connect
+from runtime.temporal import connect
 from settings import Settings
 
 T = TypeVar("T")
 
 # How long one call may wait for the worker to answer (queries and updates).
 ANSWER_TIMEOUT_S = 30.0
-
-
-# Words of a transport failure (the SDK's message is a multi-line Rust error dump).
-_TRANSPORT_HINTS = {
-    "connection refused": "connection refused",
-    "dns error": "unknown host",
-    "failed to lookup address": "unknown host",
-    "timed out": "timed out",
-    "deadline": "timed out",
-    "tls": "TLS handshake failed",
-    "certificate": "TLS handshake failed",
-}
-
-
-def unreachable(address: str, detail: str) -> str:
-    """The operator's line for a failed connect: what to do, not the transport dump."""
-    lowered = detail.lower()
-    reason = next((why for word, why in _TRANSPORT_HINTS.items() if word in lowered), "")
-    if not reason and "connect" not in lowered and "transport" not in lowered:
-        return detail  # not a network failure (e.g. an unreadable TLS key file): say it as is
-    return (
-        f"cannot reach Temporal at {address}{f' ({reason})' if reason else ''} — "
-        "start it with `make demo` or set TEMPORAL_ADDRESS"
-    )
 
 
 class Context:
@@ -56,11 +32,7 @@ class Context:
 
     async def client(self) -> Client:
         if self._client is None:
-            try:
-                self._client = await connect(self.settings)
-            except TemporalUnavailable as err:
-                address = self.settings.temporal_address
-                raise TemporalUnavailable(unreachable(address, str(err))) from None
+            self._client = await connect(self.settings)
         return self._client
 
     async def sessions(self) -> async_sessionmaker[AsyncSession]:

@@ -7,7 +7,6 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Any
 
 from rich import box
@@ -16,7 +15,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from domain.formatting import when
 from domain.jsonable import jsonable
+
+__all__ = ["when"]  # the CLI's commands format timestamps through this module
 
 to_jsonable = jsonable  # the CLI's name for the shared converter
 
@@ -65,17 +67,6 @@ def say(text: str = "") -> None:
 def note(text: str) -> None:
     """An informational line on stderr (never on stdout, which scripts parse)."""
     sys.stderr.write(f"note: {text}\n")
-
-
-def when(value: datetime | date | None, empty: str = "-") -> str:
-    """A compact UTC timestamp (`2026-03-02 14:05Z`) or an ISO date."""
-    if value is None:
-        return empty
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.strftime("%Y-%m-%d %H:%M")
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") + "Z"
-    return value.isoformat()
 
 
 def status_text(value: str) -> Text:

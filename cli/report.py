@@ -10,12 +10,12 @@ from typing import Any
 from cli.common import iso_date
 from cli.context import Context
 from cli.errors import bad_input
-from cli.html_report import render_html
 from cli.output import print_json, say, table, when
 from cli.progress import Tracker
 from cli.report_sections import render_guide_text
 from db.directory import PartnerDirectory
 from db.reports import Report, build_report
+from mail.report_page import render_html
 
 
 def register(sub: Any) -> None:

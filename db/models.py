@@ -348,7 +348,3 @@ class CapacityGrant(Base):
     workflow_id: Mapped[str] = mapped_column(String(200))
     seq: Mapped[int] = mapped_column(Integer)
     granted_at: Mapped[datetime] = mapped_column(TZDateTime)
-
-
-# The portal's sign-in tables live in their own module; importing it registers them on Base.
-from db import portal_models as portal_models  # noqa: E402

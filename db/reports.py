@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db import report_figures as figures
 from db.models import AssignmentRecord, AuditEvent, ReferralRecord
 from domain.models import Outcome, Status
+from domain.report import Report
+
+__all__ = ["Report", "build_report"]
 
 ESCALATION_ACTION = "escalated"
 AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
@@ -42,30 +44,6 @@ AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
 OLDEST_BUCKET = ">7d"
 _ACCEPTED = (Outcome.ACCEPTED, Outcome.COMPLETED)
 _ANSWERED = (Outcome.ACCEPTED, Outcome.DECLINED, Outcome.COMPLETED)
-
-
-@dataclass
-class Report:
-    generated_at: datetime
-    since: datetime | None
-    referrals_total: int
-    by_status: dict[str, int]
-    assignments_total: int
-    answered_within_sla_pct: float | None
-    expiries: int
-    escalations: int
-    acceptance_rate_by_partner: dict[str, dict[str, Any]]
-    declines_by_reason: dict[str, int]
-    time_to_accept_median_hours: float | None
-    time_to_accept_p90_hours: float | None
-    open_by_age: dict[str, int]
-    parts_by_status: dict[str, int] = field(default_factory=dict)
-    decline_rate_by_partner: dict[str, dict[str, Any]] = field(default_factory=dict)
-    decline_rate_by_reason: dict[str, dict[str, Any]] = field(default_factory=dict)
-    contact_sla: dict[str, Any] = field(default_factory=dict)
-    time_to_accept_by_type: dict[str, dict[str, Any]] = field(default_factory=dict)
-    time_to_accept_by_country: dict[str, dict[str, Any]] = field(default_factory=dict)
-    cpor_claimant_referrals: int = 0
 
 
 def _percentile(values: list[float], pct: float) -> float:

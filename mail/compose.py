@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from functools import cached_property, lru_cache
@@ -46,10 +46,14 @@ from urllib.parse import quote
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from domain.links import LinkClaims, link_nonce, sign_link
 from domain.models import EmailRequest
 from mail import display
 from mail.mime import Outgoing, alternative, parse_addresses
 from settings import Settings
+
+# A notification's action links stay valid this long after its deadline.
+LINK_LIFETIME = timedelta(days=14)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -133,10 +137,50 @@ def compose(
     *,
     now: datetime | None = None,
 ) -> Composed:
-    """Render `request` as a ready-to-send message (see the module docstring for the rules)."""
+    """Render `request` as a ready-to-send message (see the module docstring for the rules)
+    with the given `links` (`as_sent` signs the notification's own)."""
+    return _compose(request, settings, make_message_id(request, settings), links, now)
+
+
+def as_sent(request: EmailRequest, settings: Settings, *, now: datetime | None = None) -> Composed:
+    """The message as the email activity sends it: its Message-ID, then the notification's
+    action links signed for that message, then the rendering, in one pass."""
+    message_id = make_message_id(request, settings)
+    links = signed_links(request, settings, message_id)
+    return _compose(request, settings, message_id, links, now)
+
+
+def signed_links(
+    request: EmailRequest, settings: Settings, message_id: str
+) -> dict[str, str] | None:
+    """A notification's view link and its accept and decline links, signed with LINK_SECRET
+    and valid until LINK_LIFETIME after its deadline; other kinds have none."""
+    if request.kind != "notification" or request.partner is None:
+        return None
+    base = settings.portal_url
+    expires = (request.due_at or datetime.now(UTC)) + LINK_LIFETIME
+    links = {"view": f"{base}/referrals/{request.scope_id}"}
+    for action in ("accept", "decline"):
+        claims = LinkClaims(
+            request.scope_id,
+            request.partner.mpn_id,
+            action,
+            expires,
+            link_nonce(message_id, action),
+        )
+        links[action] = f"{base}/act/{sign_link(settings.link_secret.get_secret_value(), claims)}"
+    return links
+
+
+def _compose(
+    request: EmailRequest,
+    settings: Settings,
+    message_id: str,
+    links: dict[str, str] | None,
+    now: datetime | None,
+) -> Composed:
     _validate(request)
     to, cc = recipients(request, settings)
-    message_id = make_message_id(request, settings)
     subject = _subject(request)
     text, html = render(request.kind, _context(request, settings, links, subject))
     extra = {"X-FastTrack-Referral": request.referral.referral_id, "X-FastTrack-Kind": request.kind}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mail import samples
 from mail.compose import KINDS, compose
-from settings import PROJECT_ROOT, Settings
+from settings import Settings
 
 DESKTOP = (700, 1000)
 PHONE = (390, 1400)
@@ -69,7 +69,7 @@ def _targets() -> list[tuple[str, str, str, tuple[int, int]]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "emails")
+    parser.add_argument("--out", type=Path, default=Path("docs") / "emails")
     parser.add_argument("--keep-html", action="store_true", help="also keep the rendered HTML")
     args = parser.parse_args(argv)
     browser = _chromium()
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             png = args.out / f"{stem}.png"
             png.unlink(missing_ok=True)
             screenshot(browser, html_file, png, size)
-            print(f"{png.relative_to(PROJECT_ROOT) if png.is_relative_to(PROJECT_ROOT) else png}")
+            print(png)
     return 0
 
 

@@ -3,12 +3,13 @@ on PORTAL_HOST:PORTAL_PORT."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import NoReturn
 
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 
 from db.engine import DatabaseUnavailable, open_database
 from portal.app import create_app
+from runtime.logs import configure_logging
 from runtime.temporal import TemporalUnavailable, connect
 from settings import Settings, SettingsError
 
@@ -45,16 +47,22 @@ async def serve(settings: Settings) -> None:
             host=settings.portal_host,
             port=settings.portal_port,
             proxy_headers=True,
-            log_level="info",
+            log_config=None,  # uvicorn's loggers go to the root handler (runtime/logs.py)
+            log_level=None,
         )
         log.info("portal on http://%s:%s", settings.portal_host, settings.portal_port)
         await uvicorn.Server(config).serve()
 
 
-def run() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def run(argv: Sequence[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="fasttrack-portal",
+        description="FastTrack partner portal: serves the web pages and the JSON API on "
+        "PORTAL_HOST:PORTAL_PORT (configuration from the environment: docs/configuration.md)",
+    ).parse_args(argv)
     try:
         settings = Settings.from_env()
+        configure_logging(settings, "INFO")
         asyncio.run(serve(settings))
     except (SettingsError, TemporalUnavailable, DatabaseUnavailable) as err:
         print(f"portal: {err}", file=sys.stderr)

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.converter import value_to_type
 
-from cli.html_report import report_view
 from db.portal_queries import Filters, PortalQueries, weekly_trends
 from db.reports import build_report
 from domain.models import OperatorAction, ReferralState, Status
+from mail.report_page import report_view
 from portal.auth import Portal, PortalDep
 from portal.gateway import load, run_update
 from portal.profile_pages import recent_changes

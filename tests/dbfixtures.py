@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.engine import open_database
-from db.models import Base
+from db.schema import metadata
 from domain.models import (
     Assignment,
     Customer,
@@ -125,7 +125,7 @@ async def migrated_database(db_backend: str, db_url: str) -> AsyncIterator[Datab
 @pytest.fixture
 async def database(migrated_database: Database) -> Database:
     """The session's migrated database, emptied before each test."""
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
     async with migrated_database.engine.begin() as conn:
         for table in tables:
             await conn.execute(text(f"DELETE FROM {table}"))

@@ -295,7 +295,7 @@ def test_the_package_installs_every_top_level_package_and_its_data() -> None:
     data += [p for p in (ROOT / "templates").rglob("*") if p.is_file()]
     for path in data:
         assert any(path.match(p) for p in patterns), path
-    assert set(tool["py-modules"]) == {"settings", "starter", "worker"}
+    assert set(tool["py-modules"]) == {"demo", "starter", "worker"}
 
 
 def test_referral_show_wraps_long_history_to_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

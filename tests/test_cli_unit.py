@@ -19,12 +19,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.app import build_parser
-from cli.charts import Series, bar_chart
 from cli.errors import BAD_INPUT, NOT_FOUND, REFUSED, UNAVAILABLE, classify, from_update_failure
 from cli.listing import visibility_query
 from cli.output import table, to_jsonable
 from domain.models import Customer, Referral
 from domain.summary import static_summary
+from mail.report_charts import Series, bar_chart
 
 ROOT = Path(__file__).resolve().parent.parent
 UNREACHABLE = "127.0.0.1:1"

@@ -14,14 +14,14 @@ from sqlalchemy import Connection, inspect, text
 
 from db.engine import DatabaseUnavailable, make_engine, open_database
 from db.migrate import alembic_config, migrate
-from db.models import Base
+from db.schema import metadata
 from tests.dbfixtures import Database, fresh_database_url
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _diff(conn: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+    return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
 
 async def test_migrated_schema_matches_models(database: Database) -> None:

@@ -29,9 +29,11 @@ from domain import names
 from domain.models import ActionResult, PartnerAction, ReferralInput, ReferralState
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_dev_server
-from settings import PROJECT_ROOT, Settings
+from settings import Settings
 from tests.conftest import free_port
 from tests.factories import partner, referral
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +71,7 @@ class Stack:
         log = open(self.tmp / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "worker.py", *args],
-            cwd=PROJECT_ROOT,
+            cwd=ROOT,
             env=self.worker_env(**extra_env),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -29,7 +29,9 @@ from mail.smtp import (
     deliver,
 )
 from runtime.smtp_sink import MailSink
-from settings import PROJECT_ROOT, Settings
+from settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _free_port() -> int:
@@ -196,7 +198,7 @@ async def test_sink_runs_as_a_program(tmp_path: Path) -> None:
     folder = tmp_path / "eml"
     proc = subprocess.Popen(
         [sys.executable, "-m", "runtime.smtp_sink", "--port", str(port), "--dir", str(folder)],
-        cwd=PROJECT_ROOT,
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

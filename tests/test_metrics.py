@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
+    from activities import metrics as am
     from db.directory import PartnerDirectory
     from db.engine import open_database
     from runtime import metrics as rm
@@ -216,7 +217,7 @@ async def test_pause_sweep_and_report_emails_are_counted(mw: MetricsWorker) -> N
     sent = await mw.run(WORKFLOW_WEEKLY_REPORT, WeeklyReportResult)
     assert sent.status == "sent"
     tq = {"task_queue": mw.settings.task_queue}
-    assert await mw.scrape.value(rm.EMAILS_SENT, {**tq, "kind": "weekly_report"}) == 1
+    assert await mw.scrape.value(am.EMAILS_SENT, {**tq, "kind": "weekly_report"}) == 1
     assert await mw.scrape.value("temporal_activity_execution_latency_count", tq) >= 2
 
 
@@ -233,7 +234,7 @@ async def test_failed_email_is_counted(mw: MetricsWorker) -> None:
         )
     assert failed.status == "failed" and "invalid recipient" in failed.error
     labels = {"kind": "weekly_report", "task_queue": queue}
-    assert await mw.scrape.value(rm.EMAILS_FAILED, labels) == 1
+    assert await mw.scrape.value(am.EMAILS_FAILED, labels) == 1
 
 
 async def _value_or_zero(scrape: Scraper, name: str) -> float:

@@ -3,7 +3,7 @@ the worker's own workflow runner and data converter.
 
 A change that alters the commands a workflow issues for a recorded history fails here. Until
 the first release the histories are re-recorded (`python -m tests.histories.record`); from
-then on such a change is guarded with `workflow.patched` (README, "Versioning").
+then on such a change is guarded with `workflow.patched` (docs/versioning.md).
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 from cli.report import render_text
-from cli.report_sections import render_guide_html
 from db.readmodel import ReferralReadModel
 from db.reports import build_report
 from domain.models import Assignment, MatchExplanation, Milestones, Outcome, Reason, Status
+from mail.report_page import render_guide_html
 from tests.dbfixtures import T0, Database, assignment, event, snapshot
 
 H = timedelta(hours=1)

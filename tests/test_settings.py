@@ -14,9 +14,9 @@ import pytest
 from pydantic import SecretStr
 from temporalio.service import TLSConfig
 
-from runtime.config_doc import markdown
 from runtime.temporal import connect_config
 from settings import Settings, SettingsError, variables
+from settings.doc import markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = {"FASTTRACK_ENV": "demo"}

@@ -1,15 +1,16 @@
-"""The report as one self-contained HTML page (inline CSS and SVG charts, nothing fetched):
-the figures are laid out here, the page is templates/report/page.html.j2."""
+"""The report as one self-contained HTML page (inline CSS and SVG charts, nothing fetched),
+for `fasttrack report --html` and the portal's Reports page: the figures are laid out here,
+the page is templates/report/page.html.j2; `guide_view` formats the guide's sections once for
+the HTML and the CLI's text."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from cli.charts import PALETTE, Chart, Series, env, layout
-from cli.output import when
-from cli.report_sections import guide_view
-from db.reports import Report
+from domain.formatting import when
+from domain.report import Report
+from mail.report_charts import PALETTE, Chart, Series, env, layout
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class ReportView:
     kpis: list[tuple[str, str]]
     charts: list[Chart]
     statuses: list[tuple[str, int]]
-    guide: dict[str, Any]  # the guide's questions answered (cli/report_sections.py)
+    guide: dict[str, Any]  # the guide's questions answered (`guide_view`)
 
 
 def _pct(value: float | None) -> str:
@@ -101,3 +102,67 @@ def report_view(r: Report, names: dict[str, str]) -> ReportView:
 
 def render_html(r: Report, names: dict[str, str]) -> str:
     return env.get_template("report/page.html.j2").render(report=report_view(r, names))
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _guide_hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} h"
+
+
+def _guide_label(mpn: str, names: dict[str, str]) -> str:
+    name = names.get(mpn, "")
+    return f"{name} ({mpn})" if name else mpn
+
+
+def guide_view(r: Report, names: dict[str, str]) -> dict[str, Any]:
+    """The sections' figures, formatted once for text and HTML."""
+    c = r.contact_sla
+    pct = c.get("compliance_pct")
+    return {
+        "decline_partners": [
+            {
+                "label": _guide_label(mpn, names),
+                "decided": p["decided"],
+                "declined": p["declined"],
+                "rate": _share(p["decline_rate"]),
+                "reasons": ", ".join(f"{k} {v}" for k, v in p["by_reason"].items()) or "-",
+            }
+            for mpn, p in r.decline_rate_by_partner.items()
+        ],
+        "decline_reasons": [
+            {
+                "reason": reason,
+                "declines": d["declines"],
+                "rate": _share(d["decline_rate"]),
+                "share": _share(d["share"]),
+            }
+            for reason, d in r.decline_rate_by_reason.items()
+        ],
+        "contact": {
+            "business_days": c.get("business_days", 2),
+            "pct": "-" if pct is None else f"{pct:.1f}%",
+            **{k: c.get(k, 0) for k in ("in_time", "late", "overdue", "waiting")},
+        },
+        "accept_by_type": _accept_rows(r.time_to_accept_by_type),
+        "accept_by_country": _accept_rows(r.time_to_accept_by_country),
+        "cpor": r.cpor_claimant_referrals,
+    }
+
+
+def _accept_rows(groups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": key,
+            "accepted": g["accepted"],
+            "median": _guide_hours(g["median_hours"]),
+            "p90": _guide_hours(g["p90_hours"]),
+        }
+        for key, g in groups.items()
+    ]
+
+
+def render_guide_html(r: Report, names: dict[str, str]) -> str:
+    return env.get_template("report/guide_sections.html.j2").render(g=guide_view(r, names))

@@ -11,7 +11,7 @@ _PREAMBLE = """# Configuration
 
 Every process (worker, CLI, portal, codec server) reads the same environment variables, and a
 `.env` file in its working directory when there is one (the environment wins). Generated from
-`settings.py` by `python -m settings --markdown > docs/configuration.md`; a test
+`settings/` by `python -m settings --markdown > docs/configuration.md`; a test
 fails when it is stale.
 
 **Demo defaults.** The SQLite file under `var/`, a payload key generated into `var/`, and the

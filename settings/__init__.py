@@ -1,20 +1,22 @@
 """One settings object, read once from the environment and an optional `.env` file.
 
 Every variable is declared here, once: `python -m settings --markdown` prints
-docs/configuration.md (runtime/config_doc.py). Embedded defaults serve the demo only (`DEMO_ONLY`).
+docs/configuration.md (settings/doc.py). Embedded defaults serve the demo only (`DEMO_ONLY`).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
-import sys
 import typing
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import (
     AliasChoices,
     BeforeValidator,
@@ -28,11 +30,31 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.envconfig import ClientConfigProfile, DataSource
 
-PROJECT_ROOT = Path(__file__).resolve().parent
-VAR_DIR = PROJECT_ROOT / "var"
-DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{VAR_DIR / 'fasttrack.db'}"
 BUILTIN_LINK_SECRET = "dev-only-link-secret-change-me"
 ENV_FILE = ".env"  # read from the current directory when present; the environment wins
+
+
+def fasttrack_home(environ: Mapping[str, str] | None = None) -> Path:
+    """FASTTRACK_HOME (from the environment, else `.env`), or the working directory: the
+    folder whose `var/` and `data/` a process uses, never the installed code's."""
+    if environ is None:
+        environ = os.environ
+        value = environ.get("FASTTRACK_HOME") or dotenv_values(ENV_FILE).get("FASTTRACK_HOME")
+    else:
+        value = environ.get("FASTTRACK_HOME")
+    return Path(value).expanduser().resolve() if value else Path.cwd()
+
+
+def database_url_in(home: Path) -> str:
+    """The demo's SQLite file under `home`."""
+    return f"sqlite+aiosqlite:///{home / 'var' / 'fasttrack.db'}"
+
+
+# Read once, when the process starts (like every setting): this process's home and its folders.
+HOME = fasttrack_home()
+VAR_DIR = HOME / "var"
+DATA_DIR = HOME / "data"
+DEFAULT_DATABASE_URL = database_url_in(HOME)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -73,6 +95,14 @@ def _no_trailing_slash(value: Any) -> Any:
     return value.rstrip("/") if isinstance(value, str) else value
 
 
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def _addresses(value: Any) -> Any:
     """`a@x, B@y` -> ("a@x", "b@y")."""
     if isinstance(value, str):
@@ -86,6 +116,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Count = Annotated[int, Field(ge=1)]
 T, D, M, P, S, W = "Temporal", "Database", "Email", "Portal", "SLA", "Worker"
 K = "Payload encryption"
+L = "Logging"
 
 
 @pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -104,6 +135,16 @@ class Settings:
             default_doc="`production`",
         ),
     ] = "demo"  # built directly (tests, tools) a Settings holds the demo's defaults
+    home: Annotated[
+        Path,
+        Var(
+            "FASTTRACK_HOME",
+            W,
+            "folder holding `var/` (the demo's database, payload key, dev server state and "
+            "mail) and `data/` (the demo's sample data)",
+            default_doc="the working directory",
+        ),
+    ] = HOME
     temporal_address: Annotated[
         str, Var("TEMPORAL_ADDRESS", T, "frontend `host:port` (dev server, cluster or Cloud)")
     ] = "localhost:7233"
@@ -299,6 +340,21 @@ class Settings:
             "(the other standard `OTEL_*` variables apply)",
         ),
     ] = None
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None,
+        BeforeValidator(_upper),
+        Var(
+            "LOG_LEVEL",
+            L,
+            "`DEBUG`, `INFO`, `WARNING` or `ERROR`, for the worker and the portal",
+            default_doc="worker `WARNING`, portal `INFO`",
+        ),
+    ] = None
+    log_format: Annotated[
+        Literal["text", "json"],
+        BeforeValidator(_lower),
+        Var("LOG_FORMAT", L, "`text` (one readable line) or `json` (one object per line)"),
+    ] = "text"
 
     @property
     def demo(self) -> bool:
@@ -318,7 +374,10 @@ class Settings:
                 for name, var, _ in variables()
             }
         values = {k: v for k, v in raw.items() if v not in (None, "")}
-        beside_demo = environ is None and "environment" not in values and DEMO_MARKER.exists()
+        home = Path(values["home"]).expanduser().resolve() if "home" in values else HOME
+        values["home"] = home
+        marker = DEMO_MARKER if home == HOME else demo_marker(home)
+        beside_demo = environ is None and "environment" not in values and marker.exists()
         values.setdefault("environment", "production")
         if demo or beside_demo:
             values["environment"] = "demo"
@@ -329,7 +388,30 @@ class Settings:
             raise SettingsError(_first_error(err)) from None
         if not settings.demo:
             settings.refuse_embedded_defaults(set(values))
-        return settings
+        return settings.in_home()
+
+    def in_home(self) -> Settings:
+        """The demo's files under this home when they were left to their defaults."""
+        if self.home == HOME:
+            return self
+        var = self.home / "var"
+        database_url = self.database_url
+        if database_url == DEFAULT_DATABASE_URL:
+            database_url = database_url_in(self.home)
+        key_file = self.payload_key_file
+        if key_file == VAR_DIR / "payload-keys.json":
+            key_file = var / "payload-keys.json"
+        return replace(self, database_url=database_url, payload_key_file=key_file)
+
+    @property
+    def var_dir(self) -> Path:
+        """The home's `var/`: the demo's database, payload key, dev server state and mail."""
+        return self.home / "var"
+
+    @property
+    def data_dir(self) -> Path:
+        """The home's `data/`: the demo's sample partners, referrals and claims."""
+        return self.home / "data"
 
     def refuse_embedded_defaults(self, given: set[str]) -> None:
         """Outside the demo, the defaults in `DEMO_ONLY` must be replaced."""
@@ -342,15 +424,20 @@ class Settings:
             )
 
 
-# Written by `make demo` and `worker.py --dev` in this checkout's var/: the CLI and the portal
-# run next to them accept the same embedded defaults.
-DEMO_MARKER = VAR_DIR / "demo-mode"
+# Written by `make demo` and `worker.py --dev` in their home's var/: the CLI and the portal
+# run in the same home accept the same embedded defaults.
+def demo_marker(home: Path) -> Path:
+    return home / "var" / "demo-mode"
 
 
-def mark_demo() -> None:
-    """This checkout runs the demo: its CLI and portal may use the embedded defaults."""
-    DEMO_MARKER.parent.mkdir(parents=True, exist_ok=True)
-    DEMO_MARKER.write_text("written by `make demo` / `worker.py --dev`; `make clean` removes it\n")
+DEMO_MARKER = demo_marker(HOME)
+
+
+def mark_demo(home: Path = HOME) -> None:
+    """This home runs the demo: its CLI and portal may use the embedded defaults."""
+    marker = DEMO_MARKER if home == HOME else demo_marker(home)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("written by `make demo` / `worker.py --dev`; `make clean` removes it\n")
 
 
 # Defaults refused outside the demo: field -> the variable to set.
@@ -411,15 +498,6 @@ def _first_error(err: ValidationError) -> str:
 
 _SECRETS = {"temporal_api_key", "smtp_password", "portal_admin_token", "link_secret"}
 _SECRETS |= {"payload_keys"}
-
-
-if __name__ == "__main__":
-    from runtime.config_doc import markdown
-
-    if sys.argv[1:] != ["--markdown"]:
-        print("usage: python -m settings --markdown", file=sys.stderr)
-        sys.exit(2)
-    sys.stdout.write(markdown())
 
 
 def apply_profile(values: dict[str, Any]) -> dict[str, Any]:

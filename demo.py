@@ -38,8 +38,6 @@ from runtime.schedules import describe, ensure_schedules
 from runtime.smtp_sink import MailSink
 from runtime.temporal import TemporalUnavailable, start_dev_server
 from settings import (
-    PROJECT_ROOT,
-    VAR_DIR,
     Settings,
     SettingsError,
     mark_demo,
@@ -49,7 +47,6 @@ from worker import build_worker
 
 DEMO_SLA = "3m"
 DEMO_PARTNER = "4711005"  # eligible for the first sample referral
-DATA = PROJECT_ROOT / "data"
 
 
 def demo_settings() -> Settings:
@@ -63,8 +60,8 @@ def demo_settings() -> Settings:
 
 async def run() -> None:
     settings = demo_settings()
-    mark_demo()
-    mail_dir = VAR_DIR / "mail"
+    mark_demo(settings.home)
+    mail_dir = settings.var_dir / "mail"
     sink = MailSink(directory=mail_dir)
     await sink.start(
         settings.smtp_host if settings.smtp_host != "localhost" else "127.0.0.1", settings.smtp_port
@@ -81,14 +78,16 @@ async def run() -> None:
     )
     servers: list[Background] = []
     try:
-        partners = load_partners((DATA / "partners.json").read_text(encoding="utf-8"))
+        partners = load_partners((settings.data_dir / "partners.json").read_text(encoding="utf-8"))
         demo = Actor("system:demo", "demo sample data")
         created, updated = await PartnerDirectory(sessions).upsert(
             partners, datetime.now(UTC), demo
         )
         print(f"partner directory: {created} created, {updated} updated", flush=True)
         now = datetime.now(UTC)
-        claims = load_claim_lines((DATA / "claims.jsonl").read_text(encoding="utf-8"), now)
+        claims = load_claim_lines(
+            (settings.data_dir / "claims.jsonl").read_text(encoding="utf-8"), now
+        )
         counts = await ClaimStore(sessions).import_claims(claims, now, demo)
         print(f"CPOR claims: {counts.created} created, {counts.updated} updated", flush=True)
         worker = build_worker(env.client, settings, sessions)
@@ -124,7 +123,7 @@ async def create_samples(
 
     assert isinstance(client, Client)
     ids = []
-    for ref in load_referrals((DATA / "referrals.json").read_text(encoding="utf-8")):
+    for ref in load_referrals((settings.data_dir / "referrals.json").read_text(encoding="utf-8")):
         if await start_referral(client, settings.task_queue, ref, readmodel):
             print(f"referral {ref.referral_id} created", flush=True)
         else:
@@ -138,11 +137,7 @@ async def create_samples(
 def print_guide(settings: Settings, ids: list[str], token: str) -> None:
     sla = settings.sla_override
     rid = ids[0] if ids else "FT-..."
-    py = (
-        Path(sys.executable).relative_to(PROJECT_ROOT)
-        if sys.executable.startswith(str(PROJECT_ROOT))
-        else "python"
-    )
+    py = _cli_command()
     print(
         f"""
 =====================================================================
@@ -159,17 +154,28 @@ def print_guide(settings: Settings, ids: list[str], token: str) -> None:
  DEMO MODE: SLA_OVERRIDE={int(sla.total_seconds()) if sla else 0}s replaces the 2-business-day
    window, so unanswered referrals expire and are reassigned within minutes.
  Try (in another terminal of this checkout; it uses the demo's defaults):
-   {py} starter.py referral list
-   {py} starter.py referral show {rid}
-   {py} starter.py referral accept {rid} --partner <partner from 'show'>
-   {py} starter.py referral decline {rid} --partner <partner> --reason customer_unresponsive
-   {py} starter.py partners list
-   {py} starter.py report --html var/report.html
+   {py} referral list
+   {py} referral show {rid}
+   {py} referral accept {rid} --partner <partner from 'show'>
+   {py} referral decline {rid} --partner <partner> --reason customer_unresponsive
+   {py} partners list
+   {py} report --html var/report.html
    curl -H "Authorization: Bearer {token}" http://{settings.portal_host}:{settings.portal_port}/api/referrals
  Ctrl-C stops everything (state is kept in var/).
 =====================================================================""",
         flush=True,
     )
+
+
+def _cli_command() -> str:
+    """The installed `fasttrack` beside this interpreter (as `make` installs it), shown relative
+    to the working directory when it is below it; else `python starter.py`."""
+    beside = Path(sys.executable).parent / "fasttrack"
+    if not beside.is_file():
+        return "python starter.py"
+    with contextlib.suppress(ValueError):
+        return str(beside.relative_to(Path.cwd()))
+    return str(beside)
 
 
 def main() -> int:

@@ -1,0 +1,10 @@
+"""The whole schema: every table module imported, so `metadata` holds all of them (what
+Alembic compares against and what tests create). Table modules import `db.models.Base`;
+nothing imports this module but those that need every table at once."""
+
+from __future__ import annotations
+
+from db import models, portal_models
+
+metadata = models.Base.metadata
+__all__ = ["metadata", "portal_models"]

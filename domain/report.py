@@ -1,0 +1,32 @@
+"""The operations report's figures (built from the read model by `db.reports`, shown by the
+CLI, the portal and the weekly email; definitions in `db.reports`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Report:
+    generated_at: datetime
+    since: datetime | None
+    referrals_total: int
+    by_status: dict[str, int]
+    assignments_total: int
+    answered_within_sla_pct: float | None
+    expiries: int
+    escalations: int
+    acceptance_rate_by_partner: dict[str, dict[str, Any]]
+    declines_by_reason: dict[str, int]
+    time_to_accept_median_hours: float | None
+    time_to_accept_p90_hours: float | None
+    open_by_age: dict[str, int]
+    parts_by_status: dict[str, int] = field(default_factory=dict)
+    decline_rate_by_partner: dict[str, dict[str, Any]] = field(default_factory=dict)
+    decline_rate_by_reason: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contact_sla: dict[str, Any] = field(default_factory=dict)
+    time_to_accept_by_type: dict[str, dict[str, Any]] = field(default_factory=dict)
+    time_to_accept_by_country: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cpor_claimant_referrals: int = 0
