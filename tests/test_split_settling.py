@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from temporalio import workflow
 from temporalio.testing import WorkflowEnvironment
@@ -24,7 +24,8 @@ from temporalio.worker import (
 
 from db.engine import open_database
 from domain import names
-from domain.models import PartRef, Status
+from domain import transitions as t
+from domain.models import PartRef, ReferralInput, ReferralState, ReferralSummary, Status
 from runtime.smtp_sink import MailSink
 from settings import Settings
 from tests.factories import partner, referral
@@ -139,3 +140,39 @@ async def test_the_parent_learns_a_parts_end_from_its_result_when_no_signal_says
     await h.until(handle, lambda s: s.status == Status.COMPLETED)
     summary = await handle.result()
     assert {p.partner for p in summary.parts} == {"5101", "5102"}
+
+
+# -- the rule itself, without Temporal ----------------------------------------------------
+
+
+def _split_state(*statuses: str) -> ReferralState:
+    state = t.new_state(ReferralInput(referral("FT-T-RULE")), "FT-T-RULE", _AT)
+    state.status = Status.SPLIT
+    state.parts = [PartRef(f"FT-T-RULE.part{i}", ["teams"], s) for i, s in enumerate(statuses)]
+    return state
+
+
+_AT = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+def test_a_stale_part_report_is_ignored_and_a_newer_one_applies() -> None:
+    state = _split_state("")
+    part = "FT-T-RULE.part0"
+    assert t.part_changed(state, PartRef(part, ["teams"], Status.PENDING, "1", seq=1), _AT)
+    assert t.part_changed(state, PartRef(part, ["teams"], Status.ACTIVE, "1", seq=3), _AT)
+    assert not t.part_changed(state, PartRef(part, ["teams"], Status.PENDING, "1", seq=2), _AT)
+    assert state.parts[0].status == Status.ACTIVE
+
+
+def test_a_closed_part_never_reopens_whatever_its_reports_say() -> None:
+    state = _split_state("", Status.COMPLETED)
+    late = PartRef("FT-T-RULE.part1", ["teams"], Status.ACTIVE, "1", seq=99)
+    assert not t.part_changed(state, late, _AT)
+    assert state.parts[1].status == Status.COMPLETED
+
+
+def test_a_parts_result_settles_it_even_after_a_late_active_report() -> None:
+    state = _split_state(Status.COMPLETED, Status.ACTIVE)
+    result = ReferralSummary("FT-T-RULE", Status.COMPLETED, [], [], None, _AT, _AT)
+    t.part_ended(state, "FT-T-RULE.part1", result, _AT)
+    assert t.parts_settled(state)

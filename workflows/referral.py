@@ -7,10 +7,13 @@ retry or cancel. State changes are the pure functions of `domain.transitions`; s
 through `workflows.publisher`; what partners and operators can do is `workflows.actions`.
 """
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.matching import MatchingActivities
@@ -50,6 +53,7 @@ class ReferralWorkflow(ReferralActions):
         self._partner: PartnerContact | None = None
         self._terms = SlaTerms()
         self._escalations = 0
+        self._following: list[asyncio.Task[None]] = []  # split: each part's result
         self._out = Publisher(inp.referral, self._state)
 
     @workflow.run
@@ -228,13 +232,14 @@ class ReferralWorkflow(ReferralActions):
         for number, workloads in enumerate(plan, start=1):
             wid = names.part_workflow_id(s.referral_id, number)
             s.parts.append(PartRef(workflow_id=wid, workloads=workloads, status=""))
-            await workflow.start_child_workflow(
+            child = await workflow.start_child_workflow(
                 ReferralWorkflow.run,
                 ReferralInput(self._referral, s.workflow_id, workloads, list(self._excluded)),
                 id=wid,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 static_summary=f"part {number} of {s.referral_id}: {', '.join(workloads)}",
             )
+            self._following.append(asyncio.create_task(self._follow_part(child)))
         self._waiting_for_parts()
         await self._wait(lambda: self._closed() or t.parts_settled(s))
         if s.status == Status.CANCELLED:
@@ -246,6 +251,17 @@ class ReferralWorkflow(ReferralActions):
                     )
         else:
             t.close_split(s, workflow.now())
+
+    async def _follow_part(self, part: workflow.ChildWorkflowHandle[Any, ReferralSummary]) -> None:
+        """The part's own result settles it, even if its last `part_changed` never arrives."""
+        try:
+            result = await part
+        except ChildWorkflowError as err:
+            self._log(t.SYSTEM, "part_failed", f"{part.id}: {err.cause or err}")
+            return
+        t.part_ended(self._state, part.id, result, workflow.now())
+        if self._state.status == Status.SPLIT:
+            self._waiting_for_parts()
 
     def _waiting_for_parts(self) -> None:
         parts = ", ".join(f"{p.workflow_id} {p.status or 'starting'}" for p in self._state.parts)
