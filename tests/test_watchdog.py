@@ -3,14 +3,27 @@ judges (`db.stuck`)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+import httpx
+
+from db.engine import open_database
 from db.readmodel import ReferralReadModel
 from db.stuck import stuck_referrals
 from domain import watchdog
 from domain.models import Milestones, Outcome, PartRef, Status
 from domain.watchdog import GRACE, Watched, stuck, waits_until
 from tests.dbfixtures import T0, Database, assignment, event, snapshot
+from tests.harness import Harness
+from tests.test_portal_pages import OPERATOR, sign_in, web  # noqa: F401 (web: a fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 LATE = GRACE + timedelta(minutes=1)
 
@@ -97,3 +110,49 @@ async def test_the_read_model_lists_a_late_referral_and_a_split_whose_parts_all_
         ("FT-LATE", "waiting past its deadline 2026-03-04 09:00 UTC"),
         ("FT-SPLIT", "every part closed by 2026-03-02 10:00 UTC, but the referral is still open"),
     ]
+
+
+# -- every path shows them: the CLI, the Escalations page, the weekly report ---------------
+
+
+async def _one_stuck_referral(sessions: Any) -> None:
+    """FT-STUCK's answer was due in 2026-03: long past."""
+    await ReferralReadModel(sessions).sync(
+        snapshot("FT-STUCK", assignments=[assignment(1, "100")]), now=T0
+    )
+
+
+async def test_referral_list_stuck_prints_them_with_why_from_the_database(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    engine, sessions = await open_database(url)
+    await _one_stuck_referral(sessions)
+    await engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "DATABASE_"))}
+    env |= {"TEMPORAL_ADDRESS": "127.0.0.1:1", "DATABASE_URL": url}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(ROOT / "starter.py"), "referral", "list", *args]
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+
+    listed = cli("--stuck", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [row] = json.loads(listed.stdout)
+    assert row["referral_id"] == "FT-STUCK" and row["status"] == "pending"
+    assert row["stuck"] == "waiting past its deadline 2026-03-04 09:00 UTC"
+    assert {"partner", "country", "workloads", "sla_due_at", "parent"} <= row.keys()
+    text = cli("--stuck")
+    assert "FT-STUCK" in text.stdout and "waiting past its deadline" in text.stdout
+    assert json.loads(cli("--stuck", "--json", "--status", "active").stdout) == []
+    refused = cli("--stuck", "--overdue")
+    assert refused.returncode == 2 and "--stuck cannot be combined" in refused.stderr
+
+
+async def test_the_escalations_page_shows_stuck_referrals(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811 (the fixture imported above)
+) -> None:
+    await _one_stuck_referral(h.sessions)
+    assert await sign_in(h, web, OPERATOR) == "/ops/escalations"
+    page = await web.get("/ops/escalations")
+    assert page.status_code == 200
+    assert "FT-STUCK" in page.text and "waiting past its deadline 2026-03-04 09:00" in page.text
