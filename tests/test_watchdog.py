@@ -13,12 +13,15 @@ from typing import Any
 
 import httpx
 
+from activities.operations import compose_report
 from db.engine import open_database
 from db.readmodel import ReferralReadModel
+from db.reports import build_report
 from db.stuck import stuck_referrals
 from domain import watchdog
 from domain.models import Milestones, Outcome, PartRef, Status
 from domain.watchdog import GRACE, Watched, stuck, waits_until
+from settings import Settings
 from tests.dbfixtures import T0, Database, assignment, event, snapshot
 from tests.harness import Harness
 from tests.test_portal_pages import OPERATOR, sign_in, web  # noqa: F401 (web: a fixture)
@@ -156,3 +159,14 @@ async def test_the_escalations_page_shows_stuck_referrals(
     page = await web.get("/ops/escalations")
     assert page.status_code == 200
     assert "FT-STUCK" in page.text and "waiting past its deadline 2026-03-04 09:00" in page.text
+
+
+async def test_the_weekly_report_lists_stuck_referrals(database: Database) -> None:
+    await _one_stuck_referral(database.sessionmaker)
+    now = T0 + timedelta(days=7)
+    report = await build_report(database.sessionmaker, T0 - timedelta(days=7), now)
+    why = "waiting past its deadline 2026-03-04 09:00 UTC"
+    assert report.stuck == [{"referral_id": "FT-STUCK", "status": "pending", "why": why}]
+    mail = compose_report(report, T0 - timedelta(days=7), {}, Settings(), "run-1")
+    assert f"FT-STUCK (pending): {why}" in mail.text
+    assert "FT-STUCK" in mail.html and why in mail.html
