@@ -39,14 +39,15 @@ async def test_two_workers_one_killed_every_referral_ends_right_once() -> None:
 
 async def test_split_referrals_close_across_a_worker_kill_and_a_server_restart() -> None:
     """Only split referrals, each part accepted and completed within moments: its two reports
-    to the parent race each other, most of all around the restart (issue 31)."""
+    to the parent race each other, most of all around the restart (issue 31). The answer
+    window is long: nothing here should expire while the driver works through the parts."""
     why = _pg_reachable()
     if why:
         pytest.skip(why)
     plan = Plan(
         n=40,
         workers=2,
-        sla=timedelta(seconds=30),
+        sla=timedelta(minutes=10),
         concurrency=50,
         compare=0,
         kill_at=0.3,
