@@ -94,6 +94,7 @@ def _context(
         "partners": partners,
         "declines": [(display.reason(k), v) for k, v in r.declines_by_reason.items()],
         "open_by_age": list(r.open_by_age.items()),
+        "stuck": [(s["referral_id"], f"{s['status']}: {s['why']}") for s in r.stuck],
         "ops_email": settings.ops_email,
     }
 

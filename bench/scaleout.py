@@ -55,6 +55,7 @@ class Plan:
     partners: int = 200
     deadline: timedelta = timedelta(minutes=20)  # the mixed run's drivers are stopped then
     keep_logs: Path | None = None
+    kinds: tuple[Kind, ...] = ("accept", "decline", "expire", "split", "complete")  # in turn
 
 
 @dataclass
@@ -182,7 +183,7 @@ async def _mixed(
     plan: Plan, cluster: Cluster, driver: Driver, report: Report
 ) -> list[tuple[str, Kind, str]]:
     """The mixed run: kinds in turn, faults injected as the starts pass their marks."""
-    kinds: list[Kind] = ["accept", "decline", "expire", "split", "complete"]
+    kinds = plan.kinds
     plan_ids = [(f"SO-mix-{i:05d}", kinds[i % len(kinds)]) for i in range(plan.n)]
     faults = _faults(plan, cluster, driver, report)
 

@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowExecution
 from cli.context import Context
 from cli.errors import bad_input
 from cli.output import Column, note, print_json, print_table, say, when
+from db.stuck import StuckReferral, stuck_referrals
 from domain import names
 from domain.models import Status
 from workflows import search_attributes as sa
@@ -29,6 +30,8 @@ COLUMNS = (
     Column("workloads", min_width=10),
     Column("sla due", keep=True, drop=1),
 )
+
+STUCK_COLUMNS = (Column("id", keep=True), Column("status", keep=True, status=True), Column("why"))
 
 
 def page_token(text: str) -> bytes:
@@ -112,22 +115,28 @@ def row(wf: WorkflowExecution) -> dict[str, Any]:
 
 
 async def list_referrals(ctx: Context, args: argparse.Namespace) -> int:
-    now_iso = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    query = visibility_query(args, now_iso)
-    client = await ctx.client()
     limit = None if args.all else args.limit
-    executions, rest = await fetch(client, query, limit, args.after)
-    rows = [row(wf) for wf in executions]
-    if rest is not None:
-        note(
-            f"showing {len(rows)} referrals, more match: continue with --after "
-            f"{show_token(rest)} (same filters), or use --all or a larger --limit"
-        )
+    if getattr(args, "stuck", False):
+        rows = await stuck_rows(ctx, args, limit)
+    else:
+        now_iso = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        query = visibility_query(args, now_iso)
+        client = await ctx.client()
+        executions, rest = await fetch(client, query, limit, args.after)
+        rows = [row(wf) for wf in executions]
+        if rest is not None:
+            note(
+                f"showing {len(rows)} referrals, more match: continue with --after "
+                f"{show_token(rest)} (same filters), or use --all or a larger --limit"
+            )
     if args.json:
         print_json(rows)
         return 0
     if not rows:
         say("no referrals match")
+        return 0
+    if getattr(args, "stuck", False):
+        print_table(STUCK_COLUMNS, [(r["referral_id"], r["status"], r["stuck"]) for r in rows])
         return 0
     print_table(
         COLUMNS,
@@ -145,3 +154,47 @@ async def list_referrals(ctx: Context, args: argparse.Namespace) -> int:
         ],
     )
     return 0
+
+
+async def stuck_rows(
+    ctx: Context, args: argparse.Namespace, limit: int | None
+) -> list[dict[str, Any]]:
+    """`--stuck`: the watchdog's verdict over the read model (`db.stuck`), with the other
+    filters; the rows have the visibility rows' keys, plus `stuck` (why)."""
+    if args.after is not None or args.overdue:
+        raise bad_input("--stuck cannot be combined with --after or --overdue")
+    found = await stuck_referrals(await ctx.sessions(), ctx.now())
+    wanted = {
+        "status": args.status,
+        "partner_id": args.partner,
+        "type": args.type,
+        "customer_country": args.country,
+    }
+    rows = [
+        stuck_row(s)
+        for s in found
+        if all(v is None or getattr(s.row, k) == v for k, v in wanted.items())
+    ]
+    if limit is not None and len(rows) > limit:
+        note(f"showing {limit} of {len(rows)} stuck referrals: use --all or a larger --limit")
+        rows = rows[:limit]
+    return rows
+
+
+def stuck_row(s: StuckReferral) -> dict[str, Any]:
+    r = s.row
+    return {
+        "referral_id": r.workflow_id,
+        "status": r.status,
+        "type": r.type,
+        "partner": r.partner_id,
+        "country": r.customer_country,
+        "workloads": list(r.workloads),
+        "sla_due_at": r.sla_due_at,
+        "escalated": r.escalated,
+        "parent": r.parent_id,
+        "execution_status": "closed" if r.closed_at else "running",
+        "started_at": r.created_at,
+        "closed_at": r.closed_at,
+        "stuck": s.why,
+    }

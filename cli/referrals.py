@@ -82,6 +82,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--overdue", action="store_true", help="pending referrals past their answer deadline"
     )
+    p.add_argument(
+        "--stuck",
+        action="store_true",
+        help="referrals waiting longer than the longest deadline of what they wait on "
+        "(from the database; each row says why)",
+    )
     size = p.add_mutually_exclusive_group()
     size.add_argument(
         "--limit",

@@ -222,6 +222,8 @@ class ReferralRecord(Base):
     created_at: Mapped[datetime] = mapped_column(TZDateTime)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    # the watchdog's deadline (domain.watchdog.waits_until), migration 0007
+    waits_until: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True, index=True)
     referral: Mapped[dict[str, Any]] = mapped_column(JSON)  # the contract JSON
     state: Mapped[dict[str, Any]] = mapped_column(JSON)  # last ReferralState snapshot
 

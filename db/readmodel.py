@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from db.candidates import bump_tick
 from db.models import AssignmentRecord, AuditEvent, Partner, ReferralRecord
 from db.transactions import insert_ignore, run_write, table_of
+from domain import watchdog
 from domain.jsonable import jsonable
 from domain.models import Assignment, Outcome, Snapshot, Status
 from domain.validation import referral_to_json
@@ -48,6 +49,7 @@ class ReferralRow:
     closed_at: datetime | None
     state: dict[str, Any]
     referral: dict[str, Any]
+    waits_until: datetime | None = None
 
 
 @dataclass
@@ -81,6 +83,7 @@ def _row(r: ReferralRecord) -> ReferralRow:
         closed_at=r.closed_at,
         state=r.state,
         referral=r.referral,
+        waits_until=r.waits_until,
     )
 
 
@@ -228,6 +231,7 @@ class ReferralReadModel:
             "contact_overdue": state.milestones.contact_overdue,
             "created_at": state.created_at,
             "closed_at": closed_at,
+            "waits_until": watchdog.waits_until(state),
             "referral": referral_to_json(snapshot.referral),
             "state": jsonable(state),
             "updated_at": now,
@@ -329,6 +333,10 @@ class ReferralReadModel:
         elif isinstance(parent, str):
             stmt = stmt.where(ReferralRecord.parent_id == parent)
         return await self._rows(stmt)
+
+    async def rows_where(self, *conditions: Any) -> builtins.list[ReferralRow]:
+        """Rows matching every SQL condition, oldest first."""
+        return await self._rows(select(ReferralRecord).where(*conditions))
 
     async def known(self, referral_id: str) -> bool:
         """Whether the read model has seen this referral id (its row, a part's row or an

@@ -14,6 +14,8 @@ by at; `open_by_age` is a picture of now and ignores `since`):
   accepting), median and p90 (nearest rank), two decimals;
 - open_by_age: referral rows that are not closed and not split (referrals and parts), by
   age now - created_at: "<1d", "1-3d", "3-7d", ">7d" (lower bound inclusive);
+- stuck: referrals and parts waiting past the longest deadline of what they wait on
+  (`domain.watchdog`), a picture of now like open_by_age;
 - decline rates, the customer-contact SLA, time to accept by type and country and the
   referrals that went to a CPOR claimant: see `db.report_figures`.
 """
@@ -30,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import report_figures as figures
 from db.models import AssignmentRecord, AuditEvent, ReferralRecord
+from db.stuck import stuck_referrals
 from domain.models import Outcome, Status
 from domain.report import Report
 
@@ -67,6 +70,10 @@ async def build_report(
         contact = await figures.contact_sla(session, since, now, business_days)
         accept_by_type, accept_by_country = await figures.time_to_accept_by(session, since)
         cpor = await figures.cpor_claimant_referrals(session, since)
+    stuck = [
+        {"referral_id": s.row.workflow_id, "status": s.row.status, "why": s.why}
+        for s in await stuck_referrals(sessionmaker, now)
+    ]
 
     top = {s: n for (s, is_part), n in referrals.items() if not is_part}
     parts = {s: n for (s, is_part), n in referrals.items() if is_part}
@@ -96,6 +103,7 @@ async def build_report(
         time_to_accept_by_type=accept_by_type,
         time_to_accept_by_country=accept_by_country,
         cpor_claimant_referrals=cpor,
+        stuck=stuck,
     )
 
 

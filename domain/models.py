@@ -270,6 +270,7 @@ class PartRef:
     workloads: list[str]
     status: str
     partner: str = ""
+    seq: int = 0  # the part's reports to its parent are numbered 1, 2, ...: a lower one is stale
 
 
 @dataclass

@@ -30,3 +30,5 @@ class Report:
     time_to_accept_by_type: dict[str, dict[str, Any]] = field(default_factory=dict)
     time_to_accept_by_country: dict[str, dict[str, Any]] = field(default_factory=dict)
     cpor_claimant_referrals: int = 0
+    # referrals and parts the watchdog calls stuck now (db.stuck): referral_id, status, why
+    stuck: list[dict[str, str]] = field(default_factory=list)

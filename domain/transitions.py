@@ -214,11 +214,30 @@ def add_part(state: ReferralState, part: PartRef) -> None:
     state.parts.append(part)
 
 
-def part_changed(state: ReferralState, part: PartRef, at: datetime) -> None:
+def part_changed(state: ReferralState, part: PartRef, at: datetime) -> bool:
+    """A part reported a change; stale or late reports are ignored. True when applied."""
     for p in state.parts:
-        if p.workflow_id == part.workflow_id:
-            p.status, p.partner = part.status, part.partner
+        if p.workflow_id == part.workflow_id and part_report_applies(p, part):
+            p.status, p.partner, p.seq = part.status, part.partner, part.seq
             log(state, at, SYSTEM, "part_changed", f"{p.workflow_id} is {p.status}")
+            return True
+    return False
+
+
+def part_report_applies(known: PartRef, report: PartRef) -> bool:
+    """A part's status only moves forward: a closed part never reopens, and a report older
+    than the one already applied (reports can arrive out of order) is stale."""
+    return known.status not in Status.CLOSED and report.seq > known.seq
+
+
+def part_ended(state: ReferralState, part_id: str, result: ReferralSummary, at: datetime) -> None:
+    """A part's workflow returned: its result is the final word on it, whatever its signals
+    said or failed to say."""
+    partner = result.assignments[-1].partner if result.assignments else ""
+    for p in state.parts:
+        if p.workflow_id == part_id and (p.status, p.partner) != (result.status, partner):
+            p.status, p.partner = result.status, partner
+            log(state, at, SYSTEM, "part_changed", f"{p.workflow_id} is {p.status} (its result)")
 
 
 def parts_settled(state: ReferralState) -> bool:

@@ -16,6 +16,7 @@ from temporalio.converter import value_to_type
 
 from db.portal_queries import Filters, PortalQueries, weekly_trends
 from db.reports import build_report
+from db.stuck import stuck_referrals
 from domain.models import OperatorAction, ReferralState, Status
 from mail.report_page import report_view
 from portal.auth import Portal, PortalDep
@@ -62,12 +63,17 @@ async def escalations(
                 "nonce": secrets.token_urlsafe(16),
             }
         )
+    stuck = [
+        {"row": s.row, "why": s.why, "web_ui": web_ui_link(portal, s.row.workflow_id)}
+        for s in await stuck_referrals(portal.sessions, datetime.now(UTC))
+    ]
     return render(
         request,
         "ops_escalations",
         title="Escalations",
         nav="/ops/escalations",
         items=items,
+        stuck=stuck,
         message=done,
         kind="ok",
         errors={},

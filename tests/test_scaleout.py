@@ -1,6 +1,7 @@
 """Scale-out in `make test`: two `worker.py` processes, the portal, PostgreSQL and a dev server;
-100 referrals of every kind driven through the portal while one worker is SIGKILLed
-(the full run is `python -m bench.scaleout`, bench/README.md)."""
+100 referrals of every kind driven through the portal while one worker is SIGKILLed, and split
+referrals alone across a worker's SIGKILL and a dev-server restart (the full run is
+`python -m bench.scaleout`, bench/README.md)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,28 @@ async def test_two_workers_one_killed_every_referral_ends_right_once() -> None:
     survivors = [w for w in report.workers if not w["killed"]]
     assert len(survivors) == 1 and survivors[0]["activities"] > 0
     assert report.faults and report.faults[0].startswith("SIGKILL worker-2")
+
+
+async def test_split_referrals_close_across_a_worker_kill_and_a_server_restart() -> None:
+    """Only split referrals, each part accepted and completed within moments: its two reports
+    to the parent race each other, most of all around the restart (issue 31). The answer
+    window is long: nothing here should expire while the driver works through the parts."""
+    why = _pg_reachable()
+    if why:
+        pytest.skip(why)
+    plan = Plan(
+        n=40,
+        workers=2,
+        sla=timedelta(minutes=10),
+        concurrency=50,
+        compare=0,
+        kill_at=0.3,
+        restart_at=0.6,
+        kinds=("split",),
+    )
+    report = await run(plan)
+    print_report(report)
+    assert report.wrong == [] and report.lost == 0 and report.unfinished == 0
+    assert report.by_kind["split"].get("reached", 0) == 40
+    assert report.unexplained_duplicates == 0, report.duplicates
+    assert [f.split()[0] for f in report.faults] == ["SIGKILL", "dev"], report.faults

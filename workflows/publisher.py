@@ -48,6 +48,7 @@ class Publisher:
         self._published = 0  # history entries the read model has
         self._upserted: dict[str, Any] = {}  # search attribute values last upserted
         self._told_parent = ""
+        self._reports = 0  # reports sent to the parent (their sequence numbers)
         self._background: list[asyncio.Task[None]] = []
 
     def queue(self, request: EmailRequest) -> None:
@@ -163,7 +164,8 @@ class Publisher:
         if not s.parent_id or f"{s.status}/{partner}" == self._told_parent:
             return
         self._told_parent = f"{s.status}/{partner}"
-        part = PartRef(s.workflow_id, list(s.workloads), s.status, partner)
+        self._reports += 1
+        part = PartRef(s.workflow_id, list(s.workloads), s.status, partner, self._reports)
         self._in_background(self._signal_parent(s.parent_id, part))
 
     async def _signal_parent(self, parent_id: str, part: PartRef) -> None:

@@ -14,9 +14,10 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.directory import DirectoryActivities
@@ -71,6 +72,7 @@ class ReferralWorkflow:
         self._partner: PartnerContact | None = None
         self._terms = SlaTerms()
         self._escalations = 0
+        self._following: list[asyncio.Task[None]] = []  # split: each part's result
         self._out = Publisher(inp.referral, self._state)
         # held by the handlers that await activities (a capacity decline claims its grant)
         self._answering = asyncio.Lock()
@@ -418,13 +420,14 @@ class ReferralWorkflow:
         for number, workloads in enumerate(plan, start=1):
             wid = names.part_workflow_id(s.referral_id, number)
             t.add_part(s, PartRef(workflow_id=wid, workloads=workloads, status=""))
-            await workflow.start_child_workflow(
+            child = await workflow.start_child_workflow(
                 ReferralWorkflow.run,
                 ReferralInput(self._referral, s.workflow_id, workloads, list(self._excluded)),
                 id=wid,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 static_summary=f"part {number} of {s.referral_id}: {', '.join(workloads)}",
             )
+            self._following.append(asyncio.create_task(self._follow_part(child)))
         self._waiting_for_parts()
         await self._wait(lambda: self._closed() or t.parts_settled(s))
         if s.status == Status.CANCELLED:
@@ -436,6 +439,17 @@ class ReferralWorkflow:
                     )
         else:
             t.close_split(s, workflow.now())
+
+    async def _follow_part(self, part: workflow.ChildWorkflowHandle[Any, ReferralSummary]) -> None:
+        """The part's own result settles it, even if its last `part_changed` never arrives."""
+        try:
+            result = await part
+        except ChildWorkflowError as err:
+            self._log(t.SYSTEM, "part_failed", f"{part.id}: {err.cause or err}")
+            return
+        t.part_ended(self._state, part.id, result, workflow.now())
+        if self._state.status == Status.SPLIT:
+            self._waiting_for_parts()
 
     def _waiting_for_parts(self) -> None:
         parts = ", ".join(f"{p.workflow_id} {p.status or 'starting'}" for p in self._state.parts)

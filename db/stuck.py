@@ -1,0 +1,46 @@
+"""Stuck referrals: the read model's rows that the watchdog's rule (`domain.watchdog.stuck`)
+calls stuck, for the weekly report, the Escalations page and `referral list --stuck`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import ReferralRecord
+from db.readmodel import ReferralReadModel, ReferralRow
+from domain import watchdog
+from domain.models import Status
+
+
+@dataclass
+class StuckReferral:
+    row: ReferralRow
+    why: str
+
+
+async def stuck_referrals(
+    sessions: async_sessionmaker[AsyncSession], now: datetime
+) -> list[StuckReferral]:
+    """Referrals and parts stuck at `now`, oldest first. The query only narrows the rows down
+    (past their deadline, or split); the rule decides."""
+    read = ReferralReadModel(sessions)
+    late = ReferralRecord.waits_until < now - watchdog.GRACE
+    candidates = await read.rows_where(or_(late, ReferralRecord.status == Status.SPLIT))
+    parents = [r.workflow_id for r in candidates if r.status == Status.SPLIT]
+    parts: dict[str, list[watchdog.Watched]] = {p: [] for p in parents}
+    if parents:
+        for part in await read.rows_where(ReferralRecord.parent_id.in_(parents)):
+            parts[part.parent_id or ""].append(_watched(part))
+    found = []
+    for row in candidates:
+        why = watchdog.stuck(_watched(row), parts.get(row.workflow_id, []), now)
+        if why is not None:
+            found.append(StuckReferral(row, why))
+    return found
+
+
+def _watched(r: ReferralRow) -> watchdog.Watched:
+    return watchdog.Watched(r.workflow_id, r.status, r.waits_until, r.closed_at)
