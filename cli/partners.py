@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -18,6 +18,7 @@ from cli.progress import Tracker
 from db.directory import PartnerDirectory, PartnerRecord, UnknownPartner
 from db.tokens import TokenStore
 from domain.models import WORKLOADS
+from domain.pauses import PauseError, is_paused
 from domain.validation import load_partners, partner_to_json
 
 # Profiles written per transaction by `partners import` (progress advances per batch).
@@ -106,11 +107,12 @@ def _opt_in(r: PartnerRecord) -> list[str]:
     return kinds or ["none"]
 
 
-def _paused(r: PartnerRecord, today: date) -> Text | str:
-    until = r.profile.paused_until
-    if until is None:
+def _paused(r: PartnerRecord, now: datetime) -> Text | str:
+    p = r.profile
+    if p.paused_until is None:
         return "-"
-    return Text(when(until), style="yellow" if until >= today else "dim")
+    ongoing = is_paused(p.paused_until, p.timezone, now)
+    return Text(when(p.paused_until), style="yellow" if ongoing else "dim")
 
 
 def _seats(r: PartnerRecord) -> str:
@@ -162,23 +164,23 @@ def _partial_import(err: Exception, written: int, total: int) -> CliError:
     return failure
 
 
-def matches(r: PartnerRecord, args: argparse.Namespace, today: date) -> bool:
+def matches(r: PartnerRecord, args: argparse.Namespace, now: datetime) -> bool:
     """Whether a partner passes `partners list`'s filters."""
     p = r.profile
     if args.country and args.country not in p.countries_served():
         return False
     if args.workload and not set(args.workload) <= set(p.workloads):
         return False
-    paused = p.paused_until is not None and p.paused_until >= today
+    paused = is_paused(p.paused_until, p.timezone, now)
     if args.paused and not paused:
         return False
     return not (args.not_paused and paused)
 
 
 async def list_partners(ctx: Context, args: argparse.Namespace) -> int:
-    today = ctx.now().date()
+    now = ctx.now()
     records = [
-        r for r in await PartnerDirectory(await ctx.sessions()).list() if matches(r, args, today)
+        r for r in await PartnerDirectory(await ctx.sessions()).list() if matches(r, args, now)
     ]
     total = len(records)
     if args.limit is not None and total > args.limit:
@@ -205,7 +207,7 @@ async def list_partners(ctx: Context, args: argparse.Namespace) -> int:
             sorted(r.profile.countries_served() - {""}),
             _seats(r),
             r.open_assignments,
-            _paused(r, today),
+            _paused(r, now),
         )
         for r in records
     ]
@@ -222,13 +224,13 @@ def _show_record(r: PartnerRecord, as_json: bool, text: str) -> None:
 
 async def pause(ctx: Context, args: argparse.Namespace) -> int:
     now = ctx.now()
-    if args.until < now.date():
-        raise bad_input(f"--until {args.until.isoformat()} is in the past")
     try:
         directory = PartnerDirectory(await ctx.sessions())
         record = await directory.pause(args.mpn, args.until, now, actor(args))
     except UnknownPartner as err:
         raise not_found(str(err)) from None
+    except PauseError as err:
+        raise bad_input(f"--until: {err}") from None
     _show_record(
         record,
         args.json,

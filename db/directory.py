@@ -1,9 +1,10 @@
 """The partner directory: profiles, their side tables for matching, pause / resume.
 
-Pause semantics: `paused_until` is the last paused day (inclusive). A partner is eligible again
-when `today > paused_until`; `resume_expired(today)` clears those dates. Importing a profile
-replaces its `paused_until` with the file's value (the file is the profile); the bookkeeping
-columns (open_assignments, last_assigned_at, capacity_declines) survive imports.
+Pause semantics are `domain.pauses` (`paused_until` is the last paused day, which ends at
+midnight in the partner's time zone); `resume_expired(now)` clears the pauses over. Who owns
+which field is `domain.ownership`: the caller merges an import before `upsert`. `version`
+counts the changes of a profile (edits, pauses, imports) for the portal's optimistic saves;
+the bookkeeping columns (open_assignments, last_assigned_at, capacity_declines) survive imports.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -30,6 +31,7 @@ from db.models import (
 )
 from db.transactions import run_write
 from domain.models import PartnerProfile
+from domain.pauses import check_pause, is_paused
 
 _SIDE_TABLES = (PartnerWorkload, PartnerLanguage, PartnerCountry, PartnerSegment)
 _PROFILE_FIELDS = tuple(f.name for f in dataclasses.fields(PartnerProfile))
@@ -167,7 +169,8 @@ class PartnerDirectory:
     async def pause(
         self, mpn_id: str, until: date, now: datetime, actor: Actor = SYSTEM
     ) -> PartnerRecord:
-        """Pause referrals up to and including `until`."""
+        """Pause referrals up to and including `until`; `domain.pauses.PauseError` when the
+        pause is outside its limit (nothing written)."""
         await self._set_paused(mpn_id, until, now, actor)
         return await self._require(mpn_id)
 
@@ -175,17 +178,21 @@ class PartnerDirectory:
         await self._set_paused(mpn_id, None, now, actor)
         return await self._require(mpn_id)
 
-    async def resume_expired(self, today: date, now: datetime) -> builtins.list[str]:
-        """Clear pauses whose last day is before `today`; returns the MPN IDs resumed."""
+    async def resume_expired(self, now: datetime) -> builtins.list[str]:
+        """Clear the pauses over at `now` (`domain.pauses`); returns the MPN IDs resumed."""
+        # a pause ends at most a day before or after midnight UTC of its last day
+        soon = now.astimezone(UTC).date() + timedelta(days=1)
 
         def work(session: Session) -> builtins.list[str]:
             tick = bump_tick(session)
             rows = session.scalars(
-                select(Partner).where(Partner.paused_until < today).order_by(Partner.mpn_id)
+                select(Partner).where(Partner.paused_until < soon).order_by(Partner.mpn_id)
             )
             resumed = []
             for row in rows:
                 last_day = row.paused_until
+                if is_paused(last_day, row.timezone, now):
+                    continue
                 _apply_pause(row, None, now, tick)
                 resumed.append(row.mpn_id)
                 why = Actor(SYSTEM_PAUSE_SWEEP, f"the pause ended on {last_day}")
@@ -203,6 +210,8 @@ class PartnerDirectory:
             if row is None:
                 raise UnknownPartner(mpn_id)
             before = row.paused_until
+            if until is not None:
+                check_pause(until, row.timezone, now)
             _apply_pause(row, until, now, tick)
             if until is not None:
                 detail = f"paused until {until.isoformat()} (inclusive)"

@@ -1,11 +1,11 @@
 """The partner's Referral Profile page: opt-ins, workloads and contact shown read-only (program
 support changes them); languages, segments, customer size and further countries edited here,
-validated, audited, and used by the next match; pause (up to 90 days ahead) and resume."""
+validated, audited, and used by the next match; pause (`domain.pauses`) and resume."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from db.audit import DirectoryAudit, DirectoryEventRow
 from db.directory import PartnerRecord
 from domain.models import PartnerProfile
+from domain.pauses import PauseError, is_paused, latest_pause_day, local_today
 from domain.validation import (
     COUNTRY_CODES,
     LANGUAGE_CODES,
@@ -28,7 +29,6 @@ from portal.session import PageProblem, PartnerViewer, checked_form, checked_lis
 
 router = APIRouter(include_in_schema=False)
 
-MAX_PAUSE = timedelta(days=90)
 SPECIAL_SEGMENTS = ("education", "government", "nonprofit")
 DONE = {
     "profile": "Referral Profile saved. The next match uses it.",
@@ -71,7 +71,8 @@ async def _page(
     status_code: int = 200,
 ) -> HTMLResponse:
     record = await _record(portal, mpn_id)
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    tz = record.profile.timezone
     return render(
         request,
         "profile",
@@ -84,9 +85,9 @@ async def _page(
         message=message,
         kind=kind,
         segments=[(s, display.SEGMENT_NAMES[s]) for s in SPECIAL_SEGMENTS],
-        paused=record.profile.paused_until is not None and record.profile.paused_until >= today,
-        min_pause=(today + timedelta(days=1)).isoformat(),
-        max_pause=(today + MAX_PAUSE).isoformat(),
+        paused=is_paused(record.profile.paused_until, record.profile.timezone, now),
+        min_pause=local_today(tz, now).isoformat(),
+        max_pause=latest_pause_day(tz, now).isoformat(),
         audit=await recent_changes(portal, mpn_id),
     )
 
@@ -181,18 +182,15 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
 async def pause(request: Request, portal: PortalDep, viewer: PartnerViewer) -> Response:
     assert viewer.mpn_id is not None
     form = await checked_form(request, viewer)
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
     error = ""
     try:
         until = date.fromisoformat(form.get("until", "").strip())
+        await portal.directory.pause(viewer.mpn_id, until, now, viewer.actor)
+    except PauseError as err:
+        error = f"{str(err)[0].upper()}{str(err)[1:]}."
     except ValueError:
-        error, until = "Enter a date as YYYY-MM-DD.", today
-    if not error and until <= today:
-        error = "Choose a day after today."
-    if not error and until > today + MAX_PAUSE:
-        error = (
-            f"Pause for at most {MAX_PAUSE.days} days (until {(today + MAX_PAUSE).isoformat()})."
-        )
+        error = "Enter a date as YYYY-MM-DD."
     if error:
         return await _page(
             request,
@@ -203,8 +201,6 @@ async def pause(request: Request, portal: PortalDep, viewer: PartnerViewer) -> R
             kind="bad",
             status_code=422,
         )
-    now = datetime.now(UTC)
-    await portal.directory.pause(viewer.mpn_id, until, now, viewer.actor)
     return RedirectResponse("/profile?done=pause", status_code=303)
 
 
