@@ -17,8 +17,9 @@ from cli.output import Column, note, print_json, print_table, say, when
 from cli.progress import Tracker
 from db.directory import PartnerDirectory, PartnerRecord, UnknownPartner
 from db.tokens import TokenStore
-from domain.models import WORKLOADS
-from domain.pauses import PauseError, is_paused
+from domain.models import WORKLOADS, PartnerProfile
+from domain.ownership import partner_changes, program_update
+from domain.pauses import PauseError, check_pause, is_paused
 from domain.validation import load_partners, partner_to_json
 
 # Profiles written per transaction by `partners import` (progress advances per batch).
@@ -41,8 +42,19 @@ def register(sub: Any) -> None:
     partners = sub.add_parser("partners", help="the partner directory")
     psub = partners.add_subparsers(dest="partners_command", metavar="COMMAND", required=True)
 
-    p = psub.add_parser("import", help="create or update partner profiles from a JSON file")
+    p = psub.add_parser(
+        "import",
+        help="create partner profiles, update the program's fields of existing ones",
+        description="Create partner profiles; of an existing partner update only the fields "
+        "the program owns (opt-ins, workloads, contact, home country, time zone, name, "
+        "capacity): what the partner set in the portal stays. --replace overwrites everything.",
+    )
     p.add_argument("file", metavar="FILE.json", help="one profile or a list ('-': stdin)")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite the partners' own fields too (lists what it changes first)",
+    )
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
     add_actor_arguments(p)
     p.set_defaults(handler=import_partners)
@@ -122,14 +134,24 @@ def _seats(r: PartnerRecord) -> str:
 
 async def import_partners(ctx: Context, args: argparse.Namespace) -> int:
     profiles = load_partners(read_text(args.file))  # all valid before anything is written
+    now = ctx.now()
+    for profile in profiles:
+        if profile.paused_until is not None:
+            try:
+                check_pause(profile.paused_until, profile.timezone, now, ended_ok=True)
+            except PauseError as err:
+                raise bad_input(f"partner {profile.mpn_id}: paused_until: {err}") from None
     directory = PartnerDirectory(await ctx.sessions())
     who = actor(args, file_reason(args.file))
+    merge = None if args.replace else program_update
+    if args.replace:
+        _list_partner_changes(await directory.list(), profiles)
     created = updated = 0
     with Tracker("importing partners", len(profiles), unit="profiles") as progress:
         for start in range(0, len(profiles), IMPORT_BATCH):
             batch = profiles[start : start + IMPORT_BATCH]
             try:
-                new, changed = await directory.upsert(batch, ctx.now(), who)
+                new, changed = await directory.upsert(batch, now, who, merge)
             except Exception as err:
                 if start == 0:
                     raise
@@ -153,6 +175,26 @@ async def import_partners(ctx: Context, args: argparse.Namespace) -> int:
             f"{unchanged} unchanged"
         )
     return 0
+
+
+def _list_partner_changes(stored: list[PartnerRecord], profiles: list[PartnerProfile]) -> None:
+    """Print (to stderr) the partner-owned fields `--replace` is about to overwrite."""
+    before = {r.profile.mpn_id: r.profile for r in stored}
+    changes = [
+        f"{p.mpn_id} {field}: {_shown(old)} -> {_shown(new)}"
+        for p in profiles
+        if p.mpn_id in before
+        for field, old, new in partner_changes(before[p.mpn_id], p)
+    ]
+    note(f"--replace overwrites {len(changes)} partner-owned field(s)")
+    for line in changes:
+        note(f"  {line}")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "(none)"
+    return "(none)" if value is None else str(value)
 
 
 def _partial_import(err: Exception, written: int, total: int) -> CliError:

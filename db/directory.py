@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -38,6 +39,20 @@ _PROFILE_FIELDS = tuple(f.name for f in dataclasses.fields(PartnerProfile))
 SYSTEM = Actor("system")
 
 
+Merge = Callable[[PartnerProfile, PartnerProfile], PartnerProfile]
+
+
+class ChangedMeanwhile(Exception):
+    """The profile changed after the form was loaded; `current` is how it is now."""
+
+    def __init__(self, current: PartnerRecord) -> None:
+        super().__init__(current.profile.mpn_id)
+        self.current = current
+
+    def __str__(self) -> str:
+        return f"the profile of {self.current.profile.mpn_id} changed meanwhile"
+
+
 class UnknownPartner(KeyError):
     """No partner with that MPN ID in the directory."""
 
@@ -56,6 +71,7 @@ class PartnerRecord:
     last_assigned_at: datetime | None
     capacity_declines: int
     active_tokens: int
+    version: int = 0  # counts the profile's changes (`edit` saves against it)
 
 
 def profile_json(profile: PartnerProfile) -> dict[str, Any]:
@@ -109,10 +125,16 @@ class PartnerDirectory:
         self._sessionmaker = sessionmaker
 
     async def upsert(
-        self, profiles: builtins.list[PartnerProfile], now: datetime, actor: Actor = SYSTEM
+        self,
+        profiles: builtins.list[PartnerProfile],
+        now: datetime,
+        actor: Actor = SYSTEM,
+        merge: Merge | None = None,
     ) -> tuple[int, int]:
         """Create or update profiles in one transaction. Returns (created, updated); profiles
         identical to the stored ones count as neither. A repeated MPN ID: the last one wins.
+        `merge(stored, incoming)` decides what an existing partner's profile becomes (e.g.
+        `domain.ownership.program_update`); without it, the incoming profile replaces it.
         Each created or updated profile is audited (the fields that changed)."""
         latest = {p.mpn_id: p for p in profiles}
 
@@ -122,7 +144,6 @@ class PartnerDirectory:
             existing = {row.mpn_id: row for row in rows}
             created = updated = 0
             for mpn_id, profile in latest.items():
-                columns = _columns(profile)
                 row = existing.get(mpn_id)
                 if row is None:
                     session.add(
@@ -132,30 +153,46 @@ class PartnerDirectory:
                             updated_at=now,
                             change_tick=tick,
                             profile_tick=tick,
-                            **columns,
+                            version=1,
+                            **_columns(profile),
                         )
                     )
                     created += 1
                     record_event(session, now, actor, Action.PROFILE_CREATED, mpn_id=mpn_id)
-                elif any(getattr(row, k) != v for k, v in columns.items()):
-                    changed = _changed_fields(row.profile, columns["profile"])
-                    record_event(
-                        session, now, actor, Action.PROFILE_UPDATED, mpn_id=mpn_id, detail=changed
-                    )
-                    for key, value in columns.items():
-                        setattr(row, key, value)
-                    row.updated_at = now
-                    row.change_tick = row.profile_tick = tick
-                    for table in _SIDE_TABLES:
-                        session.execute(delete(table).where(table.mpn_id == mpn_id))
-                    updated += 1
-                else:
+                    session.flush()
+                    session.add_all(_side_rows(profile))
                     continue
-                session.flush()
-                session.add_all(_side_rows(profile))
+                if merge is not None:
+                    profile = merge(_record(row, 0).profile, profile)
+                updated += _rewrite(session, row, profile, now, actor, tick)
             return created, updated
 
         return await run_write(self._sessionmaker, work)
+
+    async def edit(
+        self,
+        mpn_id: str,
+        version: int,
+        change: Callable[[PartnerProfile], PartnerProfile],
+        now: datetime,
+        actor: Actor = SYSTEM,
+    ) -> PartnerRecord:
+        """Apply `change` to the stored profile if it is still at `version` (the one a form
+        was loaded with); `ChangedMeanwhile` (with the current record) when it is not."""
+
+        def work(session: Session) -> PartnerRecord | None:
+            tick = bump_tick(session)
+            row = session.get(Partner, mpn_id)
+            if row is None:
+                raise UnknownPartner(mpn_id)
+            if row.version != version:
+                return None
+            _rewrite(session, row, change(_record(row, 0).profile), now, actor, tick)
+            return _record(row, 0)
+
+        if await run_write(self._sessionmaker, work) is None:
+            raise ChangedMeanwhile(await self._require(mpn_id))
+        return await self._require(mpn_id)
 
     async def list(self) -> list[PartnerRecord]:
         async with self._sessionmaker() as session:
@@ -249,6 +286,27 @@ class PartnerDirectory:
         return [_record(row, int(active)) for row, active in result.all()]
 
 
+def _rewrite(
+    session: Session, row: Partner, profile: PartnerProfile, now: datetime, actor: Actor, tick: int
+) -> int:
+    """Write `profile` over an existing row (audited); 1 when it changed, else 0."""
+    columns = _columns(profile)
+    if not any(getattr(row, k) != v for k, v in columns.items()):
+        return 0
+    changed = _changed_fields(row.profile, columns["profile"])
+    record_event(session, now, actor, Action.PROFILE_UPDATED, mpn_id=row.mpn_id, detail=changed)
+    for key, value in columns.items():
+        setattr(row, key, value)
+    row.updated_at = now
+    row.change_tick = row.profile_tick = tick
+    row.version += 1
+    for table in _SIDE_TABLES:
+        session.execute(delete(table).where(table.mpn_id == row.mpn_id))
+    session.flush()
+    session.add_all(_side_rows(profile))
+    return 1
+
+
 def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> str:
     keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     return "changed: " + ", ".join(keys) if keys else ""
@@ -259,6 +317,7 @@ def _apply_pause(row: Partner, until: date | None, now: datetime, tick: int) -> 
     row.profile = {**row.profile, "paused_until": until.isoformat() if until else None}
     row.updated_at = now
     row.change_tick = tick
+    row.version += 1
 
 
 def _record(row: Partner, active_tokens: int) -> PartnerRecord:
@@ -270,4 +329,5 @@ def _record(row: Partner, active_tokens: int) -> PartnerRecord:
         last_assigned_at=row.last_assigned_at,
         capacity_declines=row.capacity_declines,
         active_tokens=active_tokens,
+        version=row.version,
     )

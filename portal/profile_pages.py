@@ -12,8 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from db.audit import DirectoryAudit, DirectoryEventRow
-from db.directory import PartnerRecord
+from db.directory import ChangedMeanwhile, PartnerRecord
 from domain.models import PartnerProfile
+from domain.ownership import partner_update
 from domain.pauses import PauseError, is_paused, latest_pause_day, local_today
 from domain.validation import (
     COUNTRY_CODES,
@@ -35,6 +36,10 @@ DONE = {
     "pause": "Referrals paused. Referrals you already hold stay yours.",
     "resume": "Referrals resumed.",
 }
+CHANGED_MEANWHILE = (
+    "Your Referral Profile changed meanwhile (in another window, by a pause or by program "
+    "support). Nothing was saved: the form shows the current values; make your change again."
+)
 _SPLIT = re.compile(r"[\s,;]+")
 
 
@@ -69,6 +74,7 @@ async def _page(
     message: str = "",
     kind: str = "ok",
     status_code: int = 200,
+    version: int | None = None,
 ) -> HTMLResponse:
     record = await _record(portal, mpn_id)
     now = datetime.now(UTC)
@@ -81,6 +87,7 @@ async def _page(
         nav="/profile",
         p=record.profile,
         values=values or _values(record.profile),
+        version=record.version if version is None else version,
         errors=errors or {},
         message=message,
         kind=kind,
@@ -147,8 +154,8 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
     max_seats = _seats(first.get("max_seats", ""), errors, "max_seats")
     if max_seats is not None and max_seats < min_seats and "max_seats" not in errors:
         errors["max_seats"] = "The largest size must not be below the smallest."
-    record = await _record(portal, viewer.mpn_id)
-    old = record.profile
+    raw_version = first.get("version", "")
+    version = int(raw_version) if raw_version.isdigit() and len(raw_version) < 10 else -1
     if errors:
         return await _page(
             request,
@@ -159,22 +166,30 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
             "Nothing was saved: see the fields marked below.",
             "bad",
             422,
+            version,
         )
-    data = partner_to_json(old)
-    keep = [s for s in old.segments if s not in SPECIAL_SEGMENTS]
-    data.update(
-        languages=languages,
-        segments=keep + segments,
-        min_seats=min_seats,
-        max_seats=max_seats,
-        countries=[c for c in countries if c != old.home_country],
-    )
-    try:
-        new = parse_partner(data)
+
+    def change(stored: PartnerProfile) -> PartnerProfile:
+        """The partner's fields from the form over the stored profile, validated."""
+        keep = [s for s in stored.segments if s not in SPECIAL_SEGMENTS]
+        edited = partner_update(
+            stored,
+            languages=languages,
+            segments=keep + segments,
+            min_seats=min_seats,
+            max_seats=max_seats,
+            countries=[c for c in countries if c != stored.home_country],
+        )
+        return parse_partner(partner_to_json(edited))
+
+    try:  # audited when it changed
+        await portal.directory.edit(viewer.mpn_id, version, change, datetime.now(UTC), viewer.actor)
     except ValidationError as err:
         return await _page(request, portal, viewer.mpn_id, values, {}, str(err), "bad", 422)
-    now = datetime.now(UTC)
-    await portal.directory.upsert([new], now, viewer.actor)  # audited when it changed
+    except ChangedMeanwhile:
+        return await _page(
+            request, portal, viewer.mpn_id, message=CHANGED_MEANWHILE, kind="bad", status_code=409
+        )
     return RedirectResponse("/profile?done=profile", status_code=303)
 
 
