@@ -3,6 +3,7 @@ through the CLI, the import, the directory and matching: one answer on every pat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -62,10 +63,8 @@ async def test_reimport_keeps_the_partners_edits_and_pause_and_replace_lists_the
     directory = PartnerDirectory(sessions)
     now = datetime.now(UTC)
     record = await directory.get("4711001")
-    assert record is not None
-    await directory.edit(
-        "4711001", record.version, lambda p: partner_update(p, languages=["fr"]), now
-    )
+    assert record is not None  # the partner edits its profile in the portal, then pauses
+    await directory.upsert([dataclasses.replace(record.profile, languages=["fr"])], now)
     until = date.today() + timedelta(days=10)
     await directory.pause("4711001", until, now)
 
