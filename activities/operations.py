@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
 
@@ -155,8 +155,7 @@ class OperationsActivities:
 
     @activity.defn(name="resume_expired_pauses")
     async def resume_expired_pauses(self, request: PauseSweepRequest) -> PauseSweepResult:
-        today = date.fromisoformat(request.today)
-        resumed = await self._directory.resume_expired(today, datetime.now(UTC))
+        resumed = await self._directory.resume_expired(datetime.now(UTC))
         if resumed:
             activity.logger.warning(
                 "pause sweep %s: resumed %d partner(s): %s",

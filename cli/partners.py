@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -17,7 +17,9 @@ from cli.output import Column, note, print_json, print_table, say, when
 from cli.progress import Tracker
 from db.directory import PartnerDirectory, PartnerRecord, UnknownPartner
 from db.tokens import TokenStore
-from domain.models import WORKLOADS
+from domain.models import WORKLOADS, PartnerProfile
+from domain.ownership import partner_changes, program_update
+from domain.pauses import PauseError, check_pause, is_paused
 from domain.validation import load_partners, partner_to_json
 
 # Profiles written per transaction by `partners import` (progress advances per batch).
@@ -40,8 +42,19 @@ def register(sub: Any) -> None:
     partners = sub.add_parser("partners", help="the partner directory")
     psub = partners.add_subparsers(dest="partners_command", metavar="COMMAND", required=True)
 
-    p = psub.add_parser("import", help="create or update partner profiles from a JSON file")
+    p = psub.add_parser(
+        "import",
+        help="create partner profiles, update the program's fields of existing ones",
+        description="Create partner profiles; of an existing partner update only the fields "
+        "the program owns (opt-ins, workloads, contact, home country, time zone, name, "
+        "capacity): what the partner set in the portal stays. --replace overwrites everything.",
+    )
     p.add_argument("file", metavar="FILE.json", help="one profile or a list ('-': stdin)")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite the partners' own fields too (lists what it changes first)",
+    )
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
     add_actor_arguments(p)
     p.set_defaults(handler=import_partners)
@@ -106,11 +119,12 @@ def _opt_in(r: PartnerRecord) -> list[str]:
     return kinds or ["none"]
 
 
-def _paused(r: PartnerRecord, today: date) -> Text | str:
-    until = r.profile.paused_until
-    if until is None:
+def _paused(r: PartnerRecord, now: datetime) -> Text | str:
+    p = r.profile
+    if p.paused_until is None:
         return "-"
-    return Text(when(until), style="yellow" if until >= today else "dim")
+    ongoing = is_paused(p.paused_until, p.timezone, now)
+    return Text(when(p.paused_until), style="yellow" if ongoing else "dim")
 
 
 def _seats(r: PartnerRecord) -> str:
@@ -120,14 +134,24 @@ def _seats(r: PartnerRecord) -> str:
 
 async def import_partners(ctx: Context, args: argparse.Namespace) -> int:
     profiles = load_partners(read_text(args.file))  # all valid before anything is written
+    now = ctx.now()
+    for profile in profiles:
+        if profile.paused_until is not None:
+            try:
+                check_pause(profile.paused_until, profile.timezone, now, ended_ok=True)
+            except PauseError as err:
+                raise bad_input(f"partner {profile.mpn_id}: paused_until: {err}") from None
     directory = PartnerDirectory(await ctx.sessions())
     who = actor(args, file_reason(args.file))
+    merge = None if args.replace else program_update
+    if args.replace:
+        _list_partner_changes(await directory.list(), profiles)
     created = updated = 0
     with Tracker("importing partners", len(profiles), unit="profiles") as progress:
         for start in range(0, len(profiles), IMPORT_BATCH):
             batch = profiles[start : start + IMPORT_BATCH]
             try:
-                new, changed = await directory.upsert(batch, ctx.now(), who)
+                new, changed = await directory.upsert(batch, now, who, merge)
             except Exception as err:
                 if start == 0:
                     raise
@@ -153,6 +177,26 @@ async def import_partners(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_partner_changes(stored: list[PartnerRecord], profiles: list[PartnerProfile]) -> None:
+    """Print (to stderr) the partner-owned fields `--replace` is about to overwrite."""
+    before = {r.profile.mpn_id: r.profile for r in stored}
+    changes = [
+        f"{p.mpn_id} {field}: {_shown(old)} -> {_shown(new)}"
+        for p in profiles
+        if p.mpn_id in before
+        for field, old, new in partner_changes(before[p.mpn_id], p)
+    ]
+    note(f"--replace overwrites {len(changes)} partner-owned field(s)")
+    for line in changes:
+        note(f"  {line}")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "(none)"
+    return "(none)" if value is None else str(value)
+
+
 def _partial_import(err: Exception, written: int, total: int) -> CliError:
     failure = classify(err)
     failure.message = (
@@ -162,23 +206,23 @@ def _partial_import(err: Exception, written: int, total: int) -> CliError:
     return failure
 
 
-def matches(r: PartnerRecord, args: argparse.Namespace, today: date) -> bool:
+def matches(r: PartnerRecord, args: argparse.Namespace, now: datetime) -> bool:
     """Whether a partner passes `partners list`'s filters."""
     p = r.profile
     if args.country and args.country not in p.countries_served():
         return False
     if args.workload and not set(args.workload) <= set(p.workloads):
         return False
-    paused = p.paused_until is not None and p.paused_until >= today
+    paused = is_paused(p.paused_until, p.timezone, now)
     if args.paused and not paused:
         return False
     return not (args.not_paused and paused)
 
 
 async def list_partners(ctx: Context, args: argparse.Namespace) -> int:
-    today = ctx.now().date()
+    now = ctx.now()
     records = [
-        r for r in await PartnerDirectory(await ctx.sessions()).list() if matches(r, args, today)
+        r for r in await PartnerDirectory(await ctx.sessions()).list() if matches(r, args, now)
     ]
     total = len(records)
     if args.limit is not None and total > args.limit:
@@ -205,7 +249,7 @@ async def list_partners(ctx: Context, args: argparse.Namespace) -> int:
             sorted(r.profile.countries_served() - {""}),
             _seats(r),
             r.open_assignments,
-            _paused(r, today),
+            _paused(r, now),
         )
         for r in records
     ]
@@ -222,13 +266,13 @@ def _show_record(r: PartnerRecord, as_json: bool, text: str) -> None:
 
 async def pause(ctx: Context, args: argparse.Namespace) -> int:
     now = ctx.now()
-    if args.until < now.date():
-        raise bad_input(f"--until {args.until.isoformat()} is in the past")
     try:
         directory = PartnerDirectory(await ctx.sessions())
         record = await directory.pause(args.mpn, args.until, now, actor(args))
     except UnknownPartner as err:
         raise not_found(str(err)) from None
+    except PauseError as err:
+        raise bad_input(f"--until: {err}") from None
     _show_record(
         record,
         args.json,

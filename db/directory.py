@@ -1,17 +1,19 @@
 """The partner directory: profiles, their side tables for matching, pause / resume.
 
-Pause semantics: `paused_until` is the last paused day (inclusive). A partner is eligible again
-when `today > paused_until`; `resume_expired(today)` clears those dates. Importing a profile
-replaces its `paused_until` with the file's value (the file is the profile); the bookkeeping
-columns (open_assignments, last_assigned_at, capacity_declines) survive imports.
+Pause semantics are `domain.pauses` (`paused_until` is the last paused day, which ends at
+midnight in the partner's time zone); `resume_expired(now)` clears the pauses over. Who owns
+which field is `domain.ownership`: the caller merges an import before `upsert`. `version`
+counts the changes of a profile (edits, pauses, imports) for the portal's optimistic saves;
+the bookkeeping columns (open_assignments, last_assigned_at, capacity_declines) survive imports.
 """
 
 from __future__ import annotations
 
 import builtins
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -30,10 +32,25 @@ from db.models import (
 )
 from db.transactions import run_write
 from domain.models import PartnerProfile
+from domain.pauses import check_pause, is_paused
 
 _SIDE_TABLES = (PartnerWorkload, PartnerLanguage, PartnerCountry, PartnerSegment)
 _PROFILE_FIELDS = tuple(f.name for f in dataclasses.fields(PartnerProfile))
 SYSTEM = Actor("system")
+
+
+Merge = Callable[[PartnerProfile, PartnerProfile], PartnerProfile]
+
+
+class ChangedMeanwhile(Exception):
+    """The profile changed after the form was loaded; `current` is how it is now."""
+
+    def __init__(self, current: PartnerRecord) -> None:
+        super().__init__(current.profile.mpn_id)
+        self.current = current
+
+    def __str__(self) -> str:
+        return f"the profile of {self.current.profile.mpn_id} changed meanwhile"
 
 
 class UnknownPartner(KeyError):
@@ -54,6 +71,7 @@ class PartnerRecord:
     last_assigned_at: datetime | None
     capacity_declines: int
     active_tokens: int
+    version: int = 0  # counts the profile's changes (`edit` saves against it)
 
 
 def profile_json(profile: PartnerProfile) -> dict[str, Any]:
@@ -107,10 +125,16 @@ class PartnerDirectory:
         self._sessionmaker = sessionmaker
 
     async def upsert(
-        self, profiles: builtins.list[PartnerProfile], now: datetime, actor: Actor = SYSTEM
+        self,
+        profiles: builtins.list[PartnerProfile],
+        now: datetime,
+        actor: Actor = SYSTEM,
+        merge: Merge | None = None,
     ) -> tuple[int, int]:
         """Create or update profiles in one transaction. Returns (created, updated); profiles
         identical to the stored ones count as neither. A repeated MPN ID: the last one wins.
+        `merge(stored, incoming)` decides what an existing partner's profile becomes (e.g.
+        `domain.ownership.program_update`); without it, the incoming profile replaces it.
         Each created or updated profile is audited (the fields that changed)."""
         latest = {p.mpn_id: p for p in profiles}
 
@@ -120,7 +144,6 @@ class PartnerDirectory:
             existing = {row.mpn_id: row for row in rows}
             created = updated = 0
             for mpn_id, profile in latest.items():
-                columns = _columns(profile)
                 row = existing.get(mpn_id)
                 if row is None:
                     session.add(
@@ -130,30 +153,46 @@ class PartnerDirectory:
                             updated_at=now,
                             change_tick=tick,
                             profile_tick=tick,
-                            **columns,
+                            version=1,
+                            **_columns(profile),
                         )
                     )
                     created += 1
                     record_event(session, now, actor, Action.PROFILE_CREATED, mpn_id=mpn_id)
-                elif any(getattr(row, k) != v for k, v in columns.items()):
-                    changed = _changed_fields(row.profile, columns["profile"])
-                    record_event(
-                        session, now, actor, Action.PROFILE_UPDATED, mpn_id=mpn_id, detail=changed
-                    )
-                    for key, value in columns.items():
-                        setattr(row, key, value)
-                    row.updated_at = now
-                    row.change_tick = row.profile_tick = tick
-                    for table in _SIDE_TABLES:
-                        session.execute(delete(table).where(table.mpn_id == mpn_id))
-                    updated += 1
-                else:
+                    session.flush()
+                    session.add_all(_side_rows(profile))
                     continue
-                session.flush()
-                session.add_all(_side_rows(profile))
+                if merge is not None:
+                    profile = merge(_record(row, 0).profile, profile)
+                updated += _rewrite(session, row, profile, now, actor, tick)
             return created, updated
 
         return await run_write(self._sessionmaker, work)
+
+    async def edit(
+        self,
+        mpn_id: str,
+        version: int,
+        change: Callable[[PartnerProfile], PartnerProfile],
+        now: datetime,
+        actor: Actor = SYSTEM,
+    ) -> PartnerRecord:
+        """Apply `change` to the stored profile if it is still at `version` (the one a form
+        was loaded with); `ChangedMeanwhile` (with the current record) when it is not."""
+
+        def work(session: Session) -> PartnerRecord | None:
+            tick = bump_tick(session)
+            row = session.get(Partner, mpn_id)
+            if row is None:
+                raise UnknownPartner(mpn_id)
+            if row.version != version:
+                return None
+            _rewrite(session, row, change(_record(row, 0).profile), now, actor, tick)
+            return _record(row, 0)
+
+        if await run_write(self._sessionmaker, work) is None:
+            raise ChangedMeanwhile(await self._require(mpn_id))
+        return await self._require(mpn_id)
 
     async def list(self) -> list[PartnerRecord]:
         async with self._sessionmaker() as session:
@@ -167,7 +206,8 @@ class PartnerDirectory:
     async def pause(
         self, mpn_id: str, until: date, now: datetime, actor: Actor = SYSTEM
     ) -> PartnerRecord:
-        """Pause referrals up to and including `until`."""
+        """Pause referrals up to and including `until`; `domain.pauses.PauseError` when the
+        pause is outside its limit (nothing written)."""
         await self._set_paused(mpn_id, until, now, actor)
         return await self._require(mpn_id)
 
@@ -175,17 +215,21 @@ class PartnerDirectory:
         await self._set_paused(mpn_id, None, now, actor)
         return await self._require(mpn_id)
 
-    async def resume_expired(self, today: date, now: datetime) -> builtins.list[str]:
-        """Clear pauses whose last day is before `today`; returns the MPN IDs resumed."""
+    async def resume_expired(self, now: datetime) -> builtins.list[str]:
+        """Clear the pauses over at `now` (`domain.pauses`); returns the MPN IDs resumed."""
+        # a pause ends at most a day before or after midnight UTC of its last day
+        soon = now.astimezone(UTC).date() + timedelta(days=1)
 
         def work(session: Session) -> builtins.list[str]:
             tick = bump_tick(session)
             rows = session.scalars(
-                select(Partner).where(Partner.paused_until < today).order_by(Partner.mpn_id)
+                select(Partner).where(Partner.paused_until < soon).order_by(Partner.mpn_id)
             )
             resumed = []
             for row in rows:
                 last_day = row.paused_until
+                if is_paused(last_day, row.timezone, now):
+                    continue
                 _apply_pause(row, None, now, tick)
                 resumed.append(row.mpn_id)
                 why = Actor(SYSTEM_PAUSE_SWEEP, f"the pause ended on {last_day}")
@@ -203,6 +247,8 @@ class PartnerDirectory:
             if row is None:
                 raise UnknownPartner(mpn_id)
             before = row.paused_until
+            if until is not None:
+                check_pause(until, row.timezone, now)
             _apply_pause(row, until, now, tick)
             if until is not None:
                 detail = f"paused until {until.isoformat()} (inclusive)"
@@ -240,6 +286,27 @@ class PartnerDirectory:
         return [_record(row, int(active)) for row, active in result.all()]
 
 
+def _rewrite(
+    session: Session, row: Partner, profile: PartnerProfile, now: datetime, actor: Actor, tick: int
+) -> int:
+    """Write `profile` over an existing row (audited); 1 when it changed, else 0."""
+    columns = _columns(profile)
+    if not any(getattr(row, k) != v for k, v in columns.items()):
+        return 0
+    changed = _changed_fields(row.profile, columns["profile"])
+    record_event(session, now, actor, Action.PROFILE_UPDATED, mpn_id=row.mpn_id, detail=changed)
+    for key, value in columns.items():
+        setattr(row, key, value)
+    row.updated_at = now
+    row.change_tick = row.profile_tick = tick
+    row.version += 1
+    for table in _SIDE_TABLES:
+        session.execute(delete(table).where(table.mpn_id == row.mpn_id))
+    session.flush()
+    session.add_all(_side_rows(profile))
+    return 1
+
+
 def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> str:
     keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     return "changed: " + ", ".join(keys) if keys else ""
@@ -250,6 +317,7 @@ def _apply_pause(row: Partner, until: date | None, now: datetime, tick: int) -> 
     row.profile = {**row.profile, "paused_until": until.isoformat() if until else None}
     row.updated_at = now
     row.change_tick = tick
+    row.version += 1
 
 
 def _record(row: Partner, active_tokens: int) -> PartnerRecord:
@@ -261,4 +329,5 @@ def _record(row: Partner, active_tokens: int) -> PartnerRecord:
         last_assigned_at=row.last_assigned_at,
         capacity_declines=row.capacity_declines,
         active_tokens=active_tokens,
+        version=row.version,
     )

@@ -90,6 +90,8 @@ class Partner(Base):
     change_tick: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # the tick of the last import that changed the profile (its side rows may have changed)
     profile_tick: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # counts the profile's changes (edits, imports, pauses): the portal's optimistic saves
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     __table_args__ = (
         Index("ix_partners_optin", "referral_ready", "benefit_referrals", "fasttrack_ready"),
@@ -240,6 +242,7 @@ class AssignmentRecord(Base):
     assigned_at: Mapped[datetime] = mapped_column(TZDateTime)
     due_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    notified_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
     reason: Mapped[str] = mapped_column(String(64), default="")
     note: Mapped[str] = mapped_column(Text, default="")
     explanation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

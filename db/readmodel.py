@@ -94,6 +94,7 @@ def _assignment_columns(a: Assignment) -> dict[str, Any]:
         "assigned_at": a.assigned_at,
         "due_at": a.due_at,
         "decided_at": a.decided_at,
+        "notified_at": a.notified_at,
         "reason": a.reason,
         "note": a.note,
         "explanation": jsonable(a.explanation) if a.explanation is not None else None,
@@ -103,7 +104,7 @@ def _assignment_columns(a: Assignment) -> dict[str, Any]:
 # Statements built once and executed with parameters, so that their compiled forms are cached.
 _REFERRALS = table_of(ReferralRecord)
 _ASSIGNMENTS = table_of(AssignmentRecord)
-_COMPARED = ("outcome", "due_at", "decided_at", "reason", "note")
+_COMPARED = ("outcome", "due_at", "decided_at", "notified_at", "reason", "note")
 _INSERT_REFERRAL = insert(_REFERRALS)
 _UPDATE_REFERRAL = update(_REFERRALS).where(_REFERRALS.c.workflow_id == bindparam("b_workflow_id"))
 _STORED_ASSIGNMENTS = select(

@@ -12,7 +12,7 @@ Definitions (`since` limits assignments by assigned_at and referral rows by crea
   accept): contacted in time (contacted_at <= deadline), late, overdue (no contact, deadline
   passed at `now`) or waiting (no contact, deadline ahead); compliance_pct = in time /
   (in time + late + overdue), one decimal;
-- time to accept: accepted_at - assigned_at in hours, per referral type and customer country:
+- time to accept: `domain.acceptance.time_to_accept` in hours, per type and customer country:
   count, median and p90 (nearest rank), two decimals;
 - cpor_claimant_referrals: referral rows (referrals or parts) with an assignment chosen by
   the CPOR claim rule (`rank_keys.rule == "cpor"` in its explanation).
@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import AssignmentRecord, AuditEvent, ReferralRecord
+from domain.acceptance import time_to_accept
 from domain.models import Outcome
 
 ACCEPTED_ACTION = "accepted"
@@ -142,6 +143,13 @@ async def contact_sla(
     }
 
 
+def accept_hours(assigned: datetime, notified: datetime | None, accepted: datetime) -> float:
+    """`domain.acceptance.time_to_accept` of a stored assignment, in hours."""
+    took = time_to_accept(aware(assigned), aware(notified) if notified else None, aware(accepted))
+    assert took is not None
+    return took.total_seconds() / 3600
+
+
 async def time_to_accept_by(
     session: AsyncSession, since: datetime | None
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -149,7 +157,7 @@ async def time_to_accept_by(
     a, r = AssignmentRecord, ReferralRecord
     accepted_at = accepted_at_column().label("accepted_at")
     inner = (
-        select(a.assigned_at, accepted_at, r.type, r.customer_country)
+        select(a.assigned_at, a.notified_at, accepted_at, r.type, r.customer_country)
         .join(r, r.workflow_id == a.workflow_id)
         .where(a.outcome.in_((*_ACCEPTED, Outcome.DECLINED)))
     )
@@ -159,8 +167,8 @@ async def time_to_accept_by(
     stmt = select(rows).where(rows.c.accepted_at.is_not(None))
     by_type: dict[str, list[float]] = {}
     by_country: dict[str, list[float]] = {}
-    for assigned, accepted, kind, country in (await session.execute(stmt)).all():
-        hours = (aware(accepted) - aware(assigned)).total_seconds() / 3600
+    for assigned, notified, accepted, kind, country in (await session.execute(stmt)).all():
+        hours = accept_hours(assigned, notified, accepted)
         by_type.setdefault(kind, []).append(hours)
         by_country.setdefault(country, []).append(hours)
     return (

@@ -10,8 +10,9 @@ by at; `open_by_age` is a picture of now and ignores `since`):
 - expiries: assignments expired; escalations: audit events with action "escalated";
 - acceptance_rate_by_partner: accepted (accepted or completed) / (accepted + declined +
   expired), three decimals, None when nothing was decided;
-- time to accept: accepted_at - assigned_at in hours (also of assignments declined after
-  accepting), median and p90 (nearest rank), two decimals;
+- time to accept: `domain.acceptance.time_to_accept` (from the notification to the accept) in
+  hours (also of assignments declined after accepting), median and p90 (nearest rank), two
+  decimals;
 - open_by_age: referral rows that are not closed and not split (referrals and parts), by
   age now - created_at: "<1d", "1-3d", "3-7d", ">7d" (lower bound inclusive);
 - stuck: referrals and parts waiting past the longest deadline of what they wait on
@@ -159,12 +160,12 @@ async def _assignment_figures(
     )
     declines = {reason: int(n) for reason, n in (await session.execute(decline_stmt)).all()}
 
-    accepted = select(a.assigned_at, figures.accepted_at_column().label("at")).where(
+    accepted = select(a.assigned_at, a.notified_at, figures.accepted_at_column().label("at")).where(
         a.outcome.in_(_ANSWERED), *window
     )
     hours = [
-        (figures.aware(at) - figures.aware(assigned)).total_seconds() / 3600
-        for assigned, at in (await session.execute(accepted)).all()
+        figures.accept_hours(assigned, notified, at)
+        for assigned, notified, at in (await session.execute(accepted)).all()
         if at is not None
     ]
     return (

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from domain.claims import NOT_IN_DIRECTORY, Claim, cpor_verdict
 from domain.models import (
@@ -31,6 +31,7 @@ from domain.models import (
     PartnerLoad,
     PartnerProfile,
 )
+from domain.pauses import is_paused
 
 MAX_SPLIT_WORKLOADS = 12  # exact split planning enumerates subsets of the requested workloads
 COMMERCIAL = "commercial"
@@ -46,7 +47,7 @@ class MatchContext:
 
     request: MatchRequest
     workloads: frozenset[str]
-    as_of: date
+    as_of: datetime  # aware, UTC
     excluded: frozenset[str]
     loads: dict[str, PartnerLoad] = field(default_factory=dict)
 
@@ -55,7 +56,7 @@ class MatchContext:
         return cls(
             request=request,
             workloads=frozenset(request.workloads),
-            as_of=as_of_date(request.as_of),
+            as_of=as_utc(request.as_of),
             excluded=frozenset(request.excluded),
             loads={p.mpn_id: load for p, load in candidates},
         )
@@ -64,11 +65,9 @@ class MatchContext:
         return self.loads.get(mpn_id) or PartnerLoad(mpn_id=mpn_id)
 
 
-def as_of_date(as_of: datetime) -> date:
-    """The calendar day (UTC) a pause is compared with; naive datetimes are taken as UTC."""
-    if as_of.tzinfo is not None:
-        as_of = as_of.astimezone(UTC)
-    return as_of.date()
+def as_utc(as_of: datetime) -> datetime:
+    """The moment a pause is compared with; naive datetimes are taken as UTC."""
+    return as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
 
 
 def _utc(dt: datetime) -> datetime:
@@ -87,7 +86,7 @@ def type_opt_in(p: PartnerProfile, ctx: MatchContext) -> bool:
 
 
 def not_paused(p: PartnerProfile, ctx: MatchContext) -> bool:
-    return p.paused_until is None or p.paused_until < ctx.as_of
+    return not is_paused(p.paused_until, p.timezone, ctx.as_of)
 
 
 def workloads(p: PartnerProfile, ctx: MatchContext) -> bool:

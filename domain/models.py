@@ -461,7 +461,7 @@ class WeeklyReportResult:
 
 @dataclass
 class PauseSweepRequest:
-    today: str  # ISO date (UTC) of the sweep: pauses whose last day is before it end
+    today: str  # ISO date (UTC) of the sweep, for its log; the pauses over at its run end
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain import acceptance
 from domain.models import (
     Action,
     ActionResult,
@@ -256,10 +257,12 @@ def close_split(state: ReferralState, at: datetime) -> None:
 
 
 def time_to_accept(state: ReferralState) -> float | None:
+    """Seconds to the first accept (`domain.acceptance`), None when nobody accepted."""
     first = next((a for a in state.assignments if a.accepted_at is not None), None)
-    if first is None or first.accepted_at is None:
+    if first is None:
         return None
-    return (first.accepted_at - (first.notified_at or first.assigned_at)).total_seconds()
+    took = acceptance.time_to_accept(first.assigned_at, first.notified_at, first.accepted_at)
+    return None if took is None else took.total_seconds()
 
 
 def _assignment(

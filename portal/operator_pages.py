@@ -6,7 +6,7 @@ plus weekly trends and the overdue referrals)."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -18,6 +18,7 @@ from db.portal_queries import Filters, PortalQueries, weekly_trends
 from db.reports import build_report
 from db.stuck import stuck_referrals
 from domain.models import OperatorAction, ReferralState, Status
+from domain.pauses import PauseError, is_paused, latest_pause_day
 from mail.report_page import report_view
 from portal.auth import Portal, PortalDep
 from portal.gateway import load, run_update
@@ -189,7 +190,7 @@ async def _partner_page(
     record = await portal.directory.get(mpn_id)
     if record is None:
         raise page_not_found()
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
     return render(
         request,
         "ops_partner",
@@ -201,8 +202,8 @@ async def _partner_page(
         message=message,
         token=token,
         errors={"until": error} if error else {},
-        paused=record.profile.paused_until is not None and record.profile.paused_until >= today,
-        max_pause=(today + timedelta(days=90)).isoformat(),
+        paused=is_paused(record.profile.paused_until, record.profile.timezone, now),
+        max_pause=latest_pause_day(record.profile.timezone, now).isoformat(),
         audit=await recent_changes(portal, mpn_id),
     )
 
@@ -239,19 +240,13 @@ async def partner_action(
     else:
         try:
             until = date.fromisoformat(form.get("until", "").strip())
+            await portal.directory.pause(mpn_id, until, now, viewer.actor)
+        except PauseError as err:
+            return await _partner_page(request, portal, mpn_id, error=str(err), status_code=422)
         except ValueError:
             return await _partner_page(
                 request, portal, mpn_id, error="Enter a date as YYYY-MM-DD.", status_code=422
             )
-        if until <= now.date() or until > now.date() + timedelta(days=90):
-            return await _partner_page(
-                request,
-                portal,
-                mpn_id,
-                error="Choose a day after today and at most 90 days ahead.",
-                status_code=422,
-            )
-        await portal.directory.pause(mpn_id, until, now, viewer.actor)
         done = f"Referrals paused until {until.isoformat()}."
     return RedirectResponse(f"/ops/partners/{quote(mpn_id)}?done={quote(done)}", status_code=303)
 

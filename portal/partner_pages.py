@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from db.portal_queries import Filters, ListRow, PortalQueries
 from domain.business_days import format_local
-from domain.models import MatchExplanation, Outcome, ReferralState, Status
+from domain.models import MatchExplanation, ReferralState, Status
+from domain.visibility import sees_customer
 from portal.auth import Portal, PortalDep
 from portal.forms import REASON_GUIDANCE, ActionForm, allowed_actions, read_action
 from portal.gateway import Loaded, load, run_update
@@ -61,7 +62,7 @@ def time_left(due_at: datetime | None, tz: str, now: datetime) -> tuple[str, str
 
 
 def _row_view(row: ListRow, mpn_id: str, tz: str, now: datetime) -> dict[str, Any]:
-    let_go = row.own_outcome in (Outcome.DECLINED, Outcome.EXPIRED)
+    let_go = not sees_customer(row.own_outcome)
     mine = row.partner_id == mpn_id
     left, local, overdue = ("", "", False)
     if mine and row.status == Status.PENDING:

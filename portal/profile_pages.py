@@ -1,19 +1,21 @@
 """The partner's Referral Profile page: opt-ins, workloads and contact shown read-only (program
 support changes them); languages, segments, customer size and further countries edited here,
-validated, audited, and used by the next match; pause (up to 90 days ahead) and resume."""
+validated, audited, and used by the next match; pause (`domain.pauses`) and resume."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from db.audit import DirectoryAudit, DirectoryEventRow
-from db.directory import PartnerRecord
+from db.directory import ChangedMeanwhile, PartnerRecord
 from domain.models import PartnerProfile
+from domain.ownership import partner_update
+from domain.pauses import PauseError, is_paused, latest_pause_day, local_today
 from domain.validation import (
     COUNTRY_CODES,
     LANGUAGE_CODES,
@@ -28,13 +30,16 @@ from portal.session import PageProblem, PartnerViewer, checked_form, checked_lis
 
 router = APIRouter(include_in_schema=False)
 
-MAX_PAUSE = timedelta(days=90)
 SPECIAL_SEGMENTS = ("education", "government", "nonprofit")
 DONE = {
     "profile": "Referral Profile saved. The next match uses it.",
     "pause": "Referrals paused. Referrals you already hold stay yours.",
     "resume": "Referrals resumed.",
 }
+CHANGED_MEANWHILE = (
+    "Your Referral Profile changed meanwhile (in another window, by a pause or by program "
+    "support). Nothing was saved: the form shows the current values; make your change again."
+)
 _SPLIT = re.compile(r"[\s,;]+")
 
 
@@ -69,9 +74,11 @@ async def _page(
     message: str = "",
     kind: str = "ok",
     status_code: int = 200,
+    version: int | None = None,
 ) -> HTMLResponse:
     record = await _record(portal, mpn_id)
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    tz = record.profile.timezone
     return render(
         request,
         "profile",
@@ -80,13 +87,14 @@ async def _page(
         nav="/profile",
         p=record.profile,
         values=values or _values(record.profile),
+        version=record.version if version is None else version,
         errors=errors or {},
         message=message,
         kind=kind,
         segments=[(s, display.SEGMENT_NAMES[s]) for s in SPECIAL_SEGMENTS],
-        paused=record.profile.paused_until is not None and record.profile.paused_until >= today,
-        min_pause=(today + timedelta(days=1)).isoformat(),
-        max_pause=(today + MAX_PAUSE).isoformat(),
+        paused=is_paused(record.profile.paused_until, record.profile.timezone, now),
+        min_pause=local_today(tz, now).isoformat(),
+        max_pause=latest_pause_day(tz, now).isoformat(),
         audit=await recent_changes(portal, mpn_id),
     )
 
@@ -146,8 +154,8 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
     max_seats = _seats(first.get("max_seats", ""), errors, "max_seats")
     if max_seats is not None and max_seats < min_seats and "max_seats" not in errors:
         errors["max_seats"] = "The largest size must not be below the smallest."
-    record = await _record(portal, viewer.mpn_id)
-    old = record.profile
+    raw_version = first.get("version", "")
+    version = int(raw_version) if raw_version.isdigit() and len(raw_version) < 10 else -1
     if errors:
         return await _page(
             request,
@@ -158,22 +166,30 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
             "Nothing was saved: see the fields marked below.",
             "bad",
             422,
+            version,
         )
-    data = partner_to_json(old)
-    keep = [s for s in old.segments if s not in SPECIAL_SEGMENTS]
-    data.update(
-        languages=languages,
-        segments=keep + segments,
-        min_seats=min_seats,
-        max_seats=max_seats,
-        countries=[c for c in countries if c != old.home_country],
-    )
-    try:
-        new = parse_partner(data)
+
+    def change(stored: PartnerProfile) -> PartnerProfile:
+        """The partner's fields from the form over the stored profile, validated."""
+        keep = [s for s in stored.segments if s not in SPECIAL_SEGMENTS]
+        edited = partner_update(
+            stored,
+            languages=languages,
+            segments=keep + segments,
+            min_seats=min_seats,
+            max_seats=max_seats,
+            countries=[c for c in countries if c != stored.home_country],
+        )
+        return parse_partner(partner_to_json(edited))
+
+    try:  # audited when it changed
+        await portal.directory.edit(viewer.mpn_id, version, change, datetime.now(UTC), viewer.actor)
     except ValidationError as err:
         return await _page(request, portal, viewer.mpn_id, values, {}, str(err), "bad", 422)
-    now = datetime.now(UTC)
-    await portal.directory.upsert([new], now, viewer.actor)  # audited when it changed
+    except ChangedMeanwhile:
+        return await _page(
+            request, portal, viewer.mpn_id, message=CHANGED_MEANWHILE, kind="bad", status_code=409
+        )
     return RedirectResponse("/profile?done=profile", status_code=303)
 
 
@@ -181,18 +197,15 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
 async def pause(request: Request, portal: PortalDep, viewer: PartnerViewer) -> Response:
     assert viewer.mpn_id is not None
     form = await checked_form(request, viewer)
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
     error = ""
     try:
         until = date.fromisoformat(form.get("until", "").strip())
+        await portal.directory.pause(viewer.mpn_id, until, now, viewer.actor)
+    except PauseError as err:
+        error = f"{str(err)[0].upper()}{str(err)[1:]}."
     except ValueError:
-        error, until = "Enter a date as YYYY-MM-DD.", today
-    if not error and until <= today:
-        error = "Choose a day after today."
-    if not error and until > today + MAX_PAUSE:
-        error = (
-            f"Pause for at most {MAX_PAUSE.days} days (until {(today + MAX_PAUSE).isoformat()})."
-        )
+        error = "Enter a date as YYYY-MM-DD."
     if error:
         return await _page(
             request,
@@ -203,8 +216,6 @@ async def pause(request: Request, portal: PortalDep, viewer: PartnerViewer) -> R
             kind="bad",
             status_code=422,
         )
-    now = datetime.now(UTC)
-    await portal.directory.pause(viewer.mpn_id, until, now, viewer.actor)
     return RedirectResponse("/profile?done=pause", status_code=303)
 
 

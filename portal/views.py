@@ -1,7 +1,7 @@
 """What each caller may see of a referral, as the API's Pydantic response models.
 
-A partner sees the referrals it holds or held. After it declined a referral or let it expire it
-keeps only the id, its own outcome and the dates (`access` = "outcome"): no customer data."""
+A partner sees the referrals it holds or held; what it sees of one is `domain.visibility`'s
+rule (`access` = "outcome" when it keeps only its own outcome and dates)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from db.readmodel import ReferralRow
 from domain.business_days import format_local
 from domain.models import Assignment, HistoryEntry, Milestones, Outcome, Referral, ReferralState
 from domain.validation import referral_to_json
+from domain.visibility import latest_outcome, sees_customer
 from portal.auth import Portal
 from portal.gateway import Loaded
 from portal.schemas import (
@@ -32,18 +33,14 @@ from portal.schemas import (
     RequesterOut,
 )
 
-# Outcomes after which a partner keeps only its own outcome and dates.
-LET_GO = (Outcome.DECLINED, Outcome.EXPIRED)
-
 
 def held_by(state: ReferralState, partner: str) -> bool:
     return any(a.partner == partner for a in state.assignments)
 
 
 def let_go(state: ReferralState, partner: str) -> bool:
-    """The partner's last assignment of this referral ended in a decline or an expiry."""
-    own = [a for a in state.assignments if a.partner == partner]
-    return bool(own) and own[-1].outcome in LET_GO
+    """The partner keeps only its own outcome and dates of this referral."""
+    return not sees_customer(latest_outcome(state.assignments, partner))
 
 
 async def timezone_of(portal: Portal, partner: str | None) -> str:
@@ -68,6 +65,7 @@ def customer_name(row: ReferralRow) -> str:
 def item(row: ReferralRow, viewer: str) -> ReferralItem:
     """A partner's list row."""
     current = row.partner_id == viewer
+    shown = sees_customer(latest_outcome(row.state.get("assignments", []), viewer))
     return ReferralItem(
         id=row.workflow_id,
         referral_id=row.referral_id,
@@ -75,7 +73,7 @@ def item(row: ReferralRow, viewer: str) -> ReferralItem:
         type=row.type,
         status=row.status,
         workloads=row.workloads,
-        customer_name=customer_name(row),
+        customer_name=customer_name(row) if shown else "",
         customer_country=row.customer_country,
         seats=row.seats,
         current=current,

@@ -43,10 +43,11 @@ class Harness:
     worker: Worker
     suffix: str = ""  # makes referral ids unique per test on the shared test server
     started: list[str] = field(default_factory=list)
+    own_client: Client | None = None  # e.g. with the worker's encrypting converter
 
     @property
     def client(self) -> Client:
-        return self.env.client
+        return self.own_client or self.env.client
 
     async def partners(self, *profiles: PartnerProfile) -> None:
         await PartnerDirectory(self.sessions).upsert(list(profiles), datetime.now(UTC))

@@ -8,7 +8,7 @@ import dataclasses
 import random
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -274,7 +274,7 @@ async def test_index_follows_loads_pauses_and_imports(engine, sessionmaker):
         await directory_api.pause(p.mpn_id, AS_OF.date(), NOW)
     await directory_api.resume(partners[0][0].mpn_id, NOW)
     await _check_against_pure(sessionmaker, rng, 10)
-    await directory_api.resume_expired(AS_OF.date().replace(day=AS_OF.day + 1), NOW)
+    await directory_api.resume_expired(AS_OF + timedelta(days=2))
     await _check_against_pure(sessionmaker, rng, 10)
 
     # Imports: changed profiles (side rows, capacity, home country) and new partners.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -113,9 +113,10 @@ async def test_pause_resume_and_expiry(database: Database) -> None:
     assert paused.profile.paused_until == date(2026, 3, 5)
     await directory.pause("200", date(2026, 3, 6), T0)
 
-    # paused_until is the last paused day: nothing expires on that day itself
-    assert await directory.resume_expired(date(2026, 3, 5), T0) == []
-    assert await directory.resume_expired(date(2026, 3, 7), T0) == ["100", "200"]
+    # paused_until is the last paused day, to its end in the partner's zone (New York)
+    assert await directory.resume_expired(datetime(2026, 3, 6, 4, 0, tzinfo=UTC)) == []
+    assert await directory.resume_expired(datetime(2026, 3, 6, 6, 0, tzinfo=UTC)) == ["100"]
+    assert await directory.resume_expired(datetime(2026, 3, 7, 12, 0, tzinfo=UTC)) == ["200"]
     record = await directory.get("100")
     assert record is not None and record.profile.paused_until is None
 

@@ -55,7 +55,9 @@ def partners(draw: st.DrawFn, mpn_id: str) -> Candidate:
         max_seats=high,
         home_country=home,
         countries=[c for c in draw(subset(COUNTRIES)) if c != home],
-        timezone="UTC",
+        timezone=draw(
+            st.sampled_from(("UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Tokyo"))
+        ),
         paused_until=draw(st.one_of(st.none(), st.integers(-2, 2).map(_day))),
         max_open_referrals=cap,
     )

@@ -32,6 +32,7 @@ from runtime.temporal import start_dev_server
 from settings import Settings
 from tests.conftest import free_port
 from tests.factories import partner, referral
+from tests.pii import readable_history
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -231,7 +232,7 @@ async def test_no_pii_in_ids_search_attributes_raw_history_logs_or_metrics(s: St
         )
 
     raw = await Client.connect(s.settings.temporal_address)  # no codec: what the server stores
-    history = (await raw.get_workflow_handle(rid).fetch_history()).to_json()
+    history = readable_history((await raw.get_workflow_handle(rid).fetch_history()).to_json())
     described = await raw.get_workflow_handle(rid).describe()
     attributes = repr(described.typed_search_attributes) + repr(described.raw_description)
     async with httpx.AsyncClient() as http:

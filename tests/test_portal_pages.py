@@ -42,6 +42,12 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+def version_of(html: str) -> str:
+    found = re.search(r'name="version" value="(\d+)"', html)
+    assert found, html
+    return found.group(1)
+
+
 async def sign_in(h: Harness, web: httpx.AsyncClient, email: str, next_path: str = "/") -> str:
     """Request a link, open it from the email, confirm; returns where it led."""
     form = await web.get("/signin", params={"next": next_path})
@@ -151,7 +157,7 @@ async def test_profile_edits_are_validated_audited_and_pause_is_bounded(
     await sign_in(h, web, "referrals-2004@partner.example")
     page = await web.get("/profile")
     assert page.status_code == 200 and "program support" in page.text.lower()
-    csrf = csrf_of(page.text)
+    csrf, version = csrf_of(page.text), version_of(page.text)
     bad = await web.post(
         "/profile",
         data={"csrf": csrf, "languages": "en, xx", "min_seats": "10", "max_seats": "5"},
@@ -162,6 +168,7 @@ async def test_profile_edits_are_validated_audited_and_pause_is_bounded(
         "/profile",
         data={
             "csrf": csrf,
+            "version": version,
             "languages": "en, fr",
             "segments": "education",
             "min_seats": "10",

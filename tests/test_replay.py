@@ -8,17 +8,23 @@ then on such a change is guarded with `workflow.patched` (docs/versioning.md).
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from runtime.codec import converter_for
+from runtime.codec import ENCODING, converter_for
 from settings import Settings
+from tests.pii import readable_history
 from worker import WORKFLOW_RUNNER, WORKFLOWS
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HERE = Path(__file__).parent / "histories"
+KEY_FILE = HERE / "test-payload-key.json"  # the fixed test key they were recorded with
+HISTORIES = sorted(p for p in HERE.glob("*.json") if p != KEY_FILE)
 PATHS = {
     "accept_complete",
     "decline_reassign",
@@ -38,14 +44,40 @@ def test_every_lifecycle_path_has_a_saved_history() -> None:
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_saved_history_replays_with_the_workers_runner_and_converter(
-    path: Path, tmp_path: Path
-) -> None:
+def test_saved_history_is_encrypted_with_the_test_key(path: Path) -> None:
+    payloads = _payloads(json.loads(path.read_text()))
+    assert payloads, path.name
+    for p in payloads:
+        assert base64.b64decode(p["metadata"]["encoding"]) == ENCODING, (path.name, p)
+    assert "Fabrikam" not in readable_history(path.read_text())
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_saved_history_replays_with_the_workers_runner_and_converter(path: Path) -> None:
     replayer = Replayer(
         workflows=list(WORKFLOWS),
         workflow_runner=WORKFLOW_RUNNER,
-        data_converter=converter_for(Settings(payload_key_file=tmp_path / "keys.json")),
+        data_converter=converter_for(Settings(payload_key_file=KEY_FILE)),
+        # no 2 s deadlock timer: a cold sandbox on a busy machine can take longer than that
+        # for its first activation; what is checked here is the commands, not the speed
+        debug_mode=True,
     )
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
+
+
+def _payloads(node: Any, key: str = "") -> list[dict[str, Any]]:
+    """Every payload the data converter wrote in a history's JSON (an object with metadata
+    and data): not the search attributes, nor the SDK's own local-activity marker data."""
+    if isinstance(node, dict):
+        own = [node] if "encoding" in node.get("metadata", {}) else []
+        return own + [
+            p
+            for k, v in node.items()
+            if k != "searchAttributes" and not (key == "details" and k == "data")
+            for p in _payloads(v, k)
+        ]
+    if isinstance(node, list):
+        return [p for v in node for p in _payloads(v, key)]
+    return []

@@ -37,6 +37,10 @@ with workflow.unsafe.imports_passed_through():
         MAIL_TIMEOUT,
     )
 
+# Rendered when the answer clock starts: the workflow sends them again itself (with the
+# deadline of the new attempt) instead of retrying them unchanged.
+RENDERED_AT_CLOCK_START = ("notification", "team_assigned")
+
 
 class Publisher:
     """Queues a referral's emails and publishes its state with them in one activity."""
@@ -78,11 +82,15 @@ class Publisher:
         self._published = max(self._published, mark)
         sent = list(zip(emails, result.emails, strict=True))
         for request, first in sent:
-            if first.status == "retry" and request.kind != "notification":
+            if first.status == "retry" and request.kind not in RENDERED_AT_CLOCK_START:
                 self._in_background(self.deliver(request))
             elif first.status == "failed":
-                self._in_background(self._report_failure(request, first))
+                self._in_background(self.report_failure(request, first))
         return sent
+
+    def deliver_later(self, request: EmailRequest) -> None:
+        """`deliver` in the background."""
+        self._in_background(self.deliver(request))
 
     async def deliver(self, request: EmailRequest) -> EmailResult:
         """Send one email, retrying temporary failures for up to MAIL_GIVE_UP."""
@@ -98,7 +106,7 @@ class Publisher:
         except ActivityError as err:
             result = EmailResult("", "failed", str(err.cause or err))
         if result.status == "failed":
-            await self._report_failure(request, result)
+            await self.report_failure(request, result)
         return result
 
     def record_claim(self, claim: CporClaim) -> None:
@@ -125,7 +133,8 @@ class Publisher:
     def _in_background(self, work: Any) -> None:
         self._background.append(asyncio.create_task(work))
 
-    async def _report_failure(self, request: EmailRequest, result: EmailResult) -> None:
+    async def report_failure(self, request: EmailRequest, result: EmailResult) -> None:
+        """Record a failed email and tell operations (unless that report itself failed)."""
         log(self._state, workflow.now(), SYSTEM, "email_failed", f"{request.kind}: {result.error}")
         if request.kind == "delivery_failure":
             return

@@ -12,7 +12,7 @@ is the only code that changes the referral's state; side effects go through
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         CporClaim,
         Deadline,
         EmailRequest,
+        EmailResult,
         MatchRequest,
         MatchResult,
         OperatorAction,
@@ -54,11 +55,34 @@ with workflow.unsafe.imports_passed_through():
         check_operator_action,
         check_partner_action,
     )
-    from workflows.activity_options import DB_RETRY, DB_TIMEOUT
+    from domain.reminders import reminder_at
+    from workflows.activity_options import DB_RETRY, DB_TIMEOUT, MAIL_GIVE_UP, MAIL_RETRY
 
 # workflow code: re-imported into each workflow's sandbox
 from workflows import metrics
 from workflows.publisher import Publisher
+
+
+@dataclass
+class NotificationSent:
+    """A notification attempt: the request, its first result, and the team's copy."""
+
+    request: EmailRequest
+    result: EmailResult
+    team: EmailRequest
+    team_retry: bool  # the copy is not delivered yet
+
+    @property
+    def status(self) -> str:
+        return self.result.status
+
+    @property
+    def error(self) -> str:
+        return self.result.error
+
+    def gave_up(self) -> EmailResult:
+        why = f"not delivered within {MAIL_GIVE_UP}: {self.result.error}"
+        return EmailResult(self.result.message_id, "failed", why)
 
 
 @workflow.defn(name=names.WORKFLOW_REFERRAL)
@@ -344,22 +368,58 @@ class ReferralWorkflow:
 
     async def _notify(self, a: Assignment, partner: PartnerContact) -> Deadline:
         """Email the partner; its answer is due SLA business days after delivery. The
-        notification is sent within this workflow task, so the clock starts with it; while
-        the mail server is away it waits for the delivery."""
+        notification and the account team's copy are rendered when the clock starts and
+        state the deadline in force: while the mail server is away, each new attempt starts
+        the clock again and states its own deadline."""
         due = self._start_clock(a, partner)
-        notification = self._send("notification", a, {"due_local": due.local_text})
-        self._send("team_assigned", a, {"due_local": due.local_text})
-        sent = next(r for q, r in await self._out.publish() if q is notification)
+        sent = await self._send_notification(a, due, None)
         if sent.status != "retry":
             return due  # delivered (or undeliverable, and operations are told)
         t.notification_delayed(self._state, a, workflow.now(), sent.error)
         self._waiting(f"notifying {partner.mpn_id}: the answer clock starts on delivery")
-        await self._out.deliver(notification)
-        return self._start_clock(a, partner)
+        pause, waited, started = MAIL_RETRY.initial_interval, timedelta(0), workflow.now()
+        while sent.status == "retry" and waited < MAIL_GIVE_UP:
+            await workflow.sleep(pause, summary="mail server away: notify again")
+            waited += pause
+            pause = min(pause * 2, MAIL_RETRY.maximum_interval or pause)
+            started = workflow.now()
+            due = self._deadline(started, partner)
+            sent = await self._send_notification(a, due, sent)
+        if sent.status == "retry":
+            await self._out.report_failure(sent.request, sent.gave_up())
+        return self._start_clock(a, partner, started, due)
 
-    def _start_clock(self, a: Assignment, partner: PartnerContact) -> Deadline:
-        due = self._deadline(workflow.now(), partner)
-        t.notified(a, workflow.now(), due.due_at)
+    async def _send_notification(
+        self, a: Assignment, due: Deadline, before: NotificationSent | None
+    ) -> NotificationSent:
+        """Send the notification and the team's copy stating `due`; the copy again only when
+        it was not delivered before. Returns the notification's first result."""
+        detail = {"due_local": due.local_text}
+        notification = self._send("notification", a, detail)
+        notification.due_at = due.due_at
+        team = before.team if before is not None and not before.team_retry else None
+        if team is None:
+            team = self._send("team_assigned", a, detail)
+            team.due_at = due.due_at
+        published = await self._out.publish()
+        result = next(r for q, r in published if q is notification)
+        team_result = next((r for q, r in published if q is team), None)
+        team_retry = team_result is not None and team_result.status == "retry"
+        if result.status != "retry" and team_retry:
+            self._out.deliver_later(team)  # the copy states the deadline now in force
+        return NotificationSent(notification, result, team, team_retry)
+
+    def _start_clock(
+        self,
+        a: Assignment,
+        partner: PartnerContact,
+        started: datetime | None = None,
+        due: Deadline | None = None,
+    ) -> Deadline:
+        """The answer clock runs from `started` (now) to `due` (SLA business days later)."""
+        started = started or workflow.now()
+        due = due or self._deadline(started, partner)
+        t.notified(a, started, due.due_at)
         self._log(t.SYSTEM, "notified", f"{partner.mpn_id} notified, answer due {due.local_text}")
         self._waiting(f"waiting for {partner.mpn_id} to accept or decline, due {due.local_text}")
         return due
@@ -460,12 +520,16 @@ class ReferralWorkflow:
     async def _wait_with_reminder(
         self, done: Callable[[], bool], start: datetime, due: datetime, kind: str, label: str
     ) -> bool:
-        """Wait for `done` until `due`; half-way, remind the partner once."""
-        if await self._wait(done, start + (due - start) / 2, f"{label}: reminder"):
-            return True
-        a = self._state.assignments[-1]
-        self._send(kind, a, {})
-        self._log(t.SYSTEM, "reminded", f"{kind.replace('_', ' ')} sent to {a.partner}")
+        """Wait for `done` until `due`; remind the partner once, when `domain.reminders` says
+        (the start of its last business day before `due`; none in a shorter window)."""
+        partner = self._partner
+        remind = reminder_at(start, due, partner.country, partner.timezone) if partner else None
+        if remind is not None:
+            if await self._wait(done, remind, f"{label}: reminder"):
+                return True
+            a = self._state.assignments[-1]
+            self._send(kind, a, {})
+            self._log(t.SYSTEM, "reminded", f"{kind.replace('_', ' ')} sent to {a.partner}")
         return await self._wait(done, due, label)
 
     async def _wait(

@@ -1,7 +1,8 @@
 """Operations jobs started by Temporal Schedules (see runtime/schedules.py).
 
 - `WeeklyReportWorkflow`: the SLA report for the seven days before the run, emailed to OPS_EMAIL.
-- `PauseSweepWorkflow`: resume every partner whose pause ended before today (UTC).
+- `PauseSweepWorkflow`: clear the pauses that are over (`domain.pauses`: at midnight after the
+  last day, in the partner's time zone); matching already ignores them from that moment.
 
 The period and "today" come from `workflow.now()` (for a scheduled run, the time the schedule
 started it); every effect is an activity with explicit timeouts and retries.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
@@ -19,11 +19,12 @@ from domain.matching import (
     COMMERCIAL,
     CRITERION_NAMES,
     RankKey,
-    as_of_date,
+    as_utc,
     load_rank_key,
     requested_workloads,
 )
 from domain.models import MatchExplanation, MatchRequest, PartnerLoad
+from domain.pauses import pause_ends_at
 
 REBUILD_ABOVE = 5000  # changed partners above which a refresh rereads the whole directory
 
@@ -63,7 +64,7 @@ class _Entry(NamedTuple):
 
     referral_ready: bool
     benefit: bool  # fasttrack_ready and benefit_referrals
-    paused_until: date | None
+    pause_ends: datetime | None  # `domain.pauses.pause_ends_at` of its paused_until
     home_country: str
     min_seats: int
     max_seats: int | None
@@ -79,8 +80,8 @@ class _Entry(NamedTuple):
             out.add(("ready", True))
         if self.benefit:
             out.add(("benefit", True))
-        if self.paused_until is not None:
-            out.add(("paused", self.paused_until))
+        if self.pause_ends is not None:
+            out.add(("paused", self.pause_ends))
         out.add(("c", self.home_country))
         out.update(("w", v) for v in self.workloads)
         out.update(("l", v) for v in self.languages)
@@ -110,7 +111,7 @@ def _entry(row: Any, side: dict[str, list[str]], intern: _Interner) -> _Entry:
     return _Entry(
         referral_ready=bool(row.referral_ready),
         benefit=bool(row.fasttrack_ready and row.benefit_referrals),
-        paused_until=as_date(row.paused_until),
+        pause_ends=_pause_ends(row),
         home_country=row.home_country,
         min_seats=row.min_seats,
         max_seats=row.max_seats,
@@ -119,6 +120,11 @@ def _entry(row: Any, side: dict[str, list[str]], intern: _Interner) -> _Entry:
         countries=intern(side.get("c", ())),
         segments=intern(side.get("s", ())),
     )
+
+
+def _pause_ends(row: Any) -> datetime | None:
+    until = as_date(row.paused_until)
+    return None if until is None else pause_ends_at(until, row.timezone)
 
 
 def _is_full(row: Any) -> bool:
@@ -245,13 +251,14 @@ class DirectoryIndex:
     def _value(self, kind: str, value: Any) -> int:
         return self.bits.get(kind, {}).get(value, 0)
 
-    def _not_paused(self, as_of: date) -> int:
-        key = ("not_paused", as_of)
+    def _not_paused(self, as_of: datetime) -> int:
+        paused = self.bits.get("paused", {})
+        ended = sum(1 for ends in paused if ends <= as_of)  # the cache key: pauses over
+        key = ("not_paused", ended)
         if key not in self._derived:
-            paused = self.bits.get("paused", {})
             if len(self._derived) > 512:
                 self._derived.clear()
-            self._derived[key] = self.all & ~_or(b for d, b in paused.items() if d >= as_of)
+            self._derived[key] = self.all & ~_or(b for e, b in paused.items() if e > as_of)
         return self._derived[key]
 
     def _seats(self, seats: int) -> int:
@@ -284,7 +291,7 @@ class DirectoryIndex:
             segment = self._value("s", customer.segment)
         return [
             opt_in,  # type_opt_in
-            self._not_paused(as_of_date(request.as_of)),  # not_paused
+            self._not_paused(as_utc(request.as_of)),  # not_paused
             workloads,  # workloads
             self._value("l", customer.language),  # language
             segment,  # segment

@@ -58,6 +58,7 @@ INDEX_COLUMNS = (
     P.c.min_seats,
     P.c.max_seats,
     P.c.home_country,
+    P.c.timezone,
     P.c.paused_until,
     P.c.max_open_referrals,
     P.c.open_assignments,

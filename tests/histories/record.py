@@ -3,7 +3,9 @@
     .venv/bin/python -m tests.histories.record
 
 Runs each path on the time-skipping test server with the real worker, a temporary SQLite
-database and a local SMTP sink, and writes `tests/histories/<path>.<TAG>.json`. The saved
+database and a local SMTP sink, and writes `tests/histories/<path>.<TAG>.json`. Payloads go
+through the worker's encrypting data converter with the fixed test key kept beside them
+(`KEY_FILE`), so replaying them exercises decryption as production does. The saved
 files are the proof that the code still replays what running workflows recorded (README,
 "Versioning"): after a release, record new files under a new TAG and keep the old ones.
 """
@@ -17,7 +19,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from temporalio.client import Client
+
 from db.engine import open_database
+from runtime.codec import converter_for
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_test_server
 from settings import Settings
@@ -27,6 +32,7 @@ from worker import build_worker
 from workflows.scheduled import PauseSweepWorkflow, WeeklyReportWorkflow
 
 HERE = Path(__file__).parent
+KEY_FILE = HERE / "test-payload-key.json"  # a test key, for these recordings only
 # The workflow version the recordings belong to.
 TAG = "v1"
 
@@ -177,6 +183,13 @@ PATHS: dict[str, Callable[[Harness], Awaitable[list[str]]]] = {
 }
 
 
+def encrypting_client(client: Client, settings: Settings) -> Client:
+    """`client`'s connection with the worker's data converter (`runtime.codec`)."""
+    config = client.config()
+    config["data_converter"] = converter_for(settings)
+    return Client(**config)
+
+
 async def main() -> None:
     env = await start_test_server()
     sink = MailSink(directory=None, echo=False)
@@ -185,14 +198,15 @@ async def main() -> None:
         for name, path in PATHS.items():
             with tempfile.TemporaryDirectory() as tmp:
                 url = f"sqlite+aiosqlite:///{tmp}/record.db"
-                settings = harness_settings(Settings(), url, sink.port)
+                settings = harness_settings(Settings(payload_key_file=KEY_FILE), url, sink.port)
                 engine, sessions = await open_database(url)
-                worker = build_worker(env.client, settings, sessions)
+                client = encrypting_client(env.client, settings)
+                worker = build_worker(client, settings, sessions)
                 async with worker:
-                    h = Harness(env, settings, sessions, sink, worker, name)
+                    h = Harness(env, settings, sessions, sink, worker, name, own_client=client)
                     ids = await path(h)
                     for number, wid in enumerate(ids):
-                        history = await env.client.get_workflow_handle(wid).fetch_history()
+                        history = await client.get_workflow_handle(wid).fetch_history()
                         suffix = "" if number == 0 else f".part{number}"
                         out = HERE / f"{name}{suffix}.{TAG}.json"
                         out.write_text(history.to_json())

@@ -1,0 +1,176 @@
+"""Who owns which profile field (`domain.ownership`) and what a pause is (`domain.pauses`),
+through the CLI, the import, the directory and matching: one answer on every path."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from cli.errors import BAD_INPUT
+from db.directory import ChangedMeanwhile, PartnerDirectory
+from db.engine import open_database
+from domain.matching import MatchContext, not_paused
+from domain.models import Customer, MatchRequest, Referral
+from domain.ownership import owner, partner_changes, partner_update, program_update
+from domain.pauses import MAX_PAUSE_DAYS, PauseError, check_pause, is_paused, pause_ends_at
+from tests.dbfixtures import T0, Database, partner_profile
+from tests.factories import partner
+from tests.harness import Harness
+from tests.test_cli_unit import partner_json, run, write  # noqa: F401  (the `run` fixture)
+from tests.test_portal_pages import csrf_of, sign_in, version_of, web  # noqa: F401
+
+
+def test_the_readme_split_of_fields_is_the_one_the_code_uses() -> None:
+    partner = ("languages", "segments", "min_seats", "max_seats", "countries", "paused_until")
+    program = ("referral_ready", "benefit_referrals", "workloads", "referral_contact")
+    assert {owner(f) for f in (*partner, "portal_users", "locale")} == {"partner"}
+    assert {owner(f) for f in (*program, "home_country", "timezone")} == {"program"}
+    with pytest.raises(ValueError, match="the program owns workloads"):
+        partner_update(partner_profile("1"), workloads=["teams"])
+
+
+def test_an_import_changes_only_the_programs_fields_of_an_existing_partner() -> None:
+    stored = partner_profile("1", languages=["fr"], paused_until=date(2026, 3, 9))
+    incoming = partner_profile("1", workloads=["intune"], languages=["en"], countries=["US"])
+    merged = program_update(stored, incoming)
+    assert merged.workloads == ["intune"] and merged.languages == ["fr"]
+    assert merged.paused_until == date(2026, 3, 9) and merged.countries == ["CA"]
+    assert [f for f, _, _ in partner_changes(stored, incoming)] == [
+        "languages",
+        "countries",
+        "paused_until",
+    ]
+
+
+def _cli_db(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+
+async def test_reimport_keeps_the_partners_edits_and_pause_and_replace_lists_them(
+    run: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "p.json", [partner_json("4711001")])
+    assert run("partners", "import", path).returncode == 0
+    engine, sessions = await open_database(_cli_db(tmp_path))
+    directory = PartnerDirectory(sessions)
+    now = datetime.now(UTC)
+    record = await directory.get("4711001")
+    assert record is not None  # the partner edits its profile in the portal, then pauses
+    await directory.upsert([dataclasses.replace(record.profile, languages=["fr"])], now)
+    until = date.today() + timedelta(days=10)
+    await directory.pause("4711001", until, now)
+
+    changed = dict(partner_json("4711001"), workloads=["intune"])
+    r = run("partners", "import", write(tmp_path, "p2.json", [changed]))
+    assert r.returncode == 0 and "1 updated" in r.stdout
+    record = await directory.get("4711001")
+    assert record is not None and record.profile.workloads == ["intune"]
+    assert record.profile.languages == ["fr"] and record.profile.paused_until == until
+
+    r = run("partners", "import", "--replace", write(tmp_path, "p2.json", [changed]))
+    assert r.returncode == 0
+    assert "4711001 languages: fr -> en,de" in r.stderr
+    assert f"4711001 paused_until: {until.isoformat()} -> (none)" in r.stderr
+    record = await directory.get("4711001")
+    assert record is not None and record.profile.languages == ["en", "de"]
+    assert record.profile.paused_until is None
+    await engine.dispose()
+
+
+def test_the_pause_limit_holds_on_the_cli_and_in_an_import(
+    run: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    assert run("partners", "import", write(tmp_path, "p.json", [partner_json()])).returncode == 0
+    r = run("partners", "pause", "4711001", "--until", "2030-01-01")
+    assert r.returncode == BAD_INPUT and f"at most {MAX_PAUSE_DAYS} days" in r.stderr
+    far = dict(partner_json("4711002"), paused_until="2099-12-31")
+    r = run("partners", "import", write(tmp_path, "far.json", [far]))
+    assert r.returncode == BAD_INPUT and "partner 4711002: paused_until" in r.stderr
+    ended = dict(partner_json("4711003"), paused_until="2020-01-01")  # an ended pause is kept
+    assert run("partners", "import", write(tmp_path, "old.json", [ended])).returncode == 0
+    r = run("partners", "list", "--paused", "--json")
+    assert json.loads(r.stdout) == []
+
+
+def _request(at: datetime) -> MatchRequest:
+    customer = Customer("C", country="US", language="en", segment="commercial", seats=200)
+    referral = Referral("FT-P", "standard", customer, ["teams"])
+    return MatchRequest(referral, "FT-P", ["teams"], 1, [], as_of=at)
+
+
+@pytest.mark.parametrize(
+    ("tz", "still_paused_at_utc_midnight"),
+    [("America/Los_Angeles", True), ("Europe/Berlin", False), ("Asia/Tokyo", False)],
+)
+def test_a_pause_ends_at_midnight_in_the_partners_time_zone(
+    tz: str, still_paused_at_utc_midnight: bool
+) -> None:
+    last = date(2026, 3, 5)
+    utc_midnight = datetime(2026, 3, 6, tzinfo=UTC)
+    p = partner_profile("1", timezone=tz, paused_until=last)
+    ctx = MatchContext.of(_request(utc_midnight))
+    assert is_paused(last, tz, utc_midnight) is still_paused_at_utc_midnight
+    assert not_paused(p, ctx) is not still_paused_at_utc_midnight
+    ends = pause_ends_at(last, tz)
+    assert is_paused(last, tz, ends - timedelta(seconds=1)) and not is_paused(last, tz, ends)
+    assert ends == datetime(2026, 3, 6, tzinfo=ZoneInfo(tz))
+
+
+def test_a_pause_is_at_most_ninety_days_from_the_partners_today() -> None:
+    now = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # already 3 March in Berlin
+    check_pause(date(2026, 6, 1), "Europe/Berlin", now)
+    with pytest.raises(PauseError, match="until 2026-06-01 at the latest"):
+        check_pause(date(2026, 6, 2), "Europe/Berlin", now)
+    with pytest.raises(PauseError, match="in the past"):
+        check_pause(date(2026, 3, 2), "Europe/Berlin", now)
+    check_pause(date(2026, 3, 2), "Europe/Berlin", now, ended_ok=True)
+
+
+async def test_the_directory_refuses_a_pause_beyond_the_limit_and_a_stale_edit(
+    database: Database,
+) -> None:
+    directory = PartnerDirectory(database.sessionmaker)
+    await directory.upsert([partner_profile("1")], T0)
+    with pytest.raises(PauseError):
+        await directory.pause("1", (T0 + timedelta(days=MAX_PAUSE_DAYS + 2)).date(), T0)
+    loaded = await directory.get("1")
+    assert loaded is not None
+    await directory.pause("1", (T0 + timedelta(days=3)).date(), T0)
+    with pytest.raises(ChangedMeanwhile) as err:
+        await directory.edit("1", loaded.version, lambda p: partner_update(p, min_seats=5), T0)
+    assert err.value.current.profile.paused_until == (T0 + timedelta(days=3)).date()
+    assert err.value.current.profile.min_seats == 150
+
+
+async def test_a_profile_form_loaded_before_a_pause_answers_changed_meanwhile(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await h.partners(partner("2005"))
+    await sign_in(h, web, "referrals-2005@partner.example")
+    form = await web.get("/profile")
+    csrf, version = csrf_of(form.text), version_of(form.text)
+    until = date.today() + timedelta(days=7)
+    paused = await web.post("/profile/pause", data={"csrf": csrf, "until": until.isoformat()})
+    assert paused.status_code == 303
+    stale = {"csrf": csrf, "version": version, "languages": "fr", "min_seats": "0"}
+    r = await web.post("/profile", data=stale)
+    assert r.status_code == 409 and "changed meanwhile" in r.text
+    assert 'value="de, en"' in r.text  # the current values, to change again
+    record = await PartnerDirectory(h.sessions).get("2005")
+    assert record is not None and record.profile.paused_until == until
+    assert record.profile.languages == ["de", "en"]
+    fresh = dict(stale, version=version_of(r.text))
+    assert (await web.post("/profile", data=fresh)).status_code == 303
+    record = await PartnerDirectory(h.sessions).get("2005")
+    assert record is not None and record.profile.languages == ["fr"]
+    assert record.profile.paused_until == until

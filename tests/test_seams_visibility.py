@@ -1,0 +1,83 @@
+"""One rule for what a partner sees of a referral (`domain.visibility`): the JSON list, the
+JSON detail and the referrals page give the same answer, also after an operator's cancel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import httpx
+import pytest_asyncio
+from pydantic import SecretStr
+
+from db.readmodel import ReferralReadModel
+from db.tokens import TokenStore
+from domain.models import Assignment, Outcome
+from domain.visibility import latest_outcome, sees_customer
+from portal import create_app
+from tests.factories import partner, referral
+from tests.harness import Harness
+from tests.test_portal import eventually, portal_client, unique
+from tests.test_portal_pages import sign_in
+
+CUSTOMER = "Fabrikam Ltd"
+
+
+@pytest_asyncio.fixture
+async def web(h: Harness) -> AsyncIterator[httpx.AsyncClient]:
+    settings = replace(h.settings, portal_url="http://portal", portal_admin_token=SecretStr("x"))
+    async with portal_client(create_app(settings, h.client, h.sessions)) as http:
+        yield http
+
+
+def test_a_partner_sees_the_customer_only_while_it_holds_or_completed_the_referral() -> None:
+    def held(*outcomes: Outcome) -> list[Assignment]:
+        return [
+            Assignment(i, "1001", "", o, assigned_at=None)  # type: ignore[arg-type]
+            for i, o in enumerate(outcomes, 1)
+        ]
+
+    assert sees_customer(latest_outcome(held(Outcome.PENDING), "1001"))
+    assert sees_customer(latest_outcome(held(Outcome.EXPIRED, Outcome.COMPLETED), "1001"))
+    for gone in (Outcome.DECLINED, Outcome.EXPIRED, Outcome.WITHDRAWN):
+        assert not sees_customer(latest_outcome(held(Outcome.ACCEPTED, gone), "1001"))
+    assert not sees_customer(latest_outcome(held(Outcome.PENDING), "2002"))
+    as_json = [{"partner": "1001", "outcome": "withdrawn"}]
+    assert not sees_customer(latest_outcome(as_json, "1001"))
+
+
+async def _answers(h: Harness, web: httpx.AsyncClient, mpn: str, rid: str) -> tuple[str, ...]:
+    """(list API customer_name, detail API access, page shows the customer) for `mpn`."""
+    token = await TokenStore(h.sessions).issue(mpn, datetime.now(UTC))
+    auth = {"Authorization": f"Bearer {token}"}
+    rows = [r for r in (await web.get("/api/referrals", headers=auth)).json() if r["id"] == rid]
+    one = (await web.get(f"/api/referrals/{rid}", headers=auth)).json()
+    web.cookies.clear()
+    await sign_in(h, web, f"referrals-{mpn}@partner.example")
+    page = (await web.get("/referrals")).text
+    return rows[0]["customer_name"], one["access"], str(CUSTOMER in page)
+
+
+async def test_declined_and_withdrawn_partners_see_no_customer_on_any_path(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    await h.partners(partner("1001"), partner("1002"))
+    handle = await h.start(referral(unique("FT-V")))
+    first = await h.assigned(handle)
+    second = "1002" if first == "1001" else "1001"
+    assert await _answers(h, web, first, handle.id) == (CUSTOMER, "full", "True")
+
+    await h.act(handle, "decline", first, reason="customer_unresponsive")
+    assert await h.assigned(handle, seq=2) == second
+
+    async def recorded(mpn: str, outcome: str) -> bool:
+        found = await ReferralReadModel(h.sessions).assignments_for_partner(mpn)
+        return any(latest_outcome(r.state.get("assignments", []), mpn) == outcome for r in found)
+
+    await eventually(lambda: recorded(first, "declined"))
+    assert await _answers(h, web, first, handle.id) == ("", "outcome", "False")
+
+    await h.operate(handle, "cancel", "customer withdrew")
+    await eventually(lambda: recorded(second, "withdrawn"))
+    assert await _answers(h, web, second, handle.id) == ("", "outcome", "False")

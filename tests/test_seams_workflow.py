@@ -1,0 +1,143 @@
+"""Rules the workflow shares with other paths: when reminders fire (`domain.reminders`), the
+deadline the notification states, and what "time to accept" means (`domain.acceptance`)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from db.readmodel import ReferralReadModel
+from db.reports import build_report
+from domain import transitions as t
+from domain.acceptance import time_to_accept
+from domain.business_days import format_local, is_business_day
+from domain.deadlines import compute_deadline
+from domain.models import Outcome, SlaTerms, Status
+from domain.reminders import reminder_at
+from mail.compose import LINK_LIFETIME
+from tests.dbfixtures import T0, Database, assignment, snapshot
+from tests.factories import partner, referral
+from tests.harness import Harness
+from tests.test_portal import eventually
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN).astimezone(UTC)
+
+
+def test_a_friday_afternoon_notification_reminds_at_the_start_of_tuesday_not_on_sunday() -> None:
+    start = _berlin(2026, 3, 6, 15, 0)  # Friday
+    due = compute_deadline(start, "DE", "Europe/Berlin", SlaTerms(business_days=2)).due_at
+    assert due == _berlin(2026, 3, 10, 15, 0)
+    assert reminder_at(start, due, "DE", "Europe/Berlin") == _berlin(2026, 3, 10, 0, 0)
+
+
+def test_reminders_skip_holidays_and_a_window_shorter_than_a_business_day_gets_none() -> None:
+    start = _berlin(2026, 12, 23, 15, 0)  # Wednesday before Christmas
+    due = compute_deadline(start, "DE", "Europe/Berlin", SlaTerms(business_days=2)).due_at
+    assert due == _berlin(2026, 12, 28, 15, 0)  # 24th is a business day, 25th/26th are not
+    assert reminder_at(start, due, "DE", "Europe/Berlin") == _berlin(2026, 12, 28, 0, 0)
+    due_at_midnight = _berlin(2026, 12, 29, 0, 0)
+    assert reminder_at(start, due_at_midnight, "DE", "Europe/Berlin") == _berlin(2026, 12, 28)
+    short = compute_deadline(start, "DE", "Europe/Berlin", SlaTerms(override_seconds=30))
+    assert reminder_at(start, short.due_at, "DE", "Europe/Berlin") is None
+    evening = _berlin(2026, 3, 9, 18, 0)  # Monday evening to Tuesday 09:00: no business day
+    assert reminder_at(evening, _berlin(2026, 3, 10, 9, 0), "DE", "Europe/Berlin") == _berlin(
+        2026, 3, 10
+    )
+    assert (
+        reminder_at(_berlin(2026, 3, 10, 1), _berlin(2026, 3, 10, 9), "DE", "Europe/Berlin") is None
+    )
+    for day in range(1, 32):
+        start = _berlin(2026, 12, day, 16, 0)
+        due = compute_deadline(start, "DE", "Europe/Berlin", SlaTerms()).due_at
+        remind = reminder_at(start, due, "DE", "Europe/Berlin")
+        assert remind is not None and is_business_day(remind.astimezone(BERLIN).date(), "DE")
+
+
+@pytest.mark.own_test_server
+async def test_the_workflow_reminds_when_the_rule_says(h: Harness) -> None:
+    await h.partners(partner("1001"))
+    handle = await h.start(referral("FT-T-REMIND"))
+    await h.assigned(handle)
+    a = (await h.state(handle)).assignments[0]
+    assert a.notified_at is not None and a.due_at is not None
+    expected = reminder_at(a.notified_at, a.due_at, "DE", "Europe/Berlin")
+    assert expected is not None
+    await h.env.sleep(expected - await h.env.get_current_time() + timedelta(minutes=1))
+    state = await h.until(handle, lambda s: any(e.action == "reminded" for e in s.history))
+    at = next(e.at for e in state.history if e.action == "reminded")
+    assert timedelta(0) <= at - expected < timedelta(minutes=1)
+
+
+def _link_expiry(text: str) -> datetime:
+    token = re.findall(r"/act/([A-Za-z0-9_\-]+)\.", text)[0]
+    raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    return datetime.fromtimestamp(int(raw["e"]), tz=UTC)
+
+
+def _body(msg: object) -> str:
+    part = msg.get_body(("plain",))  # type: ignore[attr-defined]
+    return str(part.get_content())
+
+
+async def test_after_a_mail_outage_the_notification_states_the_deadline_in_force(
+    h: Harness,
+) -> None:
+    await h.partners(partner("1001"))
+    port = h.sink.port
+    await h.sink.stop()
+    try:
+        handle = await h.start(referral("FT-T-OUTAGE"))
+        await h.until(handle, lambda s: s.waiting_for.startswith("notifying"))
+        await eventually(_seconds_passed(6))  # the first retry (after 5 s) failed too
+    finally:
+        await h.sink.start("127.0.0.1", port)
+    to_partner = await h.wait_mail(lambda m: "referrals-1001" in str(m["To"]), timeout=60)
+    to_team = await h.wait_mail(lambda m: "ae@microsoft.example" in str(m["To"]), timeout=60)
+    state = await h.until(handle, lambda s: s.assignments[0].due_at is not None, timeout=60)
+    a = state.assignments[0]
+    assert a.due_at is not None and a.notified_at is not None
+    stated = format_local(a.due_at, "Europe/Berlin")
+    assert _link_expiry(_body(to_partner)) == (a.due_at + LINK_LIFETIME).replace(microsecond=0)
+    assert stated in _body(to_partner) and stated in _body(to_team)
+
+
+def _seconds_passed(seconds: float) -> Callable[[], Awaitable[bool]]:
+    start = datetime.now(UTC)
+
+    async def check() -> bool:
+        return (datetime.now(UTC) - start).total_seconds() >= seconds
+
+    return check
+
+
+async def test_time_to_accept_is_the_same_in_the_summary_and_the_report(
+    database: Database,
+) -> None:
+    """A notification delayed 3 h by a mail outage, accepted 5 h after delivery: 5 h."""
+    accepted = T0 + timedelta(hours=8)
+    a = assignment(
+        1,
+        "100",
+        Outcome.ACCEPTED,
+        notified_at=T0 + timedelta(hours=3),
+        decided_at=accepted,
+        accepted_at=accepted,
+    )
+    snap = snapshot("FT-TTA", Status.ACTIVE, [a])
+    await ReferralReadModel(database.sessionmaker).sync(snap, now=accepted)
+    report = await build_report(database.sessionmaker, None, accepted)
+    summary = t.summary(snap.state, accepted)
+    took = time_to_accept(a.assigned_at, a.notified_at, a.accepted_at)
+    assert took == timedelta(hours=5) and summary.time_to_accept_seconds == 5 * 3600
+    assert report.time_to_accept_median_hours == 5.0
+    assert report.time_to_accept_by_type["benefit"]["median_hours"] == 5.0
