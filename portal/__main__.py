@@ -44,7 +44,7 @@ async def serve(settings: Settings) -> None:
             app,
             host=settings.portal_host,
             port=settings.portal_port,
-            proxy_headers=True,
+            proxy_headers=False,  # create_app believes only PORTAL_TRUSTED_PROXIES
             log_level="info",
         )
         log.info("portal on http://%s:%s", settings.portal_host, settings.portal_port)

@@ -180,7 +180,6 @@ async def signin_confirm(token: SignInToken, request: Request, portal: PortalDep
     response = render(
         request, "signin_confirm", title="Sign in", nav="", email=found.email, csrf=csrf
     )
-    response.headers["Referrer-Policy"] = "no-referrer"
     set_anon_cookie(response, request, portal, anon)
     return response
 
