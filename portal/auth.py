@@ -15,6 +15,7 @@ from db.directory import PartnerDirectory
 from db.portal_store import PortalStore
 from db.readmodel import ReferralReadModel
 from db.tokens import TokenStore
+from portal.background import Background
 from portal.schemas import ApiError
 from settings import Settings
 
@@ -33,6 +34,7 @@ class Portal:
     readmodel: ReferralReadModel
     directory: PartnerDirectory
     store: PortalStore
+    background: Background
 
     @classmethod
     def build(
@@ -46,6 +48,7 @@ class Portal:
             readmodel=ReferralReadModel(sessions),
             directory=PartnerDirectory(sessions),
             store=PortalStore(sessions),
+            background=Background(),
         )
 
 

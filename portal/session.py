@@ -60,7 +60,8 @@ def set_session_cookie(response: Response, request: Request, portal: Portal, sid
 
 async def optional_viewer(request: Request, portal: PortalDep) -> Viewer | None:
     sid = request.cookies.get(SESSION_COOKIE)
-    viewer = await portal.store.viewer(sid, datetime.now(UTC)) if sid else None
+    operators = portal.settings.operator_emails
+    viewer = await portal.store.viewer(sid, datetime.now(UTC), operators) if sid else None
     request.state.viewer = viewer
     return viewer
 

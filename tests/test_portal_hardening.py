@@ -20,7 +20,7 @@ import pytest
 from pydantic import SecretStr
 from temporalio.client import Client
 
-from db.portal_store import PortalStore
+from db.portal_store import Limits, PortalStore
 from portal import create_app
 from runtime.codec_server import serve_in_background
 from settings import Settings
@@ -88,7 +88,8 @@ async def test_sign_in_and_action_tokens_never_reach_a_log_line(
 async def test_every_page_sends_exactly_one_referrer_policy(site: Site) -> None:
     now = datetime.now(UTC)
     store = PortalStore(site.database.sessionmaker)
-    token = await store.record_request("a@x.example", "c", now, "/")
+    limits = Limits(timedelta(minutes=15), per_address=5, per_client=30)
+    token = (await store.admit("a@x.example", "c", now, limits, "/")).token
     assert token is not None
     async with site.web() as web:
         confirm = await web.get(f"/signin/{token}")
