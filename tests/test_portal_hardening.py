@@ -17,10 +17,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 from temporalio.client import Client
 
+import settings as settings_module
 from db.portal_store import Limits, PortalStore
+from domain.links import ACTION_LINKS, SIGN_IN_FORMS, derive_key
 from portal import create_app
 from runtime.codec_server import serve_in_background
 from settings import Settings
@@ -168,9 +172,7 @@ def test_the_source_holds_no_link_secret_constant() -> None:
     root = Path(__file__).resolve().parent.parent
     for path in root.glob("*.py"):
         assert "dev-only-link-secret" not in path.read_text(encoding="utf-8"), path
-    import settings
-
-    assert not hasattr(settings, "BUILTIN_LINK_SECRET")
+    assert not hasattr(settings_module, "BUILTIN_LINK_SECRET")
 
 
 def test_the_demo_generates_its_link_secret_once_into_var(tmp_path: Path) -> None:
@@ -181,3 +183,10 @@ def test_the_demo_generates_its_link_secret_once_into_var(tmp_path: Path) -> Non
     assert first == where.read_text(encoding="utf-8").strip() and len(first) >= 32
     assert Settings.from_env(environ, demo=True).link_secret.get_secret_value() == first
     assert Settings().link_secret.get_secret_value() != Settings().link_secret.get_secret_value()
+
+
+def test_each_use_of_the_link_secret_gets_its_own_hkdf_key() -> None:
+    for purpose in (ACTION_LINKS, SIGN_IN_FORMS):
+        expected = HKDF(hashes.SHA256(), 32, salt=None, info=purpose.encode()).derive(b"s3cret")
+        assert derive_key("s3cret", purpose) == expected
+    assert derive_key("s3cret", ACTION_LINKS) != derive_key("s3cret", SIGN_IN_FORMS)
