@@ -360,7 +360,7 @@ class Settings:
             settings = cls(**values)
         except ValidationError as err:
             raise SettingsError(_first_error(err)) from None
-        if "link_secret" not in given:
+        if "link_secret" not in given and (settings.demo or "link_secret_file" in given):
             secret = link_secret_from_file(settings.link_secret_file, create=settings.demo)
             if secret is not None:
                 settings = dataclasses.replace(settings, link_secret=secret)

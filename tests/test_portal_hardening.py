@@ -27,7 +27,7 @@ from db.portal_store import Limits, PortalStore
 from domain.links import ACTION_LINKS, SIGN_IN_FORMS, derive_key
 from portal import create_app
 from runtime.codec_server import serve_in_background
-from settings import Settings
+from settings import Settings, SettingsError
 from tests.conftest import free_port
 from tests.dbfixtures import Database
 
@@ -190,3 +190,21 @@ def test_each_use_of_the_link_secret_gets_its_own_hkdf_key() -> None:
         expected = HKDF(hashes.SHA256(), 32, salt=None, info=purpose.encode()).derive(b"s3cret")
         assert derive_key("s3cret", purpose) == expected
     assert derive_key("s3cret", ACTION_LINKS) != derive_key("s3cret", SIGN_IN_FORMS)
+
+
+def test_outside_the_demo_the_link_secret_comes_only_from_the_variable_or_a_named_file(
+    tmp_path: Path,
+) -> None:
+    production = {
+        "DATABASE_URL": "postgresql+asyncpg://u@db/fasttrack",
+        "PAYLOAD_KEY_FILE": str(tmp_path / "keys.json"),
+    }
+    demo_file = tmp_path / "var" / "link-secret"
+    Settings.from_env({"LINK_SECRET_FILE": str(demo_file)}, demo=True)  # the demo ran here
+    with pytest.raises(SettingsError, match=r"^set LINK_SECRET:"):
+        Settings.from_env(production)
+    own = Settings.from_env({**production, "LINK_SECRET_FILE": str(demo_file)})
+    assert own.link_secret.get_secret_value() == demo_file.read_text(encoding="utf-8").strip()
+    with pytest.raises(SettingsError, match=r"^set LINK_SECRET:"):
+        Settings.from_env({**production, "LINK_SECRET_FILE": str(tmp_path / "missing")})
+    assert not (tmp_path / "missing").exists()  # generated only in the demo
