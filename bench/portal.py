@@ -33,6 +33,7 @@ from bench.common import (
     print_table,
     write_results,
 )
+from db.directory import PartnerDirectory
 from db.models import AssignmentRecord, ReferralRecord
 from db.portal_store import PortalStore
 from domain import names
@@ -149,9 +150,10 @@ async def measure(requests: int, live: int) -> dict[str, Any]:
             print("seeded", flush=True)
             store = PortalStore(stack.sessions)
             now = datetime.now(UTC)
-            partner_sid, _ = await store.open_session(
-                "bench@partner.example", "partner", partner, now
-            )
+            record = await PartnerDirectory(stack.sessions).get(partner)
+            assert record is not None
+            contact = record.profile.referral_contact  # each request checks it is still there
+            partner_sid, _ = await store.open_session(contact, "partner", partner, now)
             operator_sid, _ = await store.open_session(OPERATOR, "operator", None, now)
             app = create_app(
                 replace(settings, operator_emails=(OPERATOR,)), stack.client, stack.sessions

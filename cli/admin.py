@@ -1,4 +1,5 @@
-"""`admin setup`: prepare a Temporal namespace for the workflow (its search attributes)."""
+"""`admin setup`: prepare a Temporal namespace for the workflow (its search attributes);
+`admin tokens`: operators' named tokens for the portal's admin API (cli/admin_tokens.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli import admin_tokens
 from cli.context import Context
 from cli.errors import refused, unavailable
 from cli.output import print_json, say
@@ -19,7 +21,9 @@ from workflows import search_attributes as sa
 
 
 def register(sub: Any) -> None:
-    admin = sub.add_parser("admin", help="prepare the Temporal namespace (run once per namespace)")
+    admin = sub.add_parser(
+        "admin", help="prepare the Temporal namespace; operators' tokens for the admin API"
+    )
     commands = admin.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
     p = commands.add_parser(
         "setup",
@@ -35,6 +39,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=setup)
+    admin_tokens.register(commands)
 
 
 async def setup(ctx: Context, args: argparse.Namespace) -> int:

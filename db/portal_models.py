@@ -1,5 +1,6 @@
 """Tables of the portal's web sign-in: sessions, emailed sign-in links, and the sign-in
-requests that rate limits count (changes made in the pages go to the directory audit)."""
+requests that rate limits count (changes made in the pages go to the directory audit); the
+operators' named tokens for the admin API."""
 
 from __future__ import annotations
 
@@ -54,6 +55,19 @@ class SignInRequest(Base):
     email: Mapped[str] = mapped_column(String(320))
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(TZDateTime)
+
+
+class AdminToken(Base):
+    """An operator's named token for the admin API (only its SHA-256): the name is recorded as
+    the actor of what the token does."""
+
+    __tablename__ = "admin_tokens"
+    __table_args__ = (Index("ix_admin_tokens_name", "name"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
 
 
 # The portal's lists are newest first: an index lets them read one page, not sort every row.

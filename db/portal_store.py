@@ -1,20 +1,24 @@
 """The portal's web sign-in records: emailed single-use links, server-side sessions with idle
-and absolute expiry, and the counts behind the sign-in rate limits."""
+and absolute expiry that end when their access is removed, and the counts behind the sign-in
+rate limits (counted and recorded in one transaction, so concurrent requests cannot pass)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from db.audit import Actor
 from db.engine import run_write
+from db.models import Partner
 from db.portal_models import PortalSession, SignInLink, SignInRequest
+from domain import access
 
 LINK_LIFETIME = timedelta(minutes=15)
 SESSION_IDLE = timedelta(hours=2)
@@ -49,49 +53,74 @@ class LinkUse:
     next_path: str
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Sign-in requests allowed in `window`: per address (past it no more links are made, the
+    answer is unchanged) and per client (past it the client is refused)."""
+
+    window: timedelta
+    per_address: int
+    per_client: int
+
+
+@dataclass(frozen=True)
+class Admission:
+    refused: bool  # the client is over its limit: nothing was recorded
+    token: str | None  # a new sign-in link to send, if any
+
+
+# PostgreSQL: requests for one address (and from one client) queue on a transaction lock, so
+# each counts the ones committed before it. SQLite runs write transactions one at a time.
+_ADDRESS_LOCK, _CLIENT_LOCK = 27001, 27002
+_LOCK = text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))")
+
+
 class PortalStore:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
     # -- sign-in requests and links ------------------------------------------------------
 
-    async def count_requests(self, email: str, client: str, since: datetime) -> tuple[int, int]:
-        """(requests for this address, requests from this client) since `since`."""
-        async with self._sessionmaker() as session:
-            by_email = await session.scalar(
-                select(func.count())
-                .select_from(SignInRequest)
-                .where(SignInRequest.email == email, SignInRequest.at >= since)
-            )
-            by_client = await session.scalar(
+    async def admit(
+        self, email: str, client: str, now: datetime, limits: Limits, link_for: str | None
+    ) -> Admission:
+        """Count and record one sign-in request atomically. A link (its token returned, only
+        its hash stored) is made when `link_for` (the next path) is given and the address is
+        under its limit."""
+        since = now - limits.window
+        token = secrets.token_urlsafe(32)
+
+        def work(session: Session) -> Admission:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(_LOCK, {"space": _ADDRESS_LOCK, "key": email})
+                session.execute(_LOCK, {"space": _CLIENT_LOCK, "key": client})
+            by_client = session.scalar(
                 select(func.count())
                 .select_from(SignInRequest)
                 .where(SignInRequest.client == client, SignInRequest.at >= since)
             )
-        return int(by_email or 0), int(by_client or 0)
-
-    async def record_request(
-        self, email: str, client: str, now: datetime, link_for: str | None
-    ) -> str | None:
-        """Count the request; when `link_for` (the next path) is given, also create a sign-in
-        link and return its token (only its hash is stored)."""
-        token = secrets.token_urlsafe(32) if link_for is not None else None
-
-        def work(session: Session) -> None:
+            if int(by_client or 0) >= limits.per_client:
+                return Admission(refused=True, token=None)
+            by_email = session.scalar(
+                select(func.count())
+                .select_from(SignInRequest)
+                .where(SignInRequest.email == email, SignInRequest.at >= since)
+            )
             session.add(SignInRequest(email=email, client=client, at=now))
-            if token is not None and link_for is not None:
-                session.add(
-                    SignInLink(
-                        token_hash=digest(token),
-                        email=email,
-                        next_path=link_for,
-                        created_at=now,
-                        expires_at=now + LINK_LIFETIME,
-                    )
+            if link_for is None or int(by_email or 0) >= limits.per_address:
+                return Admission(refused=False, token=None)
+            session.add(
+                SignInLink(
+                    token_hash=digest(token),
+                    email=email,
+                    next_path=link_for,
+                    created_at=now,
+                    expires_at=now + LINK_LIFETIME,
                 )
+            )
+            return Admission(refused=False, token=token)
 
-        await run_write(self._sessionmaker, work)
-        return token
+        return await run_write(self._sessionmaker, work)
 
     async def peek_link(self, token: str, now: datetime) -> LinkUse | str:
         """The link's address and next page, or why it cannot be used (changes nothing)."""
@@ -156,14 +185,34 @@ class PortalStore:
         await run_write(self._sessionmaker, work)
         return session_id, Viewer(email, role, mpn_id, csrf)
 
-    async def viewer(self, session_id: str, now: datetime) -> Viewer | None:
-        """Who the session is, if it is open and neither idle nor past its absolute expiry."""
+    async def viewer(
+        self, session_id: str, now: datetime, operators: Collection[str] = ()
+    ) -> Viewer | None:
+        """Who the session is, if it is open, neither idle nor past its absolute expiry, and its
+        address still has the access it signed in with (an operator listed in `operators`; a
+        partner's referral contact or portal user). A session that lost its access is ended."""
         key = digest(session_id)
+        stmt = (
+            select(PortalSession, Partner.referral_contact, Partner.profile)
+            .outerjoin(Partner, Partner.mpn_id == PortalSession.mpn_id)
+            .where(PortalSession.id_hash == key)
+        )
         async with self._sessionmaker() as session:
-            row = await session.get(PortalSession, key)
-        if row is None or row.ended_at is not None or row.expires_at <= now:
+            found = (await session.execute(stmt)).first()
+        if found is None:
+            return None
+        row, contact, profile = found
+        if row.ended_at is not None or row.expires_at <= now:
             return None
         if row.last_seen_at + SESSION_IDLE <= now:
+            return None
+        if row.role == "operator":
+            allowed = access.operator(row.email, operators)
+        else:
+            users = (profile or {}).get("portal_users") or []
+            allowed = contact is not None and access.partner_user(row.email, contact, users)
+        if not allowed:
+            await self.end_session(session_id, now)
             return None
         if now - row.last_seen_at >= TOUCH_EVERY:
 

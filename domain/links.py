@@ -2,12 +2,14 @@
 
 A token carries referral/part id, partner, action, expiry and a nonce. The nonce is derived
 from the message it was written into, so re-sending the same message yields the same links;
-single use is enforced by the portal remembering used nonces.
+single use is enforced by the portal remembering used nonces. LINK_SECRET never signs anything
+itself: each use gets its own key derived from it (HKDF-SHA256, RFC 5869).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -26,6 +28,18 @@ class LinkClaims:
     action: str  # accept | decline
     expires_at: datetime
     nonce: str
+
+
+ACTION_LINKS = "fasttrack/action-links/v1"
+SIGN_IN_FORMS = "fasttrack/sign-in-forms/v1"
+
+
+@functools.lru_cache(maxsize=16)
+def derive_key(secret: str, purpose: str) -> bytes:
+    """The 32-byte key for one `purpose` (HKDF-SHA256 of `secret`, no salt): a key for one
+    use tells nothing about the secret or the keys for other uses."""
+    prk = hmac.new(b"\x00" * hashlib.sha256().digest_size, secret.encode(), hashlib.sha256)
+    return hmac.new(prk.digest(), purpose.encode() + b"\x01", hashlib.sha256).digest()
 
 
 def _b64(data: bytes) -> str:
@@ -52,7 +66,7 @@ def sign_link(secret: str, claims: LinkClaims) -> str:
         separators=(",", ":"),
         sort_keys=True,
     ).encode()
-    mac = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    mac = hmac.new(derive_key(secret, ACTION_LINKS), body, hashlib.sha256).digest()
     return f"{_b64(body)}.{_b64(mac)}"
 
 
@@ -62,7 +76,7 @@ def verify_link(secret: str, token: str, now: datetime) -> LinkClaims:
         body, mac = _unb64(body_part), _unb64(mac_part)
     except ValueError:
         raise LinkError("this link is malformed") from None
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    expected = hmac.new(derive_key(secret, ACTION_LINKS), body, hashlib.sha256).digest()
     if not hmac.compare_digest(mac, expected):
         raise LinkError("this link is not valid")
     try:

@@ -46,7 +46,7 @@ async def serve(settings: Settings) -> None:
             app,
             host=settings.portal_host,
             port=settings.portal_port,
-            proxy_headers=True,
+            proxy_headers=False,  # create_app believes only PORTAL_TRUSTED_PROXIES
             log_config=None,  # uvicorn's loggers go to the root handler (runtime/logs.py)
             log_level=None,
         )

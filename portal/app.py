@@ -14,8 +14,18 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from portal import observability, operator_pages, pages, partner_pages, profile_pages, signin
+from portal import (
+    api_docs,
+    logredact,
+    observability,
+    operator_pages,
+    pages,
+    partner_pages,
+    profile_pages,
+    signin,
+)
 from portal.admin_api import admin_api
 from portal.auth import Portal
 from portal.gateway import UNAVAILABLE, unavailable
@@ -123,10 +133,13 @@ def create_app(
         title="FastTrack partner portal",
         version="1.0.0",
         description=DESCRIPTION,
+        docs_url=None,  # portal/api_docs.py serves /docs without Swagger UI's CDN script
+        redoc_url=None,
     )
+    logredact.install()
     app.state.portal = Portal.build(settings, client, sessions)
     install_error_handlers(app)
-    observability.install(app, client, sessions)
+    observability.install(app, client, sessions, settings.portal_metrics_token)
     app.include_router(partner_api)
     app.include_router(admin_api)
     app.include_router(pages.router)
@@ -134,8 +147,11 @@ def create_app(
     app.include_router(partner_pages.router)
     app.include_router(profile_pages.router)
     app.include_router(operator_pages.router)
+    app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
+    # Outermost: the scheme and client address a trusted proxy forwarded, for everything inside.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.portal_trusted_proxies)
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness")
     async def healthz() -> Health:

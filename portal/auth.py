@@ -1,4 +1,4 @@
-"""Who is calling: the portal's dependencies, partner bearer tokens and the operators' token."""
+"""Who is calling: the portal's dependencies, partner bearer tokens and the operators' tokens."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from db.admin_tokens import ADMIN_TOKEN_PREFIX, AdminTokenStore
 from db.directory import PartnerDirectory
 from db.portal_store import PortalStore
 from db.readmodel import ReferralReadModel
 from db.tokens import TokenStore
+from portal.background import Background
 from portal.schemas import ApiError
 from settings import Settings
 
@@ -30,9 +32,11 @@ class Portal:
     client: Client
     sessions: async_sessionmaker[AsyncSession]
     tokens: TokenStore
+    admin_tokens: AdminTokenStore
     readmodel: ReferralReadModel
     directory: PartnerDirectory
     store: PortalStore
+    background: Background
 
     @classmethod
     def build(
@@ -43,9 +47,11 @@ class Portal:
             client=client,
             sessions=sessions,
             tokens=TokenStore(sessions),
+            admin_tokens=AdminTokenStore(sessions),
             readmodel=ReferralReadModel(sessions),
             directory=PartnerDirectory(sessions),
             store=PortalStore(sessions),
+            background=Background(),
         )
 
 
@@ -62,7 +68,8 @@ partner_bearer = HTTPBearer(
 admin_bearer = HTTPBearer(
     auto_error=False,
     scheme_name="AdminToken",
-    description="the operators' token (PORTAL_ADMIN_TOKEN); the admin API is off when unset",
+    description="an operator's named token (`python starter.py admin tokens create NAME`), "
+    "or the shared PORTAL_ADMIN_TOKEN",
 )
 
 
@@ -85,21 +92,23 @@ async def current_partner(portal: PortalDep, credentials: PartnerCredentials) ->
     return mpn_id
 
 
-async def current_operator(
-    portal: PortalDep,
-    credentials: AdminCredentials,
-    x_operator: Annotated[str | None, Header(description="who acts (recorded)")] = None,
-) -> str:
-    """Operators authenticate with PORTAL_ADMIN_TOKEN; without it the admin API does not exist.
-    The person acting is named by the `X-Operator` header (recorded as `operator:NAME`)."""
-    expected = portal.settings.portal_admin_token
-    if not expected:
-        raise ApiError(404, "not_found", "the admin API is disabled (PORTAL_ADMIN_TOKEN is unset)")
+async def current_operator(portal: PortalDep, credentials: AdminCredentials) -> str:
+    """Who acts through the admin API, as recorded: `operator:NAME` for a named token
+    (`admin tokens create NAME`), `operator:admin-token` for the shared PORTAL_ADMIN_TOKEN.
+    Without PORTAL_ADMIN_TOKEN only named tokens are accepted."""
     if credentials is None:
-        raise unauthorized("send the admin token as 'Authorization: Bearer TOKEN'")
-    if not hmac.compare_digest(
-        credentials.credentials.encode(), expected.get_secret_value().encode()
-    ):
+        raise unauthorized("send an operator token as 'Authorization: Bearer TOKEN'")
+    given = credentials.credentials
+    if given.startswith(ADMIN_TOKEN_PREFIX):
+        name = await portal.admin_tokens.verify(given)
+        if name is None:
+            raise unauthorized("this operator token is not valid (unknown or revoked)")
+        return f"operator:{name}"
+    shared = portal.settings.portal_admin_token
+    if not shared:
+        raise ApiError(
+            404, "not_found", "the admin API takes named tokens (admin tokens create NAME) only"
+        )
+    if not hmac.compare_digest(given.encode(), shared.get_secret_value().encode()):
         raise unauthorized("this admin token is not valid")
-    name = " ".join((x_operator or "").split())[:80]
-    return f"operator:{name or 'admin-token'}"
+    return "operator:admin-token"

@@ -1,16 +1,18 @@
 """The portal as a service operations can watch: Prometheus HTTP metrics on `GET /metrics`
-(requests by route template, method and status; latency histogram) and `GET /readyz`
-(Temporal and the database reachable)."""
+(requests by route template, method and status; latency histogram), only for the bearer of
+PORTAL_METRICS_TOKEN, and `GET /readyz` (Temporal and the database reachable)."""
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
@@ -83,15 +85,30 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED
 
 
-def install(app: FastAPI, client: Client, sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Add the metrics middleware and the `/metrics` and `/readyz` endpoints to `app`."""
+def install(
+    app: FastAPI,
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    metrics_token: SecretStr | None = None,
+) -> None:
+    """Add the metrics middleware and the `/metrics` and `/readyz` endpoints to `app`.
+    `/metrics` answers only the bearer of `metrics_token`; without one it does not exist."""
     metrics = HttpMetrics()
     app.state.http_metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     checks = {"temporal": temporal_check(client), "database": database_check(sessions)}
 
+    expected = f"Bearer {metrics_token.get_secret_value()}".encode() if metrics_token else None
+
     @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
+    async def prometheus_metrics(request: Request) -> Response:
+        if expected is None:
+            return JSONResponse({"error": "not_found", "message": "no such endpoint"}, 404)
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            message = "send PORTAL_METRICS_TOKEN as 'Authorization: Bearer TOKEN'"
+            headers = {"WWW-Authenticate": "Bearer"}
+            return JSONResponse({"error": "unauthorized", "message": message}, 401, headers)
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", include_in_schema=False)  # for probes, like /metrics

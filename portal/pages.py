@@ -61,11 +61,7 @@ def page(
     context.setdefault("form", None)
     context.setdefault("more", "")
     context.setdefault("portal_link", "")
-    response = render(
-        request, "link", status_code, title=title, message=message, kind=kind, **context
-    )
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return render(request, "link", status_code, title=title, message=message, kind=kind, **context)
 
 
 async def summary(portal: Portal, loaded: Loaded, partner: str) -> list[tuple[str, str]]:

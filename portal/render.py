@@ -24,8 +24,9 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
-# Swagger UI (/docs) runs inline script: it keeps FastAPI's page without the policy.
-_NO_CSP_PATHS = ("/docs", "/redoc")
+# Pages whose address carries a secret token: they send no Referer anywhere.
+TOKEN_PATHS = ("/signin/", "/act/")
+HSTS = "max-age=31536000; includeSubDomains"
 
 env = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
@@ -73,7 +74,9 @@ async def read_form_lists(request: Request) -> dict[str, list[str]]:
 
 
 class SecurityHeaders:
-    """Content-Security-Policy and friends on every response (pure ASGI: streams untouched)."""
+    """Content-Security-Policy and friends on every response (pure ASGI: streams untouched).
+    One Referrer-Policy: none at all from pages whose address holds a token; HSTS when the
+    request came over HTTPS (the scheme a trusted proxy forwarded counts)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -82,19 +85,22 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with_csp = not str(scope.get("path", "")).startswith(_NO_CSP_PATHS)
+        path = str(scope.get("path", ""))
+        referrer = b"no-referrer" if path.startswith(TOKEN_PATHS) else b"same-origin"
+        fixed = [
+            (b"content-security-policy", CSP.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", referrer),
+            (b"x-frame-options", b"DENY"),
+        ]
+        if scope.get("scheme") == "https":
+            fixed.append((b"strict-transport-security", HSTS.encode()))
+        names = {name for name, _ in fixed}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if with_csp:
-                    headers.append((b"content-security-policy", CSP.encode()))
-                headers += [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"same-origin"),
-                    (b"x-frame-options", b"DENY"),
-                ]
-                message["headers"] = headers
+                headers = [h for h in message.get("headers", []) if h[0].lower() not in names]
+                message["headers"] = headers + fixed
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

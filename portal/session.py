@@ -14,6 +14,7 @@ from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from db.portal_store import SESSION_ABSOLUTE, Viewer
+from domain.links import SIGN_IN_FORMS, derive_key
 from portal.auth import Portal, PortalDep
 from portal.render import read_form, read_form_lists, render
 
@@ -59,7 +60,8 @@ def set_session_cookie(response: Response, request: Request, portal: Portal, sid
 
 async def optional_viewer(request: Request, portal: PortalDep) -> Viewer | None:
     sid = request.cookies.get(SESSION_COOKIE)
-    viewer = await portal.store.viewer(sid, datetime.now(UTC)) if sid else None
+    operators = portal.settings.operator_emails
+    viewer = await portal.store.viewer(sid, datetime.now(UTC), operators) if sid else None
     request.state.viewer = viewer
     return viewer
 
@@ -119,9 +121,8 @@ async def checked_lists(request: Request, viewer: Viewer) -> dict[str, list[str]
 def anon_csrf(request: Request, portal: Portal) -> tuple[str, str]:
     """(cookie value, token) of the sign-in forms' CSRF check for a browser not signed in."""
     anon = request.cookies.get(ANON_COOKIE) or secrets.token_urlsafe(24)
-    token = hmac.new(
-        portal.settings.link_secret.get_secret_value().encode(), anon.encode(), hashlib.sha256
-    ).hexdigest()[:40]
+    key = derive_key(portal.settings.link_secret.get_secret_value(), SIGN_IN_FORMS)
+    token = hmac.new(key, anon.encode(), hashlib.sha256).hexdigest()[:40]
     return anon, token
 
 

@@ -1,5 +1,6 @@
-"""Passwordless sign-in by emailed link: the same answer for every address (no account
-enumeration), rate limits per address and per client, single-use links valid 15 minutes, the
+"""Passwordless sign-in by emailed link: the same answer, in the same time, for every address
+(no account enumeration: the email leaves after the answer), rate limits per address (past it
+no more links, the answer unchanged) and per client, single-use links valid 15 minutes, the
 link page asks for a click (mail scanners that prefetch it sign nobody in), and sign-out."""
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from db.portal_store import LINK_LIFETIME, LinkUse
+from db.portal_store import LINK_LIFETIME, Limits, LinkUse
+from domain import access
 from mail.compose import render as render_email
 from mail.mime import Outgoing, alternative
 from mail.smtp import MailError, deliver
@@ -36,9 +38,7 @@ log = logging.getLogger("fasttrack.portal")
 
 router = APIRouter(include_in_schema=False)
 
-RATE_WINDOW = timedelta(minutes=15)
-PER_ADDRESS = 5
-PER_CLIENT = 30
+LIMITS = Limits(window=timedelta(minutes=15), per_address=5, per_client=30)
 _ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 SENT = (
     "If this address may use the portal, a sign-in link is on its way. It works once, "
@@ -58,12 +58,11 @@ def safe_next(path: str) -> str:
 
 async def identify(portal: Portal, email: str) -> tuple[str, str | None] | None:
     """(role, MPN ID) of an address allowed to sign in, or None."""
-    if email in portal.settings.operator_emails:
+    if access.operator(email, portal.settings.operator_emails):
         return "operator", None
     for record in await portal.directory.list():
         profile = record.profile
-        users = [profile.referral_contact, *profile.portal_users]
-        if email in (u.strip().lower() for u in users):
+        if access.partner_user(email, profile.referral_contact, profile.portal_users):
             return "partner", profile.mpn_id
     return None
 
@@ -124,14 +123,13 @@ async def signin_request(request: Request, portal: PortalDep) -> HTMLResponse:
         return _form(request, portal, next_path, email, "Enter an email address.", "", 422)
     now = datetime.now(UTC)
     client = (request.client.host if request.client else "unknown")[:64]
-    by_email, by_client = await portal.store.count_requests(email, client, now - RATE_WINDOW)
-    if by_email >= PER_ADDRESS or by_client >= PER_CLIENT:
+    who = await identify(portal, email)
+    admitted = await portal.store.admit(email, client, now, LIMITS, next_path if who else None)
+    if admitted.refused:
         message = "Too many sign-in requests. Please wait a few minutes and try again."
         return _form(request, portal, next_path, email, "", message, 429)
-    who = await identify(portal, email)
-    token = await portal.store.record_request(email, client, now, next_path if who else None)
-    if token is not None:
-        await _send_link(portal, email, token, now)
+    if admitted.token is not None:
+        portal.background.run(_send_link(portal, email, admitted.token, now))
     return _form(request, portal, next_path, "", "", SENT)
 
 
@@ -180,7 +178,6 @@ async def signin_confirm(token: SignInToken, request: Request, portal: PortalDep
     response = render(
         request, "signin_confirm", title="Sign in", nav="", email=found.email, csrf=csrf
     )
-    response.headers["Referrer-Policy"] = "no-referrer"
     set_anon_cookie(response, request, portal, anon)
     return response
 

@@ -6,9 +6,13 @@ docs/configuration.md (settings/doc.py). Embedded defaults serve the demo only (
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import os
 import re
+import secrets
+import tempfile
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -30,7 +34,6 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.envconfig import ClientConfigProfile, DataSource
 
-BUILTIN_LINK_SECRET = "dev-only-link-secret-change-me"
 ENV_FILE = ".env"  # read from the current directory when present; the environment wins
 
 
@@ -261,6 +264,24 @@ class Settings:
             default_doc="unset: admin API off",
         ),
     ] = None
+    portal_trusted_proxies: Annotated[
+        str,
+        Var(
+            "PORTAL_TRUSTED_PROXIES",
+            P,
+            "comma-separated addresses of the TLS proxies whose `X-Forwarded-Proto` and "
+            "`X-Forwarded-For` the portal believes (`*`: any)",
+        ),
+    ] = "127.0.0.1"
+    portal_metrics_token: Annotated[
+        SecretStr | None,
+        Var(
+            "PORTAL_METRICS_TOKEN",
+            P,
+            "bearer token a Prometheus scraper sends to the portal's `/metrics`",
+            default_doc="unset: no `/metrics`",
+        ),
+    ] = None
     operator_emails: Annotated[
         tuple[str, ...],
         BeforeValidator(_addresses),
@@ -275,10 +296,20 @@ class Settings:
         Var(
             "LINK_SECRET",
             P,
-            "signs the action links in emails; the same for every worker and portal",
-            default_doc="demo: a built-in public value",
+            "signs the action links in emails and the portal's forms (a key derived for each "
+            "use); the same for every worker and portal",
+            default_doc="unset: the link secret file",
         ),
-    ] = SecretStr(BUILTIN_LINK_SECRET)
+    ] = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    link_secret_file: Annotated[
+        Path,
+        Var(
+            "LINK_SECRET_FILE",
+            P,
+            "file holding the link secret when LINK_SECRET is unset; generated only in the demo",
+            default_doc="`var/link-secret`",
+        ),
+    ] = VAR_DIR / "link-secret"
     sla_business_days: Annotated[
         Count, Var("SLA_BUSINESS_DAYS", S, "response window, in the partner's business days")
     ] = 2
@@ -382,13 +413,20 @@ class Settings:
         if demo or beside_demo:
             values["environment"] = "demo"
         values = apply_profile(values)
+        given = set(values)
         try:
             settings = cls(**values)
         except ValidationError as err:
             raise SettingsError(_first_error(err)) from None
+        settings = settings.in_home()
+        if "link_secret" not in given and (settings.demo or "link_secret_file" in given):
+            secret = link_secret_from_file(settings.link_secret_file, create=settings.demo)
+            if secret is not None:
+                settings = dataclasses.replace(settings, link_secret=secret)
+                given.add("link_secret")
         if not settings.demo:
-            settings.refuse_embedded_defaults(set(values))
-        return settings.in_home()
+            settings.refuse_embedded_defaults(given)
+        return settings
 
     def in_home(self) -> Settings:
         """The demo's files under this home when they were left to their defaults."""
@@ -401,7 +439,12 @@ class Settings:
         key_file = self.payload_key_file
         if key_file == VAR_DIR / "payload-keys.json":
             key_file = var / "payload-keys.json"
-        return replace(self, database_url=database_url, payload_key_file=key_file)
+        secret_file = self.link_secret_file
+        if secret_file == VAR_DIR / "link-secret":
+            secret_file = var / "link-secret"
+        return replace(
+            self, database_url=database_url, payload_key_file=key_file, link_secret_file=secret_file
+        )
 
     @property
     def var_dir(self) -> Path:
@@ -448,7 +491,7 @@ DEMO_ONLY = {
 }
 _DEMO_ONLY_WHAT = {
     "DATABASE_URL": "SQLite file",
-    "LINK_SECRET": "link secret",
+    "LINK_SECRET": "generated link secret",
     "PAYLOAD_KEYS": "generated payload key",
 }
 
@@ -456,6 +499,34 @@ _DEMO_ONLY_WHAT = {
 def _also(name: str) -> tuple[str, ...]:
     """Fields that satisfy `name` too: a deployment's own key file stands for PAYLOAD_KEYS."""
     return ("payload_key_file",) if name == "payload_keys" else ()
+
+
+def link_secret_from_file(path: Path, create: bool) -> SecretStr | None:
+    """The secret held in `path`; when missing and `create` (the demo), a new random one is
+    written there first (mode 0600; of several processes starting together, one writes it)."""
+    if not path.exists() and create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(secrets.token_urlsafe(32) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o600)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)  # the first process wins; the others read its file
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise SettingsError(f"LINK_SECRET_FILE {path}: cannot read it ({err.strerror})") from None
+    if len(text) < 16:
+        raise SettingsError(f"LINK_SECRET_FILE {path}: holds no secret of 16 characters or more")
+    return SecretStr(text)
 
 
 def variables() -> list[tuple[str, Var, Any]]:

@@ -14,13 +14,13 @@ Every process (worker, CLI, portal, codec server) reads the same environment var
 `settings/` by `python -m settings --markdown > docs/configuration.md`; a test
 fails when it is stale.
 
-**Demo defaults.** The SQLite file under `var/`, a payload key generated into `var/`, and the
-built-in `LINK_SECRET` are accepted only in the demo: `make demo` and `python worker.py --dev`,
-every process of the same checkout once either has run there (they leave `var/demo-mode`;
-`make clean` removes it), and any process with `FASTTRACK_ENV=demo`. Anywhere else a process
-refuses to start until `DATABASE_URL`, `LINK_SECRET` and `PAYLOAD_KEYS` (or `PAYLOAD_KEY_FILE`)
-are set, naming the ones missing. Secrets are never shown
-in logs or error messages.
+**Demo defaults.** The SQLite file under `var/`, and a payload key and a link secret generated
+into `var/` (each checkout its own; the code holds no secret) are accepted only in the demo:
+`make demo` and `python worker.py --dev`, every process of the same checkout once either has
+run there (they leave `var/demo-mode`; `make clean` removes it), and any process with
+`FASTTRACK_ENV=demo`. Anywhere else a process refuses to start until `DATABASE_URL`,
+`LINK_SECRET` (or `LINK_SECRET_FILE`) and `PAYLOAD_KEYS` (or `PAYLOAD_KEY_FILE`) are set, naming
+the ones missing. Secrets are never shown in logs or error messages.
 
 **Temporal.** Connections are built with the SDK's `temporalio.envconfig`, as the `temporal`
 CLI builds them: with `TEMPORAL_PROFILE` (or `TEMPORAL_CONFIG_FILE`) the profile's values apply

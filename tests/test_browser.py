@@ -77,7 +77,8 @@ class Tab:
         return await self.page.goto(url)
 
     async def sign_in(self, email: str) -> None:
-        """Fill the sign-in form shown, then follow the emailed link."""
+        """Fill the sign-in form shown, follow the emailed link, and wait until the portal
+        has led past sign-in (each navigation finishes before the next one starts)."""
         before = len(self.stack.sink.messages)
         await self.page.get_by_label("Your work email address").fill(email)
         await self.page.get_by_role("button", name="Email me a sign-in link").click()
@@ -85,6 +86,7 @@ class Tab:
         msg = await self.stack.mail(lambda m: email in str(m["To"]), after=before)
         await self.goto(self.stack.link_in(msg, r"http://\S+/signin/\S+"))
         await self.page.get_by_role("button", name="Sign in").click()
+        await self.page.wait_for_url(lambda url: "/signin" not in url)
 
     async def shot(self, name: str) -> None:
         if not SCREENSHOTS:
@@ -254,6 +256,7 @@ async def test_csrf_less_post_and_expired_sign_in_link_are_refused(
         before = len(stack.sink.messages)
         await t.page.get_by_label("Your work email address").fill("referrals@p9500001.example")
         await t.page.get_by_role("button", name="Email me a sign-in link").click()
+        await t.page.get_by_text("a sign-in link is on its way").wait_for()
         msg = await stack.mail(lambda m: "p9500001" in str(m["To"]), after=before)
         link = stack.link_in(msg, r"http://\S+/signin/\S+")
         engine, sessions = await open_database(stack.database_url)
@@ -286,6 +289,7 @@ async def test_keyboard_alone_accepts_a_referral(stack: BrowserStack, browser: B
         before = len(stack.sink.messages)
         await t.page.keyboard.type("referrals@p9600001.example")
         await t.page.keyboard.press("Enter")
+        await t.page.get_by_text("a sign-in link is on its way").wait_for()  # submit finished
         msg = await stack.mail(lambda m: "p9600001" in str(m["To"]), after=before)
         await t.goto(stack.link_in(msg, r"http://\S+/signin/\S+"))
         await _tab_to(t.page, "Sign in")

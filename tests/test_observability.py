@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from db.tokens import TokenStore
@@ -36,13 +37,14 @@ async def test_portal_counts_requests_by_route_template_method_and_status(h: Har
     await h.assigned(handle)
     token = await TokenStore(h.sessions).issue("1001", datetime.now(UTC))
     me = {"Authorization": f"Bearer {token}"}
-    async with portal_client(create_app(h.settings, h.client, h.sessions)) as http:
+    settings = replace(h.settings, portal_metrics_token=SecretStr("scrape"))
+    async with portal_client(create_app(settings, h.client, h.sessions)) as http:
         assert (await http.get(f"/api/referrals/{handle.id}", headers=me)).status_code == 200
         assert (await http.get(f"/api/referrals/{handle.id}", headers=me)).status_code == 200
         assert (await http.get("/api/referrals/FT-NOT-MINE", headers=me)).status_code == 404
         assert (await http.get("/api/referrals")).status_code == 401
         assert (await http.get("/no/such/path")).status_code == 404
-        text = (await http.get("/metrics")).text
+        text = (await http.get("/metrics", headers={"Authorization": "Bearer scrape"})).text
 
     route = "/api/referrals/{id}"
     counted = "fasttrack_portal_requests_total"
