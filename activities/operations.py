@@ -20,9 +20,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.email import EmailActivities
+from activities.matching import ranking_terms
 from db.directory import PartnerDirectory
 from db.outbox import EmailOutbox, OutboxEntry
 from db.reports import Report, build_report
+from db.track_record import floor_crossings
 from domain.models import (
     PauseSweepRequest,
     PauseSweepResult,
@@ -95,6 +97,7 @@ def _context(
         "declines": [(display.reason(k), v) for k, v in r.declines_by_reason.items()],
         "open_by_age": list(r.open_by_age.items()),
         "ops_email": settings.ops_email,
+        "names": names,
     }
 
 
@@ -136,6 +139,10 @@ class OperationsActivities:
     @activity.defn(name="send_weekly_report")
     async def send_weekly_report(self, request: WeeklyReportRequest) -> WeeklyReportResult:
         report = await build_report(self._sessions, request.since, request.until)
+        terms = ranking_terms(self._settings)
+        report.floor_crossed = await floor_crossings(
+            self._sessions, request.since, request.until, terms
+        )
         names = {rec.profile.mpn_id: rec.profile.name for rec in await self._directory.list()}
         mail = compose_report(report, request.since, names, self._settings, request.run_id)
         result = WeeklyReportResult(

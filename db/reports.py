@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import report_figures as figures
 from db.models import AssignmentRecord, AuditEvent, ReferralRecord
-from domain.models import Outcome, Status
+from domain.models import Outcome, ScoreCard, Status
 
 ESCALATION_ACTION = "escalated"
 AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
@@ -66,6 +66,7 @@ class Report:
     time_to_accept_by_type: dict[str, dict[str, Any]] = field(default_factory=dict)
     time_to_accept_by_country: dict[str, dict[str, Any]] = field(default_factory=dict)
     cpor_claimant_referrals: int = 0
+    floor_crossed: list[ScoreCard] = field(default_factory=list)  # set by the weekly job
 
 
 def _percentile(values: list[float], pct: float) -> float:

@@ -12,16 +12,18 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from db.candidates.rows import bump_tick
-from db.models import Partner, PartnerRecordMonth
-from db.transactions import insert_ignore
+from db.models import AssignmentRecord, Partner, PartnerRecordMonth
+from db.transactions import insert_ignore, run_write
 from domain import track_record as tr
 from domain.models import Assignment, HistoryEntry, ReferralState, TrackRecord
 
 M = typing.cast(Table, PartnerRecordMonth.__table__)
 PT = typing.cast(Table, Partner.__table__)
+A = typing.cast(Table, AssignmentRecord.__table__)
 
 # (partner, month of the offer) -> counter increments
 Changes = dict[tuple[str, date], dict[str, int]]
@@ -146,3 +148,56 @@ def _merge(changes: Changes, key: tuple[str, date], delta: dict[str, int]) -> No
 
 def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+_NAMED = select(PT.c.mpn_id, PT.c.name, PT.c.track_record).order_by(PT.c.mpn_id)
+
+
+async def scorecards(
+    sessions: async_sessionmaker[AsyncSession], terms: tr.RankingTerms
+) -> tuple[tr.Ranking, list[tuple[str, str, TrackRecord]]]:
+    """Every partner's (MPN ID, name, record), and the ranking with the program's average."""
+    async with sessions() as session:
+        rows = (await session.execute(_NAMED)).all()
+    found = [(r.mpn_id, r.name, tr.record_of(r.track_record)) for r in rows]
+    average = tr.program_average(record for _, _, record in found)
+    return tr.Ranking(terms, average), found
+
+
+_DECIDED_SINCE = select(A.c.partner_id, A.c.outcome, A.c.reason).where(
+    A.c.decided_at >= bindparam("b_since"), A.c.decided_at < bindparam("b_until")
+)
+
+
+async def floor_crossings(
+    sessions: async_sessionmaker[AsyncSession],
+    since: datetime,
+    until: datetime,
+    terms: tr.RankingTerms,
+) -> list[tr.ScoreCard]:
+    """The partners below the floor now that were not before `since`: their record at `since`
+    is today's without the offers decided in between. The windows are re-summed first (months
+    leave them, engagements become old enough to judge): this is the weekly job's work."""
+    window = max(1, terms.window_days)
+
+    def work(session: Session) -> None:
+        refresh_records(session, until, window)
+
+    await run_write(sessions, work)
+    ranking, found = await scorecards(sessions, terms)
+    async with sessions() as session:
+        decided = await session.execute(_DECIDED_SINCE, {"b_since": since, "b_until": until})
+        week: dict[str, TrackRecord] = {}
+        for row in decided.all():
+            # the table keeps no accepted_at: a decline after accepting counts by its reason
+            accepted = row.outcome in ("accepted", "completed")
+            changes = tr.offer_changes("pending", row.outcome, row.reason, accepted)
+            week[row.partner_id] = tr.add(week.get(row.partner_id, TrackRecord()), changes)
+    out = []
+    for mpn_id, _, record in found:
+        if mpn_id not in week or not tr.below_floor(record, ranking):
+            continue
+        before = tr.add(record, {k: -v for k, v in asdict(week[mpn_id]).items()})
+        if not tr.below_floor(before, ranking):
+            out.append(tr.scorecard(mpn_id, record, ranking))
+    return out

@@ -11,9 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from activities.matching import ranking_terms
 from db.audit import DirectoryAudit, DirectoryEventRow
 from db.directory import PartnerRecord
-from domain.models import PartnerProfile
+from db.track_record import scorecards
+from domain import track_record as tr
+from domain.models import PartnerProfile, TrackRecord
 from domain.validation import (
     COUNTRY_CODES,
     LANGUAGE_CODES,
@@ -72,6 +75,8 @@ async def _page(
 ) -> HTMLResponse:
     record = await _record(portal, mpn_id)
     today = datetime.now(UTC).date()
+    ranking, found = await scorecards(portal.sessions, ranking_terms(portal.settings))
+    own = next((r for m, _, r in found if m == mpn_id), TrackRecord())
     return render(
         request,
         "profile",
@@ -88,6 +93,9 @@ async def _page(
         min_pause=(today + timedelta(days=1)).isoformat(),
         max_pause=(today + MAX_PAUSE).isoformat(),
         audit=await recent_changes(portal, mpn_id),
+        card=tr.scorecard(mpn_id, own, ranking),
+        track=own,
+        advice=tr.advice(own, ranking),
     )
 
 
