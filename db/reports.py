@@ -66,6 +66,7 @@ class Report:
     time_to_accept_by_type: dict[str, dict[str, Any]] = field(default_factory=dict)
     time_to_accept_by_country: dict[str, dict[str, Any]] = field(default_factory=dict)
     cpor_claimant_referrals: int = 0
+    account_team_first: dict[str, Any] = field(default_factory=dict)
     floor_crossed: list[ScoreCard] = field(default_factory=list)  # set by the weekly job
 
 
@@ -90,6 +91,7 @@ async def build_report(
         contact = await figures.contact_sla(session, since, now, business_days)
         accept_by_type, accept_by_country = await figures.time_to_accept_by(session, since)
         cpor = await figures.cpor_claimant_referrals(session, since)
+        team_first = await figures.account_team_first(session, since)
 
     top = {s: n for (s, is_part), n in referrals.items() if not is_part}
     parts = {s: n for (s, is_part), n in referrals.items() if is_part}
@@ -119,6 +121,7 @@ async def build_report(
         time_to_accept_by_type=accept_by_type,
         time_to_accept_by_country=accept_by_country,
         cpor_claimant_referrals=cpor,
+        account_team_first=team_first,
     )
 
 

@@ -22,7 +22,7 @@ TERMS = tr.RankingTerms(mode="track_record", band=0.05, floor=0.25, prior_weight
 
 
 def ranking(average: float = 0.6, **kw: object) -> tr.Ranking:
-    terms = tr.RankingTerms(**{**TERMS.__dict__, **kw})  # type: ignore[arg-type]
+    terms = tr.RankingTerms(**{**TERMS.__dict__, **kw})
     return tr.Ranking(terms, average)
 
 
