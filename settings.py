@@ -278,7 +278,7 @@ class Settings:
             "score below which a partner (after 10 judged offers) is ranked last and flagged "
             "'needs attention'",
         ),
-    ] = 0.25
+    ] = 0.3
     ranking_prior_weight: Annotated[
         float,
         Field(gt=0),
@@ -287,7 +287,7 @@ class Settings:
             R,
             "weight of the program's average in a score, in offers (Beta prior)",
         ),
-    ] = 8.0
+    ] = 16.0
     payload_keys: Annotated[
         SecretStr | None,
         Var(

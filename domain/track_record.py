@@ -50,8 +50,8 @@ class RankingTerms:
 
     mode: Literal["track_record", "rotation"] = "rotation"
     band: float = 0.05
-    floor: float = 0.25
-    prior_weight: float = 8.0
+    floor: float = 0.3
+    prior_weight: float = 16.0
     window_days: int = 365
 
 
