@@ -63,7 +63,8 @@ def build_activities(
     matching = MatchingActivities(sessions, settings)
     directory = DirectoryActivities(sessions)
     email = EmailActivities(settings, EmailOutbox(sessions), mail_pool)
-    publish = PublishActivities(sessions, ReferralReadModel(sessions), email)
+    read_model = ReferralReadModel(sessions, max(1, settings.ranking_window.days))
+    publish = PublishActivities(sessions, read_model, email)
     operations = OperationsActivities(settings, sessions)
     return [
         matching.match_partner,

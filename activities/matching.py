@@ -13,6 +13,7 @@ from db.candidates import index_of, match_and_reserve
 from db.engine import run_write
 from domain import names
 from domain.models import MatchRequest, MatchResult, SlaTerms
+from domain.track_record import RankingTerms
 from settings import Settings
 
 
@@ -37,6 +38,19 @@ class MatchingActivities:
     @activity.defn(name=names.ACTIVITY_MATCH)
     async def match_partner(self, request: MatchRequest) -> MatchResult:
         """The best eligible partner (reserved) or the reason there is none, with the SLA
-        terms the workflow counts the partner's deadlines by."""
-        result = await match_and_reserve(self._sessions, request, datetime.now(UTC))
+        terms the workflow counts the partner's deadlines by. The track record is read here
+        and recorded in the result's explanation (`score`), so replay never reads it."""
+        terms = ranking_terms(self._settings)
+        result = await match_and_reserve(self._sessions, request, datetime.now(UTC), terms)
         return replace(result, terms=sla_terms(self._settings))
+
+
+def ranking_terms(settings: Settings) -> RankingTerms:
+    """How this deployment ranks eligible partners (RANKING, RANKING_BAND, ...)."""
+    return RankingTerms(
+        mode=settings.ranking,
+        band=settings.ranking_band,
+        floor=settings.ranking_floor,
+        prior_weight=settings.ranking_prior_weight,
+        window_days=max(1, settings.ranking_window.days),
+    )

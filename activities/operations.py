@@ -20,9 +20,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.email import EmailActivities
+from activities.matching import ranking_terms
 from db.directory import PartnerDirectory
 from db.outbox import EmailOutbox, OutboxEntry
 from db.reports import Report, build_report
+from db.track_record import floor_crossings
 from domain.models import (
     PauseSweepRequest,
     PauseSweepResult,
@@ -96,6 +98,7 @@ def _context(
         "open_by_age": list(r.open_by_age.items()),
         "stuck": [(s["referral_id"], f"{s['status']}: {s['why']}") for s in r.stuck],
         "ops_email": settings.ops_email,
+        "names": names,
     }
 
 
@@ -137,6 +140,10 @@ class OperationsActivities:
     @activity.defn(name="send_weekly_report")
     async def send_weekly_report(self, request: WeeklyReportRequest) -> WeeklyReportResult:
         report = await build_report(self._sessions, request.since, request.until)
+        terms = ranking_terms(self._settings)
+        report.floor_crossed = await floor_crossings(
+            self._sessions, request.since, request.until, terms
+        )
         names = {rec.profile.mpn_id: rec.profile.name for rec in await self._directory.list()}
         mail = compose_report(report, request.since, names, self._settings, request.run_id)
         result = WeeklyReportResult(

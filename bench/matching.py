@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,11 @@ from domain.models import (
     PartnerLoad,
     PartnerProfile,
     Referral,
+    TrackRecord,
 )
+from domain.track_record import RankingTerms
+
+TRACK_RECORD = RankingTerms(mode="track_record")  # the default RANKING, as the bench ranks
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).resolve().parent / "results" / "matching.json"
@@ -107,8 +112,27 @@ def synthetic_partner(rng: random.Random, i: int, *, small: bool = False) -> Can
             if rng.random() < 0.3
             else AS_OF - timedelta(hours=rng.randint(1, 24 * 60 if not small else 6))
         ),
+        record=synthetic_record(random.Random(f"record-{i}")),
     )
     return profile, load
+
+
+def synthetic_record(rng: random.Random) -> TrackRecord:
+    """A plausible track record (a fifth of the partners are newcomers without one)."""
+    if rng.random() < 0.2:
+        return TrackRecord()
+    offers = rng.randint(1, 30)
+    expired = rng.randint(0, offers // 3)
+    declined = rng.randint(0, (offers - expired) // 3)
+    accepted = offers - expired - declined
+    completed = rng.randint(0, accepted)
+    return TrackRecord(
+        offers=offers,
+        accepted=accepted,
+        expired=expired,
+        declined_partner=declined,
+        completed=completed,
+    )
 
 
 def synthetic_request(
@@ -175,6 +199,7 @@ def partner_rows(candidates: Iterable[Candidate]) -> dict[str, list[dict[str, An
                 "open_assignments": load.open_assignments,
                 "last_assigned_at": load.last_assigned_at,
                 "capacity_declines": load.capacity_declines,
+                "track_record": asdict(load.record) if load.record.offers else None,
                 "profile": profile_json(p),
                 "created_at": now,
                 "updated_at": now,
@@ -278,12 +303,12 @@ async def _time_matches(
     times: dict[str, list[float]] = {"match": [], "choose": [], "counts": [], "split": []}
     async with sessionmaker() as session:
         for request in requests[:5]:  # warm-up: caches, prepared statements
-            await match(session, request)
+            await match(session, request, TRACK_RECORD)
         await session.rollback()
     for request in requests:
         async with sessionmaker() as session:
             t0 = time.perf_counter()
-            result = await match(session, request)
+            result = await match(session, request, TRACK_RECORD)
             t1 = time.perf_counter()
             await explain_counts(session, request)
             t2 = time.perf_counter()

@@ -94,6 +94,9 @@ examples:
     "referral cpor-claimed": """\
 examples:
   {cli} referral cpor-claimed FT-2026-000123 --partner 4711001""",
+    "referral account-team-contacted": """\
+examples:
+  {cli} referral account-team-contacted FT-2026-000123 --partner 4711001""",
     "referral complete": """\
 examples:
   {cli} referral complete FT-2026-000123 --partner 4711001 --vas-sold yes --vas-value 12000

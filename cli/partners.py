@@ -1,4 +1,5 @@
-"""`partners import|list|pause|resume|token`: the partner directory and API tokens."""
+"""`partners import|list|pause|resume|token|scorecard`: the partner directory, API tokens and
+scorecards."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from rich.text import Text
 
-from cli import audit, claims
+from cli import audit, claims, scorecard
 from cli.actor import actor, add_actor_arguments, file_reason
 from cli.common import country, iso_date, mpn_id, positive, read_text
 from cli.context import Context
@@ -96,6 +97,7 @@ def register(sub: Any) -> None:
 
     claims.register(psub)
     audit.register(psub)
+    scorecard.register(psub)
 
 
 def record_json(r: PartnerRecord) -> dict[str, Any]:

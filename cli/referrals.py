@@ -1,5 +1,5 @@
-"""`referral create|show|list|accept|decline|contacted|kickoff|cpor-claimed|complete|retry|
-cancel`: referrals as Temporal workflows."""
+"""`referral create|show|list|accept|decline|contacted|kickoff|cpor-claimed|complete|
+account-team-contacted|retry|cancel`: referrals as Temporal workflows."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ PARTNER_COMMANDS: dict[str, str] = {
     "kickoff": "kickoff",
     "cpor-claimed": "cpor_claimed",
     "complete": "complete",
+    "account-team-contacted": "account_team_contacted",
 }
 _HELP = {
     "accept": "accept the referral on the partner's behalf",
@@ -50,6 +51,7 @@ _HELP = {
     "kickoff": "record the engagement's kick-off",
     "cpor-claimed": "record that the partner claimed CPOR",
     "complete": "close the engagement",
+    "account-team-contacted": "record that the partner contacted the Microsoft account team",
 }
 
 

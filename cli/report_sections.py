@@ -43,4 +43,9 @@ def render_guide_text(r: Report, names: dict[str, str]) -> list[str]:
         else:
             out.append("  no accepted assignments")
     out += ["", f"went to a CPOR claimant:  {g['cpor']} referral(s) or part(s)"]
+    t = g["team_first"]
+    out.append(
+        f"account team contacted before kick-off (Microsoft requests): {t['pct']} "
+        f"({t['before']} of {t['judged']})"
+    )
     return out

@@ -161,6 +161,7 @@ def _blocks(s: ReferralState, source: str) -> list[Text | _Table]:
             ("contact overdue", "yes" if m.contact_overdue else ""),
             ("kick-off", when(m.kickoff_at, "")),
             ("CPOR claimed", when(m.cpor_claimed_at, "")),
+            ("account team contacted", when(m.account_team_contacted_at, "")),
         ],
         indent="  ",
     )

@@ -92,6 +92,9 @@ class Partner(Base):
     profile_tick: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # counts the profile's changes (edits, imports, pauses): the portal's optimistic saves
     version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # the track record over the ranking window (`domain.models.TrackRecord` counters), summed
+    # from `partner_record_months` whenever one of the partner's offers changes
+    track_record: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         Index("ix_partners_optin", "referral_ready", "benefit_referrals", "fasttrack_ready"),
@@ -113,6 +116,16 @@ class DirectoryState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     tick: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PartnerRecordMonth(Base):
+    """A partner's track-record counters for the offers made in one month (its first day)."""
+
+    __tablename__ = "partner_record_months"
+
+    mpn_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class PartnerWorkload(Base):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from db.candidates import bump_tick
 from db.models import AssignmentRecord, AuditEvent, Partner, ReferralRecord
+from db.track_record import Changes, apply_changes, assignment_changes, milestone_changes
 from db.transactions import insert_ignore, run_write, table_of
 from domain import watchdog
 from domain.jsonable import jsonable
@@ -156,8 +157,11 @@ def _adjust_partner(session: Session, mpn_id: str, open_delta: int) -> None:
 
 
 class ReferralReadModel:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], record_window_days: int = 365
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._window_days = record_window_days  # RANKING_WINDOW: the track record's window
 
     # -- writes -------------------------------------------------------------------------
 
@@ -172,6 +176,10 @@ class ReferralReadModel:
             values: dict[str, Any] = {"workflow_id": workflow_id, "referral_id": referral_id}
             values |= {"seq": assignment.seq, **_assignment_columns(assignment)}
             inserted = insert_ignore(session, AssignmentRecord, values)
+            if inserted:
+                changes: Changes = {}
+                assignment_changes(changes, assignment, None)
+                apply_changes(session, changes, assignment.assigned_at, self._window_days)
             if inserted and _is_open(assignment.outcome):
                 _adjust_partner(session, assignment.partner, 1)
                 session.execute(
@@ -189,13 +197,16 @@ class ReferralReadModel:
         at = now or datetime.now(UTC)
         await run_write(self._sessionmaker, lambda session: self.write(session, snapshot, at))
 
-    @classmethod
-    def write(cls, session: Session, snapshot: Snapshot, now: datetime) -> None:
-        """`sync` inside the caller's write transaction."""
-        stored_history = cls._write_referral(session, snapshot, now)
+    def write(self, session: Session, snapshot: Snapshot, now: datetime) -> None:
+        """`sync` inside the caller's write transaction; the partners' track records move
+        with the outcomes and milestones it records for the first time."""
+        stored_history = self._write_referral(session, snapshot, now)
         if stored_history is not None:
-            cls._write_assignments(session, snapshot)
-            cls._write_audit(session, snapshot, stored_history)
+            changes: Changes = {}
+            self._write_assignments(session, snapshot, changes)
+            self._write_audit(session, snapshot, stored_history)
+            milestone_changes(changes, snapshot.state, snapshot.state.history[stored_history:])
+            apply_changes(session, changes, now, self._window_days)
 
     @staticmethod
     def _write_referral(session: Session, snapshot: Snapshot, now: datetime) -> int | None:
@@ -244,8 +255,9 @@ class ReferralReadModel:
         return stored_history
 
     @staticmethod
-    def _write_assignments(session: Session, snapshot: Snapshot) -> None:
+    def _write_assignments(session: Session, snapshot: Snapshot, changes: Changes) -> None:
         state = snapshot.state
+        vas_sold = bool(state.completion and state.completion.vas_sold)
         conn = session.connection()
         stored = {
             row.seq: row
@@ -262,6 +274,7 @@ class ReferralReadModel:
                 values |= {"seq": a.seq, **columns}
                 if insert_ignore(session, AssignmentRecord, values):
                     _adjust_partner(session, a.partner, int(_is_open(a.outcome)))
+                    assignment_changes(changes, a, None, vas_sold)
                 continue
             if all(getattr(old, name) == columns[name] for name in _COMPARED):
                 continue  # nothing of this assignment changed since it was stored
@@ -270,6 +283,7 @@ class ReferralReadModel:
             )
             if getattr(result, "rowcount", 0) != 1 or old.outcome == a.outcome:
                 continue
+            assignment_changes(changes, a, old.outcome, vas_sold)
             open_delta = int(_is_open(a.outcome)) - int(_is_open(old.outcome))
             _adjust_partner(session, a.partner, open_delta)
 

@@ -150,6 +150,31 @@ def accept_hours(assigned: datetime, notified: datetime | None, accepted: dateti
     return took.total_seconds() / 3600
 
 
+async def account_team_first(session: AsyncSession, since: datetime | None) -> dict[str, Any]:
+    """Referrals requested from Microsoft that reached kick-off or recorded the account team
+    contact: how many contacted the account team before the kick-off (or without one yet)."""
+    r = ReferralRecord
+    microsoft = r.referral[("requested_by", "microsoft")].as_boolean()
+    team = r.state[("milestones", "account_team_contacted_at")].as_string()
+    kickoff = r.state[("milestones", "kickoff_at")].as_string()
+    stmt = select(team, kickoff).where(microsoft.is_(True))
+    if since is not None:
+        stmt = stmt.where(r.created_at >= since)
+    judged = first = 0
+    for team_text, kickoff_text in (await session.execute(stmt)).all():
+        team_at, kickoff_at = _parse(team_text), _parse(kickoff_text)
+        if team_at is None and kickoff_at is None:
+            continue
+        judged += 1
+        if team_at is not None and (kickoff_at is None or team_at <= kickoff_at):
+            first += 1
+    return {
+        "judged": judged,
+        "before_kickoff": first,
+        "share_pct": round(100 * first / judged, 1) if judged else None,
+    }
+
+
 async def time_to_accept_by(
     session: AsyncSession, since: datetime | None
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:

@@ -71,6 +71,7 @@ async def build_report(
         contact = await figures.contact_sla(session, since, now, business_days)
         accept_by_type, accept_by_country = await figures.time_to_accept_by(session, since)
         cpor = await figures.cpor_claimant_referrals(session, since)
+        team_first = await figures.account_team_first(session, since)
     stuck = [
         {"referral_id": s.row.workflow_id, "status": s.row.status, "why": s.why}
         for s in await stuck_referrals(sessionmaker, now)
@@ -105,6 +106,7 @@ async def build_report(
         time_to_accept_by_country=accept_by_country,
         cpor_claimant_referrals=cpor,
         stuck=stuck,
+        account_team_first=team_first,
     )
 
 

@@ -8,12 +8,19 @@ in that order and explains how many partners each one removed, applies the CPOR 
 endorsed for every requested workload, plans a split over as few partners as possible.
 
 Ranking (best first), identical in the directory index (`db/candidates/index.py`), which
-ranks with `load_rank_key`:
-1. fewest open assignments: the same count for every partner, whether it sets
-   `max_open_referrals` or not (capacity decides eligibility, never the order, so a partner
-   without a limit does not outrank a capped one while holding more referrals);
-2. least recently assigned (never assigned first);
-3. MPN ID (code-point order).
+ranks with `load_rank_key`. Eligibility (capacity included) and the CPOR claimant come
+first; then, with `RANKING=track_record` (`domain.track_record`):
+1. newcomers: a partner with no offer in the ranking window gets the next eligible referral
+   before anyone else; after its first offer it is ranked by its shrunk score, which starts
+   at the program's average;
+2. the score, in bands of `RANKING_BAND` (best band first); partners below `RANKING_FLOOR`
+   (after `FLOOR_AFTER` judged offers) stay eligible but come last;
+3. inside a band, the rotation order, so that equally good partners share the work:
+   a. fewest open assignments: the same count for every partner, whether it sets
+      `max_open_referrals` or not (capacity decides eligibility, never the order);
+   b. least recently assigned (never assigned first);
+   c. MPN ID (code-point order).
+`RANKING=rotation` skips 1 and 2.
 """
 
 from __future__ import annotations
@@ -32,12 +39,20 @@ from domain.models import (
     PartnerProfile,
 )
 from domain.pauses import is_paused
+from domain.track_record import (
+    ROTATION_ONLY,
+    Ranking,
+    score_parts,
+    scorecard,
+    standing,
+    tie_rule,
+)
 
 MAX_SPLIT_WORKLOADS = 12  # exact split planning enumerates subsets of the requested workloads
 COMMERCIAL = "commercial"
 
 Candidate = tuple[PartnerProfile, PartnerLoad]
-RankKey = tuple[int, int, datetime, str]
+RankKey = tuple[int, int, int, int, datetime, str]  # tier, band, open, ever, last, MPN ID
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -154,18 +169,25 @@ def is_eligible(p: PartnerProfile, ctx: MatchContext) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
-def rank_key(p: PartnerProfile, load: PartnerLoad) -> RankKey:
-    """Smaller is better: open count, never/least recently assigned, MPN ID."""
-    return load_rank_key(p.mpn_id, p.max_open_referrals, load)
+def rank_key(p: PartnerProfile, load: PartnerLoad, ranking: Ranking = ROTATION_ONLY) -> RankKey:
+    """Smaller is better: standing (newcomer, score band, floor), open count, never/least
+    recently assigned, MPN ID."""
+    return load_rank_key(p.mpn_id, p.max_open_referrals, load, ranking)
 
 
-def load_rank_key(mpn_id: str, max_open_referrals: int | None, load: PartnerLoad) -> RankKey:
+def load_rank_key(
+    mpn_id: str,
+    max_open_referrals: int | None,
+    load: PartnerLoad,
+    ranking: Ranking = ROTATION_ONLY,
+) -> RankKey:
     """`rank_key` from the fields a directory index holds. `max_open_referrals` does not
     change the order (see the module docstring); it stays in the signature the index uses."""
+    tier, band = standing(load.record, ranking)
     last = load.last_assigned_at
     if last is None:
-        return (load.open_assignments, 0, _EPOCH, mpn_id)
-    return (load.open_assignments, 1, _utc(last), mpn_id)
+        return (tier, band, load.open_assignments, 0, _EPOCH, mpn_id)
+    return (tier, band, load.open_assignments, 1, _utc(last), mpn_id)
 
 
 def rank_explanation(p: PartnerProfile, load: PartnerLoad) -> dict[str, str]:
@@ -178,8 +200,8 @@ def rank_explanation(p: PartnerProfile, load: PartnerLoad) -> dict[str, str]:
     }
 
 
-def ranked(candidates: Iterable[Candidate]) -> list[Candidate]:
-    return sorted(candidates, key=lambda c: rank_key(*c))
+def ranked(candidates: Iterable[Candidate], ranking: Ranking = ROTATION_ONLY) -> list[Candidate]:
+    return sorted(candidates, key=lambda c: rank_key(c[0], c[1], ranking))
 
 
 def partner_contact(p: PartnerProfile, load: PartnerLoad) -> PartnerContact:
@@ -208,7 +230,9 @@ def workload_mask(p: PartnerProfile, order: Sequence[str]) -> int:
     return sum(1 << i for i, w in enumerate(order) if w in endorsed)
 
 
-def split_pool(candidates: Iterable[Candidate], request: MatchRequest) -> dict[int, Candidate]:
+def split_pool(
+    candidates: Iterable[Candidate], request: MatchRequest, ranking: Ranking = ROTATION_ONLY
+) -> dict[int, Candidate]:
     """Best-ranked partner per endorsement set (endorsed ∩ requested, non-empty), among the
     partners passing every criterion except `workloads`."""
     cands = list(candidates)
@@ -220,7 +244,7 @@ def split_pool(candidates: Iterable[Candidate], request: MatchRequest) -> dict[i
         if mask == 0 or first_failed(p, ctx, skip="workloads") is not None:
             continue
         kept = best.get(mask)
-        if kept is None or rank_key(p, load) < rank_key(*kept):
+        if kept is None or rank_key(p, load, ranking) < rank_key(kept[0], kept[1], ranking):
             best[mask] = (p, load)
     return best
 
@@ -253,7 +277,9 @@ def _min_covers(full: int, masks: Iterable[int]) -> list[int]:
     return cover
 
 
-def plan_split(pool: dict[int, Candidate], order: Sequence[str]) -> list[list[str]] | None:
+def plan_split(
+    pool: dict[int, Candidate], order: Sequence[str], ranking: Ranking = ROTATION_ONLY
+) -> list[list[str]] | None:
     """Divide `order` among as few pool partners as possible; None when they cannot cover it.
 
     Among minimum covers the one whose partners, sorted by rank, are lexicographically best
@@ -269,7 +295,7 @@ def plan_split(pool: dict[int, Candidate], order: Sequence[str]) -> list[list[st
     if full == 0 or union & full != full:
         return None
     cover = _min_covers(full, pool)
-    by_rank = sorted(pool.items(), key=lambda item: rank_key(*item[1]))
+    by_rank = sorted(pool.items(), key=lambda item: rank_key(item[1][0], item[1][1], ranking))
     remaining, parts_masks = full, []
     need = cover[full]
     while remaining:
@@ -308,10 +334,14 @@ def explain_removals(
 
 
 def evaluate(
-    partners: list[Candidate], request: MatchRequest, claims: Sequence[Claim] = ()
+    partners: list[Candidate],
+    request: MatchRequest,
+    claims: Sequence[Claim] = (),
+    ranking: Ranking = ROTATION_ONLY,
 ) -> MatchResult:
     """Choose the partner for `request` (or plan a split, or escalate) and explain why.
-    `claims`: the customer tenant's active CPOR claims (their partners among `partners`)."""
+    `claims`: the customer tenant's active CPOR claims (their partners among `partners`);
+    `ranking`: the ranking terms and the program's average (rotation by default)."""
     ctx = MatchContext.of(request, partners)
     removed, eligible = explain_removals(partners, ctx)
     explanation = MatchExplanation(
@@ -331,26 +361,36 @@ def evaluate(
         request.referral.cpor_partner,
         requested_workloads(request),
         failed_of,
-        lambda mpn_id: rank_key(*by_id[mpn_id]),
+        lambda mpn_id: rank_key(by_id[mpn_id][0], by_id[mpn_id][1], ranking),
     )
     if verdict.chosen is not None:
         chosen = by_id[verdict.chosen]
         explanation.cpor = "chosen"
         explanation.note = f"CPOR: {verdict.note}" if verdict.notes else ""
         explanation.rank_keys = {"rule": "cpor", **rank_explanation(*chosen)}
+        _explain_score(explanation, chosen, ranking)
+        explanation.tie_rule = "claiming partner of record" if not ranking.rotation else ""
         result.partner = partner_contact(*chosen)
         return result
     explanation.cpor = verdict.note
 
     if eligible:
-        best = min(eligible, key=lambda c: rank_key(*c))
+        first_two = sorted(eligible, key=lambda c: rank_key(c[0], c[1], ranking))[:2]
+        best = first_two[0]
         explanation.rank_keys = rank_explanation(*best)
+        _explain_score(explanation, best, ranking)
+        if not ranking.rotation:
+            runner = (
+                rank_key(first_two[1][0], first_two[1][1], ranking) if len(first_two) > 1 else None
+            )
+            explanation.tie_rule = tie_rule(rank_key(best[0], best[1], ranking), runner)
+            explanation.rank_keys["tie_rule"] = explanation.tie_rule
         result.partner = partner_contact(*best)
         return result
 
     order = requested_workloads(request)
-    pool = split_pool(partners, request)
-    parts = plan_split(pool, order) if request.allow_split and len(order) > 1 else None
+    pool = split_pool(partners, request, ranking)
+    parts = plan_split(pool, order, ranking) if request.allow_split and len(order) > 1 else None
     if parts and len(parts) > 1:
         result.split = parts
         explanation.note = "no single eligible partner covers every workload; split into " + (
@@ -359,6 +399,15 @@ def evaluate(
         return result
     explanation.note = escalation_note(pool, order)
     return result
+
+
+def _explain_score(explanation: MatchExplanation, chosen: Candidate, ranking: Ranking) -> None:
+    """The winner's score card, recorded with the result (and shown as "why this partner")."""
+    if ranking.rotation:
+        return
+    card = scorecard(chosen[0].mpn_id, chosen[1].record, ranking)
+    explanation.score = card
+    explanation.rank_keys["score"] = score_parts(card)
 
 
 def escalation_note(pool: dict[int, Candidate], order: Sequence[str]) -> str:

@@ -97,10 +97,21 @@ class Action(StrEnum):
     KICKOFF = "kickoff"
     CPOR_CLAIMED = "cpor_claimed"
     COMPLETE = "complete"
+    ACCOUNT_TEAM_CONTACTED = "account_team_contacted"
     RETRY = "retry"
     CANCEL = "cancel"
 
-    PARTNER = nonmember(("accept", "decline", "contacted", "kickoff", "cpor_claimed", "complete"))
+    PARTNER = nonmember(
+        (
+            "accept",
+            "decline",
+            "contacted",
+            "kickoff",
+            "cpor_claimed",
+            "complete",
+            "account_team_contacted",
+        )
+    )
     OPERATOR = nonmember(("retry", "cancel"))
 
 
@@ -134,6 +145,25 @@ class PartnerProfile:
 
 
 @dataclass
+class TrackRecord:
+    """How a partner's offers ended over the ranking window (`domain.track_record`)."""
+
+    offers: int = 0  # offers made (assignments), whatever became of them
+    accepted: int = 0  # accepted in time
+    expired: int = 0  # no answer within the SLA
+    declined_partner: int = 0  # declined for a reason on the partner's side
+    declined_customer: int = 0  # declined for a reason on the customer's side (neutral)
+    declined_customer_type: int = 0  # of declined_partner: the profile's segments are wrong
+    declined_language: int = 0  # of declined_partner: the profile's languages are wrong
+    declined_after_accept: int = 0
+    completed: int = 0  # delivered
+    overdue: int = 0  # accepted long enough ago to judge, neither completed nor declined
+    contacted_in_time: int = 0  # customer contacted within the contact window
+    account_team_first: int = 0  # account team contacted before the kick-off
+    vas_sold: int = 0
+
+
+@dataclass
 class PartnerLoad:
     """Directory bookkeeping used for fair ranking (kept by activities, not by the profile)."""
 
@@ -141,6 +171,7 @@ class PartnerLoad:
     open_assignments: int = 0
     last_assigned_at: datetime | None = None
     capacity_declines: int = 0
+    record: TrackRecord = field(default_factory=TrackRecord)
 
 
 @dataclass
@@ -208,6 +239,23 @@ class MatchRequest:
 
 
 @dataclass
+class ScoreCard:
+    """A partner's standing as the match read it (recorded with the match result)."""
+
+    mpn_id: str
+    score: float  # estimated chance an offer ends accepted in time and delivered
+    average: float  # the program's average the score is shrunk toward
+    standing: str  # newcomer | ranked | needs_attention | rotation
+    band: str  # e.g. "0.80-0.85"
+    offers: int = 0
+    accepted: int = 0
+    expired: int = 0
+    declined_partner: int = 0
+    completed: int = 0
+    judged: int = 0  # offers whose end counts in the score
+
+
+@dataclass
 class MatchExplanation:
     candidates: int = 0  # partners considered before any criterion
     removed: dict[str, int] = field(default_factory=dict)  # criterion -> partners it removed
@@ -215,6 +263,8 @@ class MatchExplanation:
     cpor: str = ""  # "chosen" when a CPOR claimant got it; why others did not is in `note`
     rank_keys: dict[str, str] = field(default_factory=dict)  # why the winner won
     note: str = ""
+    score: ScoreCard | None = None  # the winner's track record (RANKING=track_record)
+    tie_rule: str = ""  # what decided between the winner and the runner-up
 
 
 @dataclass
@@ -278,6 +328,7 @@ class Milestones:
     contacted_at: datetime | None = None
     kickoff_at: datetime | None = None
     cpor_claimed_at: datetime | None = None
+    account_team_contacted_at: datetime | None = None
     contact_due_at: datetime | None = None
     contact_overdue: bool = False
 

@@ -18,6 +18,7 @@ PARTNER_ACTIONS: tuple[str, ...] = (
     "kickoff",
     "cpor_claimed",
     "complete",
+    "account_team_contacted",
 )
 OPERATOR_ACTIONS: tuple[str, ...] = ("retry", "cancel")
 
@@ -110,6 +111,7 @@ def check_partner_action(
         "contacted": m.contacted_at,
         "kickoff": m.kickoff_at,
         "cpor_claimed": m.cpor_claimed_at,
+        "account_team_contacted": m.account_team_contacted_at,
     }
     if action.action in already and already[action.action] is not None:
         return Refusal(Code.INVALID_STATE, f"'{action.action}' is already recorded on {rid}")

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from domain.models import ScoreCard
+
 
 @dataclass
 class Report:
@@ -32,3 +34,5 @@ class Report:
     cpor_claimant_referrals: int = 0
     # referrals and parts the watchdog calls stuck now (db.stuck): referral_id, status, why
     stuck: list[dict[str, str]] = field(default_factory=list)
+    account_team_first: dict[str, Any] = field(default_factory=dict)
+    floor_crossed: list[ScoreCard] = field(default_factory=list)  # set by the weekly job

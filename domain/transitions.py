@@ -175,6 +175,10 @@ def apply_partner_action(
     elif name == Action.CPOR_CLAIMED:
         m.cpor_claimed_at = at
         log(state, at, actor, "cpor_claimed", action.note)
+    elif name == Action.ACCOUNT_TEAM_CONTACTED:
+        m.account_team_contacted_at = at
+        before = "before" if m.kickoff_at is None else "after"
+        log(state, at, actor, "account_team_contacted", f"{before} the kick-off")
     elif name == Action.COMPLETE:
         a.outcome, a.decided_at = Outcome.COMPLETED, at
         state.completion = Completion(

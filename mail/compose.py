@@ -368,6 +368,7 @@ def _context(
             "view": view,
             "accept": (links or {}).get("accept") or view,
             "decline": (links or {}).get("decline") or view,
+            "account_team_contacted": f"{view}#form-account_team_contacted",
         },
         "detail": dict(request.detail),
         "extra": [

@@ -149,6 +149,13 @@ def guide_view(r: Report, names: dict[str, str]) -> dict[str, Any]:
         "accept_by_type": _accept_rows(r.time_to_accept_by_type),
         "accept_by_country": _accept_rows(r.time_to_accept_by_country),
         "cpor": r.cpor_claimant_referrals,
+        "team_first": {
+            "judged": r.account_team_first.get("judged", 0),
+            "before": r.account_team_first.get("before_kickoff", 0),
+            "pct": "-"
+            if r.account_team_first.get("share_pct") is None
+            else f"{r.account_team_first['share_pct']:.1f}%",
+        },
     }
 
 

@@ -58,6 +58,7 @@ ACTION_LABELS = {
     "kickoff": "Record kick-off",
     "cpor_claimed": "Record CPOR claim",
     "complete": "Mark engagement complete",
+    "account_team_contacted": "Record account team contact",
 }
 
 

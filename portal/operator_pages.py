@@ -14,9 +14,12 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.converter import value_to_type
 
+from activities.matching import ranking_terms
 from db.portal_queries import Filters, PortalQueries, weekly_trends
 from db.reports import build_report
 from db.stuck import stuck_referrals
+from db.track_record import scorecards
+from domain import track_record as tr
 from domain.models import OperatorAction, ReferralState, Status
 from domain.pauses import PauseError, is_paused, latest_pause_day
 from mail.report_page import report_view
@@ -173,8 +176,18 @@ async def partners(
         or needle in r.profile.name.lower()
         or needle in r.profile.referral_contact.lower()
     ]
+    ranking, found = await scorecards(portal.sessions, ranking_terms(portal.settings))
+    cards = {mpn: tr.scorecard(mpn, record, ranking) for mpn, _, record in found}
     return render(
-        request, "ops_partners", title="Partners", nav="/ops/partners", records=records, q=q
+        request,
+        "ops_partners",
+        title="Partners",
+        nav="/ops/partners",
+        records=records,
+        q=q,
+        cards=cards,
+        ranking=ranking,
+        attention=[c for c in cards.values() if c.standing == tr.NEEDS_ATTENTION],
     )
 
 

@@ -177,6 +177,24 @@ async def cpor_claimed_referral(
 
 
 @partner_api.post(
+    "/{id}/account-team-contacted",
+    response_model=ActionOut,
+    responses=ACTION_RESPONSES,
+    summary="Record that the Microsoft account team was contacted",
+)
+async def account_team_contacted_referral(
+    request: Request,
+    portal: PortalDep,
+    partner: PartnerDep,
+    id: WorkflowId,
+    body: NoteBody | None = None,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    fields = body.model_dump() if body else {}
+    return await _partner_act(request, portal, partner, id, key, "account_team_contacted", fields)
+
+
+@partner_api.post(
     "/{id}/complete",
     response_model=ActionOut,
     responses=ACTION_RESPONSES,

@@ -29,7 +29,10 @@ PER_PAGE = 25
 PageNo = Annotated[int, Query(ge=1, le=100_000)]
 WorkflowId = Annotated[str, Path(min_length=1, max_length=80)]
 ActionName = Annotated[
-    str, Path(pattern="^(accept|decline|contacted|kickoff|cpor_claimed|complete)$")
+    str,
+    Path(
+        pattern="^(accept|decline|contacted|kickoff|cpor_claimed|complete|account_team_contacted)$"
+    ),
 ]
 DONE = {
     "accept": "Accepted. Contact the customer, with the account team, within two business days.",
@@ -38,6 +41,7 @@ DONE = {
     "kickoff": "Kick-off recorded.",
     "cpor_claimed": "CPOR claim recorded.",
     "complete": "Engagement complete. Thank you.",
+    "account_team_contacted": "Account team contact recorded.",
 }
 
 

@@ -11,9 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from activities.matching import ranking_terms
 from db.audit import DirectoryAudit, DirectoryEventRow
 from db.directory import ChangedMeanwhile, PartnerRecord
-from domain.models import PartnerProfile
+from db.track_record import scorecards
+from domain import track_record as tr
+from domain.models import PartnerProfile, TrackRecord
 from domain.ownership import partner_update
 from domain.pauses import PauseError, is_paused, latest_pause_day, local_today
 from domain.validation import (
@@ -79,6 +82,8 @@ async def _page(
     record = await _record(portal, mpn_id)
     now = datetime.now(UTC)
     tz = record.profile.timezone
+    ranking, found = await scorecards(portal.sessions, ranking_terms(portal.settings))
+    own = next((r for m, _, r in found if m == mpn_id), TrackRecord())
     return render(
         request,
         "profile",
@@ -96,6 +101,9 @@ async def _page(
         min_pause=local_today(tz, now).isoformat(),
         max_pause=latest_pause_day(tz, now).isoformat(),
         audit=await recent_changes(portal, mpn_id),
+        card=tr.scorecard(mpn_id, own, ranking),
+        track=own,
+        advice=tr.advice(own, ranking),
     )
 
 

@@ -172,6 +172,7 @@ class MilestonesOut(BaseModel):
     contacted_at: datetime | None
     kickoff_at: datetime | None
     cpor_claimed_at: datetime | None
+    account_team_contacted_at: datetime | None = None
     contact_due_at: datetime | None
     contact_overdue: bool
 

@@ -243,6 +243,7 @@ def _milestones(m: Milestones) -> MilestonesOut:
         contacted_at=m.contacted_at,
         kickoff_at=m.kickoff_at,
         cpor_claimed_at=m.cpor_claimed_at,
+        account_team_contacted_at=m.account_team_contacted_at,
         contact_due_at=m.contact_due_at,
         contact_overdue=m.contact_overdue,
     )

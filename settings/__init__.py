@@ -117,7 +117,9 @@ Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Seconds = Annotated[float, Field(gt=0), BeforeValidator(_seconds)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Count = Annotated[int, Field(ge=1)]
+Share = Annotated[float, Field(ge=0, le=1)]
 T, D, M, P, S, W = "Temporal", "Database", "Email", "Portal", "SLA", "Worker"
+R = "Ranking"
 K = "Payload encryption"
 L = "Logging"
 
@@ -322,6 +324,42 @@ class Settings:
             "demos and acceptance runs only",
         ),
     ] = None
+    ranking: Annotated[
+        Literal["track_record", "rotation"],
+        Var(
+            "RANKING",
+            R,
+            "`track_record`: eligible partners ranked by their score, in bands, rotation inside "
+            "a band; `rotation`: fewest open referrals, least recently assigned, MPN ID",
+        ),
+    ] = "track_record"
+    ranking_window: Annotated[
+        Duration,
+        Var("RANKING_WINDOW", R, "trailing window of the track record", default_doc="`365d`"),
+    ] = timedelta(days=365)
+    ranking_band: Annotated[
+        float,
+        Field(gt=0, le=1),
+        Var("RANKING_BAND", R, "width of a score band; partners in one band share the work"),
+    ] = 0.05
+    ranking_floor: Annotated[
+        Share,
+        Var(
+            "RANKING_FLOOR",
+            R,
+            "score below which a partner (after 10 judged offers) is ranked last and flagged "
+            "'needs attention'",
+        ),
+    ] = 0.3
+    ranking_prior_weight: Annotated[
+        float,
+        Field(gt=0),
+        Var(
+            "RANKING_PRIOR_WEIGHT",
+            R,
+            "weight of the program's average in a score, in offers (Beta prior)",
+        ),
+    ] = 16.0
     payload_keys: Annotated[
         SecretStr | None,
         Var(

@@ -243,6 +243,12 @@ def test_parser_maps_commands_to_updates() -> None:
     args = build_parser().parse_args(["referral", "cpor-claimed", "FT-1", "--partner", "4711001"])
     assert args.update == "cpor_claimed"
     args = build_parser().parse_args(
+        ["referral", "account-team-contacted", "FT-1", "--partner", "4711001"]
+    )
+    assert args.update == "account_team_contacted"
+    args = build_parser().parse_args(["partners", "scorecard", "4711001", "--json"])
+    assert (args.mpn, args.json) == ("4711001", True)
+    args = build_parser().parse_args(
         ["referral", "complete", "FT-1", "--partner", "1", "--vas-sold", "yes",
          "--vas-value", "12,000"]
     )  # fmt: skip

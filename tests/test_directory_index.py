@@ -1,6 +1,7 @@
 """The directory bitset index against its oracle, `domain.matching`: on random directories and
 referrals it counts the same removals, selects the same eligible partners in the same rank
-order and the same split pool, whether built at once or brought up to date change by change."""
+order and the same split pool, whether built at once or brought up to date change by change,
+under rotation and under the track-record ranking (same program average, same keys)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,17 @@ from domain.matching import (
     ranked,
     split_pool,
 )
-from domain.models import Customer, MatchRequest, PartnerLoad, PartnerProfile, Referral
+from domain.models import (
+    Customer,
+    MatchRequest,
+    PartnerLoad,
+    PartnerProfile,
+    Referral,
+    TrackRecord,
+)
+from domain.track_record import Ranking, RankingTerms, program_average
+
+TRACK_RECORD = RankingTerms(mode="track_record", band=0.1, floor=0.3, prior_weight=4)
 
 AS_OF = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WORKLOADS = ("teams", "exchange", "sharepoint", "onedrive")
@@ -65,8 +76,24 @@ def partners(draw: st.DrawFn, mpn_id: str) -> Candidate:
         mpn_id=mpn_id,
         open_assignments=draw(st.integers(0, (cap or 2) + 1)),
         last_assigned_at=draw(st.one_of(st.none(), st.integers(1, 3).map(_hours_ago))),
+        record=draw(records()),
     )
     return profile, load
+
+
+@st.composite
+def records(draw: st.DrawFn) -> TrackRecord:
+    """Small records: newcomers, partners near the average, some below the floor."""
+    if draw(st.booleans()):
+        return TrackRecord()
+    completed, expired, declined = (draw(st.integers(0, 8)) for _ in range(3))
+    return TrackRecord(
+        offers=completed + expired + declined + draw(st.integers(0, 2)),
+        accepted=completed,
+        expired=expired,
+        declined_partner=declined,
+        completed=completed,
+    )
 
 
 def _day(offset: int) -> date:
@@ -140,6 +167,15 @@ def assert_matches_oracle(
     assert index.ranked(eligible_bits, 1) == [p.mpn_id for p, _ in ranked(eligible)][:1]
     pool = ranked(split_pool(directory, request).values())
     assert index.split_pool(request) == [p.mpn_id for p, _ in pool]
+
+    by_score = index.ranking(TRACK_RECORD)
+    assert by_score == Ranking(TRACK_RECORD, program_average(load.record for _, load in directory))
+    best_first = [p.mpn_id for p, _ in ranked(eligible, by_score)]
+    assert index.ranked(eligible_bits, None, by_score) == best_first
+    assert index.ranked(eligible_bits, 2, by_score) == best_first[:2]
+    pool = ranked(split_pool(directory, request, by_score).values(), by_score)
+    assert index.split_pool(request, by_score) == [p.mpn_id for p, _ in pool]
+    assert index.ranked(eligible_bits) == [p.mpn_id for p, _ in ranked(eligible)]  # back
 
 
 @settings(max_examples=300, deadline=None)

@@ -122,6 +122,7 @@ async def test_list_detail_and_full_lifecycle(p: Portal) -> None:
     for step, body in [
         ("accept", None),
         ("contacted", {"note": "called with the account team"}),
+        ("account-team-contacted", None),
         ("kickoff", None),
         ("cpor-claimed", {}),
         ("complete", {"vas_sold": True, "vas_value": 12000, "notes": "Migrated"}),
@@ -135,6 +136,7 @@ async def test_list_detail_and_full_lifecycle(p: Portal) -> None:
     assert d["completion"]["vas_sold"] is True and d["completion"]["vas_value"] == 12000
     assert d["milestones"]["contacted_at"] and d["milestones"]["kickoff_at"]
     assert d["milestones"]["cpor_claimed_at"]
+    assert d["milestones"]["account_team_contacted_at"]
     assert d["due"] is None and d["current"] is False
     assert "accepted" in [h["action"] for h in d["history"]]
 
@@ -517,6 +519,7 @@ async def test_service_endpoints_and_json_errors(p: Portal) -> None:
     assert (await p.http.get("/healthz")).json() == {"status": "ok"}
     spec = (await p.http.get("/openapi.json")).json()
     assert "/api/referrals/{id}/cpor-claimed" in spec["paths"]
+    assert "/api/referrals/{id}/account-team-contacted" in spec["paths"]
     assert (await p.http.get("/docs")).status_code == 200
     assert_error(await p.http.get("/api/nothing-here"), 404, "not_found")
     assert_error(await p.http.delete("/api/referrals"), 405, "method_not_allowed")

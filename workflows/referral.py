@@ -170,6 +170,14 @@ class ReferralWorkflow:
         self._validate(Action.KICKOFF, action)
 
     @workflow.update
+    def account_team_contacted(self, action: PartnerAction) -> ActionResult:
+        return self._apply(Action.ACCOUNT_TEAM_CONTACTED, action)
+
+    @account_team_contacted.validator
+    def _account_team_contacted_ok(self, action: PartnerAction) -> None:
+        self._validate(Action.ACCOUNT_TEAM_CONTACTED, action)
+
+    @workflow.update
     def cpor_claimed(self, action: PartnerAction) -> ActionResult:
         return self._apply(Action.CPOR_CLAIMED, action)
 

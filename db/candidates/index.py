@@ -4,6 +4,7 @@ popcount, which the matching latency target needs; `domain.matching` is its test
 
 from __future__ import annotations
 
+import heapq
 import re
 import weakref
 from collections.abc import Iterable, Sequence
@@ -23,8 +24,9 @@ from domain.matching import (
     load_rank_key,
     requested_workloads,
 )
-from domain.models import MatchExplanation, MatchRequest, PartnerLoad
+from domain.models import MatchExplanation, MatchRequest, PartnerLoad, TrackRecord
 from domain.pauses import pause_ends_at
+from domain.track_record import ROTATION_ONLY, Ranking, RankingTerms, average_of, judged, record_of
 
 REBUILD_ABOVE = 5000  # changed partners above which a refresh rereads the whole directory
 
@@ -132,13 +134,24 @@ def _is_full(row: Any) -> bool:
     return cap is not None and row.open_assignments >= cap
 
 
-def _key(row: Any) -> RankKey:
-    load = PartnerLoad(
-        mpn_id=row.mpn_id,
-        open_assignments=row.open_assignments,
-        last_assigned_at=utc(row.last_assigned_at),
-    )
-    return load_rank_key(row.mpn_id, row.max_open_referrals, load)
+_EMPTY = TrackRecord()  # shared by the partners without a record (never mutated)
+
+
+class _Load(NamedTuple):
+    """What a partner's rank key is made of, besides its MPN ID."""
+
+    open_assignments: int
+    last_assigned_at: Any
+    record: TrackRecord
+
+    @classmethod
+    def of(cls, row: Any) -> _Load:
+        record = record_of(row.track_record) if row.track_record else _EMPTY
+        return cls(row.open_assignments, utc(row.last_assigned_at), record)
+
+    def key(self, mpn_id: str, ranking: Ranking) -> RankKey:
+        load = PartnerLoad(mpn_id, self.open_assignments, self.last_assigned_at, 0, self.record)
+        return load_rank_key(mpn_id, None, load, ranking)
 
 
 class DirectoryIndex:
@@ -149,7 +162,11 @@ class DirectoryIndex:
         self.ids: list[str] = []
         self.pos: dict[str, int] = {}
         self.entries: list[_Entry] = []
-        self.keys: list[RankKey] = []
+        self.loads: list[_Load] = []
+        self.keys: list[RankKey] = []  # rank keys under `self.keyed_for`
+        self.keyed_for: Ranking = ROTATION_ONLY
+        self.completed = 0  # the directory's completed offers, for the program's average
+        self.judged = 0  # and its judged offers
         self.ticks: list[int] = []
         self.all = 0
         self.full = 0  # at capacity (live load)
@@ -194,7 +211,12 @@ class DirectoryIndex:
         fresh.ids = [r.mpn_id for r in rows]
         fresh.pos = {mpn_id: i for i, mpn_id in enumerate(fresh.ids)}
         fresh.entries = [_entry(r, sides.get(r.mpn_id, {}), fresh._intern) for r in rows]
-        fresh.keys = [_key(r) for r in rows]
+        fresh.loads = [_Load.of(r) for r in rows]
+        fresh.keys = [
+            load.key(r.mpn_id, ROTATION_ONLY) for load, r in zip(fresh.loads, rows, strict=True)
+        ]
+        fresh.completed = sum(load.record.completed for load in fresh.loads)
+        fresh.judged = sum(judged(load.record) for load in fresh.loads)
         fresh.ticks = [r.change_tick for r in rows]
         fresh.all = (1 << len(rows)) - 1
         fresh.full = _bitset(i for i, r in enumerate(rows) if _is_full(r))
@@ -216,7 +238,8 @@ class DirectoryIndex:
             pos = len(self.ids)
             self.ids.append(row.mpn_id)
             self.pos[row.mpn_id] = pos
-            self.keys.append(_key(row))
+            self.loads.append(_Load(0, None, _EMPTY))
+            self.keys.append(self.loads[pos].key(row.mpn_id, self.keyed_for))
             self.ticks.append(-1)
             self.all |= 1 << pos
         elif row.change_tick < self.ticks[pos]:
@@ -243,7 +266,11 @@ class DirectoryIndex:
             self.entries[pos] = new
             self._derived.clear()
         self.full = self.full | bit if _is_full(row) else self.full & ~bit
-        self.keys[pos] = _key(row)
+        load, was = _Load.of(row), self.loads[pos].record
+        self.completed += load.record.completed - was.completed
+        self.judged += judged(load.record) - judged(was)
+        self.loads[pos] = load
+        self.keys[pos] = load.key(row.mpn_id, self.keyed_for)
         self.ticks[pos] = row.change_tick
 
     # -- criteria -----------------------------------------------------------------------
@@ -314,29 +341,52 @@ class DirectoryIndex:
         )
         return explanation, alive
 
-    def ranked(self, bits: int, limit: int | None = None) -> list[str]:
+    # -- ranking ------------------------------------------------------------------------
+
+    def ranking(self, terms: RankingTerms) -> Ranking:
+        """`terms` with the program's average over the whole directory (as
+        `domain.track_record.program_average` of every partner's record)."""
+        if terms.mode == "rotation":
+            return Ranking(terms)
+        return Ranking(terms, average_of(self.completed, self.judged))
+
+    def rank_keys(self, ranking: Ranking) -> list[RankKey]:
+        """Every partner's rank key under `ranking`: recomputed when the ranking changes (the
+        program's average moves in steps of 0.01), otherwise kept up to date by `apply`."""
+        if ranking != self.keyed_for:
+            self.keys = [load.key(m, ranking) for load, m in zip(self.loads, self.ids, strict=True)]
+            self.keyed_for = ranking
+        return self.keys
+
+    def ranked(
+        self, bits: int, limit: int | None = None, ranking: Ranking = ROTATION_ONLY
+    ) -> list[str]:
         """MPN IDs of the partners in `bits`, best ranked first."""
+        keys = self.rank_keys(ranking)
         positions = _positions(bits)
         if limit == 1 and positions:
-            return [self.ids[min(positions, key=self.keys.__getitem__)]]
-        positions.sort(key=self.keys.__getitem__)
-        return [self.ids[p] for p in positions[:limit]]
+            return [self.ids[min(positions, key=keys.__getitem__)]]
+        if limit is not None and limit < len(positions):
+            return [self.ids[p] for p in heapq.nsmallest(limit, positions, key=keys.__getitem__)]
+        positions.sort(key=keys.__getitem__)
+        return [self.ids[p] for p in positions]
 
-    def split_pool(self, request: MatchRequest) -> list[str]:
+    def split_pool(self, request: MatchRequest, ranking: Ranking = ROTATION_ONLY) -> list[str]:
         """`domain.matching.split_pool`: the best-ranked partner per endorsement set among
         the partners passing every criterion but needing only one requested workload."""
         alive = self.all
         for passing in self.criteria(request, for_split=True):
             alive &= passing
         order = requested_workloads(request)
+        keys = self.rank_keys(ranking)
         best: dict[int, int] = {}
         for p in _positions(alive):
             endorsed = self.entries[p].workloads
             mask = sum(1 << i for i, w in enumerate(order) if w in endorsed)
             kept = best.get(mask)
-            if kept is None or self.keys[p] < self.keys[kept]:
+            if kept is None or keys[p] < keys[kept]:
                 best[mask] = p
-        return [self.ids[p] for p in sorted(best.values(), key=self.keys.__getitem__)]
+        return [self.ids[p] for p in sorted(best.values(), key=keys.__getitem__)]
 
     def tick_of(self, mpn_id: str) -> int | None:
         pos = self.pos.get(mpn_id)

@@ -28,9 +28,18 @@ from db.candidates.rows import (
     utc,
 )
 from db.claim_lookup import active_claims
+from db.track_record import apply_changes, month_of
 from db.transactions import dialect_insert, run_write
 from domain.matching import Candidate, evaluate, partner_contact
-from domain.models import MatchExplanation, MatchRequest, MatchResult, Outcome, PartnerContact
+from domain.models import (
+    MatchExplanation,
+    MatchRequest,
+    MatchResult,
+    Outcome,
+    PartnerContact,
+    ScoreCard,
+)
+from domain.track_record import ROTATION_ONLY, RankingTerms
 
 MAX_RESERVE_ATTEMPTS = 8
 MAX_STALE_RETRIES = 3  # index refreshes when a chosen partner changed under the match
@@ -95,14 +104,19 @@ def _load_indexed(
 
 
 def _find_candidates(
-    session: Session, request: MatchRequest, for_split: bool, limit: int | None
+    session: Session,
+    request: MatchRequest,
+    for_split: bool,
+    limit: int | None,
+    terms: RankingTerms = ROTATION_ONLY.terms,
 ) -> tuple[int, list[Candidate]]:
     for _ in range(MAX_STALE_RETRIES):
         index = index_of(session)
+        ranking = index.ranking(terms)
         if for_split:
-            ids = index.split_pool(request)
+            ids = index.split_pool(request, ranking)
         else:
-            ids = index.ranked(index.explain(request)[1], limit)
+            ids = index.ranked(index.explain(request)[1], limit, ranking)
         found = _load_indexed(session, index, ids)
         if found is not None:
             return len(index.ids), found[0]
@@ -115,6 +129,7 @@ async def find_candidates(
     *,
     for_split: bool,
     limit: int | None = None,
+    terms: RankingTerms = ROTATION_ONLY.terms,
 ) -> tuple[int, list[Candidate]]:
     """(directory size, pre-filtered partners).
 
@@ -124,7 +139,7 @@ async def find_candidates(
     requested workloads, reduced to the best-ranked partner per endorsement set, which is
     all the split planner looks at (`domain.matching.split_pool`). `limit` is ignored.
     """
-    return await session.run_sync(_find_candidates, request, for_split, limit)
+    return await session.run_sync(_find_candidates, request, for_split, limit, terms)
 
 
 async def explain_counts(session: AsyncSession, request: MatchRequest) -> MatchExplanation:
@@ -134,34 +149,41 @@ async def explain_counts(session: AsyncSession, request: MatchRequest) -> MatchE
     return index.explain(request)[0]
 
 
-async def match(session: AsyncSession, request: MatchRequest) -> MatchResult:
+async def match(
+    session: AsyncSession, request: MatchRequest, terms: RankingTerms = ROTATION_ONLY.terms
+) -> MatchResult:
     """`match_in` through an async session (reads only)."""
-    return await session.run_sync(match_in, request)
+    return await session.run_sync(match_in, request, terms)
 
 
-def match_in(session: Session, request: MatchRequest) -> MatchResult:
+def match_in(
+    session: Session, request: MatchRequest, terms: RankingTerms = ROTATION_ONLY.terms
+) -> MatchResult:
     """Index pre-filter → evaluate (with the customer tenant's CPOR claims and their
-    partners), with the explanation counts of the whole directory."""
+    partners), with the explanation counts of the whole directory. The best two eligible
+    partners are loaded: the runner-up names the rule that decided (`tie_rule`)."""
     claims = active_claims(session, request.referral.customer.tenant_id)
     claimants = [c.mpn_id for c in claims]
     for _ in range(MAX_STALE_RETRIES):
         index = index_of(session)
+        ranking = index.ranking(terms)
         counted_at = index.tick
         counts, eligible = index.explain(request)
-        loaded = _load_indexed(session, index, index.ranked(eligible, 1), claimants)
+        top = index.ranked(eligible, 1 if ranking.rotation else 2, ranking)
+        loaded = _load_indexed(session, index, top, claimants)
         if loaded is None:
             continue
         best, extra = loaded
-        result = evaluate(_merge(best, extra), request, claims)
+        result = evaluate(_merge(best, extra), request, claims, ranking)
         if result.partner is None:
             # Another match refreshed the index while the partner loaded (it was taken,
             # say): count again, so the explanation describes the state the answer is from.
             if index.tick != counted_at:
                 continue
-            pool = _load_indexed(session, index, index.split_pool(request))
+            pool = _load_indexed(session, index, index.split_pool(request, ranking))
             if pool is None:
                 continue
-            result = evaluate(_merge(pool[0], extra), request, claims)
+            result = evaluate(_merge(pool[0], extra), request, claims, ranking)
         result.explanation.candidates = counts.candidates
         result.explanation.removed = counts.removed
         result.explanation.eligible = counts.eligible
@@ -176,7 +198,11 @@ def _merge(first: list[Candidate], extra: list[Candidate]) -> list[Candidate]:
 
 def _explanation_from_json(data: dict[str, Any] | None) -> MatchExplanation:
     names = {f.name for f in fields(MatchExplanation)}
-    return MatchExplanation(**{k: v for k, v in (data or {}).items() if k in names})
+    found = {k: v for k, v in (data or {}).items() if k in names}
+    if isinstance(found.get("score"), dict):
+        card_names = {f.name for f in fields(ScoreCard)}
+        found["score"] = ScoreCard(**{k: v for k, v in found["score"].items() if k in card_names})
+    return MatchExplanation(**found)
 
 
 def existing_reservation(session: Session, request: MatchRequest) -> MatchResult | None:
@@ -205,7 +231,11 @@ def _insert_assignment(dialect: str) -> Any:
 
 
 def reserve(
-    session: Session, request: MatchRequest, result: MatchResult, now: datetime
+    session: Session,
+    request: MatchRequest,
+    result: MatchResult,
+    now: datetime,
+    window_days: int = ROTATION_ONLY.terms.window_days,
 ) -> MatchResult | None:
     """Record the assignment (scope_id, attempt) and take one of the partner's slots (a
     write transaction's work, see `db.transactions.run_write`).
@@ -240,6 +270,7 @@ def reserve(
     taken = conn.execute(_TAKE_SLOT, {"b_mpn_id": mpn_id, "b_now": now, "b_tick": tick})
     if getattr(taken, "rowcount", 0) != 1:
         raise SlotTaken(mpn_id)
+    apply_changes(session, {(mpn_id, month_of(now)): {"offers": 1}}, now, window_days)
     return result
 
 
@@ -248,15 +279,17 @@ def _is_lock_error(exc: OperationalError) -> bool:
     return "locked" in text or "busy" in text or "deadlock" in text
 
 
-def _match_and_reserve(session: Session, request: MatchRequest, now: datetime) -> MatchResult:
+def _match_and_reserve(
+    session: Session, request: MatchRequest, now: datetime, terms: RankingTerms
+) -> MatchResult:
     """One attempt, in one write transaction (see `match_and_reserve`)."""
     existing = existing_reservation(session, request)
     if existing is not None:
         return existing
-    result = match_in(session, request)
+    result = match_in(session, request, terms)
     if result.partner is None:
         return result
-    if reserve(session, request, result, now) is not None:
+    if reserve(session, request, result, now, terms.window_days) is not None:
         return result
     existing = existing_reservation(session, request)  # recorded by a concurrent attempt
     if existing is None:
@@ -265,7 +298,10 @@ def _match_and_reserve(session: Session, request: MatchRequest, now: datetime) -
 
 
 async def match_and_reserve(
-    sessionmaker: async_sessionmaker[AsyncSession], request: MatchRequest, now: datetime
+    sessionmaker: async_sessionmaker[AsyncSession],
+    request: MatchRequest,
+    now: datetime,
+    terms: RankingTerms = ROTATION_ONLY.terms,
 ) -> MatchResult:
     """Match and, when a partner is chosen, reserve it; retry-safe and race-safe.
 
@@ -279,7 +315,7 @@ async def match_and_reserve(
     `UPDATE` decides a race (`SlotTaken`: match again). An index rebuild (the first match, or
     an import changing more than `REBUILD_ABOVE` partners) runs inside that transaction too.
     """
-    work = functools.partial(_match_and_reserve, request=request, now=now)
+    work = functools.partial(_match_and_reserve, request=request, now=now, terms=terms)
     for attempt in range(MAX_RESERVE_ATTEMPTS):
         try:
             return await run_write(sessionmaker, work)

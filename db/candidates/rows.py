@@ -24,6 +24,7 @@ from db.models import (
 from db.transactions import dialect_insert
 from domain.matching import Candidate
 from domain.models import PartnerLoad, PartnerProfile
+from domain.track_record import record_of
 
 P = typing.cast(Table, Partner.__table__)
 W = typing.cast(Table, PartnerWorkload.__table__)
@@ -49,6 +50,7 @@ PARTNER_COLUMNS = (
     P.c.open_assignments,
     P.c.last_assigned_at,
     P.c.capacity_declines,
+    P.c.track_record,
 )
 INDEX_COLUMNS = (
     P.c.mpn_id,
@@ -65,6 +67,7 @@ INDEX_COLUMNS = (
     P.c.last_assigned_at,
     P.c.change_tick,
     P.c.profile_tick,
+    P.c.track_record,
 )
 
 # Built once with bound parameters, so that their compiled forms are cached.
@@ -157,6 +160,7 @@ def candidate_of(r: Any, side: dict[str, list[str]]) -> Candidate:
         open_assignments=r.open_assignments,
         last_assigned_at=utc(r.last_assigned_at),
         capacity_declines=r.capacity_declines,
+        record=record_of(r.track_record),
     )
     return profile, load
 

@@ -1,0 +1,127 @@
+"""The track record kept in the database as outcomes are recorded: once per change, on SQLite
+and PostgreSQL, summed over the window; the scorecard and the weekly floor crossings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from db.directory import PartnerDirectory
+from db.readmodel import ReferralReadModel
+from db.track_record import floor_crossings, records, refresh_records, scorecards
+from db.transactions import run_write
+from domain.models import Completion, Milestones, Outcome, Reason, Status, TrackRecord
+from domain.track_record import RankingTerms
+from tests.dbfixtures import T0, Database, assignment, event, partner_profile, snapshot
+
+TERMS = RankingTerms(mode="track_record", floor=0.3, prior_weight=2)
+
+
+async def _record(database: Database, mpn_id: str) -> TrackRecord:
+    async with database.sessionmaker() as session:
+        return (await session.run_sync(records, [mpn_id]))[mpn_id]
+
+
+async def test_outcomes_move_the_record_once_each(database: Database) -> None:
+    await PartnerDirectory(database.sessionmaker).upsert(
+        [partner_profile("100"), partner_profile("200")], T0
+    )
+    rm = ReferralReadModel(database.sessionmaker)
+    first = assignment(1, "100")
+    assert await rm.reserve_assignment("FT-R1", "FT-R1", first)
+    assert (await _record(database, "100")).offers == 1
+
+    expired = assignment(1, "100", Outcome.EXPIRED, decided_at=T0 + timedelta(days=2))
+    second = assignment(2, "200", assigned_at=T0 + timedelta(days=2))
+    snap = snapshot("FT-R1", assignments=[expired, second], history=[event(0, "expired")])
+    await rm.sync(snap, now=T0 + timedelta(days=2))
+    await rm.sync(snap, now=T0 + timedelta(days=2))  # a retry counts nothing twice
+    assert await _record(database, "100") == TrackRecord(offers=1, expired=1)
+
+    accepted = assignment(
+        2,
+        "200",
+        Outcome.ACCEPTED,
+        assigned_at=second.assigned_at,
+        accepted_at=T0 + timedelta(days=3),
+        decided_at=T0 + timedelta(days=3),
+    )
+    history = [event(0, "expired"), event(4000, "accepted", actor="partner:200")]
+    history.append(event(4100, "account_team_contacted", actor="partner:200"))
+    history.append(event(4200, "contacted", actor="partner:200"))
+    milestones = Milestones(
+        contacted_at=T0 + timedelta(minutes=4200),
+        account_team_contacted_at=T0 + timedelta(minutes=4100),
+        contact_due_at=T0 + timedelta(days=5),
+    )
+    active = snapshot(
+        "FT-R1",
+        status=Status.ACTIVE,
+        assignments=[expired, accepted],
+        history=history,
+        milestones=milestones,
+    )
+    await rm.sync(active, now=T0 + timedelta(days=3))
+    done = snapshot(
+        "FT-R1",
+        status=Status.COMPLETED,
+        assignments=[expired, accepted.__class__(**{**accepted.__dict__, "outcome": "completed"})],
+        history=[*history, event(9000, "completed", actor="partner:200")],
+        milestones=milestones,
+        completion=Completion(vas_sold=True, completed_at=T0 + timedelta(days=9)),
+    )
+    await rm.sync(done, now=T0 + timedelta(days=9))
+    assert await _record(database, "200") == TrackRecord(
+        offers=1,
+        accepted=1,
+        completed=1,
+        contacted_in_time=1,
+        account_team_first=1,
+        vas_sold=1,
+    )
+
+    ranking, found = await scorecards(database.sessionmaker, TERMS)
+    assert ranking.average == 0.5  # one delivered of two judged
+    assert [(m, r.offers) for m, _, r in found] == [("100", 1), ("200", 1)]
+
+
+async def test_a_partner_side_decline_names_the_profile_field(database: Database) -> None:
+    await PartnerDirectory(database.sessionmaker).upsert([partner_profile("300")], T0)
+    rm = ReferralReadModel(database.sessionmaker)
+    declined = assignment(
+        1,
+        "300",
+        Outcome.DECLINED,
+        reason=Reason.LANGUAGE_NOT_SUPPORTED,
+        decided_at=T0 + timedelta(hours=1),
+    )
+    await rm.sync(snapshot("FT-R2", assignments=[declined]), now=T0)
+    record = await _record(database, "300")
+    assert (record.offers, record.declined_partner, record.declined_language) == (1, 1, 1)
+
+
+async def test_the_weekly_job_lists_partners_that_crossed_the_floor(database: Database) -> None:
+    await PartnerDirectory(database.sessionmaker).upsert(
+        [partner_profile("400"), partner_profile("500")], T0
+    )
+    rm = ReferralReadModel(database.sessionmaker)
+    for n in range(12):  # 400 lets twelve offers expire, the last three in the reported week
+        at = T0 + timedelta(days=n)
+        expired = assignment(1, "400", Outcome.EXPIRED, assigned_at=at, decided_at=at)
+        await rm.sync(snapshot(f"FT-F{n}", assignments=[expired]), now=at)
+    for n in range(4):  # 500 delivers
+        done = assignment(
+            1, "500", Outcome.COMPLETED, accepted_at=T0, decided_at=T0 + timedelta(days=n)
+        )
+        await rm.sync(snapshot(f"FT-G{n}", assignments=[done]), now=T0)
+    since, until = T0 + timedelta(days=9), T0 + timedelta(days=12)
+    crossed = await floor_crossings(database.sessionmaker, since, until, TERMS)
+    assert [c.mpn_id for c in crossed] == ["400"]
+    assert crossed[0].standing == "needs_attention"
+    later = await floor_crossings(database.sessionmaker, until, until + timedelta(days=7), TERMS)
+    assert later == []  # already below the floor before that week
+
+    changed = await run_write(
+        database.sessionmaker, lambda s: refresh_records(s, T0 + timedelta(days=800), 365)
+    )
+    assert set(changed) == {"400", "500"}  # every month left the window
+    assert await _record(database, "400") == TrackRecord()
