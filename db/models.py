@@ -350,5 +350,7 @@ class CapacityGrant(Base):
     granted_at: Mapped[datetime] = mapped_column(TZDateTime)
 
 
-# The portal's sign-in tables live in their own module; importing it registers them on Base.
+# The portal's sign-in tables and the integrations' tables live in their own modules;
+# importing them registers them on Base.
+from db import integration_models as integration_models  # noqa: E402
 from db import portal_models as portal_models  # noqa: E402

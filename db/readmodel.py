@@ -385,6 +385,8 @@ class ReferralReadModel:
             return [_row(r) for r in await session.scalars(stmt)]
 
 
+row_of = _row  # a stored record as a row, for other queries of the read model
+
 __all__ = [
     "AuditEventRow",
     "ReferralReadModel",
