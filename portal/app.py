@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from portal import observability, operator_pages, pages, partner_pages, profile_pages, signin
+from portal import (
+    exports,
+    observability,
+    operator_pages,
+    pages,
+    partner_pages,
+    profile_pages,
+    signin,
+)
 from portal.admin_api import admin_api
 from portal.auth import Portal
 from portal.gateway import UNAVAILABLE, unavailable
@@ -134,6 +142,7 @@ def create_app(
     app.include_router(partner_pages.router)
     app.include_router(profile_pages.router)
     app.include_router(operator_pages.router)
+    app.include_router(exports.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
 
