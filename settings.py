@@ -86,6 +86,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Count = Annotated[int, Field(ge=1)]
 T, D, M, P, S, W = "Temporal", "Database", "Email", "Portal", "SLA", "Worker"
 K = "Payload encryption"
+INTEGRATIONS = "Integrations"
 
 
 @pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -299,6 +300,24 @@ class Settings:
             "(the other standard `OTEL_*` variables apply)",
         ),
     ] = None
+    webhook_allow_insecure: Annotated[
+        bool,
+        Var(
+            "WEBHOOK_ALLOW_INSECURE",
+            INTEGRATIONS,
+            "`1` allows http webhook URLs and loopback / private addresses: demo and tests "
+            "only (refused outside demo mode)",
+        ),
+    ] = False
+    webhook_give_up: Annotated[
+        Duration,
+        Var(
+            "WEBHOOK_GIVE_UP",
+            INTEGRATIONS,
+            "how long a webhook event is retried (exponential backoff) before its "
+            "subscription is disabled and the partner and operations are emailed",
+        ),
+    ] = timedelta(hours=24)
 
     @property
     def demo(self) -> bool:
@@ -329,6 +348,11 @@ class Settings:
             raise SettingsError(_first_error(err)) from None
         if not settings.demo:
             settings.refuse_embedded_defaults(set(values))
+            if settings.webhook_allow_insecure:
+                raise SettingsError(
+                    "WEBHOOK_ALLOW_INSECURE serves only the demo and tests: "
+                    "unset it (or set FASTTRACK_ENV=demo)"
+                )
         return settings
 
     def refuse_embedded_defaults(self, given: set[str]) -> None:

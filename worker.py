@@ -30,14 +30,18 @@ from activities.email import EmailActivities
 from activities.matching import MatchingActivities
 from activities.operations import OperationsActivities
 from activities.publish import PublishActivities
+from activities.webhooks import WebhookActivities
 from db.engine import DatabaseUnavailable, open_database
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
+from db.webhooks import WebhookStore
 from mail.smtp import MailPool
+from portal.webhook_view import partner_view
 from runtime.codec_server import Background, codec_in_background
 from runtime.health import serve_worker_health
 from runtime.metrics import MetricsUnavailable, runtime_from_env
 from runtime.schedules import describe, ensure_schedules
+from runtime.sealing import Sealer
 from runtime.temporal import (
     TemporalUnavailable,
     connect,
@@ -47,6 +51,7 @@ from runtime.temporal import (
 from settings import Settings, SettingsError, mark_demo
 from workflows.referral import ReferralWorkflow
 from workflows.scheduled import PauseSweepWorkflow, WeeklyReportWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow
 
 log = logging.getLogger("fasttrack.worker")
 
@@ -62,9 +67,12 @@ def build_activities(
     matching = MatchingActivities(sessions, settings)
     directory = DirectoryActivities(sessions)
     email = EmailActivities(settings, EmailOutbox(sessions), mail_pool)
-    publish = PublishActivities(sessions, ReferralReadModel(sessions), email)
+    publish = PublishActivities(sessions, ReferralReadModel(sessions), email, partner_view)
     operations = OperationsActivities(settings, sessions)
+    webhooks = WebhookActivities(WebhookStore(sessions, Sealer.for_settings(settings)), email)
     return [
+        webhooks.deliver_webhook,
+        webhooks.webhook_gave_up,
         matching.match_partner,
         directory.grant_capacity_decline,
         directory.record_cpor_claim,
@@ -75,7 +83,7 @@ def build_activities(
     ]
 
 
-WORKFLOWS = (ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow)
+WORKFLOWS = (ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow, WebhookDeliveryWorkflow)
 
 # Modules the workflow code imports, loaded once rather than re-imported into every workflow's
 # sandbox: the pure domain, and the lifecycle's helpers (stateless at module level; re-importing

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.text import Text
 
-from cli import audit, claims
+from cli import audit, claims, webhooks
 from cli.actor import actor, add_actor_arguments, file_reason
 from cli.common import country, iso_date, mpn_id, positive, read_text
 from cli.context import Context
@@ -82,6 +82,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=token)
 
     claims.register(psub)
+    webhooks.register(psub)
     audit.register(psub)
 
 

@@ -186,12 +186,14 @@ class ReferralReadModel:
         await run_write(self._sessionmaker, lambda session: self.write(session, snapshot, at))
 
     @classmethod
-    def write(cls, session: Session, snapshot: Snapshot, now: datetime) -> None:
-        """`sync` inside the caller's write transaction."""
+    def write(cls, session: Session, snapshot: Snapshot, now: datetime) -> int | None:
+        """`sync` inside the caller's write transaction. Returns how many history entries
+        were stored before (None: the stored snapshot is newer, nothing was written)."""
         stored_history = cls._write_referral(session, snapshot, now)
         if stored_history is not None:
             cls._write_assignments(session, snapshot)
             cls._write_audit(session, snapshot, stored_history)
+        return stored_history
 
     @staticmethod
     def _write_referral(session: Session, snapshot: Snapshot, now: datetime) -> int | None:
