@@ -114,22 +114,20 @@ def queue_events(
     ).all()
     if not subs:
         return []
-    zones = dict(
-        session.execute(
+    zones: dict[str, str] = {
+        mpn: zone
+        for mpn, zone in session.execute(
             select(Partner.mpn_id, Partner.timezone).where(Partner.mpn_id.in_(partners))
         )
-        .tuples()
-        .all()
-    )
-    refs = dict(
-        session.execute(
+    }
+    refs: dict[str, str] = {
+        mpn: ref
+        for mpn, ref in session.execute(
             select(ExternalRef.mpn_id, ExternalRef.external_ref).where(
                 ExternalRef.workflow_id == state.workflow_id
             )
         )
-        .tuples()
-        .all()
-    )
+    }
     queued = []
     views: dict[str, dict[str, Any]] = {}
     for event in found:

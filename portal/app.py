@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from portal import (
     exports,
+    integrations_pages,
     observability,
     operator_pages,
     pages,
@@ -143,6 +144,7 @@ def create_app(
     app.include_router(profile_pages.router)
     app.include_router(operator_pages.router)
     app.include_router(exports.router)
+    app.include_router(integrations_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
 
