@@ -285,3 +285,18 @@ async def test_subscribing_checks_the_url_and_where_it_resolves(h: Harness) -> N
         with pytest.raises(WebhookRuleError, match=message):
             await subscribe(store, strict, "5301", url, "", who, now)
     assert await store.list("5301") == []
+
+
+async def test_the_demo_subscribes_its_partner_to_a_fresh_local_receiver(h: Harness) -> None:
+    from runtime.demo import DEMO_PARTNER, subscribe_demo_receiver
+
+    await h.partners(partner(DEMO_PARTNER))
+    demo = Actor("system:demo", "demo sample data")
+    receivers = [await subscribe_demo_receiver(h.settings, h.sessions, demo) for _ in range(2)]
+    try:
+        subs = await store_of(h).list(DEMO_PARTNER)
+        assert [s.url for s in subs] == [receivers[1].url]
+        assert receivers[1].secret and receivers[1].secret.startswith("whsec_")
+    finally:
+        for r in receivers:
+            r.stop()
