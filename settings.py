@@ -300,6 +300,32 @@ class Settings:
             "(the other standard `OTEL_*` variables apply)",
         ),
     ] = None
+    oidc_issuer: Annotated[
+        str | None,
+        BeforeValidator(_no_trailing_slash),
+        Var(
+            "OIDC_ISSUER",
+            P,
+            "OpenID Connect issuer URL for operators' single sign-on (its "
+            "`/.well-known/openid-configuration` is read); unset: emailed links only",
+        ),
+    ] = None
+    oidc_client_id: Annotated[
+        str | None, Var("OIDC_CLIENT_ID", P, "the portal's client id at that issuer")
+    ] = None
+    oidc_client_secret: Annotated[
+        SecretStr | None, Var("OIDC_CLIENT_SECRET", P, "its client secret")
+    ] = None
+    oidc_operator_claim: Annotated[
+        str | None,
+        Var(
+            "OIDC_OPERATOR_CLAIM",
+            P,
+            "`claim=value` an ID token must carry to be an operator (e.g. `groups=fasttrack-ops`;"
+            " a list claim must contain the value); unset: the verified email must be in "
+            "OPERATOR_EMAILS",
+        ),
+    ] = None
     webhook_allow_insecure: Annotated[
         bool,
         Var(
@@ -346,14 +372,30 @@ class Settings:
             settings = cls(**values)
         except ValidationError as err:
             raise SettingsError(_first_error(err)) from None
+        settings.check_oidc()
         if not settings.demo:
             settings.refuse_embedded_defaults(set(values))
+            if settings.oidc_issuer and not settings.oidc_issuer.startswith("https://"):
+                raise SettingsError("OIDC_ISSUER must be an https:// URL")
             if settings.webhook_allow_insecure:
                 raise SettingsError(
                     "WEBHOOK_ALLOW_INSECURE serves only the demo and tests: "
                     "unset it (or set FASTTRACK_ENV=demo)"
                 )
         return settings
+
+    def check_oidc(self) -> None:
+        """Single sign-on needs the issuer and the client id together; the claim is
+        `name=value`."""
+        if bool(self.oidc_issuer) != bool(self.oidc_client_id):
+            raise SettingsError("set OIDC_ISSUER and OIDC_CLIENT_ID together (or neither)")
+        claim = self.oidc_operator_claim
+        if claim is not None and not re.fullmatch(r"[^=\s]+=[^=]+", claim):
+            raise SettingsError("OIDC_OPERATOR_CLAIM must look like claim=value")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     def refuse_embedded_defaults(self, given: set[str]) -> None:
         """Outside the demo, the defaults in `DEMO_ONLY` must be replaced."""

@@ -24,6 +24,7 @@ from portal import (
     partner_pages,
     profile_pages,
     signin,
+    sso,
 )
 from portal.admin_api import admin_api
 from portal.auth import Portal
@@ -145,6 +146,7 @@ def create_app(
     app.include_router(operator_pages.router)
     app.include_router(exports.router)
     app.include_router(integrations_pages.router)
+    app.include_router(sso.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
 

@@ -1,4 +1,5 @@
-"""Integrations: partners' own record ids, webhook subscriptions, events and attempts.
+"""Integrations: partners' own record ids, webhook subscriptions, events and attempts,
+operators' single sign-on attempts.
 
 Revision ID: 0007_hooks30
 Revises: 0006
@@ -76,9 +77,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_attempts_event", "webhook_attempts", ["event_id"])
     op.create_index("ix_referrals_updated", "referrals", ["updated_at", "workflow_id"])
+    op.create_table(
+        "oidc_logins",
+        sa.Column("state_hash", sa.String(64), nullable=False),
+        sa.Column("nonce", sa.String(128), nullable=False),
+        sa.Column("code_verifier", sa.String(128), nullable=False),
+        sa.Column("next_path", sa.String(500), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+        sa.Column("expires_at", WHEN, nullable=False),
+        sa.Column("used_at", WHEN, nullable=True),
+        sa.PrimaryKeyConstraint("state_hash"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("oidc_logins")
     op.drop_index("ix_referrals_updated", "referrals")
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_events")
