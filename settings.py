@@ -342,6 +342,7 @@ class Settings:
             INTEGRATIONS,
             "how long a webhook event is retried (exponential backoff) before its "
             "subscription is disabled and the partner and operations are emailed",
+            default_doc="`24h`",
         ),
     ] = timedelta(hours=24)
 
