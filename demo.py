@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import uvloop
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.audit import Actor
 from db.claims import ClaimStore
@@ -24,6 +25,7 @@ from db.directory import PartnerDirectory
 from db.engine import DatabaseUnavailable, open_database
 from db.readmodel import ReferralReadModel
 from db.tokens import TokenStore
+from db.webhooks import WebhookStore
 from domain.claims import load_claim_lines
 from domain.validation import load_partners, load_referrals
 from portal.app import create_app
@@ -35,8 +37,11 @@ from runtime.codec_server import (
 )
 from runtime.intake import start_referral
 from runtime.schedules import describe, ensure_schedules
+from runtime.sealing import Sealer
 from runtime.smtp_sink import MailSink
 from runtime.temporal import TemporalUnavailable, start_dev_server
+from runtime.webhook_receiver import WebhookReceiver
+from runtime.webhooks import subscribe
 from settings import (
     Settings,
     SettingsError,
@@ -55,7 +60,24 @@ def demo_settings() -> Settings:
         settings = replace(settings, sla_override=parse_duration(DEMO_SLA))
     if not settings.operator_emails:  # the demo's operator signs in to /ops as OPS_EMAIL
         settings = replace(settings, operator_emails=(settings.ops_email.lower(),))
+    if "WEBHOOK_ALLOW_INSECURE" not in os.environ:  # the demo's receiver: http on 127.0.0.1
+        settings = replace(settings, webhook_allow_insecure=True)
     return settings
+
+
+async def subscribe_demo_receiver(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], demo: Actor
+) -> WebhookReceiver:
+    """A local receiver for the demo partner's events (the previous run's subscription,
+    pointing at a receiver that is gone, is replaced)."""
+    receiver = WebhookReceiver().start()
+    store = WebhookStore(sessions, Sealer.for_settings(settings))
+    now = datetime.now(UTC)
+    for old in await store.list(DEMO_PARTNER):
+        if old.created_by == demo.who:
+            await store.remove(old.id, demo, now)
+    _, receiver.secret = await subscribe(store, settings, DEMO_PARTNER, receiver.url, "", demo, now)
+    return receiver
 
 
 async def run() -> None:
@@ -104,9 +126,17 @@ async def run() -> None:
         async with worker:
             for schedule_id in await ensure_schedules(env.client, settings):
                 print(describe(schedule_id), flush=True)
+            receiver = await subscribe_demo_receiver(settings, sessions, demo)
             ids = await create_samples(env.client, settings, ReferralReadModel(sessions))
             token = await TokenStore(sessions).issue(DEMO_PARTNER, datetime.now(UTC), demo)
             print_guide(settings, ids, token)
+            print(
+                f" Webhooks: partner {DEMO_PARTNER}'s signed events go to {receiver.url};\n"
+                f"   see what arrived (and whether each signature verified) at "
+                f"{receiver.url.removesuffix('/hook')}/\n"
+                "   and the deliveries on the portal's Integrations page.",
+                flush=True,
+            )
             await stop.wait()
     finally:
         print("\nstopping ...", flush=True)

@@ -30,15 +30,19 @@ from activities.email import EmailActivities
 from activities.matching import MatchingActivities
 from activities.operations import OperationsActivities
 from activities.publish import PublishActivities
+from activities.webhooks import WebhookActivities
 from db.engine import DatabaseUnavailable, open_database
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
+from db.webhooks import WebhookStore
 from mail.smtp import MailPool
+from portal.webhook_view import partner_view
 from runtime.codec_server import Background, codec_in_background
 from runtime.health import serve_worker_health
 from runtime.logs import configure_logging
 from runtime.metrics import MetricsUnavailable, runtime_from_env
 from runtime.schedules import describe, ensure_schedules
+from runtime.sealing import Sealer
 from runtime.temporal import (
     TemporalUnavailable,
     connect,
@@ -48,6 +52,7 @@ from runtime.temporal import (
 from settings import Settings, SettingsError, mark_demo
 from workflows.referral import ReferralWorkflow
 from workflows.scheduled import PauseSweepWorkflow, WeeklyReportWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow
 
 log = logging.getLogger("fasttrack.worker")
 
@@ -64,9 +69,12 @@ def build_activities(
     directory = DirectoryActivities(sessions)
     email = EmailActivities(settings, EmailOutbox(sessions), mail_pool)
     read_model = ReferralReadModel(sessions, max(1, settings.ranking_window.days))
-    publish = PublishActivities(sessions, read_model, email)
+    publish = PublishActivities(sessions, read_model, email, partner_view)
     operations = OperationsActivities(settings, sessions)
+    webhooks = WebhookActivities(WebhookStore(sessions, Sealer.for_settings(settings)), email)
     return [
+        webhooks.deliver_webhook,
+        webhooks.webhook_gave_up,
         matching.match_partner,
         directory.grant_capacity_decline,
         directory.record_cpor_claim,
@@ -77,7 +85,7 @@ def build_activities(
     ]
 
 
-WORKFLOWS = (ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow)
+WORKFLOWS = (ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow, WebhookDeliveryWorkflow)
 
 # Modules the workflow code imports that hold no workflow code (pure rules, types, constants),
 # loaded once rather than re-imported into every workflow's sandbox. The workflow code

@@ -23,8 +23,9 @@ from activities.email import Begun, EmailActivities, outbox_entry
 from db.engine import run_write
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
+from db.webhooks import PartnerView, queue_events
 from domain import names
-from domain.models import EmailRequest, EmailResult, Publication, PublishResult
+from domain.models import EmailRequest, EmailResult, Publication, PublishResult, WebhookJob
 from mail.compose import Composed, make_message_id
 
 
@@ -34,10 +35,12 @@ class PublishActivities:
         sessions: async_sessionmaker[AsyncSession],
         read_model: ReferralReadModel,
         email: EmailActivities,
+        partner_view: PartnerView | None = None,
     ) -> None:
         self._sessions = sessions
         self._read_model = read_model
         self._email = email
+        self._partner_view = partner_view  # None: no webhook events are queued
 
     @activity.defn(name=names.ACTIVITY_PUBLISH)
     async def publish_changes(self, publication: Publication) -> PublishResult:
@@ -57,20 +60,27 @@ class PublishActivities:
         ]
         now = datetime.now(UTC)
 
-        def record(session: Session) -> list[str]:
-            if publication.snapshot is not None:
-                self._read_model.write(session, publication.snapshot, now)
-            return [EmailOutbox.begin_in(session, entry, now) for entry in entries]
+        def record(session: Session) -> tuple[list[str], list[str]]:
+            events: list[str] = []
+            snapshot = publication.snapshot
+            if snapshot is not None:
+                before = self._read_model.write(session, snapshot, now)
+                if before is not None and self._partner_view is not None:
+                    events = queue_events(session, snapshot, before, self._partner_view, now)
+            return [EmailOutbox.begin_in(session, entry, now) for entry in entries], events
 
-        statuses = iter(await run_write(self._sessions, record))
+        recorded, events = await run_write(self._sessions, record)
+        statuses = iter(recorded)
         begun = [
             Begun(message.message_id, message.outgoing, request.kind, next(statuses))
             for request, message in zip(publication.emails, composed, strict=True)
             if isinstance(message, Composed)
         ]
         sent = iter(await self._email.send_all(begun))
+        give_up = self._email.settings.webhook_give_up.total_seconds()
         return PublishResult(
-            emails=[m if isinstance(m, EmailResult) else next(sent) for m in composed]
+            emails=[m if isinstance(m, EmailResult) else next(sent) for m in composed],
+            webhooks=[WebhookJob(e, give_up) for e in events],
         )
 
     def _compose(self, request: EmailRequest) -> Composed | EmailResult:

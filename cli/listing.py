@@ -6,16 +6,21 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import sys
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowExecution
 
 from cli.context import Context
 from cli.errors import bad_input
 from cli.output import Column, note, print_json, print_table, say, when
+from db.engine import DatabaseUnavailable
+from db.external_refs import ExternalRefs
 from db.stuck import StuckReferral, stuck_referrals
 from domain import names
 from domain.models import Status
+from domain.spreadsheet import to_csv
 from workflows import search_attributes as sa
 
 DEFAULT_LIMIT = 200
@@ -114,6 +119,42 @@ def row(wf: WorkflowExecution) -> dict[str, Any]:
     }
 
 
+CSV_HEADER = (
+    "referral_id",
+    "status",
+    "type",
+    "partner",
+    "country",
+    "workloads",
+    "sla_due_at",
+    "escalated",
+    "parent",
+    "execution_status",
+    "started_at",
+    "closed_at",
+    "external_ref",
+)
+
+
+async def csv_rows(ctx: Context, rows: list[dict[str, Any]]) -> str:
+    """The list as CSV; `external_ref` is the current partner's own record id (from the
+    database; empty when it is away)."""
+    try:
+        refs = await ExternalRefs(await ctx.sessions()).of_referral(r["referral_id"] for r in rows)
+    except (DatabaseUnavailable, SQLAlchemyError, OSError):
+        refs = {}
+    return to_csv(
+        CSV_HEADER,
+        (
+            (
+                *(r[k] for k in CSV_HEADER[:-1]),
+                refs.get(r["referral_id"], {}).get(r["partner"] or ""),
+            )
+            for r in rows
+        ),
+    )
+
+
 async def list_referrals(ctx: Context, args: argparse.Namespace) -> int:
     limit = None if args.all else args.limit
     if getattr(args, "stuck", False):
@@ -131,6 +172,9 @@ async def list_referrals(ctx: Context, args: argparse.Namespace) -> int:
             )
     if args.json:
         print_json(rows)
+        return 0
+    if getattr(args, "csv", False):
+        sys.stdout.write(await csv_rows(ctx, rows))
         return 0
     if not rows:
         say("no referrals match")

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.text import Text
 
-from cli import audit, claims, scorecard
+from cli import audit, claims, scorecard, webhooks
 from cli.actor import actor, add_actor_arguments, file_reason
 from cli.common import country, iso_date, mpn_id, positive, read_text
 from cli.context import Context
@@ -96,6 +96,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=token)
 
     claims.register(psub)
+    webhooks.register(psub)
     audit.register(psub)
     scorecard.register(psub)
 

@@ -105,7 +105,13 @@ def register(sub: Any) -> None:
         metavar="TOKEN",
         help="continue a cut list where it stopped (the token is in the note on stderr)",
     )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="machine-readable output")
+    form.add_argument(
+        "--csv",
+        action="store_true",
+        help="CSV for spreadsheets on stdout (UTF-8 with BOM, ISO dates, a header row)",
+    )
     p.set_defaults(handler=list_referrals)
 
     for command, update in PARTNER_COMMANDS.items():

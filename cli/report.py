@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,22 @@ from cli.output import print_json, say, table, when
 from cli.progress import Tracker
 from cli.report_sections import render_guide_text
 from db.directory import PartnerDirectory
+from db.exports import ASSIGNMENT_HEADER, assignment_rows
 from db.reports import Report, build_report
+from domain.spreadsheet import to_csv
 from mail.report_page import render_html
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("report", help="SLA compliance, acceptance and declines, open referrals")
     p.add_argument("--since", type=iso_date, metavar="YYYY-MM-DD", help="from this day (UTC)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="machine-readable output")
+    form.add_argument(
+        "--csv",
+        action="store_true",
+        help="one row per assignment as CSV for spreadsheets on stdout (UTF-8 with BOM)",
+    )
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
     p.set_defaults(handler=report)
 
@@ -109,6 +118,9 @@ async def report(ctx: Context, args: argparse.Namespace) -> int:
                 raise bad_input(f"cannot write {args.html}: {err.strerror}") from None
     if args.json:
         print_json(result)
+    elif getattr(args, "csv", False):
+        rows = await assignment_rows(sessions, since)
+        sys.stdout.write(to_csv(ASSIGNMENT_HEADER, (row.cells() for row in rows)))
     else:
         say(render_text(result, names))
         if html_path is not None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.converter import value_to_type
 from temporalio.service import RPCError, RPCStatusCode
@@ -29,6 +30,8 @@ from cli.output import (
     to_jsonable,
     when,
 )
+from db.engine import DatabaseUnavailable
+from db.external_refs import ExternalRefs
 from db.readmodel import ReferralReadModel
 from domain import names
 from domain.models import Assignment, MatchExplanation, ReferralState
@@ -106,10 +109,12 @@ def _explanation(ex: MatchExplanation | None) -> str:
     return "; ".join(bits)
 
 
-def _assignment_lines(a: Assignment) -> list[Text]:
+def _assignment_lines(a: Assignment, refs: dict[str, str]) -> list[Text]:
     head = Text.assemble(f"  #{a.seq} {a.partner} {a.partner_name}: ", status_text(a.outcome))
     times = f"assigned {when(a.assigned_at)}, due {when(a.due_at)}, decided {when(a.decided_at)}"
     lines = [head, Text(f"     {times}")]
+    if refs.get(a.partner):
+        lines.append(Text(f"     partner's record id: {refs[a.partner]}"))
     if a.reason or a.note:
         lines.append(Text(f"     reason: {a.reason}" + (f" ({a.note})" if a.note else "")))
     explanation = _explanation(a.explanation)
@@ -124,7 +129,7 @@ class _Table:
     rows: Sequence[Sequence[object]]
 
 
-def _blocks(s: ReferralState, source: str) -> list[Text | _Table]:
+def _blocks(s: ReferralState, source: str, refs: dict[str, str]) -> list[Text | _Table]:
     """The state as lines and tables, in display order."""
     current = s.current
     partner = ""
@@ -186,7 +191,7 @@ def _blocks(s: ReferralState, source: str) -> list[Text | _Table]:
     if s.assignments:
         out.append(Text("assignments:"))
         for a in s.assignments:
-            out += _assignment_lines(a)
+            out += _assignment_lines(a, refs)
     if s.history:
         rows = [
             (when(h.at), h.actor, h.action + (" (refused)" if h.refused else ""), h.detail)
@@ -214,10 +219,11 @@ def _text_lines(text: str) -> list[Text]:
     return [Text(line) for line in text.splitlines() if line]
 
 
-def render_state(s: ReferralState, source: str) -> str:
-    """The state as plain text (what a pipe or a file receives)."""
+def render_state(s: ReferralState, source: str, refs: dict[str, str] | None = None) -> str:
+    """The state as plain text (what a pipe or a file receives); `refs`: each partner's own
+    record id for the referral."""
     out: list[str] = []
-    for block in _blocks(s, source):
+    for block in _blocks(s, source, refs or {}):
         if isinstance(block, _Table):
             text = table([c.header for c in block.columns], block.rows)
             out += ["  " + line for line in text.splitlines()]
@@ -226,12 +232,12 @@ def render_state(s: ReferralState, source: str) -> str:
     return "\n".join(out)
 
 
-def print_state(s: ReferralState, source: str) -> None:
+def print_state(s: ReferralState, source: str, refs: dict[str, str] | None = None) -> None:
     """The state on stdout: coloured and fitted on a terminal, plain text otherwise."""
     if not rich_output():
-        say(render_state(s, source))
+        say(render_state(s, source, refs))
         return
-    for block in _blocks(s, source):
+    for block in _blocks(s, source, refs or {}):
         if isinstance(block, _Table):
             print_table(block.columns, block.rows, indent=2)
         else:
@@ -240,8 +246,19 @@ def print_state(s: ReferralState, source: str) -> None:
 
 async def show(ctx: Context, args: argparse.Namespace) -> int:
     state, source = await load_state(ctx, args.id)
+    refs = await _external_refs(ctx, state.workflow_id)
     if args.json:
-        print_json(state_json(state, source))
+        print_json({**state_json(state, source), "external_refs": refs})
     else:
-        print_state(state, source)
+        print_state(state, source, refs)
     return 0
+
+
+async def _external_refs(ctx: Context, workflow_id: str) -> dict[str, str]:
+    """Each partner's own record id for the referral; none when the database is away (the
+    state itself may come from Temporal alone)."""
+    try:
+        found = await ExternalRefs(await ctx.sessions()).of_referral([workflow_id])
+    except (DatabaseUnavailable, SQLAlchemyError, OSError):
+        return {}
+    return found.get(workflow_id, {})

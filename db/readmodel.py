@@ -197,9 +197,11 @@ class ReferralReadModel:
         at = now or datetime.now(UTC)
         await run_write(self._sessionmaker, lambda session: self.write(session, snapshot, at))
 
-    def write(self, session: Session, snapshot: Snapshot, now: datetime) -> None:
+    def write(self, session: Session, snapshot: Snapshot, now: datetime) -> int | None:
         """`sync` inside the caller's write transaction; the partners' track records move
-        with the outcomes and milestones it records for the first time."""
+        with the outcomes and milestones it records for the first time. Returns how many
+        history entries were stored before (None: the stored snapshot is newer, nothing was
+        written)."""
         stored_history = self._write_referral(session, snapshot, now)
         if stored_history is not None:
             changes: Changes = {}
@@ -207,6 +209,7 @@ class ReferralReadModel:
             self._write_audit(session, snapshot, stored_history)
             milestone_changes(changes, snapshot.state, snapshot.state.history[stored_history:])
             apply_changes(session, changes, now, self._window_days)
+        return stored_history
 
     @staticmethod
     def _write_referral(session: Session, snapshot: Snapshot, now: datetime) -> int | None:
@@ -407,6 +410,8 @@ class ReferralReadModel:
         async with self._sessionmaker() as session:
             return [_row(r) for r in await session.scalars(stmt)]
 
+
+row_of = _row  # a stored record as a row, for other queries of the read model
 
 __all__ = [
     "AuditEventRow",

@@ -468,8 +468,17 @@ class Publication:
 
 
 @dataclass
+class WebhookJob:
+    """Deliver one queued webhook event, retrying for up to `give_up_s` seconds."""
+
+    event_id: str
+    give_up_s: float = 86400.0
+
+
+@dataclass
 class PublishResult:
     emails: list[EmailResult] = field(default_factory=list)  # one per request, same order
+    webhooks: list[WebhookJob] = field(default_factory=list)  # events queued by this change
 
 
 @dataclass

@@ -7,6 +7,9 @@ WORKFLOW_REFERRAL = "ReferralWorkflow"
 ACTIVITY_MATCH = "match_partner"
 ACTIVITY_EMAIL = "send_email"
 ACTIVITY_PUBLISH = "publish_changes"  # read model + emails in one round trip
+ACTIVITY_DELIVER_WEBHOOK = "deliver_webhook"
+ACTIVITY_WEBHOOK_GAVE_UP = "webhook_gave_up"
+WORKFLOW_WEBHOOK = "WebhookDelivery"
 
 QUERY_DETAILS = "details"
 SIGNAL_PARTNER_ACTION = "partner_action"

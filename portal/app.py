@@ -18,6 +18,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from portal import (
     api_docs,
+    exports,
+    integrations_pages,
     logredact,
     observability,
     operator_pages,
@@ -25,6 +27,7 @@ from portal import (
     partner_pages,
     profile_pages,
     signin,
+    sso,
 )
 from portal.admin_api import admin_api
 from portal.auth import Portal
@@ -148,6 +151,9 @@ def create_app(
     app.include_router(profile_pages.router)
     app.include_router(operator_pages.router)
     app.include_router(api_docs.router)
+    app.include_router(exports.router)
+    app.include_router(integrations_pages.router)
+    app.include_router(sso.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
     # Outermost: the scheme and client address a trusted proxy forwarded, for everything inside.

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from db.external_refs import ExternalRefs
 from db.portal_queries import Filters, ListRow, PortalQueries
 from domain.business_days import format_local
 from domain.models import MatchExplanation, ReferralState, Status
@@ -98,12 +99,16 @@ async def referrals(
     found = await PortalQueries(portal.sessions).partner_page(
         viewer.mpn_id, Filters(status=status or None, type=type or None), page, PER_PAGE, now
     )
+    refs = await ExternalRefs(portal.sessions).of_partner(
+        viewer.mpn_id, [r.workflow_id for r in found.rows]
+    )
     return render(
         request,
         "referrals",
         title="Referrals",
         nav="/referrals",
         rows=[_row_view(r, viewer.mpn_id, tz, now) for r in found.rows],
+        refs=refs,
         found=found,
         status=status,
         type=type,
@@ -153,6 +158,8 @@ async def _referral_page(
 ) -> HTMLResponse:
     tz = await timezone_of(portal, mpn_id)
     view = detail(loaded, mpn_id, tz)
+    ref = await ExternalRefs(portal.sessions).get(view.id, mpn_id)
+    view = view.model_copy(update={"external_ref": ref})
     record = await portal.directory.get(mpn_id)
     used = record.capacity_declines if record else 0
     forms = dict(forms or {})

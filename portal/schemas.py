@@ -87,6 +87,14 @@ class CompleteBody(_Body):
         return value
 
 
+class ExternalRefBody(_Body):
+    external_ref: str | None = Field(
+        max_length=100,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="the partner's own record id (its CRM's); empty or null removes it",
+    )
+
+
 class RetryBody(_Body):
     reason: Note = ""
 
@@ -125,6 +133,23 @@ class ReferralItem(BaseModel):
     due_at: datetime | None = Field(description="answer due (UTC) while pending")
     created_at: datetime
     updated_at: datetime
+    external_ref: str | None = Field(
+        default=None, description="the caller's own record id for it (PUT …/external-ref)"
+    )
+
+
+class ReferralPage(BaseModel):
+    """One page of the incremental sync (any of `updated_since`, `limit`, `cursor` given)."""
+
+    items: list[ReferralItem] = Field(description="ordered by updated_at, then id")
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page"
+    )
+
+
+class ExternalRefOut(BaseModel):
+    id: str
+    external_ref: str | None
 
 
 class AdminReferralItem(ReferralItem):
@@ -229,6 +254,9 @@ class ReferralDetail(BaseModel):
     source: str = Field(
         description="live: read from the running workflow; snapshot: the last recorded state",
         json_schema_extra={"enum": ["live", "snapshot"]},
+    )
+    external_ref: str | None = Field(
+        default=None, description="the caller's own record id for it (PUT …/external-ref)"
     )
 
 

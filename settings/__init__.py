@@ -122,6 +122,7 @@ T, D, M, P, S, W = "Temporal", "Database", "Email", "Portal", "SLA", "Worker"
 R = "Ranking"
 K = "Payload encryption"
 L = "Logging"
+INTEGRATIONS = "Integrations"
 
 
 @pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -424,6 +425,51 @@ class Settings:
         BeforeValidator(_lower),
         Var("LOG_FORMAT", L, "`text` (one readable line) or `json` (one object per line)"),
     ] = "text"
+    oidc_issuer: Annotated[
+        str | None,
+        BeforeValidator(_no_trailing_slash),
+        Var(
+            "OIDC_ISSUER",
+            P,
+            "OpenID Connect issuer URL for operators' single sign-on (its "
+            "`/.well-known/openid-configuration` is read); unset: emailed links only",
+        ),
+    ] = None
+    oidc_client_id: Annotated[
+        str | None, Var("OIDC_CLIENT_ID", P, "the portal's client id at that issuer")
+    ] = None
+    oidc_client_secret: Annotated[
+        SecretStr | None, Var("OIDC_CLIENT_SECRET", P, "its client secret")
+    ] = None
+    oidc_operator_claim: Annotated[
+        str | None,
+        Var(
+            "OIDC_OPERATOR_CLAIM",
+            P,
+            "`claim=value` an ID token must carry to be an operator (e.g. `groups=fasttrack-ops`;"
+            " a list claim must contain the value); unset: the verified email must be in "
+            "OPERATOR_EMAILS",
+        ),
+    ] = None
+    webhook_allow_insecure: Annotated[
+        bool,
+        Var(
+            "WEBHOOK_ALLOW_INSECURE",
+            INTEGRATIONS,
+            "`1` allows http webhook URLs and loopback / private addresses: demo and tests "
+            "only (refused outside demo mode)",
+        ),
+    ] = False
+    webhook_give_up: Annotated[
+        Duration,
+        Var(
+            "WEBHOOK_GIVE_UP",
+            INTEGRATIONS,
+            "how long a webhook event is retried (exponential backoff) before its "
+            "subscription is disabled and the partner and operations are emailed",
+            default_doc="`24h`",
+        ),
+    ] = timedelta(hours=24)
 
     @property
     def demo(self) -> bool:
@@ -462,8 +508,16 @@ class Settings:
             if secret is not None:
                 settings = dataclasses.replace(settings, link_secret=secret)
                 given.add("link_secret")
+        settings.check_oidc()
         if not settings.demo:
             settings.refuse_embedded_defaults(given)
+            if settings.oidc_issuer and not settings.oidc_issuer.startswith("https://"):
+                raise SettingsError("OIDC_ISSUER must be an https:// URL")
+            if settings.webhook_allow_insecure:
+                raise SettingsError(
+                    "WEBHOOK_ALLOW_INSECURE serves only the demo and tests: "
+                    "unset it (or set FASTTRACK_ENV=demo)"
+                )
         return settings
 
     def in_home(self) -> Settings:
@@ -493,6 +547,19 @@ class Settings:
     def data_dir(self) -> Path:
         """The home's `data/`: the demo's sample partners, referrals and claims."""
         return self.home / "data"
+
+    def check_oidc(self) -> None:
+        """Single sign-on needs the issuer and the client id together; the claim is
+        `name=value`."""
+        if bool(self.oidc_issuer) != bool(self.oidc_client_id):
+            raise SettingsError("set OIDC_ISSUER and OIDC_CLIENT_ID together (or neither)")
+        claim = self.oidc_operator_claim
+        if claim is not None and not re.fullmatch(r"[^=\s]+=[^=]+", claim):
+            raise SettingsError("OIDC_OPERATOR_CLAIM must look like claim=value")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     def refuse_embedded_defaults(self, given: set[str]) -> None:
         """Outside the demo, the defaults in `DEMO_ONLY` must be replaced."""

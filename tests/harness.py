@@ -149,4 +149,5 @@ def harness_settings(base: Settings, database_url: str, smtp_port: int) -> Setti
         smtp_port=smtp_port,
         smtp_timeout=10.0,
         task_queue=f"test-{uuid.uuid4().hex[:8]}",
+        webhook_allow_insecure=True,  # local webhook receivers (http, 127.0.0.1)
     )

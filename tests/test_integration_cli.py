@@ -288,6 +288,9 @@ async def test_cli_end_to_end(stack: Stack) -> None:
     assert await stack.listed("--status", "pending", timeout=0) == []
     r = await stack.cli("referral", "list")
     assert r.code == 0 and rid in r.out
+    r = await stack.cli("referral", "list", "--csv")
+    assert r.code == 0 and r.out.startswith("\ufeffreferral_id,status,type,partner"), r.out
+    assert f"\n{rid},completed,benefit,{assigned},DE,teams; sharepoint," in r.out
 
     # the report sees it
     html = stack.tmp / "report.html"

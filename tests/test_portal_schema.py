@@ -92,7 +92,7 @@ async def test_every_operation_conforms_to_the_schema(h: Harness) -> None:
         operations.append(result.ok())
     # Operators last: a cancel ends the referral the partner operations act on.
     operations.sort(key=lambda op: "/admin/" in op.path)
-    assert len(operations) == 13
+    assert len(operations) == 14
 
     failures: list[str] = []
     statuses: dict[str, set[int]] = {}
@@ -118,3 +118,4 @@ async def test_every_operation_conforms_to_the_schema(h: Harness) -> None:
     # The real referral was reached, not only rejected requests.
     assert 200 in statuses["GET /api/referrals/{id}"]
     assert 200 in statuses["GET /api/admin/referrals"]
+    assert 200 in statuses["PUT /api/referrals/{id}/external-ref"]

@@ -4,11 +4,13 @@ is an activity or a workflow command. It reads the referral's state and changes 
 through `domain.transitions`."""
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.directory import DirectoryActivities
@@ -26,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ReferralState,
         Snapshot,
         Status,
+        WebhookJob,
     )
     from domain.transitions import SYSTEM, log
     from workflows import search_attributes as sa
@@ -80,6 +83,8 @@ class Publisher:
             summary=f"record: {self._state.status}" + (f" + {what}" if what else ""),
         )
         self._published = max(self._published, mark)
+        for job in result.webhooks:  # each event delivers on its own, never holding this one
+            self._in_background(self._start_webhook(job))
         sent = list(zip(emails, result.emails, strict=True))
         for request, first in sent:
             if first.status == "retry" and request.kind not in RENDERED_AT_CLOCK_START:
@@ -108,6 +113,17 @@ class Publisher:
         if result.status == "failed":
             await self.report_failure(request, result)
         return result
+
+    async def _start_webhook(self, job: WebhookJob) -> None:
+        # Started already: the same event id is the same delivery.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                names.WORKFLOW_WEBHOOK,
+                job,
+                id=f"webhook-{job.event_id}",
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                static_summary=f"webhook event {job.event_id}",
+            )
 
     def record_claim(self, claim: CporClaim) -> None:
         """Record the partner's CPOR claim in the directory (in the background)."""

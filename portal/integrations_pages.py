@@ -1,0 +1,140 @@
+"""The partner's Integrations page: webhook endpoints (add, with the signing secret shown
+once; rotate; remove), the last deliveries with their outcome and a "send again" button, and
+where to find the API for incremental sync."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from db.audit import Actor
+from db.webhooks import WebhookStore
+from domain.webhooks import EVENT_TYPES, WebhookRuleError
+from portal.auth import Portal, PortalDep
+from portal.render import render
+from portal.session import PageProblem, PartnerViewer, Viewer, checked_form, checked_lists
+from runtime.sealing import Sealer
+from runtime.webhooks import UnknownPartnerError, send_again, subscribe
+
+router = APIRouter(include_in_schema=False)
+
+DONE = {
+    "removed": "Endpoint removed: nothing more is sent to it.",
+    "again": "The event is being sent again (same id, same body).",
+}
+
+
+def _store(portal: Portal) -> WebhookStore:
+    return WebhookStore(portal.sessions, Sealer.for_settings(portal.settings))
+
+
+def _who(viewer: Viewer) -> Actor:
+    return Actor(f"partner:{viewer.email}")
+
+
+async def _page(
+    request: Request,
+    portal: Portal,
+    mpn_id: str,
+    *,
+    message: str = "",
+    kind: str = "ok",
+    secret: str = "",
+    error: str = "",
+    url: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    store = _store(portal)
+    return render(
+        request,
+        "integrations",
+        status_code,
+        title="Integrations",
+        nav="/integrations",
+        subs=await store.list(mpn_id),
+        deliveries=await store.recent(mpn_id, 20),
+        event_types=EVENT_TYPES,
+        message=message,
+        kind=kind,
+        secret=secret,
+        error=error,
+        url=url,
+        api_url=f"{portal.settings.portal_url}/api/referrals",
+    )
+
+
+async def _owned(portal: Portal, mpn_id: str, sub_id: str) -> int:
+    if not sub_id.isdigit():
+        raise PageProblem(404, "Not found", "There is no such endpoint.")
+    sub = await _store(portal).get(int(sub_id))
+    if sub is None or sub.mpn_id != mpn_id:
+        raise PageProblem(404, "Not found", "There is no such endpoint.")
+    return sub.id
+
+
+@router.get("/integrations", response_class=HTMLResponse)
+async def integrations(
+    request: Request,
+    portal: PortalDep,
+    viewer: PartnerViewer,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> HTMLResponse:
+    assert viewer.mpn_id is not None
+    return await _page(request, portal, viewer.mpn_id, message=DONE.get(done, ""))
+
+
+@router.post("/integrations/webhooks", response_class=HTMLResponse)
+async def add_webhook(request: Request, portal: PortalDep, viewer: PartnerViewer) -> Response:
+    assert viewer.mpn_id is not None
+    form = await checked_lists(request, viewer)
+    url = (form.get("url") or [""])[0][:2000]
+    events = ",".join(e for e in form.get("events", []) if e in EVENT_TYPES)
+    try:
+        sub, secret = await subscribe(
+            _store(portal), portal.settings, viewer.mpn_id, url, events, _who(viewer),
+            datetime.now(UTC),
+        )  # fmt: skip
+    except WebhookRuleError as err:
+        return await _page(request, portal, viewer.mpn_id, error=str(err), url=url, status_code=422)
+    except UnknownPartnerError as err:
+        raise PageProblem(404, "Not found", str(err)) from err
+    message = f"Endpoint added. Copy its signing secret now: it is not shown again ({sub.url})."
+    return await _page(request, portal, viewer.mpn_id, message=message, secret=secret)
+
+
+@router.post("/integrations/webhooks/{sub_id}/rotate", response_class=HTMLResponse)
+async def rotate_webhook(
+    sub_id: str, request: Request, portal: PortalDep, viewer: PartnerViewer
+) -> Response:
+    assert viewer.mpn_id is not None
+    await checked_form(request, viewer)
+    owned = await _owned(portal, viewer.mpn_id, sub_id)
+    secret = await _store(portal).rotate(owned, _who(viewer), datetime.now(UTC))
+    message = "New signing secret (shown once); the endpoint is enabled. The old one stops now."
+    return await _page(request, portal, viewer.mpn_id, message=message, secret=secret or "")
+
+
+@router.post("/integrations/webhooks/{sub_id}/remove")
+async def remove_webhook(
+    sub_id: str, request: Request, portal: PortalDep, viewer: PartnerViewer
+) -> Response:
+    assert viewer.mpn_id is not None
+    await checked_form(request, viewer)
+    owned = await _owned(portal, viewer.mpn_id, sub_id)
+    await _store(portal).remove(owned, _who(viewer), datetime.now(UTC))
+    return RedirectResponse("/integrations?done=removed", status_code=303)
+
+
+@router.post("/integrations/deliveries/{event_id}/again")
+async def deliver_again(
+    event_id: str, request: Request, portal: PortalDep, viewer: PartnerViewer
+) -> Response:
+    assert viewer.mpn_id is not None
+    await checked_form(request, viewer)
+    store = _store(portal)
+    if not await send_again(portal.client, store, portal.settings, event_id[:64], viewer.mpn_id):
+        raise PageProblem(404, "Not found", "There is no such delivery.")
+    return RedirectResponse("/integrations?done=again", status_code=303)

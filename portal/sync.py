@@ -1,0 +1,38 @@
+"""The incremental sync of the partner API: opaque cursors over (update time, id)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+
+from portal.schemas import ApiError
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def encode_cursor(updated_at: datetime, workflow_id: str) -> str:
+    """The position after a row, as an opaque URL-safe token."""
+    raw = json.dumps([updated_at.astimezone(UTC).isoformat(), workflow_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor names; 422 for anything this API did not issue."""
+    bad = ApiError(422, "invalid_request", "cursor: not a cursor this API issued")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, workflow_id = json.loads(raw.decode())
+        when = datetime.fromisoformat(at)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(workflow_id, str) or when.tzinfo is None:
+        raise bad
+    return when, workflow_id
+
+
+def as_utc(at: datetime) -> datetime:
+    """A time from a query string: without an offset it is taken as UTC."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

@@ -1,0 +1,115 @@
+"""The partner API's incremental sync (updated_since, limit, opaque cursors) and the partner's
+own record id on a referral (external-ref), over HTTP against a real worker and database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from portal.sync import decode_cursor, encode_cursor
+from tests.factories import partner, referral
+from tests.test_portal import Portal, assert_error, eventually, listed, p, unique
+
+__all__ = ["p"]
+
+
+async def _page(p: Portal, me: dict[str, str], **params: Any) -> dict[str, Any]:
+    r = await p.http.get("/api/referrals", params=params, headers=me)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    assert set(body) == {"items", "next_cursor"}
+    return body
+
+
+async def test_sync_pages_in_update_order_until_the_cursor_runs_out(p: Portal) -> None:
+    await p.h.partners(partner("1001"))
+    me = await p.token("1001")
+    ids = []
+    for _ in range(3):
+        handle = await p.h.start(referral(unique("FT-SYNC")))
+        await p.h.assigned(handle)
+        ids.append(handle.id)
+    for rid in ids:
+        await listed(p, me, rid, status="pending")
+
+    seen: list[dict[str, Any]] = []
+    body = await _page(p, me, limit=2)
+    pages = 1
+    while True:
+        assert len(body["items"]) <= 2
+        seen.extend(body["items"])
+        if body["next_cursor"] is None:
+            break
+        body = await _page(p, me, limit=2, cursor=body["next_cursor"])
+        pages += 1
+    keys = [(x["updated_at"], x["id"]) for x in seen]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert set(ids) <= {x["id"] for x in seen} and pages >= 2
+
+    # Catching up: only what changed since the last update seen comes back, the accepted one.
+    since = seen[-1]["updated_at"]
+    r = await p.http.post(f"/api/referrals/{ids[0]}/accept", headers=me)
+    assert r.status_code == 200, r.text
+
+    async def accepted_shows() -> bool:
+        items = (await _page(p, me, updated_since=since))["items"]
+        return any(x["id"] == ids[0] and x["status"] == "active" for x in items)
+
+    await eventually(accepted_shows)
+    items = (await _page(p, me, updated_since=since))["items"]
+    assert ids[1] not in {x["id"] for x in items}
+    assert (await _page(p, me, updated_since=since, status="pending"))["items"] == [
+        x for x in items if x["status"] == "pending"
+    ]
+
+
+async def test_sync_refuses_bad_limits_cursors_and_times(p: Portal) -> None:
+    await p.h.partners(partner("1001"))
+    me = await p.token("1001")
+    for params in (
+        {"limit": 0},
+        {"limit": 201},
+        {"cursor": "not-a-cursor"},
+        {"cursor": "!!"},
+        {"updated_since": "yesterday"},
+    ):
+        r = await p.http.get("/api/referrals", params=params, headers=me)
+        assert_error(r, 422, "invalid_request")
+    body = await _page(p, me, limit=200, updated_since="2999-01-01T00:00:00")
+    assert body == {"items": [], "next_cursor": None}
+
+
+def test_a_cursor_round_trips_its_position() -> None:
+    at = datetime(2026, 12, 6, 20, 11, 41, 123456, tzinfo=UTC)
+    assert decode_cursor(encode_cursor(at, "FT-1.part2")) == (at, "FT-1.part2")
+
+
+async def test_the_partner_stores_its_own_record_id_and_sees_it_everywhere(p: Portal) -> None:
+    await p.h.partners(partner("1001"), partner("1002"))
+    handle = await p.h.start(referral(unique("FT-REF")))
+    rid = handle.id
+    holder = await p.h.assigned(handle)
+    other = "1002" if holder == "1001" else "1001"
+    me, them = await p.token(holder), await p.token(other)
+    url = f"/api/referrals/{rid}/external-ref"
+
+    r = await p.http.put(url, headers=me, json={"external_ref": "CRM-0042 Opportunity"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": rid, "external_ref": "CRM-0042 Opportunity"}
+    d = (await p.http.get(f"/api/referrals/{rid}", headers=me)).json()
+    assert d["external_ref"] == "CRM-0042 Opportunity"
+    row = await listed(p, me, rid, external_ref="CRM-0042 Opportunity")
+    assert row["id"] == rid
+    items = (await _page(p, me, limit=200))["items"]
+    assert [x["external_ref"] for x in items if x["id"] == rid] == ["CRM-0042 Opportunity"]
+
+    assert_error(await p.http.put(url, headers=them, json={"external_ref": "x"}), 404, "not_found")
+    too_long = {"external_ref": "x" * 101}
+    assert_error(await p.http.put(url, headers=me, json=too_long), 422, "invalid_body")
+    control = {"external_ref": "a\u0000b"}
+    assert_error(await p.http.put(url, headers=me, json=control), 422, "invalid_body")
+
+    r = await p.http.put(url, headers=me, json={"external_ref": ""})
+    assert r.json() == {"id": rid, "external_ref": None}
+    d = (await p.http.get(f"/api/referrals/{rid}", headers=me)).json()
+    assert d["external_ref"] is None

@@ -1,0 +1,302 @@
+"""Webhooks: the pure rules (events, signature, URL and address checks), then end to end on
+a real worker: signed events reach a local receiver, a decliner's event has no customer, a
+dead endpoint never holds the referral and is disabled with an email after the window."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from db.audit import Actor
+from db.webhooks import WebhookStore
+from domain.models import Assignment, HistoryEntry, Outcome, ReferralState, Status, WebhookJob
+from domain.webhooks import (
+    WebhookRuleError,
+    address_refusal,
+    check_url,
+    event_id,
+    events_since,
+    parse_events,
+    sign,
+    verify,
+)
+from mail.webhook_http import post_event
+from runtime.sealing import Sealer
+from runtime.webhook_receiver import WebhookReceiver
+from runtime.webhooks import subscribe
+from tests.factories import partner, referral
+from tests.harness import Harness
+from tests.test_portal import eventually, unique
+
+T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------------------ rules
+
+
+def test_history_entries_become_events_for_the_partner_they_concern() -> None:
+    state = ReferralState(
+        workflow_id="FT-1",
+        referral_id="FT-1",
+        parent_id=None,
+        type="benefit",
+        status=Status.PENDING,
+        workloads=["teams"],
+        customer_country="DE",
+        seats=10,
+        created_at=T0,
+    )
+    a1 = Assignment(1, "111", "P1", Outcome.DECLINED, T0, decided_at=T0 + timedelta(hours=1))
+    a2 = Assignment(2, "222", "P2", Outcome.ACCEPTED, T0 + timedelta(hours=2))
+    state.assignments = [a1, a2]
+    state.history = [
+        HistoryEntry(T0, "system", "created"),
+        HistoryEntry(T0, "system", "assigned", "assigned to 111"),
+        HistoryEntry(T0 + timedelta(minutes=30), "sla-timer", "reminded", "reminder sent to 111"),
+        HistoryEntry(T0 + timedelta(hours=1), "partner:111", "declined", "customer_unresponsive"),
+        HistoryEntry(T0 + timedelta(hours=1), "partner:111", "accept", "refused", refused=True),
+        HistoryEntry(T0 + timedelta(hours=2), "system", "assigned", "assigned to 222"),
+        HistoryEntry(T0 + timedelta(hours=3), "partner:222", "accepted"),
+        HistoryEntry(T0 + timedelta(hours=4), "operator:ann", "cancelled", "duplicate"),
+    ]
+    found = [(e.seq, e.type, e.partner) for e in events_since(state, 0)]
+    assert found == [
+        (1, "referral.assigned", "111"),
+        (2, "referral.reminder", "111"),
+        (3, "referral.declined", "111"),
+        (5, "referral.assigned", "222"),
+        (6, "referral.accepted", "222"),
+        (7, "referral.withdrawn", "222"),
+    ]
+    assert [e.seq for e in events_since(state, 5)] == [5, 6, 7]
+    assert event_id("FT-1", 5, 9) == event_id("FT-1", 5, 9) != event_id("FT-1", 5, 10)
+
+
+def test_signatures_verify_only_with_the_secret_the_body_and_a_fresh_time() -> None:
+    body = b'{"id":"evt_1"}'
+    now = int(time.time())
+    header = sign("whsec_x", now, body)
+    assert header.startswith(f"t={now},v1=") and len(header.split("v1=")[1]) == 64
+    assert verify("whsec_x", header, body, now + 10)
+    assert not verify("whsec_y", header, body, now)
+    assert not verify("whsec_x", header, body + b" ", now)
+    assert not verify("whsec_x", header, body, now + 301)
+    assert not verify("whsec_x", "garbage", body, now)
+
+
+@pytest.mark.parametrize(
+    ("url", "insecure", "message"),
+    [
+        ("http://example.com/hook", False, "https://"),
+        ("ftp://example.com/", True, "https://"),
+        ("https:///nohost", False, "host name"),
+        ("https://user:pw@example.com/", False, "credentials"),
+        ("https://example.com:99999/", False, "URL"),
+        ("", False, "characters"),
+    ],
+)
+def test_subscription_urls_must_be_https_with_a_host(
+    url: str, insecure: bool, message: str
+) -> None:
+    with pytest.raises(WebhookRuleError, match=message):
+        check_url(url, insecure)
+
+
+def test_http_is_allowed_only_with_the_insecure_setting() -> None:
+    assert check_url(" http://127.0.0.1:9/x ", True) == "http://127.0.0.1:9/x"
+    assert check_url("https://crm.example.com/hooks?x=1", False)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "10.1.2.3", "192.168.0.9", "172.16.0.1", "169.254.169.254", "::1",
+     "fe80::1", "fd00:ec2::254", "0.0.0.0", "::ffff:127.0.0.1", "100.100.100.200"],
+)  # fmt: skip
+def test_internal_addresses_are_refused(address: str) -> None:
+    assert address_refusal(address, False)
+    assert address_refusal(address, True) is None
+
+
+def test_public_addresses_are_allowed() -> None:
+    assert address_refusal("93.184.215.14", False) is None
+    assert address_refusal("2606:4700::1111", False) is None
+
+
+def test_event_filters_accept_short_and_full_names() -> None:
+    assert parse_events("accepted, referral.declined,accepted") == [
+        "referral.accepted",
+        "referral.declined",
+    ]
+    assert parse_events("") == []
+    with pytest.raises(WebhookRuleError, match="unknown event 'nope'"):
+        parse_events("nope")
+
+
+# -------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver().start()
+    yield r
+    r.stop()
+
+
+def store_of(h: Harness) -> WebhookStore:
+    return WebhookStore(h.sessions, Sealer.for_settings(h.settings))
+
+
+async def test_signed_events_reach_the_partner_and_verify(
+    h: Harness, receiver: WebhookReceiver
+) -> None:
+    await h.partners(partner("5001"))
+    store = store_of(h)
+    sub, secret = await subscribe(
+        store, h.settings, "5001", receiver.url, "", Actor("operator:test"), datetime.now(UTC)
+    )
+    receiver.secret = secret
+    handle = await h.start(referral(unique("FT-HOOK")))
+    assert await h.assigned(handle) == "5001"
+    await h.act(handle, "accept", "5001")
+
+    async def both() -> bool:
+        return {"referral.assigned", "referral.accepted"} <= {
+            e["type"] for e in receiver.events() if e["referral"]["id"] == handle.id
+        }
+
+    await eventually(both, timeout=30)
+    got = [r for r in receiver.received if r.json()["referral"]["id"] == handle.id]
+    assert all(r.verified for r in got)
+    assert all(r.event_id == r.json()["id"] for r in got)
+    accepted = next(r.json() for r in got if r.json()["type"] == "referral.accepted")
+    assert set(accepted) == {"id", "type", "occurred_at", "referral"}
+    assert accepted["referral"]["customer"]["name"] == "Fabrikam Ltd"
+    assert accepted["referral"]["status"] == "active"
+    assert datetime.fromisoformat(accepted["occurred_at"]).tzinfo is not None
+
+    async def recorded() -> bool:  # the receiver answers before the attempt is recorded
+        rows = [r for r in await store.recent("5001") if r.workflow_id == handle.id]
+        return len(rows) >= 2 and all(r.status == "delivered" for r in rows)
+
+    await eventually(recorded)
+    mine = [r for r in await store.recent("5001") if r.workflow_id == handle.id]
+    assert all(r.last_code == 200 for r in mine)
+    assert all(r.attempts == 1 and r.last_latency_ms is not None for r in mine)
+    assert sub.id in {r.subscription_id for r in mine}
+
+
+async def test_a_decliner_receives_its_declined_event_without_the_customer(
+    h: Harness, receiver: WebhookReceiver
+) -> None:
+    await h.partners(partner("5101"), partner("5102"))
+    store = store_of(h)
+    for mpn in ("5101", "5102"):
+        await subscribe(
+            store, h.settings, mpn, receiver.url, "declined", Actor("operator:t"),
+            datetime.now(UTC),
+        )  # fmt: skip
+    handle = await h.start(referral(unique("FT-DECL")))
+    first = await h.assigned(handle)
+    await h.act(handle, "decline", first, action="decline", reason="customer_unresponsive")
+    await h.assigned(handle, seq=2)
+
+    async def declined() -> bool:
+        return any(e["referral"]["id"] == handle.id for e in receiver.events())
+
+    await eventually(declined, timeout=30)
+    events = [e for e in receiver.events() if e["referral"]["id"] == handle.id]
+    assert [e["type"] for e in events] == ["referral.declined"]  # only what was asked for
+    shown = events[0]["referral"]
+    assert shown["access"] == "outcome" and shown["customer"] is None
+    assert [a["partner"] for a in shown["assignments"]] == [first]
+
+
+async def test_a_dead_endpoint_never_holds_the_referral_and_is_disabled_after_the_window(
+    h: Harness, receiver: WebhookReceiver
+) -> None:
+    receiver.status = 500
+    await h.partners(partner("5201"))
+    store = store_of(h)
+    sub, _ = await subscribe(
+        store, h.settings, "5201", receiver.url, "", Actor("operator:t"), datetime.now(UTC)
+    )
+    handle = await h.start(referral(unique("FT-DEAD")))
+    await h.assigned(handle)
+    result = await h.act(handle, "accept", "5201")
+    assert result.status == "active"  # answered while every delivery keeps failing
+
+    async def attempted() -> bool:
+        return any(r.last_code == 500 for r in await store.recent("5201"))
+
+    await eventually(attempted, timeout=30)
+    failing = next(r for r in await store.recent("5201") if r.last_code == 500)
+    assert failing.status == "pending" and failing.last_outcome == "http_error"
+
+    # The window passes for one event: the subscription is disabled, contact and ops told.
+    before = len(h.sink.messages)
+    done = await h.client.execute_workflow(
+        "WebhookDelivery",
+        WebhookJob(failing.id, give_up_s=1.0),
+        id=f"webhook-test-{uuid.uuid4().hex[:8]}",
+        task_queue=h.settings.task_queue,
+        result_type=str,
+    )
+    assert done.startswith("disabled; email")
+    assert not (await store.get(sub.id)).active  # type: ignore[union-attr]
+    msg = await h.wait_mail(lambda m: m in h.sink.messages[before:])
+    assert "referrals-5201@partner.example" in str(msg["To"]) and h.settings.ops_email in str(
+        msg["To"]
+    )
+    assert "webhook disabled" in str(msg["Subject"]).lower()
+
+    # Rotating the secret enables it again.
+    assert await store.rotate(sub.id, Actor("operator:t"), datetime.now(UTC))
+    assert (await store.get(sub.id)).active  # type: ignore[union-attr]
+
+
+async def test_delivery_refuses_internal_addresses_and_does_not_follow_redirects(
+    receiver: WebhookReceiver,
+) -> None:
+    refused = await post_event(receiver.url.replace("http:", "https:"), b"{}", {}, False)
+    assert refused.outcome == "refused" and "loopback" in refused.error
+    receiver.status, receiver.headers = 302, {"Location": "http://169.254.169.254/latest"}
+    moved = await post_event(receiver.url, b"{}", {}, True)
+    assert (moved.outcome, moved.code) == ("http_error", 302)
+    assert len(receiver.received) == 1
+
+
+async def test_subscribing_checks_the_url_and_where_it_resolves(h: Harness) -> None:
+    await h.partners(partner("5301"))
+    strict = replace(h.settings, webhook_allow_insecure=False)
+    store = store_of(h)
+    now, who = datetime.now(UTC), Actor("operator:t")
+    for url, message in [
+        ("http://crm.example.com/hook", "https://"),
+        ("https://127.0.0.1/hook", "loopback"),
+        ("https://localhost/hook", "loopback"),
+        ("https://169.254.169.254/latest/meta-data", "metadata"),
+        ("https://10.0.0.8/hook", "private"),
+    ]:
+        with pytest.raises(WebhookRuleError, match=message):
+            await subscribe(store, strict, "5301", url, "", who, now)
+    assert await store.list("5301") == []
+
+
+async def test_the_demo_subscribes_its_partner_to_a_fresh_local_receiver(h: Harness) -> None:
+    from runtime.demo import DEMO_PARTNER, subscribe_demo_receiver
+
+    await h.partners(partner(DEMO_PARTNER))
+    demo = Actor("system:demo", "demo sample data")
+    receivers = [await subscribe_demo_receiver(h.settings, h.sessions, demo) for _ in range(2)]
+    try:
+        subs = await store_of(h).list(DEMO_PARTNER)
+        assert [s.url for s in subs] == [receivers[1].url]
+        assert receivers[1].secret and receivers[1].secret.startswith("whsec_")
+    finally:
+        for r in receivers:
+            r.stop()
