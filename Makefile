@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.lock | cut -c1-12)
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint test-faults bench bench-matching bench-scaleout worker portal clean
+.PHONY: demo test lint test-faults bench bench-matching bench-scaleout worker portal clean i18n i18n-extract i18n-check
 
 $(STAMP): requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,13 +16,33 @@ $(STAMP): requirements.lock
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# Translations: the .po catalogs are committed; their .mo files are built here.
+LOCALE_PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
+LOCALE_MO := $(LOCALE_PO:.po=.mo)
+BABEL_KEYWORDS := -k tr -k trn:1,2 -k trp:1c,2 -k _ -k _n:1,2 -k _p:1c,2
+
+locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(STAMP)
+	$(PY) -m mail.catalogs compile $<
+
+i18n: $(LOCALE_MO)
+
+i18n-check:
+	$(PY) -m mail.catalogs check
+
+# Update the template (messages.pot) from the code and templates, then every catalog.
+i18n-extract: $(STAMP)
+	$(VENV)/bin/pybabel -q extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --sort-output \
+		--project=fasttrack --copyright-holder="FastTrack referrals" -o locales/messages.pot .
+	$(VENV)/bin/pybabel -q update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
+
+demo: $(STAMP) i18n
 	$(PY) -m runtime.demo
 
-worker: $(STAMP)
+worker: $(STAMP) i18n
 	$(PY) worker.py --dev
 
-lint: $(STAMP)
+lint: $(STAMP) i18n
+	$(PY) -m mail.catalogs check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
