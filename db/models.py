@@ -352,3 +352,4 @@ class CapacityGrant(Base):
 
 # The portal's sign-in tables live in their own module; importing it registers them on Base.
 from db import portal_models as portal_models  # noqa: E402
+from db import portal_prefs as portal_prefs  # noqa: E402

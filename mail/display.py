@@ -210,3 +210,72 @@ def local_time(moment: datetime, timezone: str) -> str:
         zone = ZoneInfo("UTC")
     local = moment.astimezone(zone)
     return f"{local:%a} {local.day} {local:%b %Y %H:%M %Z}"
+
+
+STATUS_NAMES: dict[str, Text] = {
+    "pending": trp("referral status", "pending"),
+    "notifying": trp("referral status", "notifying"),
+    "active": trp("referral status", "active"),
+    "completed": trp("referral status", "completed"),
+    "escalated": trp("referral status", "escalated"),
+    "cancelled": trp("referral status", "cancelled"),
+    "split": trp("referral status", "split"),
+}
+
+OUTCOME_NAMES: dict[str, Text] = {
+    "pending": trp("assignment outcome", "pending"),
+    "accepted": trp("assignment outcome", "accepted"),
+    "declined": trp("assignment outcome", "declined"),
+    "expired": trp("assignment outcome", "expired"),
+    "completed": trp("assignment outcome", "completed"),
+}
+
+HISTORY_NAMES: dict[str, Text] = {
+    "assigned": trp("history", "assigned"),
+    "released": trp("history", "released"),
+    "notified": trp("history", "notified"),
+    "notification_delayed": trp("history", "notification delayed"),
+    "reminded": trp("history", "reminded"),
+    "expired": trp("history", "expired"),
+    "escalated": trp("history", "escalated"),
+    "contact_overdue": trp("history", "customer contact overdue"),
+    "accept": trp("history", "accept"),
+    "accepted": trp("history", "accepted"),
+    "decline": trp("history", "decline"),
+    "declined": trp("history", "declined"),
+    "contacted": trp("history", "customer contacted"),
+    "kickoff": trp("history", "kick-off"),
+    "cpor_claimed": trp("history", "CPOR claimed"),
+    "complete": trp("history", "complete"),
+    "completed": trp("history", "completed"),
+    "retry": trp("history", "retry"),
+    "cancelled": trp("history", "cancelled"),
+    "part_changed": trp("history", "part changed"),
+    "split": trp("history", "split"),
+    "profile_updated": trp("history", "profile updated"),
+    "paused": trp("history", "paused"),
+    "resumed": trp("history", "resumed"),
+    "profile_created": trp("history", "profile created"),
+    "pause_ended": trp("history", "pause ended"),
+    "token_issued": trp("history", "API token issued"),
+    "tokens_revoked": trp("history", "API tokens revoked"),
+    "claim_created": trp("history", "CPOR claim created"),
+    "claim_updated": trp("history", "CPOR claim updated"),
+    "claim_revoked": trp("history", "CPOR claim revoked"),
+}
+
+
+def status(code: str) -> str:
+    name = STATUS_NAMES.get(code)
+    return i18n.translate(name) if name else code.replace("_", " ")
+
+
+def outcome(code: str) -> str:
+    name = OUTCOME_NAMES.get(code)
+    return i18n.translate(name) if name else code.replace("_", " ")
+
+
+def history(code: str) -> str:
+    """A timeline entry's action in words."""
+    name = HISTORY_NAMES.get(code)
+    return i18n.translate(name) if name else code.replace("_", " ")

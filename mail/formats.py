@@ -49,20 +49,23 @@ def _zone_name(local: datetime, timezone: str) -> str:
     return get_timezone_name(local, "long", locale=_locale())
 
 
-def moment_long(moment: datetime, timezone: str) -> str:
-    """`Montag, 7. Dezember 2026, 17:00 MEZ`: weekday, date, time and zone."""
+def moment_long(moment: datetime, timezone: str | None = None, named: bool = True) -> str:
+    """`Montag, 7. Dezember 2026, 17:00 MEZ`: weekday, date, time and (when `named`) zone;
+    in the page's zone when none is given."""
+    timezone = timezone or i18n.zone()
     local = moment.astimezone(zone(timezone))
     loc = _locale()
     day = format_date(local, "full", locale=loc)
     time = format_time(local, "short", locale=loc)
     pattern = Locale.parse(loc).datetime_formats["medium"]
     text = str(pattern).replace("{1}", day).replace("{0}", time)
-    return _marked(f"{text} {_zone_name(local, timezone)}")
+    return _marked(f"{text} {_zone_name(local, timezone)}" if named else text)
 
 
-def moment_short(moment: datetime, timezone: str) -> str:
-    """`07.12.26, 17:00`: compact date and time in the zone (the zone is named once per page)."""
-    local = moment.astimezone(zone(timezone))
+def moment_short(moment: datetime, timezone: str | None = None) -> str:
+    """`08.12.2026, 01:00`: compact date and time, in the page's zone unless one is given (a
+    page names its zone once)."""
+    local = moment.astimezone(zone(timezone or i18n.zone()))
     loc = _locale()
     pattern = Locale.parse(loc).datetime_formats["short"]
     text = (
@@ -70,6 +73,16 @@ def moment_short(moment: datetime, timezone: str) -> str:
         .replace("{1}", format_date(local, "medium", locale=loc))
         .replace("{0}", format_time(local, "short", locale=loc))
     )
+    return _marked(text)
+
+
+def zone_generic(timezone: str | None = None) -> str:
+    """`Mitteleuropäische Zeit`: the zone as the language names it, for a page's one mention."""
+    name = timezone or i18n.zone()
+    if name in ("UTC", "Etc/UTC"):
+        text = get_timezone_name(datetime(2026, 1, 1, tzinfo=zone("UTC")), "long", locale=_locale())
+    else:
+        text = get_timezone_name(zone(name), "long", locale=_locale())
     return _marked(text)
 
 

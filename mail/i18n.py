@@ -32,6 +32,7 @@ class CatalogError(RuntimeError):
 @dataclass
 class _Current:
     tag: str
+    zone: str = "UTC"  # the time zone the page's times are shown in
 
 
 _current: ContextVar[_Current | None] = ContextVar("fasttrack_locale", default=None)
@@ -75,18 +76,25 @@ def using(tag: str) -> Iterator[None]:
         _current.reset(token)
 
 
+def zone() -> str:
+    holder = _current.get()
+    return holder.zone if holder else "UTC"
+
+
 def begin(tag: str) -> None:
     """Start a request in `tag` (a web request's language, settled by `switch` later)."""
     _current.set(_Current(tag))
 
 
-def switch(tag: str) -> None:
-    """Change the language of the request (or render) in progress."""
+def switch(tag: str, zone: str | None = None) -> None:
+    """Change the language (and the time zone) of the request or render in progress."""
     holder = _current.get()
     if holder is None:
-        _current.set(_Current(tag))
-    else:
-        holder.tag = tag
+        holder = _Current(tag)
+        _current.set(holder)
+    holder.tag = tag
+    if zone is not None:
+        holder.zone = zone
 
 
 @functools.cache

@@ -28,6 +28,7 @@ def i18n_environment(**options: Any) -> Environment:
         number=formats.number,
         moment=formats.moment_long,
         moment_short=formats.moment_short,
+        percent=formats.percent,
         day=formats.day,
         country=formats.country,
         language=formats.language,

@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from portal import observability, operator_pages, pages, partner_pages, profile_pages, signin
+from portal import (
+    language,
+    observability,
+    operator_pages,
+    pages,
+    partner_pages,
+    profile_pages,
+    signin,
+)
 from portal.admin_api import admin_api
 from portal.auth import Portal
 from portal.gateway import UNAVAILABLE, unavailable
@@ -129,13 +137,19 @@ def create_app(
     observability.install(app, client, sessions)
     app.include_router(partner_api)
     app.include_router(admin_api)
-    app.include_router(pages.router)
-    app.include_router(signin.router)
-    app.include_router(partner_pages.router)
-    app.include_router(profile_pages.router)
-    app.include_router(operator_pages.router)
+    in_language = [Depends(language.settle)]
+    for router in (
+        pages.router,
+        signin.router,
+        partner_pages.router,
+        profile_pages.router,
+        operator_pages.router,
+    ):
+        app.include_router(router, dependencies=in_language)
+    app.include_router(language.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(language.LanguageMiddleware, default=settings.program_locale)
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness")
     async def healthz() -> Health:

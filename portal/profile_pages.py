@@ -13,7 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from db.audit import DirectoryAudit, DirectoryEventRow
 from db.directory import PartnerRecord
+from domain.locales import parse_locale
 from domain.models import PartnerProfile
+from domain.text import Text, trp
 from domain.validation import (
     COUNTRY_CODES,
     LANGUAGE_CODES,
@@ -21,7 +23,8 @@ from domain.validation import (
     parse_partner,
     partner_to_json,
 )
-from mail import display
+from mail import display, formats
+from mail.i18n import _, gettext, translate
 from portal.auth import Portal, PortalDep
 from portal.render import render
 from portal.session import PageProblem, PartnerViewer, checked_form, checked_lists
@@ -30,10 +33,10 @@ router = APIRouter(include_in_schema=False)
 
 MAX_PAUSE = timedelta(days=90)
 SPECIAL_SEGMENTS = ("education", "government", "nonprofit")
-DONE = {
-    "profile": "Referral Profile saved. The next match uses it.",
-    "pause": "Referrals paused. Referrals you already hold stay yours.",
-    "resume": "Referrals resumed.",
+DONE: dict[str, Text] = {
+    "profile": trp("done", "Referral Profile saved. The next match uses it."),
+    "pause": trp("done", "Referrals paused. Referrals you already hold stay yours."),
+    "resume": trp("done", "Referrals resumed."),
 }
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -46,7 +49,7 @@ async def recent_changes(portal: Portal, mpn_id: str) -> list[DirectoryEventRow]
 async def _record(portal: Portal, mpn_id: str) -> PartnerRecord:
     record = await portal.directory.get(mpn_id)
     if record is None:
-        raise PageProblem(404, "Not found", "Your partner profile is not in the directory.")
+        raise PageProblem(404, _("Not found"), _("Your partner profile is not in the directory."))
     return record
 
 
@@ -57,6 +60,7 @@ def _values(p: PartnerProfile) -> dict[str, Any]:
         "min_seats": str(p.min_seats),
         "max_seats": "" if p.max_seats is None else str(p.max_seats),
         "countries": ", ".join(p.countries),
+        "locale": p.effective_locale,
     }
 
 
@@ -76,14 +80,15 @@ async def _page(
         request,
         "profile",
         status_code,
-        title="Referral Profile",
+        title=_("Referral Profile"),
         nav="/profile",
+        shows_times=True,
         p=record.profile,
         values=values or _values(record.profile),
         errors=errors or {},
         message=message,
         kind=kind,
-        segments=[(s, display.SEGMENT_NAMES[s]) for s in SPECIAL_SEGMENTS],
+        segments=[(s, display.segment(s)) for s in SPECIAL_SEGMENTS],
         paused=record.profile.paused_until is not None and record.profile.paused_until >= today,
         min_pause=(today + timedelta(days=1)).isoformat(),
         max_pause=(today + MAX_PAUSE).isoformat(),
@@ -96,16 +101,18 @@ async def profile(
     request: Request, portal: PortalDep, viewer: PartnerViewer, done: str = ""
 ) -> HTMLResponse:
     assert viewer.mpn_id is not None
-    return await _page(request, portal, viewer.mpn_id, message=DONE.get(done, ""))
+    message = translate(DONE[done]) if done in DONE else ""
+    return await _page(request, portal, viewer.mpn_id, message=message)
 
 
 def _codes(
     raw: str, known: frozenset[str], noun: str, errors: dict[str, str], key: str
 ) -> list[str]:
+    """The codes in `raw`; unknown ones are reported with `noun` (a message with %(codes)s)."""
     codes = [c for c in _SPLIT.split(raw.strip()) if c]
     unknown = [c for c in codes if c.lower() not in {k.lower() for k in known}]
     if unknown:
-        errors[key] = f"Unknown {noun}: {', '.join(unknown[:5])}."
+        errors[key] = noun % {"codes": ", ".join(unknown[:5])}
     return list(dict.fromkeys(codes))
 
 
@@ -114,7 +121,7 @@ def _seats(raw: str, errors: dict[str, str], key: str) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or len(raw) > 9:
-        errors[key] = "Enter a whole number of seats."
+        errors[key] = _("Enter a whole number of seats.")
         return None
     return int(raw)
 
@@ -124,28 +131,39 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
     assert viewer.mpn_id is not None
     form = await checked_lists(request, viewer)
     first = {k: v[0] for k, v in form.items() if v}
-    blank = dict.fromkeys(("languages", "min_seats", "max_seats", "countries"), "")
+    blank = dict.fromkeys(("languages", "min_seats", "max_seats", "countries", "locale"), "")
     values: dict[str, Any] = {**blank, **first, "segments": form.get("segments", [])}
     errors: dict[str, str] = {}
     languages = [
         c.lower()
         for c in _codes(
-            first.get("languages", ""), LANGUAGE_CODES, "language code", errors, "languages"
+            first.get("languages", ""),
+            LANGUAGE_CODES,
+            gettext("Unknown language code: %(codes)s."),
+            errors,
+            "languages",
         )
     ]
     countries = [
         c.upper()
         for c in _codes(
-            first.get("countries", ""), COUNTRY_CODES, "country code", errors, "countries"
+            first.get("countries", ""),
+            COUNTRY_CODES,
+            gettext("Unknown country code: %(codes)s."),
+            errors,
+            "countries",
         )
     ]
     if not languages and "languages" not in errors:
-        errors["languages"] = "Serve at least one language."
+        errors["languages"] = _("Serve at least one language.")
     segments = [s for s in form.get("segments", []) if s in SPECIAL_SEGMENTS]
     min_seats = _seats(first.get("min_seats", ""), errors, "min_seats") or 0
     max_seats = _seats(first.get("max_seats", ""), errors, "max_seats")
     if max_seats is not None and max_seats < min_seats and "max_seats" not in errors:
-        errors["max_seats"] = "The largest size must not be below the smallest."
+        errors["max_seats"] = _("The largest size must not be below the smallest.")
+    locale = parse_locale(first.get("locale", "")) if first.get("locale") else ""
+    if locale is None:
+        errors["locale"] = _("Choose a language from the list.")
     record = await _record(portal, viewer.mpn_id)
     old = record.profile
     if errors:
@@ -155,7 +173,7 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
             viewer.mpn_id,
             values,
             errors,
-            "Nothing was saved: see the fields marked below.",
+            _("Nothing was saved: see the fields marked below."),
             "bad",
             422,
         )
@@ -167,6 +185,7 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
         min_seats=min_seats,
         max_seats=max_seats,
         countries=[c for c in countries if c != old.home_country],
+        locale=locale or old.locale or None,
     )
     try:
         new = parse_partner(data)
@@ -186,12 +205,14 @@ async def pause(request: Request, portal: PortalDep, viewer: PartnerViewer) -> R
     try:
         until = date.fromisoformat(form.get("until", "").strip())
     except ValueError:
-        error, until = "Enter a date as YYYY-MM-DD.", today
+        error, until = _("Enter a date as YYYY-MM-DD."), today
     if not error and until <= today:
-        error = "Choose a day after today."
+        error = _("Choose a day after today.")
     if not error and until > today + MAX_PAUSE:
-        error = (
-            f"Pause for at most {MAX_PAUSE.days} days (until {(today + MAX_PAUSE).isoformat()})."
+        error = _(
+            "Pause for at most %(days)s days (until %(until)s).",
+            days=MAX_PAUSE.days,
+            until=formats.day(today + MAX_PAUSE),
         )
     if error:
         return await _page(
@@ -199,7 +220,7 @@ async def pause(request: Request, portal: PortalDep, viewer: PartnerViewer) -> R
             portal,
             viewer.mpn_id,
             errors={"until": error},
-            message="Referrals were not paused.",
+            message=_("Referrals were not paused."),
             kind="bad",
             status_code=422,
         )
