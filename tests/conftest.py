@@ -34,6 +34,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if stale_catalogs():
         compile_all()
 
+
 # Tests, and the processes they start, use the embedded defaults (SQLite file, generated key).
 os.environ.setdefault("FASTTRACK_ENV", "demo")
 
