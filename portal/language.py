@@ -35,7 +35,8 @@ class LanguageMiddleware:
             await self.app(scope, receive, send)
             return
         request = PlainRequest(scope)
-        chosen = parse_locale(request.cookies.get(LANG_COOKIE, ""))
+        cookie = request.cookies.get(LANG_COOKIE, "")
+        chosen = i18n.PSEUDO if cookie == i18n.PSEUDO else parse_locale(cookie)
         i18n.begin(chosen or negotiate(request.headers.get("accept-language", ""), self.default))
 
         async def send_with_language(message: Message) -> None:
