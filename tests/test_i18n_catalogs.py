@@ -69,7 +69,7 @@ def test_placeholders_and_html_tags_are_identical_and_plural_forms_complete(tag:
         for form in forms:
             found = set(PLACEHOLDER.findall(form))
             # A language without grammatical number may leave the count out of a plural form.
-            if found != expected and not (found == expected - {"%(n)s", "%(count)s"}):
+            if found not in (expected, expected - {"%(n)s", "%(count)s"}):
                 problems.append(f"{source[0]!r}: placeholders {sorted(found)}")
             if Counter(TAG.findall(form)) != Counter(TAG.findall(source[0])):
                 problems.append(f"{source[0]!r}: HTML tags differ")
@@ -90,9 +90,9 @@ def test_the_template_holds_every_message_the_code_and_templates_mark() -> None:
     out = i18n.LOCALES_DIR.parent / "var" / "messages.check.pot"
     out.parent.mkdir(exist_ok=True)
     keywords = ["-k", "tr", "-k", "trn:1,2", "-k", "trp:1c,2", "-k", "_", "-k", "_n:1,2"]
+    options = ["--no-location", "--sort-output", "-o", str(out), "."]
     CommandLineInterface().run(
-        ["pybabel", "-q", "extract", "-F", "babel.cfg", *keywords, "-k", "_p:1c,2"]
-        + ["--no-location", "--sort-output", "-o", str(out), "."]
+        ["pybabel", "-q", "extract", "-F", "babel.cfg", *keywords, "-k", "_p:1c,2", *options]
     )
     fresh = {(_forms(m.id)[0], m.context) for m in _catalog(out) if m.id}
     committed = {(_forms(m.id)[0], m.context) for m in SOURCE}
@@ -114,7 +114,7 @@ def test_a_compiled_catalog_older_than_its_source_is_refused(monkeypatch, tmp_pa
     i18n.translations.cache_clear()
     try:
         assert i18n.stale_catalogs() and i18n.stale_catalogs()[0] == mo
-        with pytest.raises(i18n.CatalogError, match="older than its .po"):
+        with pytest.raises(i18n.CatalogError, match=r"older than its \.po"):
             i18n.translations("de")
     finally:
         monkeypatch.undo()
