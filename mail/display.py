@@ -231,6 +231,7 @@ OUTCOME_NAMES: dict[str, Text] = {
 }
 
 HISTORY_NAMES: dict[str, Text] = {
+    "created": trp("history", "created"),
     "assigned": trp("history", "assigned"),
     "released": trp("history", "released"),
     "notified": trp("history", "notified"),
