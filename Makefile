@@ -10,7 +10,8 @@ UV_VERSION := 0.13.8
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command "make lock" --quiet
 
-.PHONY: venv lock demo test lint test-faults bench bench-matching bench-scaleout worker portal clean
+.PHONY: venv lock demo test lint test-faults bench bench-matching bench-scaleout worker portal clean \
+	i18n i18n-extract i18n-check
 
 # Development: the development lock (hashes checked), then the project itself, editable, so
 # `.venv/bin/fasttrack`, `fasttrack-worker` and `fasttrack-portal` run this checkout.
@@ -32,16 +33,36 @@ lock:
 	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) -o requirements.lock
 	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) --extra dev -o requirements-dev.lock
 
-demo: $(STAMP)
+# Translations: the .po catalogs are committed; their .mo files are built here.
+LOCALE_PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
+LOCALE_MO := $(LOCALE_PO:.po=.mo)
+BABEL_KEYWORDS := -k tr -k trn:1,2 -k trp:1c,2 -k _ -k _n:1,2 -k _p:1c,2
+
+locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po $(STAMP)
+	$(PY) -m mail.catalogs compile $<
+
+i18n: $(LOCALE_MO)
+
+i18n-check:
+	$(PY) -m mail.catalogs check
+
+# Update the template (messages.pot) from the code and templates, then every catalog.
+i18n-extract: $(STAMP)
+	$(VENV)/bin/pybabel -q extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --sort-output \
+		--project=fasttrack --copyright-holder="FastTrack referrals" -o locales/messages.pot .
+	$(VENV)/bin/pybabel -q update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
+
+demo: $(STAMP) i18n
 	$(PY) -m demo
 
-worker: $(STAMP)
+worker: $(STAMP) i18n
 	$(PY) worker.py --dev
 
-portal: $(STAMP)
+portal: $(STAMP) i18n
 	$(PY) -m portal
 
-lint: $(STAMP)
+lint: $(STAMP) i18n
+	$(PY) -m mail.catalogs check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .

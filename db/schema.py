@@ -4,7 +4,7 @@ nothing imports this module but those that need every table at once."""
 
 from __future__ import annotations
 
-from db import integration_models, models, portal_models
+from db import integration_models, models, portal_models, portal_prefs
 
 metadata = models.Base.metadata
-__all__ = ["integration_models", "metadata", "portal_models"]
+__all__ = ["integration_models", "metadata", "portal_models", "portal_prefs"]

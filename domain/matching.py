@@ -212,6 +212,7 @@ def partner_contact(p: PartnerProfile, load: PartnerLoad) -> PartnerContact:
         timezone=p.timezone,
         country=p.home_country,
         capacity_declines_used=load.capacity_declines,
+        locale=p.effective_locale,
     )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum, nonmember
 
+from domain.locales import locale_for_country
+
 # ---------------------------------------------------------------------------------------
 # Vocabularies (the public contract's codes)
 # ---------------------------------------------------------------------------------------
@@ -139,9 +141,14 @@ class PartnerProfile:
     paused_until: date | None = None
     max_open_referrals: int | None = None
     portal_users: list[str] = field(default_factory=list)  # who else may sign in to the portal
+    locale: str = ""  # partner-owned; empty: the home country's language (domain.locales)
 
     def countries_served(self) -> set[str]:
         return {self.home_country, *self.countries}
+
+    @property
+    def effective_locale(self) -> str:
+        return self.locale or locale_for_country(self.home_country)
 
 
 @dataclass
@@ -184,6 +191,7 @@ class PartnerContact:
     timezone: str
     country: str
     capacity_declines_used: int = 0
+    locale: str = "en"  # the language of the partner's emails
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from domain.models import Outcome, PartnerAction, Reason, ReferralState, Status
+from domain.text import Text, tr
 
 PARTNER_ACTIONS: tuple[str, ...] = (
     "accept",
@@ -39,22 +40,47 @@ class Code:
 @dataclass(frozen=True)
 class Refusal:
     code: str
-    message: str
+    message: str  # English: the CLI, the JSON API and the workflow's history
+    text: Text | None = None  # the same message with its gettext id, for pages and emails
+
+
+def refuse(code: str, text: Text) -> Refusal:
+    return Refusal(code, str(text), text)
 
 
 # The program's answers to decline reasons it does not accept (our own words).
-ANSWER_FASTTRACK_CENTER = (
+ANSWER_FASTTRACK_CENTER_TEXT = tr(
     "declining because the customer prefers the FastTrack Center is not accepted: "
     "as a FastTrack partner you represent Microsoft FastTrack to this customer"
 )
-ANSWER_ACCOUNT_TEAM = (
+ANSWER_ACCOUNT_TEAM_TEXT = tr(
     "declining because the account team does not want a partner is not accepted: "
     "partners deliver the same quality of service as the FastTrack Center"
 )
-ANSWER_CAPACITY_AGAIN = (
+ANSWER_CAPACITY_AGAIN_TEXT = tr(
     "partner_at_capacity was already granted to this partner once; to manage capacity, "
     "pause new referrals for a while instead (starter.py partners pause MPN_ID --until DATE)"
 )
+NOTE_REQUIRED_TEXT = tr("a decline with reason 'other' needs a note")
+ANSWER_FASTTRACK_CENTER = str(ANSWER_FASTTRACK_CENTER_TEXT)
+ANSWER_ACCOUNT_TEAM = str(ANSWER_ACCOUNT_TEAM_TEXT)
+ANSWER_CAPACITY_AGAIN = str(ANSWER_CAPACITY_AGAIN_TEXT)
+_PROGRAM_ANSWERS: dict[str, Text] = {
+    str(t): t
+    for t in (
+        ANSWER_FASTTRACK_CENTER_TEXT,
+        ANSWER_ACCOUNT_TEAM_TEXT,
+        ANSWER_CAPACITY_AGAIN_TEXT,
+        NOTE_REQUIRED_TEXT,
+    )
+}
+
+
+def program_answer(message: str) -> Text | None:
+    """The translatable form of a refusal message that carries no values (the program's
+    answers travel through the workflow as English text)."""
+    return _PROGRAM_ANSWERS.get(message)
+
 
 ALWAYS_REFUSED: dict[str, str] = {
     Reason.PREFERS_FASTTRACK_CENTER: ANSWER_FASTTRACK_CENTER,
@@ -65,16 +91,20 @@ ALWAYS_REFUSED: dict[str, str] = {
 def decline_refusal(reason: str, note: str, capacity_declines_used: int) -> Refusal | None:
     """The decline policy alone: is this reason acceptable?"""
     if reason not in Reason.ALL:
-        return Refusal(
+        return refuse(
             Code.UNKNOWN_REASON,
-            f"unknown decline reason {reason!r} (allowed: {', '.join(Reason.ALL)})",
+            tr(
+                "unknown decline reason %(reason)s (allowed: %(allowed)s)",
+                reason=repr(reason),
+                allowed=", ".join(Reason.ALL),
+            ),
         )
     if reason in ALWAYS_REFUSED:
-        return Refusal(Code.REASON_REFUSED, ALWAYS_REFUSED[reason])
+        return refuse(Code.REASON_REFUSED, _PROGRAM_ANSWERS[ALWAYS_REFUSED[reason]])
     if reason == Reason.PARTNER_AT_CAPACITY and capacity_declines_used >= 1:
-        return Refusal(Code.REASON_REFUSED, ANSWER_CAPACITY_AGAIN)
+        return refuse(Code.REASON_REFUSED, ANSWER_CAPACITY_AGAIN_TEXT)
     if reason == Reason.OTHER and not note.strip():
-        return Refusal(Code.NOTE_REQUIRED, "a decline with reason 'other' needs a note")
+        return refuse(Code.NOTE_REQUIRED, NOTE_REQUIRED_TEXT)
     return None
 
 
@@ -84,27 +114,38 @@ def check_partner_action(
     """None when `action` may be applied to `state`; otherwise why not."""
     rid = state.workflow_id
     if action.action not in PARTNER_ACTIONS:
-        return Refusal(
+        return refuse(
             Code.UNKNOWN_ACTION,
-            f"unknown action {action.action!r} (allowed: {', '.join(PARTNER_ACTIONS)})",
+            tr(
+                "unknown action %(action)s (allowed: %(allowed)s)",
+                action=repr(action.action),
+                allowed=", ".join(PARTNER_ACTIONS),
+            ),
         )
     current = state.current
     if current is None or current.partner != action.partner:
         if state.status in Status.CLOSED and any(
             a.partner == action.partner for a in state.assignments
         ):
-            return Refusal(Code.CLOSED, f"referral {rid} is already {state.status}")
-        return Refusal(Code.NOT_ASSIGNED, f"referral {rid} is not assigned to {action.partner}")
+            return refuse(Code.CLOSED, _already(rid, state.status))
+        return refuse(
+            Code.NOT_ASSIGNED,
+            tr("referral %(rid)s is not assigned to %(partner)s", rid=rid, partner=action.partner),
+        )
     if action.action == "accept":
         if current.outcome != Outcome.PENDING:
-            return Refusal(Code.INVALID_STATE, f"referral {rid} was already accepted")
+            return refuse(Code.INVALID_STATE, tr("referral %(rid)s was already accepted", rid=rid))
         return None
     if action.action == "decline":
         return decline_refusal(action.reason, action.note, capacity_declines_used)
     if current.outcome != Outcome.ACCEPTED:
-        return Refusal(
+        return refuse(
             Code.INVALID_STATE,
-            f"referral {rid} must be accepted before '{action.action}' can be recorded",
+            tr(
+                "referral %(rid)s must be accepted before '%(action)s' can be recorded",
+                rid=rid,
+                action=action.action,
+            ),
         )
     m = state.milestones
     already = {
@@ -114,7 +155,10 @@ def check_partner_action(
         "account_team_contacted": m.account_team_contacted_at,
     }
     if action.action in already and already[action.action] is not None:
-        return Refusal(Code.INVALID_STATE, f"'{action.action}' is already recorded on {rid}")
+        return refuse(
+            Code.INVALID_STATE,
+            tr("'%(action)s' is already recorded on %(rid)s", action=action.action, rid=rid),
+        )
     if action.action == "complete":
         return completion_refusal(action)
     return None
@@ -122,13 +166,14 @@ def check_partner_action(
 
 def completion_refusal(action: PartnerAction) -> Refusal | None:
     if action.vas_sold is None:
-        return Refusal(Code.INVALID_VALUE, "say whether value-added services were sold")
+        return refuse(Code.INVALID_VALUE, tr("say whether value-added services were sold"))
     value = action.vas_value
     if value is not None and (not math.isfinite(value) or value < 0):
-        return Refusal(Code.INVALID_VALUE, "the value-added services value must be 0 or more")
+        return refuse(Code.INVALID_VALUE, tr("the value-added services value must be 0 or more"))
     if not action.vas_sold and value:
-        return Refusal(
-            Code.INVALID_VALUE, "a value for value-added services was given but none were sold"
+        return refuse(
+            Code.INVALID_VALUE,
+            tr("a value for value-added services was given but none were sold"),
         )
     return None
 
@@ -136,14 +181,24 @@ def completion_refusal(action: PartnerAction) -> Refusal | None:
 def check_operator_action(state: ReferralState, action: str, reason: str) -> Refusal | None:
     rid = state.workflow_id
     if action not in OPERATOR_ACTIONS:
-        return Refusal(Code.UNKNOWN_ACTION, f"unknown operator action {action!r}")
+        return refuse(
+            Code.UNKNOWN_ACTION, tr("unknown operator action %(action)s", action=repr(action))
+        )
     if state.status in Status.CLOSED:
-        return Refusal(Code.CLOSED, f"referral {rid} is already {state.status}")
+        return refuse(Code.CLOSED, _already(rid, state.status))
     if action == "retry" and state.status != Status.ESCALATED:
-        return Refusal(
+        return refuse(
             Code.INVALID_STATE,
-            f"referral {rid} is {state.status}; only escalated referrals can be retried",
+            tr(
+                "referral %(rid)s is %(status)s; only escalated referrals can be retried",
+                rid=rid,
+                status=state.status,
+            ),
         )
     if action == "cancel" and not reason.strip():
-        return Refusal(Code.INVALID_VALUE, "a cancellation needs a reason")
+        return refuse(Code.INVALID_VALUE, tr("a cancellation needs a reason"))
     return None
+
+
+def _already(rid: str, status: str) -> Text:
+    return tr("referral %(rid)s is already %(status)s", rid=rid, status=status)

@@ -44,11 +44,14 @@ from typing import Any
 from urllib.parse import quote
 
 import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 
 from domain.links import LinkClaims, link_nonce, sign_link
 from domain.models import EmailRequest
-from mail import display
+from domain.policy import program_answer
+from mail import display, formats, i18n, wording
+from mail.i18n import _
+from mail.jinja import i18n_environment
 from mail.mime import Outgoing, alternative, parse_addresses
 from settings import Settings
 
@@ -87,6 +90,7 @@ REQUIRED_DETAIL: dict[str, tuple[str, ...]] = {
     "delivery_failure": ("failed_message_id", "error", "kind"),
 }
 
+_ANSWER_DEADLINE_KINDS = frozenset(("notification", "reminder", "team_assigned"))
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _DEFAULT_DOMAIN = "fasttrack.localhost"
 
@@ -111,7 +115,7 @@ class Composed:
         return self.outgoing.parsed()
 
 
-_env = Environment(
+_env = i18n_environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
     undefined=StrictUndefined,
     autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
@@ -119,13 +123,6 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
     auto_reload=False,  # templates change with a deploy (a restart), not under a running worker
-)
-_env.filters.update(
-    workload=display.workload,
-    reason=display.reason,
-    money=display.money,
-    yes_no=display.yes_no,
-    kind=display.kind,
 )
 _inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
@@ -181,13 +178,27 @@ def _compose(
 ) -> Composed:
     _validate(request)
     to, cc = recipients(request, settings)
-    subject = _subject(request)
-    text, html = render(request.kind, _context(request, settings, links, subject))
-    extra = {"X-FastTrack-Referral": request.referral.referral_id, "X-FastTrack-Kind": request.kind}
+    tag = locale_of(request, settings)
+    with i18n.using(tag):
+        subject = wording.subject(request)
+        text, html = render(request.kind, _context(request, settings, links, subject))
+    extra = {
+        "X-FastTrack-Referral": request.referral.referral_id,
+        "X-FastTrack-Kind": request.kind,
+        "Content-Language": tag,
+    }
     outgoing = build_message(
         message_id, settings.mail_from, to, cc, subject, text, html, extra, now or datetime.now(UTC)
     )
     return Composed(message_id, subject, to, cc, text, html, outgoing)
+
+
+def locale_of(request: EmailRequest, settings: Settings) -> str:
+    """Partner emails in the partner's language; the account team's and operations' in
+    PROGRAM_LOCALE."""
+    if request.kind in PARTNER_KINDS and request.partner is not None:
+        return request.partner.locale or settings.program_locale
+    return settings.program_locale
 
 
 def render(template: str, context: dict[str, Any]) -> tuple[str, str]:
@@ -265,32 +276,6 @@ def _validate(request: EmailRequest) -> None:
         raise ComposeError(f"email kind {request.kind!r} needs detail {', '.join(missing)}")
 
 
-def _subject(request: EmailRequest) -> str:
-    ref = request.referral
-    rid = ref.referral_id
-    customer = ref.customer.name
-    partner = request.partner.name if request.partner else "the partner"
-    label = "FastTrack Benefit referral" if ref.type == "benefit" else "Standard referral"
-    subjects = {
-        "notification": f"New {label} {rid} – {customer}",
-        "reminder": f"Reminder: referral {rid} ({customer}) is waiting for your answer",
-        "expired": f"Referral {rid} ({customer}) has been reassigned",
-        "decline_ack": f"Decline recorded for referral {rid} ({customer})",
-        "decline_refused": f"Decline not accepted for referral {rid} ({customer})",
-        "contact_reminder": f"Action needed: record customer contact for referral {rid}",
-        "team_assigned": f"Referral {rid} ({customer}) assigned to {partner}",
-        "team_accepted": f"Referral {rid} ({customer}) accepted by {partner}",
-        "team_reassigned": f"Referral {rid} ({customer}) is being reassigned",
-        "contact_overdue": f"Customer contact overdue for referral {rid} ({customer})",
-        "team_completed": f"Referral {rid} ({customer}) completed by {partner}",
-        "escalation": f"Escalation: referral {rid} ({customer}) needs operations",
-        "delivery_failure": (
-            f"Email delivery failed: {request.detail.get('kind', 'message')} for referral {rid}"
-        ),
-    }
-    return subjects[request.kind]
-
-
 def _context(
     request: EmailRequest, settings: Settings, links: dict[str, str] | None, subject: str
 ) -> dict[str, Any]:
@@ -298,16 +283,14 @@ def _context(
     view = (links or {}).get("view") or view_link(settings, ref.referral_id)
     workloads = request.workloads or ref.workloads
     partner = request.partner
-    due_local = request.detail.get("due_local", "")
-    if not due_local and request.due_at is not None:
-        due_local = display.local_time(request.due_at, partner.timezone if partner else "UTC")
+    due_local = _deadline(request)
     benefit = ref.type == "benefit"
     if request.kind in OPS_KINDS:
-        tone, banner = "ops", "FastTrack referrals · Operations"
+        tone, banner = "ops", _("FastTrack referrals · Operations")
     elif benefit:
-        tone, banner = "benefit", "FastTrack Benefit referral"
+        tone, banner = "benefit", _("FastTrack Benefit referral")
     else:
-        tone, banner = "standard", "Standard referral"
+        tone, banner = "standard", _("Standard referral")
     audience = (
         "partner"
         if request.kind in PARTNER_KINDS
@@ -326,19 +309,21 @@ def _context(
         "referral_id": ref.referral_id,
         "scope_id": request.scope_id,
         "seq": request.seq,
+        "locale": i18n.current(),
         "customer": {
             "name": ref.customer.name,
-            "country": display.country(ref.customer.country),
-            "language": display.language(ref.customer.language),
+            "country": f"{formats.country(ref.customer.country)} ({ref.customer.country})",
+            "language": f"{formats.language(ref.customer.language)} ({ref.customer.language})",
             "segment": display.segment(ref.customer.segment),
-            "seats": display.seats(ref.customer.seats),
+            "seats": formats.number(ref.customer.seats),
+            "seat_count": ref.customer.seats,
             "contact": ref.customer.contact_email,
         },
         "workloads": [
             {
                 "code": code,
                 "name": display.workload(code),
-                "usage": display.percent(ref.active_usage.get(code)),
+                "usage": formats.percent(ref.active_usage.get(code)),
                 "bar": _bar(ref.active_usage.get(code)),
             }
             for code in workloads
@@ -347,7 +332,7 @@ def _context(
         "all_workloads": [display.workload(code) for code in ref.workloads],
         "notes": ref.notes.strip(),
         "requester": {
-            "name": ref.requested_by.name or ref.requested_by.email or "not recorded",
+            "name": ref.requested_by.name or ref.requested_by.email or _("not recorded"),
             "email": ref.requested_by.email,
             "microsoft": ref.requested_by.microsoft,
         },
@@ -371,12 +356,31 @@ def _context(
             "account_team_contacted": f"{view}#form-account_team_contacted",
         },
         "detail": dict(request.detail),
+        "answer": _answer(request),
+        "steps": wording.steps(request, settings),
+        "currency": settings.program_currency,
         "extra": [
             (display.label(k), v) for k, v in sorted(request.detail.items()) if k not in extra_keys
         ],
         "ops_email": settings.ops_email,
         "portal_url": settings.portal_url.rstrip("/"),
     }
+
+
+def _deadline(request: EmailRequest) -> str:
+    """The answer deadline in the partner's zone and the email's language. Kinds whose
+    deadline is not the assignment's answer deadline bring it pre-formatted (`due_local`)."""
+    zone = request.partner.timezone if request.partner else "UTC"
+    if request.kind in _ANSWER_DEADLINE_KINDS and request.due_at is not None:
+        return formats.moment_long(request.due_at, zone)
+    return request.detail.get("due_local", "")
+
+
+def _answer(request: EmailRequest) -> str:
+    """The refusal's text in the email's language when it is one of the program's answers."""
+    message = request.detail.get("message", "")
+    text = program_answer(message)
+    return i18n.translate(text) if text is not None else message
 
 
 def _bar(value: float | None) -> int:
@@ -391,7 +395,7 @@ def _unique(addresses: list[str]) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     parsed = (pair for a in addresses if a and a.strip() for pair in parse_addresses(a))
-    for _, address in parsed:
+    for _name, address in parsed:
         if address and address.lower() not in seen:
             seen.add(address.lower())
             out.append(address)

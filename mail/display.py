@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain.text import Text, trp
+from mail import i18n
+
 WORKLOAD_NAMES: dict[str, str] = {
     "teams": "Microsoft Teams",
     "exchange": "Exchange Online",
@@ -18,25 +21,29 @@ WORKLOAD_NAMES: dict[str, str] = {
     "windows": "Windows",
 }
 
-SEGMENT_NAMES: dict[str, str] = {
-    "commercial": "Commercial",
-    "education": "Education",
-    "government": "Government",
-    "nonprofit": "Non-profit",
+SEGMENT_NAMES: dict[str, Text] = {
+    "commercial": trp("segment", "Commercial"),
+    "education": trp("segment", "Education"),
+    "government": trp("segment", "Government"),
+    "nonprofit": trp("segment", "Non-profit"),
 }
 
-REASON_NAMES: dict[str, str] = {
-    "customer_working_with_other_partner": "Customer already works with another partner",
-    "customer_unresponsive": "Customer is unresponsive",
-    "legal_or_political": "Legal or political obstacles",
-    "customer_type_not_supported": "Customer type not supported",
-    "language_not_supported": "Requested language not supported",
-    "partner_at_capacity": "Partner at capacity",
-    "customer_prefers_fasttrack_center": "Customer prefers the FastTrack Center",
-    "account_team_declines_partner": "Account team does not want a partner",
-    "other": "Other",
-    "expired": "No answer within the response window",
-    "withdrawn": "Withdrawn by operations",
+REASON_NAMES: dict[str, Text] = {
+    "customer_working_with_other_partner": trp(
+        "decline reason", "Customer already works with another partner"
+    ),
+    "customer_unresponsive": trp("decline reason", "Customer is unresponsive"),
+    "legal_or_political": trp("decline reason", "Legal or political obstacles"),
+    "customer_type_not_supported": trp("decline reason", "Customer type not supported"),
+    "language_not_supported": trp("decline reason", "Requested language not supported"),
+    "partner_at_capacity": trp("decline reason", "Partner at capacity"),
+    "customer_prefers_fasttrack_center": trp(
+        "decline reason", "Customer prefers the FastTrack Center"
+    ),
+    "account_team_declines_partner": trp("decline reason", "Account team does not want a partner"),
+    "other": trp("decline reason", "Other"),
+    "expired": trp("decline reason", "No answer within the response window"),
+    "withdrawn": trp("decline reason", "Withdrawn by operations"),
 }
 
 LANGUAGE_NAMES: dict[str, str] = {
@@ -113,25 +120,26 @@ COUNTRY_NAMES: dict[str, str] = {
 }
 
 
-KIND_NAMES: dict[str, str] = {
-    "notification": "New referral notification (partner)",
-    "reminder": "Response reminder (partner)",
-    "expired": "Referral taken back (partner)",
-    "decline_ack": "Decline confirmation (partner)",
-    "decline_refused": "Decline refused (partner)",
-    "contact_reminder": "Customer contact reminder (partner)",
-    "team_assigned": "Partner assigned (account team)",
-    "team_accepted": "Partner accepted (account team)",
-    "team_reassigned": "Reassignment notice (account team)",
-    "contact_overdue": "Customer contact overdue (account team)",
-    "team_completed": "Engagement completed (account team)",
-    "escalation": "Escalation (operations)",
-    "delivery_failure": "Delivery failure (operations)",
+KIND_NAMES: dict[str, Text] = {
+    "notification": trp("email kind", "New referral notification (partner)"),
+    "reminder": trp("email kind", "Response reminder (partner)"),
+    "expired": trp("email kind", "Referral taken back (partner)"),
+    "decline_ack": trp("email kind", "Decline confirmation (partner)"),
+    "decline_refused": trp("email kind", "Decline refused (partner)"),
+    "contact_reminder": trp("email kind", "Customer contact reminder (partner)"),
+    "team_assigned": trp("email kind", "Partner assigned (account team)"),
+    "team_accepted": trp("email kind", "Partner accepted (account team)"),
+    "team_reassigned": trp("email kind", "Reassignment notice (account team)"),
+    "contact_overdue": trp("email kind", "Customer contact overdue (account team)"),
+    "team_completed": trp("email kind", "Engagement completed (account team)"),
+    "escalation": trp("email kind", "Escalation (operations)"),
+    "delivery_failure": trp("email kind", "Delivery failure (operations)"),
 }
 
 
 def kind(code: str) -> str:
-    return KIND_NAMES.get(code, code)
+    name = KIND_NAMES.get(code)
+    return i18n.translate(name) if name else code
 
 
 def workload(code: str) -> str:
@@ -139,12 +147,14 @@ def workload(code: str) -> str:
 
 
 def segment(code: str) -> str:
-    return SEGMENT_NAMES.get(code, code.replace("_", " ").title())
+    name = SEGMENT_NAMES.get(code)
+    return i18n.translate(name) if name else code.replace("_", " ").title()
 
 
 def reason(code: str) -> str:
     """A decline reason code as words; free text passes through unchanged."""
-    return REASON_NAMES.get(code, code)
+    name = REASON_NAMES.get(code)
+    return i18n.translate(name) if name else code
 
 
 def language(code: str) -> str:
@@ -186,9 +196,9 @@ def money(text: str) -> str:
 def yes_no(text: str) -> str:
     value = text.strip().lower()
     if value in ("1", "true", "yes", "y", "on"):
-        return "Yes"
+        return i18n._("Yes")
     if value in ("0", "false", "no", "n", "off", ""):
-        return "No"
+        return i18n._("No")
     return text
 
 
@@ -200,3 +210,73 @@ def local_time(moment: datetime, timezone: str) -> str:
         zone = ZoneInfo("UTC")
     local = moment.astimezone(zone)
     return f"{local:%a} {local.day} {local:%b %Y %H:%M %Z}"
+
+
+STATUS_NAMES: dict[str, Text] = {
+    "pending": trp("referral status", "pending"),
+    "notifying": trp("referral status", "notifying"),
+    "active": trp("referral status", "active"),
+    "completed": trp("referral status", "completed"),
+    "escalated": trp("referral status", "escalated"),
+    "cancelled": trp("referral status", "cancelled"),
+    "split": trp("referral status", "split"),
+}
+
+OUTCOME_NAMES: dict[str, Text] = {
+    "pending": trp("assignment outcome", "pending"),
+    "accepted": trp("assignment outcome", "accepted"),
+    "declined": trp("assignment outcome", "declined"),
+    "expired": trp("assignment outcome", "expired"),
+    "completed": trp("assignment outcome", "completed"),
+}
+
+HISTORY_NAMES: dict[str, Text] = {
+    "created": trp("history", "created"),
+    "assigned": trp("history", "assigned"),
+    "released": trp("history", "released"),
+    "notified": trp("history", "notified"),
+    "notification_delayed": trp("history", "notification delayed"),
+    "reminded": trp("history", "reminded"),
+    "expired": trp("history", "expired"),
+    "escalated": trp("history", "escalated"),
+    "contact_overdue": trp("history", "customer contact overdue"),
+    "accept": trp("history", "accept"),
+    "accepted": trp("history", "accepted"),
+    "decline": trp("history", "decline"),
+    "declined": trp("history", "declined"),
+    "contacted": trp("history", "customer contacted"),
+    "kickoff": trp("history", "kick-off"),
+    "cpor_claimed": trp("history", "CPOR claimed"),
+    "complete": trp("history", "complete"),
+    "completed": trp("history", "completed"),
+    "retry": trp("history", "retry"),
+    "cancelled": trp("history", "cancelled"),
+    "part_changed": trp("history", "part changed"),
+    "split": trp("history", "split"),
+    "profile_updated": trp("history", "profile updated"),
+    "paused": trp("history", "paused"),
+    "resumed": trp("history", "resumed"),
+    "profile_created": trp("history", "profile created"),
+    "pause_ended": trp("history", "pause ended"),
+    "token_issued": trp("history", "API token issued"),
+    "tokens_revoked": trp("history", "API tokens revoked"),
+    "claim_created": trp("history", "CPOR claim created"),
+    "claim_updated": trp("history", "CPOR claim updated"),
+    "claim_revoked": trp("history", "CPOR claim revoked"),
+}
+
+
+def status(code: str) -> str:
+    name = STATUS_NAMES.get(code)
+    return i18n.translate(name) if name else code.replace("_", " ")
+
+
+def outcome(code: str) -> str:
+    name = OUTCOME_NAMES.get(code)
+    return i18n.translate(name) if name else code.replace("_", " ")
+
+
+def history(code: str) -> str:
+    """A timeline entry's action in words."""
+    name = HISTORY_NAMES.get(code)
+    return i18n.translate(name) if name else code.replace("_", " ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from domain.models import Customer, EmailRequest, PartnerContact, Referral, Requester
+from domain.policy import ANSWER_FASTTRACK_CENTER
 
 DUE_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 
@@ -57,10 +58,7 @@ _DETAILS: dict[str, dict[str, str]] = {
     },
     "decline_refused": {
         "reason": "customer_prefers_fasttrack_center",
-        "message": (
-            "Partners act as FastTrack representatives, so a customer preference for the "
-            "FastTrack Center is not a reason to hand the referral back."
-        ),
+        "message": ANSWER_FASTTRACK_CENTER,
     },
     "contact_reminder": {"due_local": "Thu 3 Dec 2026 15:00 CET"},
     "team_assigned": {"due_local": "Tue 1 Dec 2026 15:00 CET"},

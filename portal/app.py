@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -20,6 +20,7 @@ from portal import (
     api_docs,
     exports,
     integrations_pages,
+    language,
     logredact,
     observability,
     operator_pages,
@@ -145,17 +146,23 @@ def create_app(
     observability.install(app, client, sessions, settings.portal_metrics_token)
     app.include_router(partner_api)
     app.include_router(admin_api)
-    app.include_router(pages.router)
-    app.include_router(signin.router)
-    app.include_router(partner_pages.router)
-    app.include_router(profile_pages.router)
-    app.include_router(operator_pages.router)
+    in_language = [Depends(language.settle)]
+    for router in (
+        pages.router,
+        signin.router,
+        partner_pages.router,
+        profile_pages.router,
+        operator_pages.router,
+        exports.router,
+        integrations_pages.router,
+        sso.router,
+    ):
+        app.include_router(router, dependencies=in_language)
+    app.include_router(language.router)
     app.include_router(api_docs.router)
-    app.include_router(exports.router)
-    app.include_router(integrations_pages.router)
-    app.include_router(sso.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(language.LanguageMiddleware, default=settings.program_locale)
     # Outermost: the scheme and client address a trusted proxy forwarded, for everything inside.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.portal_trusted_proxies)
 

@@ -7,58 +7,85 @@ import math
 import secrets
 from dataclasses import dataclass, field
 
+from babel.numbers import NumberFormatError, parse_decimal
+
 from domain.models import Outcome, PartnerAction, Reason, ReferralState
 from domain.policy import check_partner_action
+from domain.text import Text, trp
+from mail.i18n import _, babel_id, current, translate
 
 MAX_NOTE = 2000
 MAX_NOTES = 10000
 # The characters the API's TEXT_PATTERN rejects in notes.
 FORBIDDEN = frozenset(chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32), 127])
 
-REASON_GUIDANCE: dict[str, tuple[str, str]] = {
+REASON_GUIDANCE: dict[str, tuple[Text, Text]] = {
     Reason.WORKING_WITH_OTHER_PARTNER: (
-        "The customer already works with another partner",
-        "Granted: the referral goes to another partner.",
+        trp("decline reason label", "The customer already works with another partner"),
+        trp("decline reason label", "Granted: the referral goes to another partner."),
     ),
     Reason.CUSTOMER_UNRESPONSIVE: (
-        "The customer does not respond",
-        "Granted after you tried to reach the customer, with the account team in copy.",
+        trp("decline reason label", "The customer does not respond"),
+        trp(
+            "decline reason label",
+            "Granted after you tried to reach the customer, with the account team in copy.",
+        ),
     ),
     Reason.LEGAL_OR_POLITICAL: (
-        "Legal or political obstacles",
-        "Granted: say in the note what stands in the way.",
+        trp("decline reason label", "Legal or political obstacles"),
+        trp("decline reason label", "Granted: say in the note what stands in the way."),
     ),
     Reason.CUSTOMER_TYPE_NOT_SUPPORTED: (
-        "We do not serve this customer type (Government, Education, …)",
-        "Granted; also keep the segments in your Referral Profile current.",
+        trp(
+            "decline reason label", "We do not serve this customer type (Government, Education, …)"
+        ),
+        trp(
+            "decline reason label",
+            "Granted; also keep the segments in your Referral Profile current.",
+        ),
     ),
     Reason.LANGUAGE_NOT_SUPPORTED: (
-        "We do not serve the customer's language",
-        "Granted; also keep the languages in your Referral Profile current.",
+        trp("decline reason label", "We do not serve the customer's language"),
+        trp(
+            "decline reason label",
+            "Granted; also keep the languages in your Referral Profile current.",
+        ),
     ),
     Reason.PARTNER_AT_CAPACITY: (
-        "We are at capacity",
-        "Granted once. After that, pause referrals in your Referral Profile instead.",
+        trp("decline reason label", "We are at capacity"),
+        trp(
+            "decline reason label",
+            "Granted once. After that, pause referrals in your Referral Profile instead.",
+        ),
     ),
     Reason.PREFERS_FASTTRACK_CENTER: (
-        "The customer prefers the FastTrack Center",
-        "Not accepted by the program: partners deliver FastTrack on its behalf.",
+        trp("decline reason label", "The customer prefers the FastTrack Center"),
+        trp(
+            "decline reason label",
+            "Not accepted by the program: partners deliver FastTrack on its behalf.",
+        ),
     ),
     Reason.ACCOUNT_TEAM_DECLINES_PARTNER: (
-        "The account team does not want a partner",
-        "Not accepted by the program: partners deliver at the same level.",
+        trp("decline reason label", "The account team does not want a partner"),
+        trp(
+            "decline reason label",
+            "Not accepted by the program: partners deliver at the same level.",
+        ),
     ),
-    Reason.OTHER: ("Other", "Explain in the note (required)."),
+    Reason.OTHER: (
+        trp("decline reason label", "Other"),
+        trp("decline reason label", "Explain in the note (required)."),
+    ),
 }
 
-ACTION_LABELS = {
-    "accept": "Accept",
-    "decline": "Decline",
-    "contacted": "Record customer contact",
-    "kickoff": "Record kick-off",
-    "cpor_claimed": "Record CPOR claim",
-    "complete": "Mark engagement complete",
-    "account_team_contacted": "Record account team contact",
+ACTION_LABELS: dict[str, Text] = {
+    "accept": trp("action", "Accept"),
+    "decline": trp("action", "Decline"),
+    "contacted": trp("action", "Record customer contact"),
+    "kickoff": trp("action", "Record kick-off"),
+    "cpor_claimed": trp("action", "Record CPOR claim"),
+    "complete": trp("action", "Mark engagement complete"),
+    "account_team_contacted": trp("action", "Record account team contact"),
 }
 
 
@@ -74,7 +101,12 @@ class ActionForm:
 
     @property
     def label(self) -> str:
-        return ACTION_LABELS[self.action]
+        return translate(ACTION_LABELS[self.action])
+
+
+def reason_guidance() -> dict[str, tuple[str, str]]:
+    """Each decline reason's label and the program's guidance, in the page's language."""
+    return {code: (translate(a), translate(b)) for code, (a, b) in REASON_GUIDANCE.items()}
 
 
 def allowed_actions(state: ReferralState, partner: str, capacity_used: int) -> list[str]:
@@ -100,9 +132,9 @@ def allowed_actions(state: ReferralState, partner: str, capacity_used: int) -> l
 def _text(form: dict[str, str], name: str, limit: int, errors: dict[str, str]) -> str:
     value = form.get(name, "")
     if len(value) > limit:
-        errors[name] = f"Keep it under {limit} characters."
+        errors[name] = _("Keep it under %(limit)s characters.", limit=limit)
     elif any(ch in value for ch in FORBIDDEN):
-        errors[name] = "Remove the control characters."
+        errors[name] = _("Remove the control characters.")
     return value
 
 
@@ -121,23 +153,23 @@ def read_action(
     if action == "decline":
         reason = form.get("reason", "")
         if reason not in Reason.ALL:
-            errors["reason"] = "Choose a reason."
+            errors["reason"] = _("Choose a reason.")
         elif reason == Reason.OTHER and not note.strip():
-            errors["note"] = "A decline with reason “Other” needs a note."
+            errors["note"] = _("A decline with reason “Other” needs a note.")
     if action == "complete":
         sold = form.get("vas_sold", "")
         if sold not in ("yes", "no"):
-            errors["vas_sold"] = "Say whether value-added services were sold."
+            errors["vas_sold"] = _("Say whether value-added services were sold.")
         vas_sold = sold == "yes"
-        raw = form.get("vas_value", "").strip().replace(",", "")
+        raw = form.get("vas_value", "").strip()
         if raw:
             try:
-                vas_value = float(raw)
-            except ValueError:
-                errors["vas_value"] = "Enter an amount, e.g. 12000."
+                vas_value = float(parse_decimal(raw, locale=babel_id(current()), strict=True))
+            except NumberFormatError:
+                errors["vas_value"] = _("Enter an amount, e.g. 12000.")
             else:
                 if not math.isfinite(vas_value) or vas_value < 0:
-                    errors["vas_value"] = "Enter an amount of zero or more."
+                    errors["vas_value"] = _("Enter an amount of zero or more.")
         notes = _text(form, "notes", MAX_NOTES, errors)
     return (
         PartnerAction(

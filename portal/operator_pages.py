@@ -22,6 +22,8 @@ from db.track_record import scorecards
 from domain import track_record as tr
 from domain.models import OperatorAction, ReferralState, Status
 from domain.pauses import PauseError, is_paused, latest_pause_day
+from mail import formats
+from mail.i18n import _
 from mail.report_page import report_view
 from portal.auth import Portal, PortalDep
 from portal.gateway import load, run_update
@@ -74,7 +76,7 @@ async def escalations(
     return render(
         request,
         "ops_escalations",
-        title="Escalations",
+        title=_("Escalations"),
         nav="/ops/escalations",
         items=items,
         stuck=stuck,
@@ -95,7 +97,7 @@ async def operate(
     form = await checked_form(request, viewer)
     reason = form.get("reason", "").strip()[:2000]
     if action == "cancel" and not reason:
-        raise PageProblem(422, "A reason is needed", "Say why the referral is cancelled.")
+        raise PageProblem(422, _("A reason is needed"), _("Say why the referral is cancelled."))
     loaded = await load(portal, id)
     if loaded is None:
         raise page_not_found()
@@ -104,9 +106,9 @@ async def operate(
     try:
         status_code, body = await run_update(portal, loaded, action, op, f"ops:{nonce}")
     except ApiError as err:
-        raise PageProblem(503, "Please try again shortly", err.message) from err
+        raise PageProblem(503, _("Please try again shortly"), err.message) from err
     if status_code != 200:
-        raise PageProblem(409, "Refused", str(body.get("message", "refused")))
+        raise PageProblem(409, _("Refused"), str(body.get("message", "")) or _("Refused"))
     message = f"{id}: {body.get('message', action)}"
     return RedirectResponse(f"/ops/escalations?done={quote(message)}", status_code=303)
 
@@ -149,7 +151,8 @@ async def referrals(
     return render(
         request,
         "ops_referrals",
-        title="Referrals",
+        title=_("Referrals"),
+        shows_times=True,
         nav="/ops/referrals",
         found=found,
         links={r.workflow_id: web_ui_link(portal, r.workflow_id) for r in found.rows},
@@ -181,7 +184,7 @@ async def partners(
     return render(
         request,
         "ops_partners",
-        title="Partners",
+        title=_("Partners"),
         nav="/ops/partners",
         records=records,
         q=q,
@@ -208,7 +211,8 @@ async def _partner_page(
         request,
         "ops_partner",
         status_code,
-        title=f"Partner {record.profile.name}",
+        title=_("Partner %(name)s", name=record.profile.name),
+        shows_times=True,
         nav="/ops/partners",
         record=record,
         p=record.profile,
@@ -242,14 +246,14 @@ async def partner_action(
     now = datetime.now(UTC)
     if action == "token":
         token = await portal.tokens.issue(mpn_id, now, viewer.actor)
-        message = "New API token. Copy it now: it is shown only once."
+        message = _("New API token. Copy it now: it is shown only once.")
         return await _partner_page(request, portal, mpn_id, message, token)
     if action == "revoke":
         n = await portal.tokens.revoke(mpn_id, now, viewer.actor)
         done = f"{n} API token(s) revoked."
     elif action == "resume":
         await portal.directory.resume(mpn_id, now, viewer.actor)
-        done = "Referrals resumed."
+        done = _("Referrals resumed.")
     else:
         try:
             until = date.fromisoformat(form.get("until", "").strip())
@@ -258,9 +262,9 @@ async def partner_action(
             return await _partner_page(request, portal, mpn_id, error=str(err), status_code=422)
         except ValueError:
             return await _partner_page(
-                request, portal, mpn_id, error="Enter a date as YYYY-MM-DD.", status_code=422
+                request, portal, mpn_id, error=_("Enter a date as YYYY-MM-DD."), status_code=422
             )
-        done = f"Referrals paused until {until.isoformat()}."
+        done = _("Referrals paused until %(until)s.", until=formats.day(until))
     return RedirectResponse(f"/ops/partners/{quote(mpn_id)}?done={quote(done)}", status_code=303)
 
 
@@ -276,7 +280,7 @@ async def reports(request: Request, portal: PortalDep, viewer: OperatorViewer) -
     return render(
         request,
         "ops_reports",
-        title="Reports",
+        title=_("Reports"),
         nav="/ops/reports",
         report=report_view(report, names),
         weeks=await weekly_trends(portal.sessions, now),

@@ -17,26 +17,35 @@ from fastapi.responses import HTMLResponse
 
 from domain.links import LinkClaims, LinkError, verify_link
 from domain.models import Outcome, PartnerAction, Reason
-from domain.policy import ALWAYS_REFUSED, Code, Refusal, check_partner_action
+from domain.policy import ALWAYS_REFUSED, Code, Refusal, check_partner_action, program_answer
+from domain.text import Text, trp
+from mail import display, formats
+from mail.i18n import _, translate
 from portal.auth import Portal, PortalDep
 from portal.gateway import UNAVAILABLE, Loaded, load, run_update
 from portal.render import render
 from portal.schemas import ApiError
-from portal.views import due, timezone_of
+from portal.views import timezone_of
 
 log = logging.getLogger("fasttrack.portal")
 
 router = APIRouter(include_in_schema=False)
 
 DECLINE_REASONS: tuple[str, ...] = tuple(r for r in Reason.ALL if r not in ALWAYS_REFUSED)
-REASON_LABELS: dict[str, str] = {
-    Reason.WORKING_WITH_OTHER_PARTNER: "The customer already works with another partner",
-    Reason.CUSTOMER_UNRESPONSIVE: "The customer does not respond",
-    Reason.LEGAL_OR_POLITICAL: "Legal or political obstacles",
-    Reason.CUSTOMER_TYPE_NOT_SUPPORTED: "We do not serve this customer type (e.g. Gov/Edu)",
-    Reason.LANGUAGE_NOT_SUPPORTED: "We do not serve the customer's language",
-    Reason.PARTNER_AT_CAPACITY: "We are at capacity (granted once)",
-    Reason.OTHER: "Other (please explain in the note)",
+REASON_LABELS: dict[str, Text] = {
+    Reason.WORKING_WITH_OTHER_PARTNER: trp(
+        "decline reason label", "The customer already works with another partner"
+    ),
+    Reason.CUSTOMER_UNRESPONSIVE: trp("decline reason label", "The customer does not respond"),
+    Reason.LEGAL_OR_POLITICAL: trp("decline reason label", "Legal or political obstacles"),
+    Reason.CUSTOMER_TYPE_NOT_SUPPORTED: trp(
+        "decline reason label", "We do not serve this customer type (e.g. Gov/Edu)"
+    ),
+    Reason.LANGUAGE_NOT_SUPPORTED: trp(
+        "decline reason label", "We do not serve the customer's language"
+    ),
+    Reason.PARTNER_AT_CAPACITY: trp("decline reason label", "We are at capacity (granted once)"),
+    Reason.OTHER: trp("decline reason label", "Other (please explain in the note)"),
 }
 # Refusals of the chosen decline reason: the form is shown again and the link stays usable.
 RETRYABLE = (Code.REASON_REFUSED, Code.NOTE_REQUIRED, Code.UNKNOWN_REASON, Code.INVALID_VALUE)
@@ -66,26 +75,26 @@ def page(
 
 async def summary(portal: Portal, loaded: Loaded, partner: str) -> list[tuple[str, str]]:
     state = loaded.state
-    kind = "FastTrack Benefit" if state.type == "benefit" else "Standard"
+    kind = _("FastTrack Benefit referral") if state.type == "benefit" else _("Standard referral")
     rows = [
-        ("Referral", state.workflow_id),
-        ("Type", f"{kind} referral"),
-        ("Workloads", ", ".join(state.workloads)),
-        ("Country", state.customer_country),
-        ("Seats", f"{state.seats:,}"),
+        (_("Referral"), state.workflow_id),
+        (_("Type"), kind),
+        (_("Workloads"), ", ".join(display.workload(w) for w in state.workloads)),
+        (_("Country"), formats.country(state.customer_country)),
+        (_("Seats"), formats.number(state.seats)),
     ]
     current = state.current
-    if current is not None and current.partner == partner and current.outcome == Outcome.PENDING:
-        when = due(current.due_at, await timezone_of(portal, partner))
-        if when is not None:
-            rows.append(("Answer due", f"{when.local} ({when.utc:%Y-%m-%d %H:%M} UTC)"))
+    due_at = current.due_at if current is not None and current.partner == partner else None
+    if current is not None and current.outcome == Outcome.PENDING and due_at is not None:
+        zone = await timezone_of(portal, partner)
+        rows.append((_("Answer due"), formats.moment_long(due_at, zone)))
     return rows
 
 
 def form_context(claims: LinkClaims, reason: str = "", text: str = "") -> dict[str, Any]:
     return {
         "form": claims.action,
-        "reasons": [(r, REASON_LABELS.get(r, r)) for r in DECLINE_REASONS],
+        "reasons": [(r, translate(REASON_LABELS[r])) for r in DECLINE_REASONS],
         "reason": reason,
         "note": text,
         "max_note": MAX_NOTE,
@@ -97,31 +106,48 @@ def link_problem(request: Request, secret: str, token: str, err: LinkError) -> H
     try:
         verify_link(secret, token, EPOCH)
     except LinkError:
-        return page(request, "This link is not valid", str(err), "bad", 400)
+        return page(request, _("This link is not valid"), link_problem_text(err), "bad", 400)
     return page(
         request,
-        "This link has expired",
-        str(err),
+        _("This link has expired"),
+        link_problem_text(err),
         "bad",
         410,
-        more="The referral may have been reassigned. Sign in to the portal to see your referrals.",
+        more=_(
+            "The referral may have been reassigned. Sign in to the portal to see your referrals."
+        ),
         portal_link="/referrals",
     )
 
 
+LINK_PROBLEMS: dict[str, Text] = {
+    "this link is malformed": trp("link", "This link is malformed."),
+    "this link is not valid": trp("link", "This link is not valid."),
+    "this link has expired; open the referral in the portal instead": trp(
+        "link", "This link has expired; open the referral in the portal instead."
+    ),
+}
+
+
+def link_problem_text(err: LinkError) -> str:
+    """The link check's answer in the page's language when it is a known one."""
+    known = LINK_PROBLEMS.get(str(err))
+    return translate(known) if known is not None else str(err)
+
+
 def unavailable_page(request: Request, link_spent: bool = False) -> HTMLResponse:
     if link_spent:
-        text = (
+        text = _(
             "The referral service did not confirm your answer, and this link cannot be used "
             "again. Please check the referral in the portal."
         )
     else:
-        text = "The referral service cannot be reached right now. Nothing was changed."
-    return page(request, "Please try again shortly", text, "bad", 503)
+        text = _("The referral service cannot be reached right now. Nothing was changed.")
+    return page(request, _("Please try again shortly"), text, "bad", 503)
 
 
 def not_found_page(request: Request) -> HTMLResponse:
-    return page(request, "Referral not found", "This referral no longer exists.", "bad", 404)
+    return page(request, _("Referral not found"), _("This referral no longer exists."), "bad", 404)
 
 
 # ------------------------------------------------------------------------ decisions
@@ -145,18 +171,18 @@ _FORBIDDEN = frozenset(chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32), 12
 def _read_form(raw: bytes) -> tuple[str, str, str | None]:
     """(reason, note, problem) from an urlencoded form."""
     if len(raw) > MAX_FORM_BYTES:
-        return "", "", "the form is too large"
+        return "", "", _("The form is too large.")
     fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
     reason = (fields.get("reason") or [""])[0]
     text = (fields.get("note") or [""])[0].replace("\r\n", "\n")
     if len(text) > MAX_NOTE:
-        return reason, text, f"the note is longer than {MAX_NOTE} characters"
+        return reason, text, _("Keep it under %(limit)s characters.", limit=MAX_NOTE)
     if any(ch in text for ch in _FORBIDDEN):
-        return reason, "", "the note contains control characters"
+        return reason, "", _("Remove the control characters.")
     if reason not in DECLINE_REASONS:
-        return reason, text, "choose a reason from the list"
+        return reason, text, _("Choose a reason.")
     if reason == Reason.OTHER and not text.strip():
-        return reason, text, "a decline with reason 'other' needs a note"
+        return reason, text, _("A decline with reason “Other” needs a note.")
     return reason, text, None
 
 
@@ -180,9 +206,9 @@ async def confirm(token: Token, request: Request, portal: PortalDep) -> HTMLResp
         info = await summary(portal, loaded, claims.partner)
     except UNAVAILABLE:
         return unavailable_page(request)
-    title = f"{_verb(claims)} referral {claims.workflow_id}"
+    title = _title(claims)
     if refusal is not None:
-        return page(request, title, refusal.message, "", 409, facts=info)
+        return page(request, title, _refusal(refusal), "", 409, facts=info)
     return page(request, title, facts=info, **form_context(claims))
 
 
@@ -194,7 +220,7 @@ async def perform(token: Token, request: Request, portal: PortalDep) -> HTMLResp
         claims = verify_link(secret, token, datetime.now(UTC))
     except LinkError as err:
         return link_problem(request, secret, token, err)
-    title = f"{_verb(claims)} referral {claims.workflow_id}"
+    title = _title(claims)
     reason, text = "", ""
     if claims.action == "decline":
         reason, text, problem = _read_form(await request.body())
@@ -207,12 +233,13 @@ async def perform(token: Token, request: Request, portal: PortalDep) -> HTMLResp
             return not_found_page(request)
         refusal = await _precheck(portal, loaded, action)
         if refusal is not None and refusal.code in RETRYABLE:
-            return await _again(request, portal, claims, title, refusal.message, reason, text, 409)
+            problem = _refusal(refusal)
+            return await _again(request, portal, claims, title, problem, reason, text, 409)
         # Past this point the link is spent either way (a state refusal never clears).
         if not await portal.tokens.use_link(claims.nonce, datetime.now(UTC)):
-            return page(request, title, "This link was already used.", "bad", 409)
+            return page(request, title, _("This link was already used."), "bad", 409)
         if refusal is not None:
-            return page(request, title, refusal.message, "bad", 409)
+            return page(request, title, _refusal(refusal), "bad", 409)
         status_code, body = await run_update(
             portal, loaded, claims.action, action, f"link:{claims.nonce}"
         )
@@ -221,16 +248,24 @@ async def perform(token: Token, request: Request, portal: PortalDep) -> HTMLResp
     except UNAVAILABLE:
         return unavailable_page(request)
     if status_code != 200:
-        return page(request, title, str(body.get("message", "refused")), "bad", status_code)
+        answer = program_answer(str(body.get("message", "")))
+        text = translate(answer) if answer else str(body.get("message", "")) or _("Refused.")
+        return page(request, title, text, "bad", status_code)
     if claims.action == "accept":
-        done = "Accepted. Please contact the customer, with the account team, within two days."
+        done = _("Accepted. Please contact the customer, with the account team, within two days.")
     else:
-        done = "Declined. The referral will be offered to another partner. Thank you."
+        done = _("Declined. The referral will be offered to another partner. Thank you.")
     return page(request, title, done, "ok", portal_link=f"/referrals/{quote(claims.workflow_id)}")
 
 
-def _verb(claims: LinkClaims) -> str:
-    return "Accept" if claims.action == "accept" else "Decline"
+def _title(claims: LinkClaims) -> str:
+    if claims.action == "accept":
+        return _("Accept referral %(id)s", id=claims.workflow_id)
+    return _("Decline referral %(id)s", id=claims.workflow_id)
+
+
+def _refusal(refusal: Refusal) -> str:
+    return translate(refusal.text) if refusal.text is not None else refusal.message
 
 
 async def _again(

@@ -13,16 +13,28 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from db.external_refs import ExternalRefs
 from db.portal_queries import Filters, ListRow, PortalQueries
-from domain.business_days import format_local
-from domain.models import MatchExplanation, ReferralState, Status
+from domain.models import MatchExplanation, Outcome, ReferralState, Status
+from domain.policy import program_answer
+from domain.text import Text, trp
 from domain.visibility import sees_customer
+from mail import formats
+from mail.display import status
+from mail.i18n import _, translate
 from portal.auth import Portal, PortalDep
-from portal.forms import REASON_GUIDANCE, ActionForm, allowed_actions, read_action
+from portal.forms import ActionForm, allowed_actions, read_action, reason_guidance
 from portal.gateway import Loaded, load, run_update
 from portal.render import render
 from portal.schemas import ApiError
 from portal.session import PageProblem, PartnerViewer, checked_form, page_not_found
 from portal.views import detail, held_by, timezone_of
+from portal.why import why_in_words
+
+
+def refusal_text(message: str) -> str:
+    """The workflow's refusal in the page's language when it is one of the program's answers."""
+    text = program_answer(message)
+    return translate(text) if text is not None else message or _("The action was refused.")
+
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,35 +47,31 @@ ActionName = Annotated[
         pattern="^(accept|decline|contacted|kickoff|cpor_claimed|complete|account_team_contacted)$"
     ),
 ]
-DONE = {
-    "accept": "Accepted. Contact the customer, with the account team, within two business days.",
-    "decline": "Declined. The referral goes to another partner.",
-    "contacted": "Customer contact recorded.",
-    "kickoff": "Kick-off recorded.",
-    "cpor_claimed": "CPOR claim recorded.",
-    "complete": "Engagement complete. Thank you.",
-    "account_team_contacted": "Account team contact recorded.",
+DONE: dict[str, Text] = {
+    "accept": trp(
+        "done",
+        "Accepted. Contact the customer, with the account team, within two business days.",
+    ),
+    "decline": trp("done", "Declined. The referral goes to another partner."),
+    "contacted": trp("done", "Customer contact recorded."),
+    "kickoff": trp("done", "Kick-off recorded."),
+    "cpor_claimed": trp("done", "CPOR claim recorded."),
+    "complete": trp("done", "Engagement complete. Thank you."),
+    "account_team_contacted": trp("done", "Account team contact recorded."),
+}
+LET_GO_WORDS: dict[str, Text] = {
+    Outcome.DECLINED: trp("own outcome", "you declined"),
+    Outcome.EXPIRED: trp("own outcome", "you let it expire"),
+    Outcome.WITHDRAWN: trp("own outcome", "withdrawn by the program"),
 }
 
 
 def time_left(due_at: datetime | None, tz: str, now: datetime) -> tuple[str, str, bool]:
-    """(what is left, the deadline in the partner's zone, overdue)."""
+    """(what is left, the deadline in the page's zone and language, overdue)."""
     if due_at is None:
         return "", "", False
-    try:
-        local = format_local(due_at, tz)
-    except ValueError:
-        local = format_local(due_at, "UTC")
-    seconds = (due_at - now).total_seconds()
-    span = abs(int(seconds)) // 60
-    days, rest = divmod(span, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    text = (
-        f"{days} d {hours} h" if days else f"{hours} h {minutes} min" if hours else f"{minutes} min"
-    )
-    if seconds < 0:
-        return f"overdue by {text}", local, True
-    return f"{text} left", local, False
+    left, overdue = formats.time_left(due_at, now)
+    return left, formats.moment_long(due_at, named=False), overdue
 
 
 def _row_view(row: ListRow, mpn_id: str, tz: str, now: datetime) -> dict[str, Any]:
@@ -75,7 +83,9 @@ def _row_view(row: ListRow, mpn_id: str, tz: str, now: datetime) -> dict[str, An
     return {
         "row": row,
         "customer": "" if let_go else row.customer_name,
-        "status": f"you {row.own_outcome}" if let_go else row.status,
+        "status": translate(LET_GO_WORDS[row.own_outcome])
+        if row.own_outcome in LET_GO_WORDS
+        else status(row.status),
         "left": left,
         "due_local": local,
         "overdue": overdue or (mine and row.contact_overdue),
@@ -105,8 +115,9 @@ async def referrals(
     return render(
         request,
         "referrals",
-        title="Referrals",
+        title=_("Referrals"),
         nav="/referrals",
+        shows_times=True,
         rows=[_row_view(r, viewer.mpn_id, tz, now) for r in found.rows],
         refs=refs,
         found=found,
@@ -125,25 +136,10 @@ async def _loaded_for(portal: Portal, id: str, mpn_id: str) -> Loaded:
 
 
 def why_matched(state: ReferralState, mpn_id: str) -> list[str]:
-    """The match explanation of the partner's latest assignment, in words."""
+    """The match explanation of the partner's latest assignment, in the partner's words."""
     own = [a for a in state.assignments if a.partner == mpn_id]
     explanation: MatchExplanation | None = own[-1].explanation if own else None
-    if explanation is None:
-        return []
-    lines = []
-    if explanation.cpor == "chosen":
-        lines.append("You claim this customer for CPOR (claiming partner of record).")
-    lines.append(
-        f"{explanation.eligible} of {explanation.candidates} partners were eligible: opted in "
-        "for this referral type, endorsed for its workloads, serving its language, segment, "
-        "size and country, and not paused."
-    )
-    for key, value in explanation.rank_keys.items():
-        if key != "rule":
-            lines.append(f"{key.replace('_', ' ')}: {value}")
-    if explanation.note:
-        lines.append(explanation.note)
-    return lines
+    return why_in_words(explanation) if explanation is not None else []
 
 
 async def _referral_page(
@@ -171,11 +167,13 @@ async def _referral_page(
         request,
         "referral",
         status_code,
-        title=f"Referral {view.id}",
+        title=_("Referral %(id)s", id=view.id),
         nav="/referrals",
+        shows_times=True,
+        currency=portal.settings.program_currency,
         r=view,
         forms=forms,
-        guidance=REASON_GUIDANCE,
+        guidance=reason_guidance(),
         why=why_matched(loaded.state, mpn_id) if view.access == "full" else [],
         left=left,
         message=message,
@@ -194,7 +192,12 @@ async def referral(
     assert viewer.mpn_id is not None
     loaded = await _loaded_for(portal, id, viewer.mpn_id)
     return await _referral_page(
-        request, portal, viewer.mpn_id, loaded, message=DONE.get(done, ""), kind="ok"
+        request,
+        portal,
+        viewer.mpn_id,
+        loaded,
+        message=translate(DONE[done]) if done in DONE else "",
+        kind="ok",
     )
 
 
@@ -215,10 +218,10 @@ async def referral_action(
             portal, loaded, action, update, f"form:{viewer.mpn_id}:{shown.nonce}"
         )
     except ApiError as err:
-        raise PageProblem(503, "Please try again shortly", err.message) from err
+        raise PageProblem(503, _("Please try again shortly"), err.message) from err
     if status_code != 200:
         # Refused by the workflow's validator: nothing changed; the answer goes next to the form.
-        shown.message = str(body.get("message", "refused"))
+        shown.message = refusal_text(str(body.get("message", "")))
         loaded = await _loaded_for(portal, id, viewer.mpn_id)
         return await _referral_page(
             request, portal, viewer.mpn_id, loaded, {action: shown}, status_code=409

@@ -16,9 +16,11 @@ from db.audit import DirectoryAudit, DirectoryEventRow
 from db.directory import ChangedMeanwhile, PartnerRecord
 from db.track_record import scorecards
 from domain import track_record as tr
+from domain.locales import parse_locale
 from domain.models import PartnerProfile, TrackRecord
 from domain.ownership import partner_update
 from domain.pauses import PauseError, is_paused, latest_pause_day, local_today
+from domain.text import Text, trp
 from domain.validation import (
     COUNTRY_CODES,
     LANGUAGE_CODES,
@@ -27,6 +29,7 @@ from domain.validation import (
     partner_to_json,
 )
 from mail import display
+from mail.i18n import _, gettext, translate
 from portal.auth import Portal, PortalDep
 from portal.render import render
 from portal.session import PageProblem, PartnerViewer, checked_form, checked_lists
@@ -34,14 +37,15 @@ from portal.session import PageProblem, PartnerViewer, checked_form, checked_lis
 router = APIRouter(include_in_schema=False)
 
 SPECIAL_SEGMENTS = ("education", "government", "nonprofit")
-DONE = {
-    "profile": "Referral Profile saved. The next match uses it.",
-    "pause": "Referrals paused. Referrals you already hold stay yours.",
-    "resume": "Referrals resumed.",
+DONE: dict[str, Text] = {
+    "profile": trp("done", "Referral Profile saved. The next match uses it."),
+    "pause": trp("done", "Referrals paused. Referrals you already hold stay yours."),
+    "resume": trp("done", "Referrals resumed."),
 }
-CHANGED_MEANWHILE = (
+CHANGED_MEANWHILE = trp(
+    "profile",
     "Your Referral Profile changed meanwhile (in another window, by a pause or by program "
-    "support). Nothing was saved: the form shows the current values; make your change again."
+    "support). Nothing was saved: the form shows the current values; make your change again.",
 )
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -54,7 +58,7 @@ async def recent_changes(portal: Portal, mpn_id: str) -> list[DirectoryEventRow]
 async def _record(portal: Portal, mpn_id: str) -> PartnerRecord:
     record = await portal.directory.get(mpn_id)
     if record is None:
-        raise PageProblem(404, "Not found", "Your partner profile is not in the directory.")
+        raise PageProblem(404, _("Not found"), _("Your partner profile is not in the directory."))
     return record
 
 
@@ -65,6 +69,7 @@ def _values(p: PartnerProfile) -> dict[str, Any]:
         "min_seats": str(p.min_seats),
         "max_seats": "" if p.max_seats is None else str(p.max_seats),
         "countries": ", ".join(p.countries),
+        "locale": p.effective_locale,
     }
 
 
@@ -88,15 +93,16 @@ async def _page(
         request,
         "profile",
         status_code,
-        title="Referral Profile",
+        title=_("Referral Profile"),
         nav="/profile",
+        shows_times=True,
         p=record.profile,
         values=values or _values(record.profile),
         version=record.version if version is None else version,
         errors=errors or {},
         message=message,
         kind=kind,
-        segments=[(s, display.SEGMENT_NAMES[s]) for s in SPECIAL_SEGMENTS],
+        segments=[(s, display.segment(s)) for s in SPECIAL_SEGMENTS],
         paused=is_paused(record.profile.paused_until, record.profile.timezone, now),
         min_pause=local_today(tz, now).isoformat(),
         max_pause=latest_pause_day(tz, now).isoformat(),
@@ -112,16 +118,18 @@ async def profile(
     request: Request, portal: PortalDep, viewer: PartnerViewer, done: str = ""
 ) -> HTMLResponse:
     assert viewer.mpn_id is not None
-    return await _page(request, portal, viewer.mpn_id, message=DONE.get(done, ""))
+    message = translate(DONE[done]) if done in DONE else ""
+    return await _page(request, portal, viewer.mpn_id, message=message)
 
 
 def _codes(
     raw: str, known: frozenset[str], noun: str, errors: dict[str, str], key: str
 ) -> list[str]:
+    """The codes in `raw`; unknown ones are reported with `noun` (a message with %(codes)s)."""
     codes = [c for c in _SPLIT.split(raw.strip()) if c]
     unknown = [c for c in codes if c.lower() not in {k.lower() for k in known}]
     if unknown:
-        errors[key] = f"Unknown {noun}: {', '.join(unknown[:5])}."
+        errors[key] = noun % {"codes": ", ".join(unknown[:5])}
     return list(dict.fromkeys(codes))
 
 
@@ -130,7 +138,7 @@ def _seats(raw: str, errors: dict[str, str], key: str) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or len(raw) > 9:
-        errors[key] = "Enter a whole number of seats."
+        errors[key] = _("Enter a whole number of seats.")
         return None
     return int(raw)
 
@@ -140,28 +148,39 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
     assert viewer.mpn_id is not None
     form = await checked_lists(request, viewer)
     first = {k: v[0] for k, v in form.items() if v}
-    blank = dict.fromkeys(("languages", "min_seats", "max_seats", "countries"), "")
+    blank = dict.fromkeys(("languages", "min_seats", "max_seats", "countries", "locale"), "")
     values: dict[str, Any] = {**blank, **first, "segments": form.get("segments", [])}
     errors: dict[str, str] = {}
     languages = [
         c.lower()
         for c in _codes(
-            first.get("languages", ""), LANGUAGE_CODES, "language code", errors, "languages"
+            first.get("languages", ""),
+            LANGUAGE_CODES,
+            gettext("Unknown language code: %(codes)s."),
+            errors,
+            "languages",
         )
     ]
     countries = [
         c.upper()
         for c in _codes(
-            first.get("countries", ""), COUNTRY_CODES, "country code", errors, "countries"
+            first.get("countries", ""),
+            COUNTRY_CODES,
+            gettext("Unknown country code: %(codes)s."),
+            errors,
+            "countries",
         )
     ]
     if not languages and "languages" not in errors:
-        errors["languages"] = "Serve at least one language."
+        errors["languages"] = _("Serve at least one language.")
     segments = [s for s in form.get("segments", []) if s in SPECIAL_SEGMENTS]
     min_seats = _seats(first.get("min_seats", ""), errors, "min_seats") or 0
     max_seats = _seats(first.get("max_seats", ""), errors, "max_seats")
     if max_seats is not None and max_seats < min_seats and "max_seats" not in errors:
-        errors["max_seats"] = "The largest size must not be below the smallest."
+        errors["max_seats"] = _("The largest size must not be below the smallest.")
+    locale = parse_locale(first.get("locale", "")) if first.get("locale") else ""
+    if locale is None:
+        errors["locale"] = _("Choose a language from the list.")
     raw_version = first.get("version", "")
     version = int(raw_version) if raw_version.isdigit() and len(raw_version) < 10 else -1
     if errors:
@@ -171,7 +190,7 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
             viewer.mpn_id,
             values,
             errors,
-            "Nothing was saved: see the fields marked below.",
+            _("Nothing was saved: see the fields marked below."),
             "bad",
             422,
             version,
@@ -187,6 +206,7 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
             min_seats=min_seats,
             max_seats=max_seats,
             countries=[c for c in countries if c != stored.home_country],
+            locale=locale or stored.locale or None,
         )
         return parse_partner(partner_to_json(edited))
 
@@ -196,7 +216,12 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
         return await _page(request, portal, viewer.mpn_id, values, {}, str(err), "bad", 422)
     except ChangedMeanwhile:
         return await _page(
-            request, portal, viewer.mpn_id, message=CHANGED_MEANWHILE, kind="bad", status_code=409
+            request,
+            portal,
+            viewer.mpn_id,
+            message=translate(CHANGED_MEANWHILE),
+            kind="bad",
+            status_code=409,
         )
     return RedirectResponse("/profile?done=profile", status_code=303)
 
@@ -213,14 +238,14 @@ async def pause(request: Request, portal: PortalDep, viewer: PartnerViewer) -> R
     except PauseError as err:
         error = f"{str(err)[0].upper()}{str(err)[1:]}."
     except ValueError:
-        error = "Enter a date as YYYY-MM-DD."
+        error = _("Enter a date as YYYY-MM-DD.")
     if error:
         return await _page(
             request,
             portal,
             viewer.mpn_id,
             errors={"until": error},
-            message="Referrals were not paused.",
+            message=_("Referrals were not paused."),
             kind="bad",
             status_code=422,
         )

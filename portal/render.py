@@ -7,17 +7,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from babel import Locale
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mail import display
+from domain.locales import LOCALES
+from mail import display, formats, i18n
+from mail.jinja import i18n_environment
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_FORM_BYTES = 16_384
+# Each language named in itself (the picker reads the same in every language).
+LANGUAGE_NAMES: tuple[tuple[str, str], ...] = tuple(
+    (tag, Locale.parse(i18n.babel_id(tag)).get_display_name() or tag) for tag in LOCALES
+)
 
 # No inline script anywhere; styles come from /static; forms post only to the portal.
 CSP = (
@@ -28,7 +35,7 @@ CSP = (
 TOKEN_PATHS = ("/signin/", "/act/")
 HSTS = "max-age=31536000; includeSubDomains"
 
-env = Environment(
+env = i18n_environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
     undefined=StrictUndefined,
     autoescape=select_autoescape(enabled_extensions=("html.j2", "svg.j2")),
@@ -37,11 +44,10 @@ env = Environment(
     auto_reload=False,
 )
 env.filters.update(
-    workload=display.workload,
-    reason=display.reason,
-    money=display.money,
-    yes_no=display.yes_no,
-    kind=display.kind,
+    when=formats.moment_short,
+    status=display.status,
+    outcome=display.outcome,
+    history=display.history,
 )
 templates = Jinja2Templates(env=env)
 
@@ -49,6 +55,14 @@ templates = Jinja2Templates(env=env)
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """The page `templates/portal/<name>.html.j2` with `context` (plus request and viewer)."""
     context.setdefault("viewer", getattr(request.state, "viewer", None))
+    context.setdefault("shows_times", False)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    context.update(
+        locale=i18n.current(),
+        languages=LANGUAGE_NAMES,
+        here=here if request.method == "GET" else "/",
+        zone_name=formats.zone_generic(),
+    )
     response = templates.TemplateResponse(
         request, f"portal/{name}.html.j2", context, status_code=status_code
     )

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from db.portal_store import SESSION_ABSOLUTE, Viewer
 from domain.links import SIGN_IN_FORMS, derive_key
+from mail.i18n import _
 from portal.auth import Portal, PortalDep
 from portal.render import read_form, read_form_lists, render
 
@@ -39,7 +40,7 @@ class SignInRequired(Exception):
 
 
 def page_not_found() -> PageProblem:
-    return PageProblem(404, "Not found", "There is no such page, or it is not yours.")
+    return PageProblem(404, _("Not found"), _("There is no such page, or it is not yours."))
 
 
 def secure(request: Request, portal: Portal) -> bool:
@@ -100,11 +101,9 @@ async def checked_form(request: Request, viewer: Viewer) -> dict[str, str]:
     """The POSTed form, refused unless it carries the session's CSRF token."""
     form = await read_form(request)
     if form is None:
-        raise PageProblem(413, "Form too large", "The form is too large.")
+        raise PageProblem(413, _("Form too large"), _("The form is too large."))
     if not hmac.compare_digest(form.get("csrf", "").encode(), viewer.csrf.encode()):
-        raise PageProblem(
-            403, "Form expired", "This form is no longer valid. Go back, reload and try again."
-        )
+        raise form_expired()
     return form
 
 
@@ -112,10 +111,14 @@ async def checked_lists(request: Request, viewer: Viewer) -> dict[str, list[str]
     """Like `checked_form`, with every value of each field (checkbox groups)."""
     form = await read_form_lists(request)
     if not hmac.compare_digest((form.get("csrf") or [""])[0].encode(), viewer.csrf.encode()):
-        raise PageProblem(
-            403, "Form expired", "This form is no longer valid. Go back, reload and try again."
-        )
+        raise form_expired()
     return form
+
+
+def form_expired() -> PageProblem:
+    return PageProblem(
+        403, _("Form expired"), _("This form is no longer valid. Go back, reload and try again.")
+    )
 
 
 def anon_csrf(request: Request, portal: Portal) -> tuple[str, str]:
@@ -129,7 +132,7 @@ def anon_csrf(request: Request, portal: Portal) -> tuple[str, str]:
 def anon_csrf_ok(request: Request, portal: Portal, sent: str) -> bool:
     if ANON_COOKIE not in request.cookies:
         return False
-    _, expected = anon_csrf(request, portal)
+    expected = anon_csrf(request, portal)[1]
     return hmac.compare_digest(sent.encode(), expected.encode())
 
 

@@ -16,9 +16,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from db.portal_prefs import PreferenceStore
 from db.portal_store import LINK_LIFETIME, Limits, LinkUse
 from domain import access
+from domain.text import trp
+from mail import i18n
 from mail.compose import render as render_email
+from mail.i18n import _, _n
 from mail.mime import Outgoing, alternative
 from mail.smtp import MailError, deliver
 from portal.auth import Portal, PortalDep
@@ -40,10 +44,24 @@ router = APIRouter(include_in_schema=False)
 
 LIMITS = Limits(window=timedelta(minutes=15), per_address=5, per_client=30)
 _ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
-SENT = (
-    "If this address may use the portal, a sign-in link is on its way. It works once, "
-    f"for {int(LINK_LIFETIME.total_seconds() // 60)} minutes."
-)
+LINK_MINUTES = int(LINK_LIFETIME.total_seconds() // 60)
+# The link store's answers (English in db/), as the pages say them.
+LINK_PROBLEMS = {
+    "This sign-in link is not valid.": trp("sign-in", "This sign-in link is not valid."),
+    "This sign-in link was already used.": trp("sign-in", "This sign-in link was already used."),
+    "This sign-in link has expired.": trp("sign-in", "This sign-in link has expired."),
+}
+
+
+def sent() -> str:
+    return _n(
+        "If this address may use the portal, a sign-in link is on its way. It works once, "
+        "for %(n)s minute.",
+        "If this address may use the portal, a sign-in link is on its way. It works once, "
+        "for %(n)s minutes.",
+        LINK_MINUTES,
+    )
+
 
 NextPath = Annotated[str, Query(max_length=500)]
 SignInToken = Annotated[str, Path(max_length=100)]
@@ -99,7 +117,7 @@ def _form(
         request,
         "signin",
         status_code,
-        title="Sign in",
+        title=_("Sign in"),
         nav="",
         next_path=next_path,
         email=email,
@@ -118,37 +136,58 @@ async def signin_request(request: Request, portal: PortalDep) -> HTMLResponse:
     next_path = safe_next(form.get("next", "/"))
     email = form.get("email", "").strip().lower()
     if not anon_csrf_ok(request, portal, form.get("csrf", "")):
-        return _form(request, portal, next_path, email, "", "This form expired; try again.", 403)
+        message = _("This form expired; try again.")
+        return _form(request, portal, next_path, email, "", message, 403)
     if not _ADDRESS.match(email):
-        return _form(request, portal, next_path, email, "Enter an email address.", "", 422)
+        problem = _("Enter an email address.")
+        return _form(request, portal, next_path, email, problem, "", 422)
     now = datetime.now(UTC)
     client = (request.client.host if request.client else "unknown")[:64]
     who = await identify(portal, email)
     admitted = await portal.store.admit(email, client, now, LIMITS, next_path if who else None)
     if admitted.refused:
-        message = "Too many sign-in requests. Please wait a few minutes and try again."
+        message = _("Too many sign-in requests. Please wait a few minutes and try again.")
         return _form(request, portal, next_path, email, "", message, 429)
     if admitted.token is not None:
-        portal.background.run(_send_link(portal, email, admitted.token, now))
-    return _form(request, portal, next_path, "", "", SENT)
+        portal.background.run(_send_link(portal, email, who, admitted.token, now))
+    return _form(request, portal, next_path, "", "", sent())
 
 
-async def _send_link(portal: Portal, email: str, token: str, now: datetime) -> None:
+async def email_language(portal: Portal, email: str, who: tuple[str, str | None] | None) -> str:
+    """The sign-in email's language: the address's own choice, else its partner's locale,
+    else the language of the page it was asked from."""
+    chosen = await PreferenceStore(portal.sessions).locale(email)
+    if chosen:
+        return chosen
+    if who is not None and who[1] is not None:
+        record = await portal.directory.get(who[1])
+        if record is not None:
+            return record.profile.effective_locale
+    return i18n.current()
+
+
+async def _send_link(
+    portal: Portal, email: str, who: tuple[str, str | None] | None, token: str, now: datetime
+) -> None:
+    """Email the sign-in link, in the language its user chose (off the request's path, so
+    the answer takes the same time for every address)."""
     settings = portal.settings
+    tag = await email_language(portal, email, who)
     link = f"{settings.portal_url.rstrip('/')}/signin/{token}"
-    minutes = int(LINK_LIFETIME.total_seconds() // 60)
-    subject = "Your sign-in link to the FastTrack partner portal"
-    text, html = render_email(
-        "portal/signin_email",
-        {
-            "subject": subject,
-            "link": link,
-            "minutes": minutes,
-            "email": email,
-            "tone": "benefit",
-            "banner": "Partner portal",
-        },
-    )
+    with i18n.using(tag):
+        subject = _("Your sign-in link to the FastTrack partner portal")
+        text, html = render_email(
+            "portal/signin_email",
+            {
+                "subject": subject,
+                "link": link,
+                "minutes": LINK_MINUTES,
+                "email": email,
+                "tone": "benefit",
+                "banner": _("Partner portal"),
+                "locale": tag,
+            },
+        )
     domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "fasttrack.localhost"
     message_id = f"<signin.{secrets.token_hex(12)}@{domain}>"
     headers = [
@@ -158,6 +197,7 @@ async def _send_link(portal: Portal, email: str, token: str, now: datetime) -> N
         ("To", email),
         ("Subject", subject),
         ("Auto-Submitted", "auto-generated"),
+        ("Content-Language", tag),
     ]
     raw = alternative(headers, text, html)
     try:
@@ -176,7 +216,7 @@ async def signin_confirm(token: SignInToken, request: Request, portal: PortalDep
         return _expired(request, portal, found)
     anon, csrf = anon_csrf(request, portal)
     response = render(
-        request, "signin_confirm", title="Sign in", nav="", email=found.email, csrf=csrf
+        request, "signin_confirm", title=_("Sign in"), nav="", email=found.email, csrf=csrf
     )
     set_anon_cookie(response, request, portal, anon)
     return response
@@ -186,7 +226,9 @@ async def signin_confirm(token: SignInToken, request: Request, portal: PortalDep
 async def signin_complete(token: SignInToken, request: Request, portal: PortalDep) -> Response:
     form = await read_form(request) or {}
     if not anon_csrf_ok(request, portal, form.get("csrf", "")):
-        raise PageProblem(403, "Form expired", "This form is no longer valid; open the link again.")
+        raise PageProblem(
+            403, _("Form expired"), _("This form is no longer valid; open the link again.")
+        )
     now = datetime.now(UTC)
     used = await portal.store.use_link(token, now)
     if isinstance(used, str):
@@ -197,9 +239,9 @@ async def signin_complete(token: SignInToken, request: Request, portal: PortalDe
 async def _open_session(request: Request, portal: Portal, used: LinkUse, now: datetime) -> Response:
     who = await identify(portal, used.email)
     if who is None:  # the address lost its access after the link was sent
-        return _expired(request, portal, "This address may no longer use the portal.")
+        return _expired(request, portal, _("This address may no longer use the portal."))
     role, mpn_id = who
-    sid, _ = await portal.store.open_session(used.email, role, mpn_id, now)
+    sid, _csrf = await portal.store.open_session(used.email, role, mpn_id, now)
     default = "/ops/escalations" if role == "operator" else "/referrals"
     target = used.next_path if used.next_path != "/" else default
     response = RedirectResponse(safe_next(target), status_code=303)
@@ -208,7 +250,10 @@ async def _open_session(request: Request, portal: Portal, used: LinkUse, now: da
 
 
 def _expired(request: Request, portal: Portal, problem: str) -> HTMLResponse:
-    return _form(request, portal, "/", "", "", f"{problem} Request a new one below.", 410)
+    known = LINK_PROBLEMS.get(problem)
+    text = i18n.translate(known) if known else problem
+    message = _("%(problem)s Request a new one below.", problem=text)
+    return _form(request, portal, "/", "", "", message, 410)
 
 
 @router.post("/signout", response_class=HTMLResponse)

@@ -34,6 +34,8 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.envconfig import ClientConfigProfile, DataSource
 
+from domain.locales import LOCALES, parse_locale
+
 ENV_FILE = ".env"  # read from the current directory when present; the environment wins
 
 
@@ -104,6 +106,15 @@ def _upper(value: Any) -> Any:
 
 def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
+
+
+def _program_locale(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    found = parse_locale(value)
+    if found is None:
+        raise ValueError(f"must be one of {' '.join(LOCALES)}")
+    return found
 
 
 def _addresses(value: Any) -> Any:
@@ -249,6 +260,21 @@ class Settings:
     ops_email: Annotated[
         str, Var("OPS_EMAIL", M, "where escalations, delivery failures and reports go")
     ] = "ops@localhost"
+    program_locale: Annotated[
+        str,
+        BeforeValidator(_program_locale),
+        Var(
+            "PROGRAM_LOCALE",
+            M,
+            "language of the account-team and operations emails, and operators' first "
+            "portal language (`en de fr es it nl pt-BR ja ko zh-Hans`)",
+        ),
+    ] = "en"
+    program_currency: Annotated[
+        str,
+        Field(pattern=r"^[A-Z]{3}$"),
+        Var("PROGRAM_CURRENCY", M, "ISO 4217 currency of value-added-services figures"),
+    ] = "USD"
     portal_url: Annotated[
         str,
         BeforeValidator(_no_trailing_slash),

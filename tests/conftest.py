@@ -19,12 +19,21 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.engine import open_database
 from db.schema import metadata
+from mail.catalogs import compile_all
+from mail.i18n import stale_catalogs
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_test_server
 from settings import Settings
 from tests.dbfixtures import database, db_backend, db_url, migrated_database  # noqa: F401
 from tests.harness import Harness, harness_settings
 from worker import build_worker
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Tests run on the committed catalogs: compile the ones `make i18n` has not yet built."""
+    if stale_catalogs():
+        compile_all()
+
 
 # Tests, and the processes they start, use the embedded defaults (SQLite file, generated key).
 os.environ.setdefault("FASTTRACK_ENV", "demo")

@@ -24,6 +24,7 @@ def partner(mpn_id: str, **changes: Any) -> PartnerProfile:
         home_country="DE",
         countries=["AT", "CH"],
         timezone="Europe/Berlin",
+        locale="en",  # the tests read English; the translation tests ask for their language
     )
     return replace(base, **changes)
 

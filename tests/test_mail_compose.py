@@ -94,7 +94,7 @@ def test_notification_body_has_the_referral_details() -> None:
         assert "18%" in body and "5%" in body and "62%" in body
         assert "Teams Phone for 600 users" in body
         assert "Jana Richter" in body
-        assert "Tue 1 Dec 2026 15:00 CET" in body
+        assert "Tuesday, December 1, 2026, 3:00\u202fPM CET" in body
         assert "entra_id" not in body
 
 
@@ -183,10 +183,10 @@ def test_partner_kinds_other_than_notification_copy_nobody(kind: str) -> None:
 def test_deadline_falls_back_to_due_at_in_partner_zone() -> None:
     request = replace(samples.request("notification"), detail={})
     c = compose(request, SETTINGS, LINKS)
-    assert "Tue 1 Dec 2026 15:00 CET" in c.text and "Tue 1 Dec 2026 15:00 CET" in c.html
+    assert "Tuesday, December 1, 2026, 3:00\u202fPM CET" in c.text and "3:00\u202fPM CET" in c.html
     assert request.partner is not None
     tokyo = replace(request, partner=replace(request.partner, timezone="Asia/Tokyo"))
-    assert "Tue 1 Dec 2026 23:00 JST" in compose(tokyo, SETTINGS, LINKS).text
+    assert "Tuesday, December 1, 2026, 11:00\u202fPM JST" in compose(tokyo, SETTINGS, LINKS).text
 
 
 def test_split_part_shows_only_its_workloads() -> None:
@@ -194,7 +194,7 @@ def test_split_part_shows_only_its_workloads() -> None:
     c = compose(request, SETTINGS, LINKS)
     assert "Microsoft Entra ID" in c.html and "62%" in c.html
     assert "18%" not in c.html
-    assert "shared between partners" in c.text and "1 of the 3" in c.text
+    assert "shared between partners" in c.text and "covers 1 workload of the 3" in c.text
 
 
 def test_html_escapes_user_text() -> None:

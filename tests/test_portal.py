@@ -446,7 +446,9 @@ async def test_email_accept_link_is_prefetch_safe_and_single_use(p: Portal) -> N
     for _ in range(2):  # mail scanners open links: GET changes nothing
         r = await p.http.get(links["accept"])
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-        assert rid in r.text and "2,400" in r.text and "teams, sharepoint" in r.text
+        assert (
+            rid in r.text and "2,400" in r.text and "Microsoft Teams, SharePoint Online" in r.text
+        )
         assert "Benefit" in r.text and "Answer due" in r.text and "<form" in r.text
     assert (await p.h.state(handle)).status == "pending"
     assert await p.history_len(rid) == before
@@ -476,7 +478,7 @@ async def test_email_decline_link_validates_and_shows_refusals(p: Portal) -> Non
 
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     r = await p.http.post(link, content=b"reason=customer_prefers_fasttrack_center", headers=form)
-    assert r.status_code == 422 and "choose a reason" in r.text
+    assert r.status_code == 422 and "Choose a reason" in r.text
     r = await p.http.post(link, content=b"reason=other&note=", headers=form)
     assert r.status_code == 422 and "needs a note" in r.text
     assert (await p.h.state(handle)).status == "pending"  # the link is still usable

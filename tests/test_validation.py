@@ -106,6 +106,7 @@ def test_parse_partner_contract_example() -> None:
         home_country="US",
         countries=["CA"],
         timezone="America/New_York",
+        locale="en",
     )
 
 

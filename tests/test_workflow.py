@@ -303,7 +303,9 @@ async def test_each_refused_decline_signal_emails_its_own_answer(h: Harness) -> 
             if "decline_refused@" in str(m["Message-ID"])
         ]
 
-    msg = await h.wait_mail(lambda m: len(refusals()) == 2)
+    msg = await h.wait_mail(
+        lambda m: len(refusals()) == 2 and "decline_refused@" in str(m["Message-ID"])
+    )
     assert len(set(refusals())) == 2
     assert "referrals-1001" in str(msg["To"])
 

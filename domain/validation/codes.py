@@ -46,6 +46,7 @@ PARTNER_FIELDS: tuple[str, ...] = (
     "home_country",
     "countries",
     "timezone",
+    "locale",
     "paused_until",
     "max_open_referrals",
     "portal_users",

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import NoReturn
 
 from domain import names
+from domain.locales import locale_for_country
 from domain.models import (
     REFERRAL_TYPES,
     SEGMENTS,
@@ -67,6 +68,7 @@ def parse_partner(obj: object, where: str = "") -> PartnerProfile:
     max_seats = r.whole("max_seats", minimum=0, default=None, nullable=True)
     if max_seats is not None and max_seats < min_seats:
         r.fail(f"max_seats ({max_seats}) must not be below min_seats ({min_seats})")
+    home_country = r.country("home_country")
     return PartnerProfile(
         mpn_id=mpn_id,
         name=r.text("name", required=True),
@@ -79,9 +81,10 @@ def parse_partner(obj: object, where: str = "") -> PartnerProfile:
         segments=r.codes("segments", SEGMENTS, "segment"),
         min_seats=min_seats,
         max_seats=max_seats,
-        home_country=r.country("home_country"),
+        home_country=home_country,
         countries=r.countries("countries"),
         timezone=r.timezone("timezone", "UTC"),
+        locale=r.locale("locale", locale_for_country(home_country)),
         paused_until=r.day("paused_until"),
         max_open_referrals=r.whole("max_open_referrals", minimum=1, default=None, nullable=True),
         portal_users=r.emails("portal_users"),

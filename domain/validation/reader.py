@@ -8,6 +8,7 @@ import unicodedata
 from datetime import date, datetime
 from typing import Any, NoReturn
 
+from domain.locales import LOCALES, parse_locale
 from domain.validation.codes import (
     COUNTRY_CODES,
     EMAIL,
@@ -201,6 +202,20 @@ class Reader:
                 f"unknown language {show(value)} in {name} (use ISO 639-1 codes like en, de, ja)"
             )
         return code
+
+    def locale(self, key: str, default: str) -> str:
+        """One of the program's locales (`de`, `pt-BR`, ...); `default` when absent or null."""
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            self.fail(f"{self.name(key)} must be a string, got {kind_of(value)}")
+        found = parse_locale(value)
+        if found is None:
+            self.fail(
+                f"unknown locale {show(value)} in {self.name(key)} (allowed: {' '.join(LOCALES)})"
+            )
+        return found
 
     def timezone(self, key: str, default: str) -> str:
         value = self.data.get(key, _UNSET)

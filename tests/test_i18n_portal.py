@@ -1,0 +1,124 @@
+"""The portal's pages in the pseudo-locale (nothing visible left out of the catalogs), and a
+German partner who works in German without touching a setting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from db.portal_prefs import PreferenceStore
+from mail import i18n
+from mail.display import WORKLOAD_NAMES
+from tests.factories import partner, referral
+from tests.harness import Harness
+from tests.i18n_support import untranslated, visible_text
+from tests.test_portal_pages import OPERATOR, csrf_of, sign_in, web  # noqa: F401
+
+PARTNER_EMAIL = "referrals-3101@partner.example"
+
+
+def page_data(*extra: str) -> list[str]:
+    """The data pages show: ids, names, addresses, codes and product names."""
+    sample = referral("FT-X")
+    values = [
+        sample.notes,
+        sample.requested_by.name,
+        sample.requested_by.email,
+        *sample.account_team,
+    ]
+    return [
+        *values,
+        *(word for value in values for word in value.split() if len(word) > 2),
+        "Partner 3101 GmbH",
+        "3101",
+        PARTNER_EMAIL,
+        OPERATOR,
+        "Fabrikam Ltd",
+        "it@fabrikam.example",
+        "6f1c2d3e-0000-4000-8000-000000000001",
+        "FastTrack",
+        "Microsoft",
+        "MPN",
+        "CPOR",
+        "ISO",
+        "Temporal Web UI",
+        "YYYY",
+        "FT-",
+        *WORKLOAD_NAMES.values(),
+        *extra,
+    ]
+
+
+def leftovers(html: str, *extra: str) -> list[str]:
+    title = html.split("<title>")[1].split("</title>")[0]
+    return untranslated(visible_text(html) + "\n" + title, page_data(*extra))
+
+
+async def test_every_partner_page_under_the_pseudo_locale_shows_only_catalog_text(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    web.cookies.set("ft_lang", i18n.PSEUDO)
+    signin = await web.get("/signin")
+    assert leftovers(signin.text) == []
+    await h.partners(partner("3101"))
+    handle = await h.start(referral("FT-X-PSEUDO"))
+    await h.assigned(handle)
+    rid = handle.id
+    await PreferenceStore(h.sessions).set_locale(PARTNER_EMAIL, i18n.PSEUDO, datetime.now(UTC))
+    await sign_in_quietly(h, web)
+    listing = await web.get("/referrals")
+    assert listing.status_code == 200 and leftovers(listing.text, rid) == []
+    detail = await web.get(f"/referrals/{rid}")
+    assert detail.status_code == 200 and leftovers(detail.text, rid, "Jana Richter") == []
+    refused = await web.post(
+        f"/referrals/{rid}/decline",
+        data={"csrf": csrf_of(detail.text), "nonce": "n1", "reason": "other", "note": ""},
+    )
+    assert refused.status_code == 422 and 'role="alert"' in refused.text
+    assert leftovers(refused.text, rid) == []
+    profile = await web.get("/profile")
+    assert profile.status_code == 200 and leftovers(profile.text, "de, en", "AT, CH") == []
+
+
+async def sign_in_quietly(h: Harness, web: httpx.AsyncClient) -> None:  # noqa: F811
+    """Sign in without the English assertions of the shared helper."""
+    form = await web.get("/signin", params={"next": "/referrals"})
+    before = len(h.sink.messages)
+    await web.post(
+        "/signin", data={"email": PARTNER_EMAIL, "next": "/referrals", "csrf": csrf_of(form.text)}
+    )
+    msg = await h.wait_mail(lambda m: m in h.sink.messages[before:])
+    body = msg.get_body(("plain",))
+    assert body is not None
+    link = next(w for w in str(body.get_content()).split() if "/signin/" in w)
+    path = link.split("http://portal", 1)[1]
+    page = await web.get(path)
+    done = await web.post(path, data={"csrf": csrf_of(page.text)})
+    assert done.status_code == 303
+
+
+async def test_a_german_partner_gets_german_emails_and_a_german_portal_without_a_setting(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await h.partners(partner("3101", locale=""))  # derived from its home country, DE
+    handle = await h.start(referral("FT-X-GERMAN"))
+    await h.assigned(handle)
+    note = await h.wait_mail(lambda m: "notification@" in str(m["Message-ID"]))
+    assert str(note["Content-Language"]) == "de" and str(note["Subject"]).startswith("Neue")
+    await sign_in_quietly(h, web)
+    page = await web.get(f"/referrals/{handle.id}")
+    assert '<html lang="de">' in page.text and page.headers["content-language"] == "de"
+    assert "Warum lehnen Sie ab?" in page.text, page.text
+    assert "Zeitangaben: Mitteleuropäische Zeit" in page.text
+    refused = await web.post(
+        f"/referrals/{handle.id}/decline",
+        data={"csrf": csrf_of(page.text), "nonce": "n2", "reason": "other", "note": ""},
+    )
+    assert refused.status_code == 422
+    assert "Eine Ablehnung mit dem Grund „Sonstiges“ braucht eine Notiz." in refused.text
+    assert 'action="/referrals/' in refused.text and "#form-decline" in refused.text
+    state = await h.state(handle)
+    assert state.current is not None and state.current.outcome == "pending"
