@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # lower floors; portal and cli share floor 6 and so never import each other. The composition
 # roots (floor 7) wire everything and may import anything, cycles excepted.
 FLOORS = {
-    "settings": 1,
     "domain": 1,
+    "settings": 1.5,  # configuration is checked against the domain's codes (locales)
     "db": 2,
     "mail": 2,
     "activities": 3,
