@@ -90,7 +90,9 @@ WORKFLOWS = (ReferralWorkflow, WeeklyReportWorkflow, PauseSweepWorkflow, Webhook
 # Modules the workflow code imports that hold no workflow code (pure rules, types, constants),
 # loaded once rather than re-imported into every workflow's sandbox. The workflow code
 # (`workflows.referral`, `publisher`, `metrics`, `scheduled`) is re-imported with the restricted
-# `datetime`, `random`…, so a non-deterministic call in it fails the workflow task.
+# `datetime`, `random`…, so a non-deterministic call in it fails the workflow task. Each
+# re-import reads its bytecode: without it (PYTHONDONTWRITEBYTECODE=1 on a source checkout)
+# every new workflow compiles these modules again (bench/README.md); pip install writes it.
 PASSED_THROUGH = (
     "domain",
     "workflows.search_attributes",
