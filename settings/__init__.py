@@ -364,7 +364,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, demo: bool = False) -> Settings:
         """The process environment (and `.env`), or exactly `environ`. `demo` (or
-        FASTTRACK_ENV=demo, or a demo run in this checkout) accepts the embedded defaults;
+        FASTTRACK_ENV=demo, or a demo run in this FASTTRACK_HOME) accepts the embedded defaults;
         otherwise they are refused."""
         if environ is None:
             raw = _reader()().model_dump()

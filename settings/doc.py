@@ -16,7 +16,7 @@ fails when it is stale.
 
 **Demo defaults.** The SQLite file under `var/`, a payload key generated into `var/`, and the
 built-in `LINK_SECRET` are accepted only in the demo: `make demo` and `python worker.py --dev`,
-every process of the same checkout once either has run there (they leave `var/demo-mode`;
+every process in the same `FASTTRACK_HOME` once either has run there (they leave `var/demo-mode`;
 `make clean` removes it), and any process with `FASTTRACK_ENV=demo`. Anywhere else a process
 refuses to start until `DATABASE_URL`, `LINK_SECRET` and `PAYLOAD_KEYS` (or `PAYLOAD_KEY_FILE`)
 are set, naming the ones missing. Secrets are never shown
