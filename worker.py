@@ -39,7 +39,7 @@ from mail.smtp import MailPool
 from portal.webhook_view import partner_view
 from runtime.codec_server import Background, codec_in_background
 from runtime.health import serve_worker_health
-from runtime.logs import configure_logging
+from runtime.logs import configure_logging, core_logging
 from runtime.metrics import MetricsUnavailable, runtime_from_env
 from runtime.schedules import describe, ensure_schedules
 from runtime.sealing import Sealer
@@ -140,7 +140,7 @@ async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
     engine: AsyncEngine | None = None
     codec: Background | None = None
     try:
-        runtime, metrics_at = runtime_from_env()
+        runtime, metrics_at = runtime_from_env(logging=core_logging(settings))
         if dev:
             print("starting the Temporal dev server (state: var/temporal.db) ...", flush=True)
             codec, codec_at = codec_in_background(settings)  # the UI shows decrypted payloads

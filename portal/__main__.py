@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from db.engine import DatabaseUnavailable, open_database
 from portal.app import create_app
-from runtime.logs import configure_logging
+from runtime.logs import configure_logging, forward_core_logs
 from runtime.temporal import TemporalUnavailable, connect
 from settings import Settings, SettingsError
 
@@ -63,6 +63,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         configure_logging(settings, "INFO")
+        forward_core_logs(settings)
         asyncio.run(serve(settings))
     except (SettingsError, TemporalUnavailable, DatabaseUnavailable) as err:
         print(f"portal: {err}", file=sys.stderr)

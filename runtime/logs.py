@@ -9,6 +9,14 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
+
 from settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -53,3 +61,23 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(settings.log_level or default_level)
     return handler
+
+
+def core_logging(settings: Settings) -> LoggingConfig | None:
+    """With LOG_FORMAT=json the SDK core's own warnings go through Python's logging too
+    (logger `temporalio.core`), so that every line is JSON; with text they keep the core's
+    default (None)."""
+    if settings.log_format != "json":
+        return None
+    return LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
+
+
+def forward_core_logs(settings: Settings) -> None:
+    """For a process on the SDK's default runtime (the portal): with LOG_FORMAT=json, make the
+    default runtime one that forwards the core's logs (`core_logging`). Call before connecting."""
+    forwarding = core_logging(settings)
+    if forwarding is not None:
+        Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=forwarding)))

@@ -4,7 +4,7 @@
 disables it. The endpoint is the Temporal SDK runtime's own Prometheus exporter, so one scrape
 shows the SDK's `temporal_*` metrics (task slots, latencies, failures, sticky cache, ...) and
 the project's `fasttrack_*` counters: those from workflow code (workflows/metrics.py) and
-those from activities (below), all labelled with namespace and task queue.
+those from activities (activities/metrics.py), all labelled with namespace and task queue.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig
 
 DEFAULT_PORT = 9464
 DEFAULT_HOST = "0.0.0.0"
@@ -38,20 +38,25 @@ def metrics_address(environ: Mapping[str, str] | None = None) -> str | None:
     return f"{DEFAULT_HOST}:{int(raw)}"
 
 
-def prometheus_runtime(bind_address: str) -> Runtime:
-    """A Temporal runtime whose metrics are served for Prometheus on `bind_address`."""
+def prometheus_runtime(bind_address: str, logging: LoggingConfig | None = None) -> Runtime:
+    """A Temporal runtime whose metrics are served for Prometheus on `bind_address`; the SDK
+    core's logs as `logging` says (default: its own lines on stderr)."""
+    telemetry = TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address))
+    if logging is not None:
+        telemetry = TelemetryConfig(logging=logging, metrics=telemetry.metrics)
     try:
-        return Runtime(
-            telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address))
-        )
+        return Runtime(telemetry=telemetry)
     except Exception as err:  # the core reports a taken port as a plain RuntimeError/ValueError
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MetricsUnavailable(f"cannot serve metrics on {bind_address}: {first}") from None
 
 
-def runtime_from_env(environ: Mapping[str, str] | None = None) -> tuple[Runtime | None, str]:
-    """(runtime, address) for the worker; (None, "") when METRICS_PORT disables metrics."""
+def runtime_from_env(
+    environ: Mapping[str, str] | None = None, logging: LoggingConfig | None = None
+) -> tuple[Runtime | None, str]:
+    """(runtime, address) for the worker; address "" when METRICS_PORT disables metrics, and
+    runtime None when, besides, the core's logs keep their default."""
     address = metrics_address(environ)
     if address is None:
-        return None, ""
-    return prometheus_runtime(address), address
+        return (None if logging is None else Runtime(telemetry=TelemetryConfig(logging))), ""
+    return prometheus_runtime(address, logging), address

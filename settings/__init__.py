@@ -9,18 +9,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import os
 import re
 import secrets
 import tempfile
 import typing
-from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from dotenv import dotenv_values
 from pydantic import (
     AliasChoices,
     BeforeValidator,
@@ -32,41 +29,40 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from temporalio.envconfig import ClientConfigProfile, DataSource
+
+from settings.errors import SettingsError, first_line
+from settings.home import (
+    DATA_DIR,
+    DEFAULT_DATABASE_URL,
+    DEMO_MARKER,
+    ENV_FILE,
+    HOME,
+    VAR_DIR,
+    database_url_in,
+    demo_marker,
+    fasttrack_home,
+    mark_demo,
+)
+from settings.profile import apply_profile
+
+__all__ = [
+    "DATA_DIR",
+    "HOME",
+    "VAR_DIR",
+    "Settings",
+    "SettingsError",
+    "apply_profile",
+    "fasttrack_home",
+    "first_line",
+    "mark_demo",
+    "parse_duration",
+    "variables",
+]
 
 from domain.locales import LOCALES, parse_locale
 
-ENV_FILE = ".env"  # read from the current directory when present; the environment wins
-
-
-def fasttrack_home(environ: Mapping[str, str] | None = None) -> Path:
-    """FASTTRACK_HOME (from the environment, else `.env`), or the working directory: the
-    folder whose `var/` and `data/` a process uses, never the installed code's."""
-    if environ is None:
-        environ = os.environ
-        value = environ.get("FASTTRACK_HOME") or dotenv_values(ENV_FILE).get("FASTTRACK_HOME")
-    else:
-        value = environ.get("FASTTRACK_HOME")
-    return Path(value).expanduser().resolve() if value else Path.cwd()
-
-
-def database_url_in(home: Path) -> str:
-    """The demo's SQLite file under `home`."""
-    return f"sqlite+aiosqlite:///{home / 'var' / 'fasttrack.db'}"
-
-
-# Read once, when the process starts (like every setting): this process's home and its folders.
-HOME = fasttrack_home()
-VAR_DIR = HOME / "var"
-DATA_DIR = HOME / "data"
-DEFAULT_DATABASE_URL = database_url_in(HOME)
-
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
-
-class SettingsError(ValueError):
-    """A configuration value is malformed or missing (message is one line, for the user)."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -505,7 +501,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, *, demo: bool = False) -> Settings:
         """The process environment (and `.env`), or exactly `environ`. `demo` (or
-        FASTTRACK_ENV=demo, or a demo run in this checkout) accepts the embedded defaults;
+        FASTTRACK_ENV=demo, or a demo run in this FASTTRACK_HOME) accepts the embedded defaults;
         otherwise they are refused."""
         if environ is None:
             raw = _reader()().model_dump()
@@ -598,22 +594,6 @@ class Settings:
             )
 
 
-# Written by `make demo` and `worker.py --dev` in their home's var/: the CLI and the portal
-# run in the same home accept the same embedded defaults.
-def demo_marker(home: Path) -> Path:
-    return home / "var" / "demo-mode"
-
-
-DEMO_MARKER = demo_marker(HOME)
-
-
-def mark_demo(home: Path = HOME) -> None:
-    """This home runs the demo: its CLI and portal may use the embedded defaults."""
-    marker = DEMO_MARKER if home == HOME else demo_marker(home)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text("written by `make demo` / `worker.py --dev`; `make clean` removes it\n")
-
-
 # Defaults refused outside the demo: field -> the variable to set.
 DEMO_ONLY = {
     "database_url": "DATABASE_URL",
@@ -700,43 +680,3 @@ def _first_error(err: ValidationError) -> str:
 
 _SECRETS = {"temporal_api_key", "smtp_password", "portal_admin_token", "link_secret"}
 _SECRETS |= {"payload_keys"}
-
-
-def apply_profile(values: dict[str, Any]) -> dict[str, Any]:
-    """With TEMPORAL_PROFILE or TEMPORAL_CONFIG_FILE, the connection settings that `values`
-    (the environment) leaves unset, taken from that profile of the `temporal` CLI's file."""
-    name, file = values.get("temporal_profile"), values.get("temporal_config_file")
-    if not name and not file:
-        return values
-    try:
-        profile = ClientConfigProfile.load(
-            name, config_source=Path(file).expanduser() if file else None, disable_env=True
-        )
-    except Exception as err:  # the core's message: unknown profile, unreadable or bad TOML
-        where = f"profile {name!r}" if name else f"TEMPORAL_CONFIG_FILE {file}"
-        raise SettingsError(f"cannot load Temporal {where}: {first_line(err)}") from None
-    found: dict[str, Any] = {
-        "temporal_address": profile.address,
-        "temporal_namespace": profile.namespace,
-        "temporal_api_key": profile.api_key,
-    }
-    if profile.tls is not None:
-        found.update(
-            temporal_tls="false" if profile.tls.disabled else "true",
-            temporal_tls_server_name=profile.tls.server_name,
-            temporal_tls_ca=_text(profile.tls.server_root_ca_cert),
-            temporal_tls_cert=_text(profile.tls.client_cert),
-            temporal_tls_key=_text(profile.tls.client_private_key),
-        )
-    return {**{k: v for k, v in found.items() if v is not None}, **values}
-
-
-def _text(source: DataSource | None) -> str | None:
-    if source is None:
-        return None
-    return source.decode() if isinstance(source, bytes) else str(source)
-
-
-def first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

@@ -15,9 +15,9 @@ Every process (worker, CLI, portal, codec server) reads the same environment var
 fails when it is stale.
 
 **Demo defaults.** The SQLite file under `var/`, and a payload key and a link secret generated
-into `var/` (each checkout its own; the code holds no secret) are accepted only in the demo:
-`make demo` and `python worker.py --dev`, every process of the same checkout once either has
-run there (they leave `var/demo-mode`; `make clean` removes it), and any process with
+into `var/` (each home its own; the code holds no secret) are accepted only in the demo:
+`make demo` and `python worker.py --dev`, every process in the same `FASTTRACK_HOME` once either
+has run there (they leave `var/demo-mode`; `make clean` removes it), and any process with
 `FASTTRACK_ENV=demo`. Anywhere else a process refuses to start until `DATABASE_URL`,
 `LINK_SECRET` (or `LINK_SECRET_FILE`) and `PAYLOAD_KEYS` (or `PAYLOAD_KEY_FILE`) are set, naming
 the ones missing. Secrets are never shown in logs or error messages.

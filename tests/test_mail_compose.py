@@ -11,9 +11,19 @@ from urllib.parse import urlparse
 
 import pytest
 
+from domain.links import link_nonce, verify_link
 from domain.models import EmailRequest
 from mail import samples
-from mail.compose import KINDS, OPS_KINDS, PARTNER_KINDS, TEAM_KINDS, ComposeError, compose
+from mail.compose import (
+    KINDS,
+    LINK_LIFETIME,
+    OPS_KINDS,
+    PARTNER_KINDS,
+    TEAM_KINDS,
+    ComposeError,
+    as_sent,
+    compose,
+)
 from mail.smtp import deliver
 from runtime.smtp_sink import MailSink
 from settings import Settings
@@ -258,3 +268,20 @@ async def test_every_kind_travels_through_a_real_smtp_server(tmp_path: Path) -> 
         assert body.get_content().replace("\r\n", "\n") == c.text
         reparsed = message_from_bytes(envelope.path.read_bytes(), policy=policy.default)  # type: ignore[union-attr]
         assert str(reparsed["Message-ID"]) == c.message_id
+
+
+def test_the_message_as_sent_carries_links_signed_for_its_own_message_id() -> None:
+    request = samples.request("notification")
+    assert request.partner is not None and request.due_at is not None
+    sent = as_sent(request, SETTINGS)
+    assert sent.message_id == compose(request, SETTINGS).message_id
+    tokens = set(re.findall(rf"{SETTINGS.portal_url}/act/([A-Za-z0-9_.=-]+)", sent.text))
+    secret = SETTINGS.link_secret.get_secret_value()
+    claims = [verify_link(secret, token, request.due_at) for token in tokens]
+    assert sorted(c.action for c in claims) == ["accept", "decline"]
+    for c in claims:
+        assert (c.workflow_id, c.partner) == (request.scope_id, request.partner.mpn_id)
+        assert c.nonce == link_nonce(sent.message_id, c.action)
+        assert c.expires_at == request.due_at + LINK_LIFETIME
+    reminder = samples.request("reminder")
+    assert as_sent(reminder, SETTINGS).text == compose(reminder, SETTINGS).text

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.logs import configure_logging
+from runtime.logs import configure_logging, core_logging
+from runtime.metrics import runtime_from_env
 from settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,3 +135,12 @@ def test_a_bad_log_setting_is_one_line_naming_it() -> None:
         Settings.from_env({"FASTTRACK_ENV": "demo", "LOG_FORMAT": "xml"})
     with pytest.raises(SettingsError, match=r"^LOG_LEVEL: "):
         Settings.from_env({"FASTTRACK_ENV": "demo", "LOG_LEVEL": "loud"})
+
+
+def test_with_json_logs_the_sdk_core_logs_through_python_logging_too() -> None:
+    assert core_logging(Settings()) is None  # text: the core keeps its own lines
+    forwarding = core_logging(Settings(log_format="json"))
+    assert forwarding is not None and forwarding.forwarding is not None
+    assert forwarding.forwarding.logger.name == "temporalio.core"
+    runtime, address = runtime_from_env({"METRICS_PORT": "off"}, logging=forwarding)
+    assert runtime is not None and address == ""
