@@ -77,6 +77,7 @@ examples:
   {cli} referral list --partner 4711001 --overdue
   {cli} referral list --limit 50            # then: --after TOKEN (printed) for the next 50
   {cli} referral list --all --json > referrals.json
+  {cli} referral list --stuck               # waiting past every deadline, with why
 by default at most 200 rows are shown; a note on stderr says when the list was cut""",
     "referral accept": """\
 examples:

@@ -29,17 +29,27 @@ async def stuck_referrals(
     read = ReferralReadModel(sessions)
     late = ReferralRecord.waits_until < now - watchdog.GRACE
     candidates = await read.rows_where(or_(late, ReferralRecord.status == Status.SPLIT))
-    parents = [r.workflow_id for r in candidates if r.status == Status.SPLIT]
-    parts: dict[str, list[watchdog.Watched]] = {p: [] for p in parents}
+    parents = {r.workflow_id: r for r in candidates if r.status == Status.SPLIT}
+    rows: dict[str, ReferralRow] = {}
     if parents:
-        for part in await read.rows_where(ReferralRecord.parent_id.in_(parents)):
-            parts[part.parent_id or ""].append(_watched(part))
+        for part in await read.rows_where(ReferralRecord.parent_id.in_(list(parents))):
+            rows[part.workflow_id] = part
     found = []
     for row in candidates:
-        why = watchdog.stuck(_watched(row), parts.get(row.workflow_id, []), now)
+        parts = [_part(row, p.get("workflow_id", ""), rows) for p in row.state.get("parts", [])]
+        why = watchdog.stuck(_watched(row), parts, now)
         if why is not None:
             found.append(StuckReferral(row, why))
     return found
+
+
+def _part(parent: ReferralRow, part_id: str, rows: dict[str, ReferralRow]) -> watchdog.Watched:
+    """A part as its own row has it; a part without a row has not started, and should have
+    by the time its parent split (its parent's last change)."""
+    row = rows.get(part_id)
+    if row is None:
+        return watchdog.Watched(part_id, "", parent.updated_at)
+    return _watched(row)
 
 
 def _watched(r: ReferralRow) -> watchdog.Watched:

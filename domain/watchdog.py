@@ -56,11 +56,15 @@ def waits_until(state: ReferralState) -> datetime | None:
 
 def stuck(row: Watched, parts: list[Watched], now: datetime) -> str | None:
     """Why the referral counts as stuck at `now`, or None. A split referral is stuck when
-    every part has been closed for longer than GRACE and it is still open; an open part is
-    judged on its own row."""
+    every part has been closed for longer than GRACE and it is still open, or a part has not
+    started (no status: its workflow never wrote its row) by then; an open part is judged on
+    its own row."""
     if row.status in _NO_DEADLINE:
         return None
     if row.status == Status.SPLIT:
+        for p in parts:
+            if not p.status and p.waits_until is not None and now - p.waits_until > GRACE:
+                return f"{p.workflow_id} has not started since {_utc(p.waits_until)}"
         if not parts or any(p.status not in Status.CLOSED for p in parts):
             return None
         ended = [p.closed_at for p in parts if p.closed_at is not None]

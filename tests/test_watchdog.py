@@ -88,6 +88,15 @@ def test_a_split_referral_is_stuck_once_every_part_has_closed_and_it_has_not() -
     assert stuck(Watched("FT-W", Status.ESCALATED, None), [], T0 + timedelta(days=9)) is None
 
 
+def test_a_split_referral_is_stuck_when_a_part_has_not_started_long_after_the_split() -> None:
+    parent = Watched("FT-W", Status.SPLIT, None)
+    done = Watched("FT-W.part1", Status.COMPLETED, None, closed_at=T0)
+    unstarted = Watched("FT-W.part2", "", T0)
+    assert stuck(parent, [done, unstarted], T0 + GRACE) is None
+    why = stuck(parent, [done, unstarted], T0 + LATE)
+    assert why == "FT-W.part2 has not started since 2026-03-02 09:00 UTC"
+
+
 async def test_the_read_model_lists_a_late_referral_and_a_split_whose_parts_all_closed(
     database: Database,
 ) -> None:
@@ -104,6 +113,9 @@ async def test_the_read_model_lists_a_late_referral_and_a_split_whose_parts_all_
         part.state.workflow_id = f"FT-SPLIT.part{n}"
         await rm.sync(part, now=T0)
 
+    lonely = [PartRef(f"FT-ALONE.part{n}", ["teams"], "") for n in (1, 2)]
+    await rm.sync(snapshot("FT-ALONE", Status.SPLIT, parts=lonely), now=T0 + timedelta(days=9))
+
     due = T0 + timedelta(days=2)
     assert [s.row.workflow_id for s in await stuck_referrals(database.sessionmaker, due)] == [
         "FT-SPLIT"
@@ -112,6 +124,10 @@ async def test_the_read_model_lists_a_late_referral_and_a_split_whose_parts_all_
     assert [(s.row.workflow_id, s.why) for s in found] == [
         ("FT-LATE", "waiting past its deadline 2026-03-04 09:00 UTC"),
         ("FT-SPLIT", "every part closed by 2026-03-02 10:00 UTC, but the referral is still open"),
+    ]
+    later = await stuck_referrals(database.sessionmaker, T0 + timedelta(days=9) + LATE)
+    assert ("FT-ALONE", "FT-ALONE.part1 has not started since 2026-03-11 09:00 UTC") in [
+        (s.row.workflow_id, s.why) for s in later
     ]
 
 
