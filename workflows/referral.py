@@ -8,7 +8,6 @@ through `workflows.publisher`; what partners and operators can do is `workflows.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -22,8 +21,6 @@ with workflow.unsafe.imports_passed_through():
         Action,
         Assignment,
         Deadline,
-        EmailRequest,
-        EmailResult,
         MatchRequest,
         MatchResult,
         OperatorAction,
@@ -40,29 +37,14 @@ with workflow.unsafe.imports_passed_through():
 
 # workflow code the worker passes through the sandbox (worker.PASSED_THROUGH)
 from workflows.actions import ReferralActions
-from workflows.publisher import DB_RETRY, DB_TIMEOUT, MAIL_GIVE_UP, MAIL_RETRY, Publisher
-
-
-@dataclass
-class NotificationSent:
-    """A notification attempt: the request, its first result, and the team's copy."""
-
-    request: EmailRequest
-    result: EmailResult
-    team: EmailRequest
-    team_retry: bool  # the copy is not delivered yet
-
-    @property
-    def status(self) -> str:
-        return self.result.status
-
-    @property
-    def error(self) -> str:
-        return self.result.error
-
-    def gave_up(self) -> EmailResult:
-        why = f"not delivered within {MAIL_GIVE_UP}: {self.result.error}"
-        return EmailResult(self.result.message_id, "failed", why)
+from workflows.publisher import (
+    DB_RETRY,
+    DB_TIMEOUT,
+    MAIL_GIVE_UP,
+    MAIL_RETRY,
+    NotificationSent,
+    Publisher,
+)
 
 
 @workflow.defn(name=names.WORKFLOW_REFERRAL)
