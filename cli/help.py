@@ -21,6 +21,9 @@ FILE.json holds one partner profile or a list of them ('-' reads stdin):
   workloads: {" ".join(WORKLOADS)}
   segments: {" ".join(SEGMENTS)}
   languages: ISO 639-1 codes (en, de); countries: ISO 3166-1 alpha-2 codes (US, DE)
+  paused_until: the last paused day, at most 90 days ahead (a past day: an ended pause)
+  an existing partner keeps the fields it owns (languages, segments, seats, countries,
+  paused_until, portal_users): only the program's are updated, unless --replace
   the file is checked as a whole first: one bad profile and nothing is written"""
 
 REFERRAL_FORMAT = """\
@@ -43,6 +46,7 @@ EXAMPLES: dict[str, str] = {
 examples:
   {{cli}} partners import data/partners.json
   cat partners.json | {{cli}} partners import - --json
+  {{cli}} partners import --replace data/partners.json   # lists the partner fields it overwrites
 
 {PARTNER_FORMAT}""",
     "partners list": """\
@@ -53,7 +57,8 @@ examples:
   {cli} partners list --limit 20 --json""",
     "partners pause": """\
 examples:
-  {cli} partners pause 4711001 --until 2026-08-31""",
+  {cli} partners pause 4711001 --until 2026-08-31
+the pause covers its last day to midnight in the partner's time zone, at most 90 days ahead""",
     "partners resume": """\
 examples:
   {cli} partners resume 4711001""",

@@ -12,7 +12,7 @@ is the only code that changes the referral's state; side effects go through
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         CporClaim,
         Deadline,
         EmailRequest,
-        EmailResult,
         MatchRequest,
         MatchResult,
         OperatorAction,
@@ -60,29 +59,7 @@ with workflow.unsafe.imports_passed_through():
 
 # workflow code: re-imported into each workflow's sandbox
 from workflows import metrics
-from workflows.publisher import Publisher
-
-
-@dataclass
-class NotificationSent:
-    """A notification attempt: the request, its first result, and the team's copy."""
-
-    request: EmailRequest
-    result: EmailResult
-    team: EmailRequest
-    team_retry: bool  # the copy is not delivered yet
-
-    @property
-    def status(self) -> str:
-        return self.result.status
-
-    @property
-    def error(self) -> str:
-        return self.result.error
-
-    def gave_up(self) -> EmailResult:
-        why = f"not delivered within {MAIL_GIVE_UP}: {self.result.error}"
-        return EmailResult(self.result.message_id, "failed", why)
+from workflows.publisher import NotificationSent, Publisher
 
 
 @workflow.defn(name=names.WORKFLOW_REFERRAL)
