@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -133,15 +135,23 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app(
     settings: Settings, client: Client, sessions: async_sessionmaker[AsyncSession]
 ) -> FastAPI:
+    portal = Portal.build(settings, client, sessions)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await portal.background.drain()  # sign-in emails already promised leave before exit
+
     app = FastAPI(
         title="FastTrack partner portal",
         version="1.0.0",
         description=DESCRIPTION,
         docs_url=None,  # portal/api_docs.py serves /docs without Swagger UI's CDN script
         redoc_url=None,
+        lifespan=lifespan,
     )
     logredact.install()
-    app.state.portal = Portal.build(settings, client, sessions)
+    app.state.portal = portal
     install_error_handlers(app)
     observability.install(app, client, sessions, settings.portal_metrics_token)
     app.include_router(partner_api)

@@ -12,8 +12,8 @@ log = logging.getLogger("fasttrack.portal")
 
 
 class Background:
-    """Runs coroutines after the request, a few at a time; each logs its own failures. Work
-    still queued when the process stops is lost (a sign-in link can be requested again)."""
+    """Runs coroutines after the request, a few at a time; each logs its own failures. The
+    app's shutdown waits for them; work lost in a crash is lost (a link can be asked again)."""
 
     def __init__(self, concurrency: int = 4) -> None:
         self._concurrency = concurrency

@@ -617,8 +617,12 @@ def link_secret_from_file(path: Path, create: bool) -> SecretStr | None:
     """The secret held in `path`; when missing and `create` (the demo), a new random one is
     written there first (mode 0600; of several processes starting together, one writes it)."""
     if not path.exists() and create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as err:
+            message = f"LINK_SECRET_FILE {path}: cannot create it ({err.strerror})"
+            raise SettingsError(message) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(secrets.token_urlsafe(32) + "\n")

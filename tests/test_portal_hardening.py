@@ -69,6 +69,7 @@ async def test_sign_in_and_action_tokens_never_reach_a_log_line(
     app = create_app(site.settings, site.client, site.database.sessionmaker)
     server = serve_in_background(app, "127.0.0.1", port)
     access = logging.getLogger("uvicorn.access")
+    level = access.level
     access.setLevel(logging.INFO)
     access.addHandler(keep)
     logging.getLogger().addHandler(keep)
@@ -82,6 +83,7 @@ async def test_sign_in_and_action_tokens_never_reach_a_log_line(
     finally:
         await server.stop()
         access.removeHandler(keep)
+        access.setLevel(level)
         logging.getLogger().removeHandler(keep)
     text = "\n".join(lines + [r.getMessage() for r in caplog.records])
     assert "/signin/" in text and "/act/" in text, text  # the lines exist, the tokens do not

@@ -119,7 +119,7 @@ async def test_a_known_address_is_answered_as_fast_as_an_unknown_one_with_a_slow
     site: Site,
 ) -> None:
     relay, port = await _silent_relay()
-    slow = replace(site.settings, smtp_port=port, smtp_timeout=1.5)
+    slow = replace(site.settings, smtp_port=port, smtp_timeout=3.0)
     try:
         async with site.app_with(slow) as web:
             csrf = await form_csrf(web)
@@ -135,8 +135,9 @@ async def test_a_known_address_is_answered_as_fast_as_an_unknown_one_with_a_slow
             assert await site.links(CONTACT) == 3  # the links exist; only their mail is slow
     finally:
         relay.close()
-    assert known < 0.5, f"known address answered in {known:.3f}s (unknown {unknown:.3f}s)"
-    assert known < unknown + 0.25, f"known {known:.3f}s against unknown {unknown:.3f}s"
+    # Waiting for the relay would take its 3 s timeout; margins allow for a busy machine.
+    assert known < 1.0, f"known address answered in {known:.3f}s (unknown {unknown:.3f}s)"
+    assert known < unknown + 0.5, f"known {known:.3f}s against unknown {unknown:.3f}s"
 
 
 async def test_concurrent_sign_in_requests_for_one_address_send_no_more_than_the_limit(
