@@ -49,7 +49,8 @@ from domain.models import (
 )
 from domain.track_record import RankingTerms
 
-TRACK_RECORD = RankingTerms(mode="track_record")  # the default RANKING, as the bench ranks
+TRACK_RECORD = RankingTerms(mode="track_record")  # the default RANKING
+ROTATION = RankingTerms(mode="rotation")
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).resolve().parent / "results" / "matching.json"
@@ -288,6 +289,7 @@ async def _time_matches(
     requests: list[MatchRequest],
     *,
     reserve_chosen: bool,
+    terms: RankingTerms = TRACK_RECORD,
 ) -> tuple[float, dict[str, list[float]]]:
     """(seconds to build the directory index, per-match timings). Each match runs in its
     own session, as `match_and_reserve` does; with `reserve_chosen` the chosen partner is
@@ -303,12 +305,12 @@ async def _time_matches(
     times: dict[str, list[float]] = {"match": [], "choose": [], "counts": [], "split": []}
     async with sessionmaker() as session:
         for request in requests[:5]:  # warm-up: caches, prepared statements
-            await match(session, request, TRACK_RECORD)
+            await match(session, request, terms)
         await session.rollback()
     for request in requests:
         async with sessionmaker() as session:
             t0 = time.perf_counter()
-            result = await match(session, request, TRACK_RECORD)
+            result = await match(session, request, terms)
             t1 = time.perf_counter()
             await explain_counts(session, request)
             t2 = time.perf_counter()
@@ -330,7 +332,13 @@ async def _time_matches(
 
 
 async def bench_one(
-    db: str, size: int, matches: int, seed: int, *, reserve_chosen: bool = True
+    db: str,
+    size: int,
+    matches: int,
+    seed: int,
+    *,
+    reserve_chosen: bool = True,
+    terms: RankingTerms = TRACK_RECORD,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
     partners = [synthetic_partner(rng, i) for i in range(size)]
@@ -350,6 +358,7 @@ async def bench_one(
                 async_sessionmaker(engine, expire_on_commit=False),
                 requests,
                 reserve_chosen=reserve_chosen,
+                terms=terms,
             )
         finally:
             await engine.dispose()
@@ -410,6 +419,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-reserve", action="store_true", help="do not reserve the chosen partners"
     )
+    parser.add_argument("--ranking", choices=("track_record", "rotation"), default="track_record")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
@@ -421,7 +431,12 @@ async def main(argv: Sequence[str] | None = None) -> int:
         for db in dbs:
             rows.append(
                 await bench_one(
-                    db, size, args.matches, args.seed, reserve_chosen=not args.no_reserve
+                    db,
+                    size,
+                    args.matches,
+                    args.seed,
+                    reserve_chosen=not args.no_reserve,
+                    terms=TRACK_RECORD if args.ranking == "track_record" else ROTATION,
                 )
             )
     _print_table(rows)

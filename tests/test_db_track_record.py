@@ -3,14 +3,23 @@ and PostgreSQL, summed over the window; the scorecard and the weekly floor cross
 
 from __future__ import annotations
 
+import argparse
+import json
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
+from cli.context import Context
+from cli.errors import CliError
+from cli.scorecard import scorecard
 from db.directory import PartnerDirectory
 from db.readmodel import ReferralReadModel
 from db.track_record import floor_crossings, records, refresh_records, scorecards
 from db.transactions import run_write
 from domain.models import Completion, Milestones, Outcome, Reason, Status, TrackRecord
 from domain.track_record import RankingTerms
+from settings import Settings
 from tests.dbfixtures import T0, Database, assignment, event, partner_profile, snapshot
 
 TERMS = RankingTerms(mode="track_record", floor=0.3, prior_weight=2)
@@ -125,3 +134,29 @@ async def test_the_weekly_job_lists_partners_that_crossed_the_floor(database: Da
     )
     assert set(changed) == {"400", "500"}  # every month left the window
     assert await _record(database, "400") == TrackRecord()
+
+
+async def test_partners_scorecard_prints_records_scores_and_the_average(
+    database: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await PartnerDirectory(database.sessionmaker).upsert(
+        [partner_profile("600"), partner_profile("700")], T0
+    )
+    rm = ReferralReadModel(database.sessionmaker)
+    done = assignment(1, "600", Outcome.COMPLETED, accepted_at=T0, decided_at=T0)
+    await rm.sync(snapshot("FT-S1", assignments=[done]), now=T0)
+    ctx = Context(replace(Settings(), database_url=database.url))
+    try:
+        await scorecard(ctx, argparse.Namespace(mpn=None, json=True))
+        data = json.loads(capsys.readouterr().out)
+        assert data["ranking"] == "track_record" and data["program_average"] == 1.0
+        by_id = {p["mpn_id"]: p for p in data["partners"]}
+        assert by_id["600"]["record"]["completed"] == 1 and by_id["600"]["standing"] == "ranked"
+        assert by_id["700"]["standing"] == "newcomer" and by_id["700"]["advice"]
+        await scorecard(ctx, argparse.Namespace(mpn="600", json=False))
+        text = capsys.readouterr().out
+        assert "program average 1.00" in text and "600" in text and "700" not in text
+        with pytest.raises(CliError):
+            await scorecard(ctx, argparse.Namespace(mpn="999", json=False))
+    finally:
+        await ctx.close()

@@ -8,7 +8,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.matching import synthetic_partner, synthetic_request
+from bench.matching import TRACK_RECORD, synthetic_partner, synthetic_request
 from domain.matching import (
     CRITERIA,
     Candidate,
@@ -20,6 +20,7 @@ from domain.matching import (
     workload_mask,
 )
 from domain.models import MatchRequest
+from domain.track_record import Ranking, is_newcomer, program_average
 
 
 def scenario(seed: int, size: int) -> tuple[list[Candidate], MatchRequest]:
@@ -124,3 +125,23 @@ def test_deterministic_and_order_independent(
     shuffled = list(partners)
     rnd.shuffle(shuffled)
     assert evaluate(shuffled, request) == first
+
+
+@settings(max_examples=200, deadline=None)
+@given(SCENARIOS)
+def test_track_record_ranking_chooses_the_best_key_and_newcomers_first(
+    case: tuple[list[Candidate], MatchRequest],
+) -> None:
+    partners, request = case
+    ranking = Ranking(TRACK_RECORD, program_average(load.record for _, load in partners))
+    result = evaluate(partners, request, ranking=ranking)
+    if result.partner is None or result.explanation.cpor == "chosen":
+        return
+    ctx = MatchContext.of(request, partners)
+    eligible = [c for c in partners if first_failed(c[0], ctx) is None]
+    best = min(eligible, key=lambda c: rank_key(c[0], c[1], ranking))
+    assert result.partner.mpn_id == best[0].mpn_id
+    newcomers = [c for c in eligible if is_newcomer(c[1].record)]
+    if newcomers:  # a newcomer eligible: one of them gets it
+        assert result.partner.mpn_id in {p.mpn_id for p, _ in newcomers}
+    assert result.explanation.score is not None and result.explanation.tie_rule

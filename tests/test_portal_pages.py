@@ -157,6 +157,7 @@ async def test_profile_edits_are_validated_audited_and_pause_is_bounded(
     await sign_in(h, web, "referrals-2004@partner.example")
     page = await web.get("/profile")
     assert page.status_code == 200 and "program support" in page.text.lower()
+    assert "Your track record" in page.text and "What would raise it" in page.text
     csrf, version = csrf_of(page.text), version_of(page.text)
     bad = await web.post(
         "/profile",
@@ -218,6 +219,8 @@ async def test_operator_retries_an_escalation_and_reads_every_page(
     assert any(OPERATOR in e.actor or OPERATOR in e.detail for e in state.history), state.history
     for path in ("/ops/referrals?overdue=yes", "/ops/referrals?partner=2005", "/ops/partners"):
         assert (await web.get(path)).status_code == 200, path
+    scores = (await web.get("/ops/partners")).text
+    assert "Scores:" in scores and "band" in scores
     assert rid in (await web.get("/ops/referrals")).text
     assert rid in (await web.get("/ops/referrals", params={"partner": "2005"})).text
     assert rid not in (await web.get("/ops/referrals", params={"status": "completed"})).text

@@ -4,7 +4,6 @@ popcount, which the matching latency target needs; `domain.matching` is its test
 
 from __future__ import annotations
 
-import heapq
 import re
 import weakref
 from collections.abc import Iterable, Sequence
@@ -364,10 +363,12 @@ class DirectoryIndex:
         """MPN IDs of the partners in `bits`, best ranked first."""
         keys = self.rank_keys(ranking)
         positions = _positions(bits)
-        if limit == 1 and positions:
-            return [self.ids[min(positions, key=keys.__getitem__)]]
-        if limit is not None and limit < len(positions):
-            return [self.ids[p] for p in heapq.nsmallest(limit, positions, key=keys.__getitem__)]
+        if limit in (1, 2) and positions:  # min is C-level: far cheaper than a sort
+            first = min(positions, key=keys.__getitem__)
+            if limit == 1 or len(positions) == 1:
+                return [self.ids[first]]
+            second = min((p for p in positions if p != first), key=keys.__getitem__)
+            return [self.ids[first], self.ids[second]]
         positions.sort(key=keys.__getitem__)
         return [self.ids[p] for p in positions]
 
