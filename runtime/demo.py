@@ -58,6 +58,9 @@ def demo_settings() -> Settings:
         settings = replace(settings, sla_override=parse_duration(DEMO_SLA))
     if not settings.operator_emails:  # the demo's operator signs in to /ops as OPS_EMAIL
         settings = replace(settings, operator_emails=(settings.ops_email.lower(),))
+    if not os.environ.get("PORTAL_URL"):  # one host: a cookie set on it is sent to the links
+        portal = f"http://{settings.portal_host}:{settings.portal_port}"
+        settings = replace(settings, portal_url=portal)
     return settings
 
 
@@ -149,10 +152,10 @@ def print_guide(settings: Settings, ids: list[str], token: str) -> None:
  FastTrack referrals demo is running.
    Temporal Web UI : http://localhost:8233  (workflows = referrals; payloads are
                      encrypted, decrypted for the UI by the codec server on :{settings.codec_port})
-   Web portal      : http://{settings.portal_host}:{settings.portal_port}/  (sign in as a
+   Web portal      : {settings.portal_url}/  (sign in as a
                      partner's referral contact, or as operator
                      {", ".join(settings.operator_emails)}; the link arrives in var/mail)
-   Partner API     : http://{settings.portal_host}:{settings.portal_port}/docs
+   Partner API     : {settings.portal_url}/docs
                      token for partner {DEMO_PARTNER}: {token}
    Mail received   : var/mail/*.eml  (one line per message above/below)
    Database        : {settings.database_url}
@@ -165,7 +168,7 @@ def print_guide(settings: Settings, ids: list[str], token: str) -> None:
    {py} starter.py referral decline {rid} --partner <partner> --reason customer_unresponsive
    {py} starter.py partners list
    {py} starter.py report --html var/report.html
-   curl -H "Authorization: Bearer {token}" http://{settings.portal_host}:{settings.portal_port}/api/referrals
+   curl -H "Authorization: Bearer {token}" {settings.portal_url}/api/referrals
  Ctrl-C stops everything (state is kept in var/).
 =====================================================================""",
         flush=True,
