@@ -62,6 +62,9 @@ def demo_settings() -> Settings:
         settings = replace(settings, operator_emails=(settings.ops_email.lower(),))
     if "WEBHOOK_ALLOW_INSECURE" not in os.environ:  # the demo's receiver: http on 127.0.0.1
         settings = replace(settings, webhook_allow_insecure=True)
+    if not os.environ.get("PORTAL_URL"):  # one host: a cookie set on it is sent to the links
+        portal = f"http://{settings.portal_host}:{settings.portal_port}"
+        settings = replace(settings, portal_url=portal)
     return settings
 
 
@@ -174,10 +177,10 @@ def print_guide(settings: Settings, ids: list[str], token: str) -> None:
  FastTrack referrals demo is running.
    Temporal Web UI : http://localhost:8233  (workflows = referrals; payloads are
                      encrypted, decrypted for the UI by the codec server on :{settings.codec_port})
-   Web portal      : http://{settings.portal_host}:{settings.portal_port}/  (sign in as a
+   Web portal      : {settings.portal_url}/  (sign in as a
                      partner's referral contact, or as operator
                      {", ".join(settings.operator_emails)}; the link arrives in var/mail)
-   Partner API     : http://{settings.portal_host}:{settings.portal_port}/docs
+   Partner API     : {settings.portal_url}/docs
                      token for partner {DEMO_PARTNER}: {token}
    Mail received   : var/mail/*.eml  (one line per message above/below)
    Database        : {settings.database_url}
@@ -190,7 +193,7 @@ def print_guide(settings: Settings, ids: list[str], token: str) -> None:
    {py} referral decline {rid} --partner <partner> --reason customer_unresponsive
    {py} partners list
    {py} report --html var/report.html
-   curl -H "Authorization: Bearer {token}" http://{settings.portal_host}:{settings.portal_port}/api/referrals
+   curl -H "Authorization: Bearer {token}" {settings.portal_url}/api/referrals
  Ctrl-C stops everything (state is kept in var/).
 =====================================================================""",
         flush=True,

@@ -43,6 +43,7 @@ def partner(mpn: str, country: str, **changes: Any) -> dict[str, Any]:
         "max_seats": 50000,
         "home_country": country,
         "timezone": "Europe/Berlin",
+        "locale": "en",  # these tests read English; their home countries would pick others
         **changes,
     }
 

@@ -56,6 +56,8 @@ def untranslated(text: str, data: list[str]) -> list[str]:
             break
         text = stripped
     for value in sorted(data, key=len, reverse=True):
-        if value:
+        if value.isalpha():  # a single word of the data: only where it stands as a word
+            text = re.sub(rf"\b{re.escape(value)}\b", " ", text)
+        elif value:
             text = text.replace(value, " ")
     return _WORD.findall(_CODES.sub(" ", text))

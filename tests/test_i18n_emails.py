@@ -50,7 +50,7 @@ def data_of(request: EmailRequest) -> list[str]:
     skip = ("reason", "vas_sold", "vas_value", "due_local", "kind", "message")
     values += [v for k, v in request.detail.items() if k not in skip]
     values += [k.replace("_", " ").capitalize() for k in request.detail]  # escalation's keys
-    words = [word for value in values for word in value.split() if len(word) > 2]
+    words = [word for value in values for word in value.split()]
     return values + words  # the lines text emails wrap
 
 

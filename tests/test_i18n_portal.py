@@ -29,7 +29,7 @@ def page_data(*extra: str) -> list[str]:
     ]
     return [
         *values,
-        *(word for value in values for word in value.split() if len(word) > 2),
+        *(word for value in values for word in value.split()),
         "Partner 3101 GmbH",
         "3101",
         PARTNER_EMAIL,

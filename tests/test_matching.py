@@ -264,6 +264,7 @@ def test_partner_contact() -> None:
         "timezone": "Europe/Berlin",
         "country": "DE",
         "capacity_declines_used": 1,
+        "locale": "de",  # no locale in the profile: its home country's language
     }
 
 
