@@ -99,6 +99,7 @@ def _context(
         "stuck": [(s["referral_id"], f"{s['status']}: {s['why']}") for s in r.stuck],
         "ops_email": settings.ops_email,
         "names": names,
+        "locale": settings.program_locale,
     }
 
 
