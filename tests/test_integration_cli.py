@@ -290,7 +290,9 @@ async def test_cli_end_to_end(stack: Stack) -> None:
     assert r.code == 0 and rid in r.out
     r = await stack.cli("referral", "list", "--csv")
     assert r.code == 0 and r.out.startswith("\ufeffreferral_id,status,type,partner"), r.out
-    assert f"\n{rid},completed,benefit,{assigned},DE,teams; sharepoint," in r.out
+    # closed: no current partner; ISO UTC times
+    assert f"\n{rid},completed,benefit,,DE,teams; sharepoint,,false,,completed,20" in r.out
+    assert r.out.endswith("Z,\r\n"), r.out
 
     # the report sees it
     html = stack.tmp / "report.html"
