@@ -172,7 +172,7 @@ def score_parts(card: ScoreCard) -> str:
     )
 
 
-def advice(r: TrackRecord, ranking: Ranking) -> list[str]:
+def advice(r: TrackRecord, ranking: Ranking = ROTATION_ONLY) -> list[str]:
     """What would raise the partner's score, most useful first (for its own page)."""
     out: list[str] = []
     if r.expired:
@@ -180,16 +180,16 @@ def advice(r: TrackRecord, ranking: Ranking) -> list[str]:
             f"{r.expired} offers expired unanswered: answer every offer within the window, "
             "even to decline it; silence costs the most"
         )
-    if r.declined_customer_type:
-        out.append(
-            f"{r.declined_customer_type} declines said the customer type is not supported: "
-            "fix the segments in your referral profile so such referrals no longer reach you"
-        )
-    if r.declined_language:
-        out.append(
-            f"{r.declined_language} declines said the language is not supported: "
-            "fix the languages in your referral profile"
-        )
+    for count, reason, what in (
+        (r.declined_customer_type, Reason.CUSTOMER_TYPE_NOT_SUPPORTED, "the customer type"),
+        (r.declined_language, Reason.LANGUAGE_NOT_SUPPORTED, "the language"),
+    ):
+        if count:
+            out.append(
+                f"{count} declines said {what} is not supported: fix the "
+                f"{PROFILE_FIELD[reason]} in your referral profile so such referrals no "
+                "longer reach you"
+            )
     capacity_like = r.declined_partner - r.declined_customer_type - r.declined_language
     if capacity_like > 0:
         out.append(
@@ -201,7 +201,9 @@ def advice(r: TrackRecord, ranking: Ranking) -> list[str]:
             f"{r.declined_after_accept + r.overdue} accepted engagements were not delivered: "
             "record completion when the engagement ends"
         )
-    if not out:
+    if not out and is_newcomer(r):
+        out.append("no offer yet: the next referral you are eligible for comes to you first")
+    elif not out:
         out.append("keep accepting in time and recording completion: nothing is holding it back")
     return out
 
