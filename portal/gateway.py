@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from temporalio.client import (
     RPCTimeoutOrCancelledError,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
@@ -95,7 +97,7 @@ async def run_update(
             return 409, {"error": cause.type or "refused", "message": cause.message}
         return 409, {"error": "refused", "message": str(cause or err)}
     except RPCError as err:
-        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+        if await _has_ended(handle, err):
             # The workflow has ended: nothing can be recorded on it any more.
             status = loaded.state.status
             done = f"already {status}" if status in Status.CLOSED else "no longer open"
@@ -106,6 +108,23 @@ async def run_update(
     out = ActionOut(id=result.referral_id, status=result.status, message=result.message)
     log.info("%s on %s: %s", update, workflow_id, result.message)
     return 200, out.model_dump()
+
+
+async def _has_ended(handle: WorkflowHandle[Any, Any], err: RPCError) -> bool:
+    """The update was refused because the workflow is no longer running (not found, or
+    closed). The server also answers FAILED_PRECONDITION for an update aborted while the
+    workflow is busy: then the workflow still runs, and the caller may try again."""
+    if err.status == RPCStatusCode.NOT_FOUND:
+        return True
+    if err.status != RPCStatusCode.FAILED_PRECONDITION:
+        return False
+    try:
+        described = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as again:
+        return again.status == RPCStatusCode.NOT_FOUND
+    except TEMPORAL_DOWN:
+        return False
+    return described.status != WorkflowExecutionStatus.RUNNING
 
 
 def unavailable(err: BaseException) -> ApiError:
