@@ -177,6 +177,7 @@ async def _stack(tmp_path: Path, database_url: str) -> AsyncIterator[Stack]:
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(sink.port),
         PYTHONUNBUFFERED="1",
+        METRICS_PORT="0",  # no fixed port: another process on the machine may hold it
     )
     worker = await asyncio.create_subprocess_exec(
         sys.executable,
