@@ -2,17 +2,16 @@
 
 Every variable is declared here, once: `python -m settings --markdown` prints
 docs/configuration.md (settings/doc.py). Embedded defaults serve the demo only (`DEMO_ONLY`).
+The file is long because each variable's declaration (type, name, section, meaning) is one
+field of one class; the helpers live in the package's other modules.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import os
 import re
 import secrets
-import tempfile
 import typing
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
@@ -44,6 +43,7 @@ from settings.home import (
     fasttrack_home,
     mark_demo,
 )
+from settings.link_secret import link_secret_from_file
 from settings.profile import apply_profile
 
 __all__ = [
@@ -611,38 +611,6 @@ _DEMO_ONLY_WHAT = {
 def _also(name: str) -> tuple[str, ...]:
     """Fields that satisfy `name` too: a deployment's own key file stands for PAYLOAD_KEYS."""
     return ("payload_key_file",) if name == "payload_keys" else ()
-
-
-def link_secret_from_file(path: Path, create: bool) -> SecretStr | None:
-    """The secret held in `path`; when missing and `create` (the demo), a new random one is
-    written there first (mode 0600; of several processes starting together, one writes it)."""
-    if not path.exists() and create:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        except OSError as err:
-            message = f"LINK_SECRET_FILE {path}: cannot create it ({err.strerror})"
-            raise SettingsError(message) from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(secrets.token_urlsafe(32) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)  # the first process wins; the others read its file
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        raise SettingsError(f"LINK_SECRET_FILE {path}: cannot read it ({err.strerror})") from None
-    if len(text) < 16:
-        raise SettingsError(f"LINK_SECRET_FILE {path}: holds no secret of 16 characters or more")
-    return SecretStr(text)
 
 
 def variables() -> list[tuple[str, Var, Any]]:
