@@ -358,3 +358,34 @@ async def test_a_german_partner_declines_in_german_at_phone_width(
 async def no_horizontal_scroll(page: Page) -> None:
     wide = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert wide <= 0, f"{page.url} scrolls {wide}px sideways"
+
+
+async def test_a_japanese_partner_signs_in_and_accepts_in_japanese(
+    stack: BrowserStack, browser: Browser
+) -> None:
+    await stack.import_partners(
+        partner("9900001", "JP", locale=None, timezone="Asia/Tokyo", countries=["DE"])
+    )
+    rid = await stack.create(referral("DE"))
+    view = await notified(stack, rid, "9900001")
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    try:
+        t = Tab(context, await context.new_page(), stack)
+        page = t.page
+        await t.goto(view)
+        before = len(stack.sink.messages)
+        await page.get_by_label("勤務先のメール アドレス").fill("referrals@p9900001.example")
+        await page.get_by_role("button", name="サインイン リンクをメールで受け取る").click()
+        await page.get_by_text("サインイン リンクを送信しました").wait_for()
+        msg = await stack.mail(lambda m: "p9900001" in str(m["To"]), after=before)
+        assert str(msg["Content-Language"]) == "ja"
+        await t.goto(stack.link_in(msg, r"http://\S+/signin/\S+"))
+        await page.get_by_role("button", name="サインイン").click()
+        await page.get_by_role("heading", name=f"紹介 {rid}").wait_for()
+        assert "JST" in await page.content() or "日本標準時" in await page.content()
+        await page.locator("#form-accept").get_by_role("button", name="承諾").click()
+        await page.get_by_text("承諾しました。2 営業日以内に").wait_for()
+        t.assert_clean()
+    finally:
+        await context.close()
+    await stack.until(rid, lambda s: s["assignments"][-1]["outcome"] == "accepted")
