@@ -90,7 +90,11 @@ REQUIRED_DETAIL: dict[str, tuple[str, ...]] = {
     "delivery_failure": ("failed_message_id", "error", "kind"),
 }
 
-_ANSWER_DEADLINE_KINDS = frozenset(("notification", "reminder", "team_assigned"))
+# Kinds whose request carries the deadline they speak of in `due_at` (the answer deadline, or
+# for the contact kinds the customer-contact deadline).
+_DEADLINE_KINDS = frozenset(
+    ("notification", "reminder", "team_assigned", "contact_reminder", "contact_overdue")
+)
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _DEFAULT_DOMAIN = "fasttrack.localhost"
 
@@ -368,10 +372,10 @@ def _context(
 
 
 def _deadline(request: EmailRequest) -> str:
-    """The answer deadline in the partner's zone and the email's language. Kinds whose
-    deadline is not the assignment's answer deadline bring it pre-formatted (`due_local`)."""
+    """The deadline the email speaks of, in the partner's zone and the email's language;
+    other kinds bring it pre-formatted (`due_local`), if any."""
     zone = request.partner.timezone if request.partner else "UTC"
-    if request.kind in _ANSWER_DEADLINE_KINDS and request.due_at is not None:
+    if request.kind in _DEADLINE_KINDS and request.due_at is not None:
         return formats.moment_long(request.due_at, zone)
     return request.detail.get("due_local", "")
 

@@ -431,7 +431,7 @@ class ReferralWorkflow:
         )
         if not contacted and not ended():
             t.contact_overdue(self._state, partner.mpn_id, workflow.now())
-            self._send("contact_overdue", a, {"due_local": due.local_text})
+            self._send("contact_overdue", a, {"due_local": due.local_text}).due_at = due.due_at
         if not ended():
             overdue = " (customer contact overdue)" if m.contact_overdue else ""
             self._waiting(
@@ -513,7 +513,7 @@ class ReferralWorkflow:
             if await self._wait(done, remind, f"{label}: reminder"):
                 return True
             a = self._state.assignments[-1]
-            self._send(kind, a, {})
+            self._send(kind, a, {}).due_at = due  # the deadline this reminder is about
             self._log(t.SYSTEM, "reminded", f"{kind.replace('_', ' ')} sent to {a.partner}")
         return await self._wait(done, due, label)
 
