@@ -148,7 +148,7 @@ async def test_partner_goes_from_the_email_to_engagement_complete(
             await page.get_by_text(done).wait_for()
         form = page.locator("#form-complete")
         await form.get_by_label("Yes").check()
-        await form.get_by_label("Estimated value (optional)").fill("12000")
+        await form.get_by_label("Estimated value in USD (optional)").fill("12000")
         await form.get_by_label("Notes for the Microsoft team").fill("Teams Phone live.")
         await form.get_by_role("button", name="Mark engagement complete").click()
         await page.get_by_text("Engagement complete. Thank you.").wait_for()
