@@ -91,6 +91,7 @@ async def english_pages(browser: Browser, stack: BrowserStack, contact: str) -> 
         await t.goto(f"/referrals/{FIRST}")
         await t.shot("signin")
         await t.sign_in(contact)
+        await pick_language(t, "en")  # the sample partner's own language may be another
         await t.page.get_by_role("heading", name=f"Referral {FIRST}").wait_for()
         await t.shot("referral")
         for path, name in [("/referrals", "referrals"), ("/profile", "profile")]:
