@@ -1,10 +1,11 @@
 """Render every email kind with sample data and screenshot it with headless Chromium.
 
-    .venv/bin/python -m mail.screenshots [--out docs/emails] [--keep-html]
+    .venv/bin/python -m mail.screenshots [--out docs/emails] [--keep-html] [--languages de,ja]
 
 Writes `<out>/<kind>.png` (the notification as `notification-benefit.png`,
-`notification-standard.png` and the phone-width `notification-benefit-phone.png`);
-`--locale de` renders only the notification, in that language, as `notification-de.png`.
+`notification-standard.png` and the phone-width `notification-benefit-phone.png`). With
+`--languages`, only the notification, once for a partner in each language
+(`notification-benefit-de.png`, …). CJK text needs fonts (Debian: `fonts-noto-cjk`).
 Needs `chromium` on PATH (Debian: `apt-get install -y chromium`).
 """
 
@@ -18,6 +19,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from domain.models import EmailRequest
 from mail import samples
 from mail.compose import KINDS, compose
 from settings import Settings
@@ -58,8 +60,19 @@ def screenshot(browser: str, html_file: Path, png: Path, size: tuple[int, int]) 
         raise SystemExit(f"chromium failed for {html_file.name}: {result.stderr.strip()[-300:]}")
 
 
-def _targets() -> list[tuple[str, str, str, tuple[int, int]]]:
+def _in_language(request: EmailRequest, tag: str) -> EmailRequest:
+    """The sample as sent to a partner whose emails are in `tag`."""
+    assert request.partner is not None
+    return replace(request, partner=replace(request.partner, locale=tag))
+
+
+def _targets(languages: list[str]) -> list[tuple[str, str, str, tuple[int, int]]]:
     """(file stem, kind, referral type, window size) for every picture."""
+    if languages:
+        size = (DESKTOP[0], NOTIFICATION_HEIGHT)
+        return [
+            (f"notification-benefit-{tag}", "notification", "benefit", size) for tag in languages
+        ]
     targets = [
         ("notification-benefit", "notification", "benefit", (DESKTOP[0], NOTIFICATION_HEIGHT)),
         ("notification-standard", "notification", "standard", (DESKTOP[0], NOTIFICATION_HEIGHT)),
@@ -73,20 +86,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs") / "emails")
     parser.add_argument("--keep-html", action="store_true", help="also keep the rendered HTML")
-    parser.add_argument("--locale", default="", help="only the notification, in this language")
+    parser.add_argument(
+        "--languages",
+        default="",
+        help="comma-separated tags (de,ja): only the notification in each",
+    )
     args = parser.parse_args(argv)
+    languages = [tag for tag in args.languages.split(",") if tag]
     browser = _chromium()
     settings = Settings()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ft-emails-") as tmp:
-        targets = _targets()
-        if args.locale:
-            size = (DESKTOP[0], NOTIFICATION_HEIGHT)
-            targets = [(f"notification-{args.locale}", "notification", "benefit", size)]
-        for stem, kind, referral_type, size in targets:
+        for stem, kind, referral_type, size in _targets(languages):
             request = samples.request(kind, referral_type)
-            if args.locale and request.partner is not None:
-                request = replace(request, partner=replace(request.partner, locale=args.locale))
+            if languages:
+                request = _in_language(request, stem.rsplit("-", 1)[1])
             composed = compose(request, settings, samples.links())
             html_dir = args.out if args.keep_html else Path(tmp)
             html_file = html_dir / f"{stem}.html"

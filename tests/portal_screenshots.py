@@ -5,9 +5,11 @@ loaded with `data/` as `make demo` loads it (partners, CPOR claims, the sample r
 Chromium signs in, from the emailed links, as the partner holding the first sample referral (and
 accepts it, after its pictures) and as an operator; one more referral in the samples' style, that
 no sample partner can take, fills the escalations page. Every page is taken at desktop and
-phone width.
+phone width. With `--languages de,ja` only the referral page and the Referral Profile are taken,
+in each of those languages (the browser set to it, the language picked in the page header), as
+`referral-de.png`, `profile-ja-phone.png`, …
 
-    .venv/bin/python -m tests.portal_screenshots [--out docs/portal]
+    .venv/bin/python -m tests.portal_screenshots [--out docs/portal] [--languages de,ja]
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ import json
 import os
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import async_playwright
+from playwright.async_api import Browser, async_playwright
 
 import tests.test_browser as browser_tests
 from demo import DEMO_PARTNER
+from domain.pauses import MAX_PAUSE_DAYS
 from tests.browser_stack import OPERATOR, BrowserStack, browser_stack
-from tests.test_browser import CHROMIUM, holder, tab
+from tests.test_browser import CHROMIUM, Tab, holder, tab
+from tests.test_browser_i18n import sign_in_from_the_email, tab_in
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -35,7 +40,14 @@ ESCALATED = "FT-2026-000107"  # made by this script: no sample partner serves th
 
 
 async def load_demo_data(stack: BrowserStack) -> None:
-    await stack.cli("partners", "import", str(DATA / "partners.json"))
+    partners = json.loads((DATA / "partners.json").read_text())
+    latest = (datetime.now(UTC).date() + timedelta(days=MAX_PAUSE_DAYS - 1)).isoformat()
+    for p in partners:  # a sample pause the import would refuse today ends at the latest allowed
+        if p.get("paused_until") and p["paused_until"] > latest:
+            p["paused_until"] = latest
+    path = stack.tmp / "partners.json"
+    path.write_text(json.dumps(partners))
+    await stack.cli("partners", "import", str(path))
     await stack.cli("partners", "claims", "import", str(DATA / "claims.jsonl"))
     await stack.cli("referral", "create", str(DATA / "referrals.json"))
 
@@ -49,7 +61,60 @@ def escalating_referral() -> dict[str, Any]:
     return {**first, "referral_id": ESCALATED, **changes}
 
 
-async def take(out: Path) -> None:
+async def pick_language(t: Tab, tag: str) -> None:
+    """Choose `tag` in the page header's language picker, as a partner would."""
+    picker = t.page.locator("form.lang")
+    await picker.locator("select").select_option(tag)
+    async with t.page.expect_navigation():
+        await picker.get_by_role("button").click()
+    assert await t.page.get_attribute("html", "lang") == tag
+
+
+async def translated_pages(
+    browser: Browser, stack: BrowserStack, contact: str, languages: list[str]
+) -> None:
+    """The referral page and the Referral Profile in each language, in a browser set to it."""
+    for tag in languages:
+        async with tab_in(browser, stack, tag, {"width": 1280, "height": 900}) as t:
+            await t.goto(f"/referrals/{FIRST}")
+            await sign_in_from_the_email(t, contact, tag)
+            await pick_language(t, tag)
+            await t.shot(f"referral-{tag}")
+            await t.goto("/profile")
+            await t.shot(f"profile-{tag}")
+
+
+async def english_pages(browser: Browser, stack: BrowserStack, contact: str) -> None:
+    """Every page in English: the partner's (accepting the first referral after its pictures),
+    then the operator's."""
+    async with tab(browser, stack) as t:
+        await t.goto(f"/referrals/{FIRST}")
+        await t.shot("signin")
+        await t.sign_in(contact)
+        await pick_language(t, "en")  # the sample partner's own language may be another
+        await t.page.get_by_role("heading", name=f"Referral {FIRST}").wait_for()
+        await t.shot("referral")
+        for path, name in [("/referrals", "referrals"), ("/profile", "profile")]:
+            await t.goto(path)
+            await t.shot(name)
+        await t.goto(f"/referrals/{FIRST}")  # accepted: the report has an answer
+        await t.page.get_by_role("button", name="Accept").click()
+        await t.page.get_by_text("Accepted. Contact the customer").wait_for()
+    async with tab(browser, stack) as t:
+        await t.goto("/ops/escalations")
+        await t.sign_in(OPERATOR)
+        await t.page.locator("section", has_text=ESCALATED).wait_for()
+        await t.shot("ops-escalations")
+        for path, name in [
+            ("/ops/referrals", "ops-referrals"),
+            (f"/ops/partners/{DEMO_PARTNER}", "ops-partner"),
+            ("/ops/reports", "ops-reports"),
+        ]:
+            await t.goto(path)
+            await t.shot(name)
+
+
+async def take(out: Path, languages: list[str]) -> None:
     os.environ.setdefault("FASTTRACK_ENV", "demo")  # the stack's processes use the demo defaults
     browser_tests.SCREENSHOTS = str(out)  # Tab.shot saves there
     contacts = {
@@ -66,30 +131,10 @@ async def take(out: Path) -> None:
                 browser = await p.chromium.launch(
                     executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
                 )
-                async with tab(browser, stack) as t:
-                    await t.goto(f"/referrals/{FIRST}")
-                    await t.shot("signin")
-                    await t.sign_in(contacts[mpn])
-                    await t.page.get_by_role("heading", name=f"Referral {FIRST}").wait_for()
-                    await t.shot("referral")
-                    for path, name in [("/referrals", "referrals"), ("/profile", "profile")]:
-                        await t.goto(path)
-                        await t.shot(name)
-                    await t.goto(f"/referrals/{FIRST}")  # accepted: the report has an answer
-                    await t.page.get_by_role("button", name="Accept").click()
-                    await t.page.get_by_text("Accepted. Contact the customer").wait_for()
-                async with tab(browser, stack) as t:
-                    await t.goto("/ops/escalations")
-                    await t.sign_in(OPERATOR)
-                    await t.page.locator("section", has_text=ESCALATED).wait_for()
-                    await t.shot("ops-escalations")
-                    for path, name in [
-                        ("/ops/referrals", "ops-referrals"),
-                        (f"/ops/partners/{DEMO_PARTNER}", "ops-partner"),
-                        ("/ops/reports", "ops-reports"),
-                    ]:
-                        await t.goto(path)
-                        await t.shot(name)
+                if languages:
+                    await translated_pages(browser, stack, contacts[mpn], languages)
+                else:
+                    await english_pages(browser, stack, contacts[mpn])
                 await browser.close()
     for png in sorted(out.glob("*.png")):
         print(png)
@@ -98,8 +143,11 @@ async def take(out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "portal")
+    parser.add_argument(
+        "--languages", default="", help="comma-separated tags (de,ja): only the translated pages"
+    )
     args = parser.parse_args(argv)
-    asyncio.run(take(args.out))
+    asyncio.run(take(args.out, [tag for tag in args.languages.split(",") if tag]))
     return 0
 
 
