@@ -149,3 +149,17 @@ def time_left(due: datetime, now: datetime) -> tuple[str, bool]:
     if left >= timedelta(0):
         return i18n._("%(duration)s left", duration=duration(left)), False
     return i18n._("%(duration)s overdue", duration=duration(-left)), True
+
+
+def share(value: float | None, digits: int = 1) -> str:
+    """`33,3 %`: a share (0-1) with a fixed number of decimals; `–` when there is none."""
+    if value is None:
+        return "–"
+    pattern = "#,##0%" if digits == 0 else f"#,##0.{'0' * digits}%"
+    return _marked(format_percent(value, pattern, locale=_locale()))
+
+
+def fixed(value: float, digits: int) -> str:
+    """`2,50`: a figure with a fixed number of decimals."""
+    pattern = "#,##0" if digits == 0 else f"#,##0.{'0' * digits}"
+    return _marked(format_decimal(value, pattern, locale=_locale()))
