@@ -22,7 +22,7 @@ from babel.messages.pofile import read_po, write_po
 from domain.locales import DEFAULT_LOCALE, LOCALES
 from mail.i18n import babel_id, catalog_paths, stale_catalogs
 
-_PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]")
+_PLACEHOLDER = re.compile(r"%\([a-z0-9_]+\)[sd]")
 
 
 class AdditionError(ValueError):

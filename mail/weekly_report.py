@@ -156,11 +156,16 @@ def _referrals(r: Report) -> str:
     return _("%(total)s (%(by_status)s)", total=total, by_status=report_text.counts(r.by_status))
 
 
+def locale_of(settings: Settings) -> str:
+    """Operations' emails are in PROGRAM_LOCALE."""
+    return settings.program_locale
+
+
 def compose_report(
     r: Report, since: datetime, names: dict[str, str], settings: Settings, run_id: str
 ) -> ReportEmail:
     """The weekly report as a multipart/alternative message to OPS_EMAIL, in PROGRAM_LOCALE."""
-    tag = settings.program_locale
+    tag = locale_of(settings)
     with i18n.using(tag):
         subject = _(
             "FastTrack weekly SLA report %(start)s – %(end)s: %(summary)s",
