@@ -4,6 +4,7 @@ in the time zone of the partner concerned."""
 from __future__ import annotations
 
 import functools
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -149,3 +150,20 @@ def time_left(due: datetime, now: datetime) -> tuple[str, bool]:
     if left >= timedelta(0):
         return i18n._("%(duration)s left", duration=duration(left)), False
     return i18n._("%(duration)s overdue", duration=duration(-left)), True
+
+
+def share(value: float | None, digits: int = 1) -> str:
+    """`33,3 %`: a share (0-1) with a fixed number of decimals; `–` when there is none."""
+    if value is None:
+        return "–"
+    loc = _locale()
+    pattern = str(loc.percent_formats[None].pattern).split(";")[0]
+    if digits:  # the language's pattern (`#,##0 %`) with the decimals after its last digit
+        pattern = re.sub(r"0(?=[^0#,.]*$)", "0." + "0" * digits, pattern)
+    return _marked(format_percent(value, pattern, locale=loc))
+
+
+def fixed(value: float, digits: int) -> str:
+    """`2,50`: a figure with a fixed number of decimals."""
+    pattern = "#,##0" if digits == 0 else f"#,##0.{'0' * digits}"
+    return _marked(format_decimal(value, pattern, locale=_locale()))

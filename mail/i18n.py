@@ -167,7 +167,7 @@ _ACCENTED = str.maketrans(
     "àƀçđéƒĝĥîĵķļɱñöþǫŕšţûṽŵẋýžÀƁÇĐÉƑĜĤÎĴĶĻṀÑÖÞǪŔŠŢÛṼŴẊÝŽ",
 )
 # Kept as they are: placeholders, HTML tags and entities.
-_KEEP = re.compile(r"%\([a-z_]+\)[sd]|%%|<[^>]*>|&[a-z]+;")
+_KEEP = re.compile(r"%\([a-z0-9_]+\)[sd]|%%|<[^>]*>|&[a-z]+;")
 PSEUDO_OPEN, PSEUDO_CLOSE = "⟦", "⟧"
 
 

@@ -5,11 +5,13 @@ the HTML and the CLI's text."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from domain.formatting import when
 from domain.report import Report
+from mail import display, formats, i18n, report_text
+from mail.i18n import _
 from mail.report_charts import PALETTE, Chart, Series, env, layout
 
 
@@ -21,18 +23,8 @@ class ReportView:
     generated: str
     kpis: list[tuple[str, str]]
     charts: list[Chart]
-    statuses: list[tuple[str, int]]
+    statuses: list[tuple[str, str]]
     guide: dict[str, Any]  # the guide's questions answered (`guide_view`)
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}%"
-
-
-def _hours(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value * 60:.0f} min" if value < 1 else f"{value:.1f} h"
 
 
 def _partner_label(mpn: str, names: dict[str, str]) -> str:
@@ -41,11 +33,12 @@ def _partner_label(mpn: str, names: dict[str, str]) -> str:
 
 
 def report_view(r: Report, names: dict[str, str]) -> ReportView:
+    """The figures in the current render's language (the portal's operator, or `en`)."""
     accepted, declined, expired = PALETTE[0], PALETTE[1], PALETTE[2]
     partners = list(r.acceptance_rate_by_partner.items())
     by_partner = layout(
-        "Acceptance by partner (assignments by outcome)",
-        [_partner_label(mpn, names) for mpn, _ in partners],
+        _("Acceptance by partner (assignments by outcome)"),
+        [_partner_label(mpn, names) for mpn, _p in partners],
         [
             [
                 p["accepted"],
@@ -53,63 +46,68 @@ def report_view(r: Report, names: dict[str, str]) -> ReportView:
                 p["expired"],
                 max(p["assigned"] - p["accepted"] - p["declined"] - p["expired"], 0),
             ]
-            for _, p in partners
+            for _mpn, p in partners
         ],
         [
-            Series("accepted", accepted),
-            Series("declined", declined),
-            Series("expired", expired),
-            Series("awaiting answer", "#b8c4d0"),
+            Series(display.outcome("accepted"), accepted),
+            Series(display.outcome("declined"), declined),
+            Series(display.outcome("expired"), expired),
+            Series(_("awaiting answer"), "#b8c4d0"),
         ],
     )
     declines = layout(
-        "Declines by reason",
-        [reason.replace("_", " ") for reason in r.declines_by_reason],
+        _("Declines by reason"),
+        [display.reason(reason) for reason in r.declines_by_reason],
         [[n] for n in r.declines_by_reason.values()],
-        [Series("declines", declined)],
+        [Series(_("declines"), declined)],
     )
     sla_pct = r.answered_within_sla_pct
+    late = _("late or expired")
     sla = layout(
-        "SLA compliance (answers within the response window)",
-        [] if sla_pct is None else ["answered in time", "late or expired"],
+        _("SLA compliance (answers within the response window)"),
+        [] if sla_pct is None else [_("answered in time"), late],
         [] if sla_pct is None else [[sla_pct, 0.0], [0.0, 100 - sla_pct]],
-        [Series("in time", PALETTE[4]), Series("late or expired", expired)],
+        [Series(_("in time"), PALETTE[4]), Series(late, expired)],
         unit="%",
         maximum=100,
     )
     ages = layout(
-        "Open referrals by age",
-        list(r.open_by_age),
+        _("Open referrals by age"),
+        [report_text.age(code) for code in r.open_by_age],
         [[n] for n in r.open_by_age.values()],
-        [Series("open", PALETTE[3])],
+        [Series(_("open"), PALETTE[3])],
     )
     return ReportView(
-        since=f" since {when(r.since)}" if r.since else "",
-        generated=when(r.generated_at),
+        since=formats.moment_short(r.since, "UTC") if r.since else "",
+        generated=formats.moment_long(r.generated_at, "UTC"),
         kpis=[
-            (str(r.referrals_total), "referrals"),
-            (_pct(sla_pct), "answered within SLA"),
-            (str(r.expiries), "expired assignments"),
-            (str(r.escalations), "escalations"),
-            (_hours(r.time_to_accept_median_hours), "median time to accept"),
-            (_hours(r.time_to_accept_p90_hours), "p90 time to accept"),
+            (formats.number(r.referrals_total), _("referrals")),
+            (report_text.percent(sla_pct), _("answered within SLA")),
+            (formats.number(r.expiries), _("expired assignments")),
+            (formats.number(r.escalations), _("escalations")),
+            (report_text.short_hours(r.time_to_accept_median_hours), _("median time to accept")),
+            (report_text.short_hours(r.time_to_accept_p90_hours), _("p90 time to accept")),
         ],
         charts=[by_partner, declines, sla, ages],
-        statuses=list(r.by_status.items()),
+        statuses=[(display.status(s), formats.number(n)) for s, n in r.by_status.items()],
         guide=guide_view(r, names),
     )
 
 
 def render_html(r: Report, names: dict[str, str]) -> str:
-    return env.get_template("report/page.html.j2").render(report=report_view(r, names))
+    """The page for `fasttrack report --html`: English, as the CLI is."""
+    with i18n.using("en"):
+        return env.get_template("report/page.html.j2").render(
+            report=report_view(r, names), locale="en"
+        )
 
 
 def _share(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.0f}%"
+    return formats.share(value, 0)
 
 
 def _guide_hours(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f} h"
+    return report_text.hours(value)
 
 
 def _guide_label(mpn: str, names: dict[str, str]) -> str:
@@ -118,24 +116,23 @@ def _guide_label(mpn: str, names: dict[str, str]) -> str:
 
 
 def guide_view(r: Report, names: dict[str, str]) -> dict[str, Any]:
-    """The sections' figures, formatted once for text and HTML."""
+    """The sections' figures, formatted once for text and HTML in the current language."""
     c = r.contact_sla
-    pct = c.get("compliance_pct")
     return {
         "decline_partners": [
             {
                 "label": _guide_label(mpn, names),
-                "decided": p["decided"],
-                "declined": p["declined"],
+                "decided": formats.number(p["decided"]),
+                "declined": formats.number(p["declined"]),
                 "rate": _share(p["decline_rate"]),
-                "reasons": ", ".join(f"{k} {v}" for k, v in p["by_reason"].items()) or "-",
+                "reasons": report_text.counts(p["by_reason"], display.reason),
             }
             for mpn, p in r.decline_rate_by_partner.items()
         ],
         "decline_reasons": [
             {
-                "reason": reason,
-                "declines": d["declines"],
+                "reason": display.reason(reason),
+                "declines": formats.number(d["declines"]),
                 "rate": _share(d["decline_rate"]),
                 "share": _share(d["share"]),
             }
@@ -143,27 +140,32 @@ def guide_view(r: Report, names: dict[str, str]) -> dict[str, Any]:
         ],
         "contact": {
             "business_days": c.get("business_days", 2),
-            "pct": "-" if pct is None else f"{pct:.1f}%",
-            **{k: c.get(k, 0) for k in ("in_time", "late", "overdue", "waiting")},
+            "pct": report_text.percent(c.get("compliance_pct")),
+            **{k: formats.number(c.get(k, 0)) for k in ("in_time", "late", "overdue", "waiting")},
         },
-        "accept_by_type": _accept_rows(r.time_to_accept_by_type),
-        "accept_by_country": _accept_rows(r.time_to_accept_by_country),
+        "accept_by_type": _accept_rows(r.time_to_accept_by_type, report_text.referral_type),
+        "accept_by_country": _accept_rows(r.time_to_accept_by_country, _country),
         "cpor": r.cpor_claimant_referrals,
         "team_first": {
-            "judged": r.account_team_first.get("judged", 0),
-            "before": r.account_team_first.get("before_kickoff", 0),
-            "pct": "-"
-            if r.account_team_first.get("share_pct") is None
-            else f"{r.account_team_first['share_pct']:.1f}%",
+            "judged": formats.number(r.account_team_first.get("judged", 0)),
+            "before": formats.number(r.account_team_first.get("before_kickoff", 0)),
+            "pct": report_text.percent(r.account_team_first.get("share_pct")),
         },
     }
 
 
-def _accept_rows(groups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _country(code: str) -> str:
+    name = formats.country(code)
+    return f"{name} ({code})" if name != code else code
+
+
+def _accept_rows(
+    groups: dict[str, dict[str, Any]], name: Callable[[str], str]
+) -> list[dict[str, Any]]:
     return [
         {
-            "key": key,
-            "accepted": g["accepted"],
+            "key": name(key),
+            "accepted": formats.number(g["accepted"]),
             "median": _guide_hours(g["median_hours"]),
             "p90": _guide_hours(g["p90_hours"]),
         }
@@ -172,4 +174,5 @@ def _accept_rows(groups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def render_guide_html(r: Report, names: dict[str, str]) -> str:
-    return env.get_template("report/guide_sections.html.j2").render(g=guide_view(r, names))
+    with i18n.using("en"):
+        return env.get_template("report/guide_sections.html.j2").render(g=guide_view(r, names))

@@ -122,3 +122,32 @@ async def test_a_german_partner_gets_german_emails_and_a_german_portal_without_a
     assert 'action="/referrals/' in refused.text and "#form-decline" in refused.text
     state = await h.state(handle)
     assert state.current is not None and state.current.outcome == "pending"
+
+
+async def test_the_operators_reports_page_under_the_pseudo_locale_shows_only_catalog_text(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await h.partners(partner("3101"))
+    handle = await h.start(referral("FT-X-REPORT"))
+    await h.assigned(handle)
+    assert await sign_in(h, web, OPERATOR) == "/ops/escalations"
+    await PreferenceStore(h.sessions).set_locale(OPERATOR, i18n.PSEUDO, datetime.now(UTC))
+    page = await web.get("/ops/reports")
+    assert page.status_code == 200 and '<div lang="en">' not in page.text
+    assert leftovers(page.text, handle.id, "Partner 3101 GmbH (3101)") == []
+
+
+async def test_the_operators_reports_page_follows_the_operators_language(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    await h.partners(partner("3101"))
+    handle = await h.start(referral("FT-X-REPORT-DE"))
+    await h.assigned(handle)
+    assert await sign_in(h, web, OPERATOR) == "/ops/escalations"
+    await PreferenceStore(h.sessions).set_locale(OPERATOR, "de", datetime.now(UTC))
+    page = await web.get("/ops/reports")
+    assert page.status_code == 200 and '<html lang="de">' in page.text
+    assert "Empfehlungen nach Status" in page.text and "Annahme nach Partner" in page.text
+    assert "Kundenkontakt nach der Annahme (2 Werktage)" in page.text

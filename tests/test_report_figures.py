@@ -176,4 +176,4 @@ async def test_the_new_sections_render_as_text_and_html(database: Database) -> N
         assert needle in text
     html = render_guide_html(r, {"100": "Contoso <Cloud>"})
     assert "Contoso &lt;Cloud&gt; (100)" in html and "<td>33.3%</td>" in html
-    assert "<td>customer_unresponsive</td><td>1</td><td>14%</td><td>50%</td>" in html
+    assert "<td>Customer is unresponsive</td><td>1</td><td>14%</td><td>50%</td>" in html

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from activities.operations import compose_report
 from db.engine import open_database
 from db.readmodel import ReferralReadModel
 from db.reports import build_report
@@ -21,6 +20,7 @@ from db.stuck import stuck_referrals
 from domain import watchdog
 from domain.models import Milestones, Outcome, PartRef, Status
 from domain.watchdog import GRACE, Watched, stuck, waits_until
+from mail.weekly_report import compose_report
 from settings import Settings
 from tests.dbfixtures import T0, Database, assignment, event, snapshot
 from tests.harness import Harness
