@@ -31,7 +31,7 @@ from domain.models import (
     WeeklyReportRequest,
     WeeklyReportResult,
 )
-from mail import display
+from mail import display, i18n
 from mail.compose import build_message, render
 from mail.mime import Outgoing
 from settings import Settings
@@ -83,6 +83,7 @@ def _context(
     pct = r.answered_within_sla_pct
     return {
         "subject": subject,
+        "locale": i18n.current(),
         "tone": "ops",
         "banner": "FastTrack referrals · Operations",
         "r": r,
@@ -112,7 +113,8 @@ def compose_report(
         f"FastTrack weekly SLA report {since:%d %b} – {r.generated_at:%d %b %Y}: "
         f"{r.referrals_total} referrals, {sla}, {r.escalations} escalations"
     )
-    text, html = render(KIND, _context(r, since, names, settings, subject))
+    with i18n.using(settings.program_locale):
+        text, html = render(KIND, _context(r, since, names, settings, subject))
     message_id = report_message_id(run_id, settings)
     to = [settings.ops_email]
     message = build_message(
