@@ -20,6 +20,7 @@ from db.webhooks import Delivery, WebhookStore
 from domain import names
 from domain.models import WebhookJob
 from domain.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, check_url, sign
+from mail import i18n
 from mail.compose import build_message, render
 from mail.webhook_http import HttpOutcome, post_event
 
@@ -83,6 +84,7 @@ class WebhookActivities:
         subject = f"FastTrack webhook disabled for partner {sub.mpn_id}: {sub.url}"[:300]
         context = {
             "subject": subject,
+            "locale": settings.program_locale,
             "tone": "ops",
             "banner": "FastTrack referrals · Integrations",
             "mpn_id": sub.mpn_id,
@@ -93,7 +95,8 @@ class WebhookActivities:
             "portal_url": settings.portal_url,
             "ops_email": settings.ops_email,
         }
-        text, html = render(KIND, context)
+        with i18n.using(settings.program_locale):
+            text, html = render(KIND, context)
         domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "fasttrack.localhost"
         disabled_at = sub.disabled_at or now
         scope = f"webhook-{sub.id}-{int(disabled_at.timestamp())}"

@@ -186,11 +186,18 @@ class PortalStore:
         return session_id, Viewer(email, role, mpn_id, csrf)
 
     async def viewer(
-        self, session_id: str, now: datetime, operators: Collection[str] = ()
+        self,
+        session_id: str,
+        now: datetime,
+        operators: Collection[str] = (),
+        *,
+        operators_by_claim: bool = False,
     ) -> Viewer | None:
         """Who the session is, if it is open, neither idle nor past its absolute expiry, and its
-        address still has the access it signed in with (an operator listed in `operators`; a
-        partner's referral contact or portal user). A session that lost its access is ended."""
+        address still has the access it signed in with (an operator listed in `operators`, or
+        any operator session when `operators_by_claim`: the identity provider's claim granted
+        it at sign-in; a partner's referral contact or portal user). A session that lost its
+        access is ended."""
         key = digest(session_id)
         stmt = (
             select(PortalSession, Partner.referral_contact, Partner.profile)
@@ -207,7 +214,7 @@ class PortalStore:
         if row.last_seen_at + SESSION_IDLE <= now:
             return None
         if row.role == "operator":
-            allowed = access.operator(row.email, operators)
+            allowed = operators_by_claim or access.operator(row.email, operators)
         else:
             users = (profile or {}).get("portal_users") or []
             allowed = contact is not None and access.partner_user(row.email, contact, users)

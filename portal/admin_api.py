@@ -37,7 +37,7 @@ async def admin_list(
     portal: PortalDep,
     operator: OperatorDep,
     status: StatusFilter = None,
-    partner: Annotated[str | None, Query(max_length=32)] = None,
+    partner: Annotated[str | None, Query(max_length=32, pattern=r"^[\x21-\x7e]+$")] = None,
 ) -> list[AdminReferralItem]:
     rows = await portal.readmodel.list(status=status, partner=partner)
     return [admin_item(row) for row in rows]

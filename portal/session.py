@@ -61,8 +61,18 @@ def set_session_cookie(response: Response, request: Request, portal: Portal, sid
 
 async def optional_viewer(request: Request, portal: PortalDep) -> Viewer | None:
     sid = request.cookies.get(SESSION_COOKIE)
-    operators = portal.settings.operator_emails
-    viewer = await portal.store.viewer(sid, datetime.now(UTC), operators) if sid else None
+    settings = portal.settings
+    viewer = (
+        await portal.store.viewer(
+            sid,
+            datetime.now(UTC),
+            settings.operator_emails,
+            # OIDC_OPERATOR_CLAIM: the identity provider, not OPERATOR_EMAILS, makes operators
+            operators_by_claim=bool(settings.oidc_issuer and settings.oidc_operator_claim),
+        )
+        if sid
+        else None
+    )
     request.state.viewer = viewer
     return viewer
 

@@ -25,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.directory import PartnerDirectory
 from db.outbox import EmailOutbox
+from domain.pauses import local_today
 from runtime.schedules import JOBS, PAUSE_SWEEP_ID, WEEKLY_REPORT_ID, ensure_schedules
 from runtime.smtp_sink import MailSink
 from tests.factories import partner, referral
@@ -54,7 +55,8 @@ def parts(message: EmailMessage) -> dict[str, str]:
 
 
 async def test_pause_sweep_resumes_only_ended_pauses(h: Harness) -> None:
-    day = (await h.env.get_current_time()).date()
+    # The sweep ends the pauses over by the wall clock, in the partner's own zone.
+    day = local_today("Europe/Berlin", datetime.now(UTC))
     await h.partners(
         partner("8001", paused_until=day - timedelta(days=1)),
         partner("8002", paused_until=day),

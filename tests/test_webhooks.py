@@ -288,7 +288,7 @@ async def test_subscribing_checks_the_url_and_where_it_resolves(h: Harness) -> N
 
 
 async def test_the_demo_subscribes_its_partner_to_a_fresh_local_receiver(h: Harness) -> None:
-    from runtime.demo import DEMO_PARTNER, subscribe_demo_receiver
+    from demo import DEMO_PARTNER, subscribe_demo_receiver
 
     await h.partners(partner(DEMO_PARTNER))
     demo = Actor("system:demo", "demo sample data")
