@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 from babel.dates import format_date, format_time, format_timedelta, get_timezone_name
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import NumberPattern, format_currency, format_decimal, format_percent, parse_pattern
 
 from mail import i18n
 
@@ -104,8 +104,14 @@ def percent(value: float | None) -> str:
     if value is None:
         return i18n._("not reported")
     share = value if value <= 1 else value / 100
-    pattern = "#,##0%" if share * 100 >= 10 or share * 100 == int(share * 100) else "#,##0.0%"
+    whole = share * 100 >= 10 or share * 100 == int(share * 100)
+    pattern = _number_pattern("#,##0%" if whole else "#,##0.0%")
     return _marked(format_percent(share, pattern, locale=_locale()))
+
+
+@functools.cache
+def _number_pattern(pattern: str) -> NumberPattern:
+    return parse_pattern(pattern)
 
 
 def money(amount: float | int | str | Decimal, currency: str) -> str:
