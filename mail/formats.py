@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 from babel.dates import format_date, format_time, format_timedelta, get_timezone_name
-from babel.numbers import NumberPattern, format_currency, format_decimal, format_percent, parse_pattern
+from babel.numbers import (
+    NumberPattern,
+    format_currency,
+    format_decimal,
+    format_percent,
+    parse_pattern,
+)
 
 from mail import i18n
 
