@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", default="8522cf6", help="the commit before translations")
     parser.add_argument("--rounds", type=int, default=41)
     parser.add_argument("--batch", type=int, default=100, help="renders per round")
+    parser.add_argument("--tree", type=Path, default=ROOT, help="the tree to measure (compiled)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         _unpack(args.base, Path(tmp))
-        old, new = _Renderer(Path(tmp) / "tree"), _Renderer(ROOT)
+        old, new = _Renderer(Path(tmp) / "tree"), _Renderer(args.tree.resolve())
         runs = [("base", old, "-"), ("en", new, "en"), ("de", new, "de")]
         try:
             for _name, renderer, tag in runs:  # warm-up: imports, templates, catalogs
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {
         "base": args.base,
+        "tree": str(args.tree),
         "rounds": args.rounds,
         "batch": args.batch,
         "load_average": os.getloadavg(),
