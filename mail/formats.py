@@ -48,7 +48,20 @@ def zone_name(moment: datetime, timezone: str) -> str:
     return _marked(_zone_name(moment.astimezone(zone(timezone)), timezone))
 
 
+# The zone's name in a language depends only on the zone and its state at the moment
+# (abbreviation, offset, daylight saving): (zone, language, state) -> name.
+_zone_names: dict[tuple[object, ...], str] = {}
+
+
 def _zone_name(local: datetime, timezone: str) -> str:
+    key = (timezone, i18n.current(), local.tzname(), local.utcoffset(), local.dst())
+    name = _zone_names.get(key)
+    if name is None:
+        name = _zone_names[key] = _name_of_zone(local, timezone)
+    return name
+
+
+def _name_of_zone(local: datetime, timezone: str) -> str:
     """The language's short name (MEZ); else the zone's own abbreviation (CET, JST); else
     the language's long name."""
     short = get_timezone_name(local, "short", locale=_locale())
