@@ -38,13 +38,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import css_inline
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from domain.links import LinkClaims, link_nonce, sign_link
 from domain.models import EmailRequest
@@ -119,15 +119,21 @@ class Composed:
         return self.outgoing.parsed()
 
 
-_env = i18n_environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
-    undefined=StrictUndefined,
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-    auto_reload=False,  # templates change with a deploy (a restart), not under a running worker
-)
+@cache
+def _environment(tag: str) -> Environment:
+    """The email templates compiled in `tag` (see `mail.jinja`)."""
+    return i18n_environment(
+        locale=tag,
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,  # templates change with a deploy (a restart), not under a running worker
+    )
+
+
 _inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
@@ -206,9 +212,11 @@ def locale_of(request: EmailRequest, settings: Settings) -> str:
 
 
 def render(template: str, context: dict[str, Any]) -> tuple[str, str]:
-    """`<template>.txt.j2` and `<template>.html.j2` rendered; the HTML with inlined CSS."""
-    text = _env.get_template(f"{template}.txt.j2").render(context)
-    html = _inliner.inline(_env.get_template(f"{template}.html.j2").render(context))
+    """`<template>.txt.j2` and `<template>.html.j2` rendered in the current language; the HTML
+    with inlined CSS."""
+    env = _environment(i18n.current())
+    text = env.get_template(f"{template}.txt.j2").render(context)
+    html = _inliner.inline(env.get_template(f"{template}.html.j2").render(context))
     return text, html
 
 

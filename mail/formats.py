@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 from babel.dates import format_date, format_time, format_timedelta, get_timezone_name
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import (
+    NumberPattern,
+    format_currency,
+    format_decimal,
+    format_percent,
+    parse_pattern,
+)
 
 from mail import i18n
 
@@ -43,7 +49,20 @@ def zone_name(moment: datetime, timezone: str) -> str:
     return _marked(_zone_name(moment.astimezone(zone(timezone)), timezone))
 
 
+# The zone's name in a language depends only on the zone and its state at the moment
+# (abbreviation, offset, daylight saving): (zone, language, state) -> name.
+_zone_names: dict[tuple[object, ...], str] = {}
+
+
 def _zone_name(local: datetime, timezone: str) -> str:
+    key = (timezone, i18n.current(), local.tzname(), local.utcoffset(), local.dst())
+    name = _zone_names.get(key)
+    if name is None:
+        name = _zone_names[key] = _name_of_zone(local, timezone)
+    return name
+
+
+def _name_of_zone(local: datetime, timezone: str) -> str:
     """The language's short name (MEZ); else the zone's own abbreviation (CET, JST); else
     the language's long name."""
     short = get_timezone_name(local, "short", locale=_locale())
@@ -105,8 +124,14 @@ def percent(value: float | None) -> str:
     if value is None:
         return i18n._("not reported")
     share = value if value <= 1 else value / 100
-    pattern = "#,##0%" if share * 100 >= 10 or share * 100 == int(share * 100) else "#,##0.0%"
+    whole = share * 100 >= 10 or share * 100 == int(share * 100)
+    pattern = _number_pattern("#,##0%" if whole else "#,##0.0%")
     return _marked(format_percent(share, pattern, locale=_locale()))
+
+
+@functools.cache
+def _number_pattern(pattern: str) -> NumberPattern:
+    return parse_pattern(pattern)
 
 
 def money(amount: float | int | str | Decimal, currency: str) -> str:

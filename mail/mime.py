@@ -22,7 +22,6 @@ import functools
 import hashlib
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from email.header import Header
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses
 from typing import cast
@@ -96,8 +95,41 @@ def text_header(name: str, value: str) -> str:
         raise MimeError(f"{name}: line break in header value")
     if value.isascii() and len(name) + 2 + len(value) <= 998:
         return f"{name}: {value}"
-    encoded = Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
-    return f"{name}: {encoded}"
+    return f"{name}: {encoded_words(value, len(name) + 2)}"
+
+
+# RFC 2047 "Q" encoding: these bytes stand for themselves, a space is "_", others are =XX.
+_Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-!*+/")
+_Q_PREFIX, _Q_SUFFIX = "=?utf-8?q?", "?="
+_WORD_MAX = 75  # RFC 2047: an encoded word is at most 75 characters
+
+
+@functools.cache
+def _q_char(char: str) -> str:
+    return "".join(
+        chr(byte) if byte in _Q_SAFE else "_" if byte == 0x20 else f"={byte:02X}"
+        for byte in char.encode("utf-8")
+    )
+
+
+def encoded_words(value: str, used: int) -> str:
+    """`value` as UTF-8 "Q" encoded words, folded so that lines stay within FOLD_AT (the
+    first line already holds `used` characters); a character is never split across words."""
+    overhead = len(_Q_PREFIX) + len(_Q_SUFFIX)
+    room = min(_WORD_MAX, FOLD_AT - used) - overhead
+    words: list[str] = []
+    current: list[str] = []
+    size = 0
+    for char in value:
+        piece = _q_char(char)
+        if current and size + len(piece) > room:
+            words.append(_Q_PREFIX + "".join(current) + _Q_SUFFIX)
+            current, size = [], 0
+            room = min(_WORD_MAX, FOLD_AT - 1) - overhead
+        current.append(piece)
+        size += len(piece)
+    words.append(_Q_PREFIX + "".join(current) + _Q_SUFFIX)
+    return (CRLF + " ").join(words)
 
 
 def header(name: str, value: str) -> str:

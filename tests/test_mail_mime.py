@@ -74,6 +74,24 @@ def test_non_ascii_headers_and_bodies_round_trip() -> None:
     assert plain.get_content().replace("\r\n", "\n") == text
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Neue FastTrack-Benefit-Empfehlung FT-2026-000123 – Fabrikam Ltd",
+        "新しい紹介 FT-2026-000123 – ファブリカム株式会社" * 3,
+        "a_b=c?d é  two spaces\ttab " * 12,
+        "é",
+    ],
+)
+def test_non_ascii_subjects_become_short_encoded_words_that_read_back(subject: str) -> None:
+    raw, m = build(subject=subject)
+    head = raw.split(b"\r\n\r\n")[0].decode("ascii")
+    words = [word for line in head.split("\r\n") for word in line.split() if "=?" in word]
+    assert words and all(len(word) <= 75 for word in words)
+    assert max(len(line) for line in head.split("\r\n")) <= 78
+    assert m["Subject"] == subject
+
+
 def test_long_address_lists_fold_between_addresses() -> None:
     to = [f"someone.with.a.long.name{i}@partner-company.example" for i in range(12)]
     _, m = build(to=to)
