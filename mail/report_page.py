@@ -5,11 +5,15 @@ the HTML and the CLI's text."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from domain.formatting import when
 from domain.report import Report
+from mail import display
+from mail.i18n import _, _p
 from mail.report_charts import PALETTE, Chart, Series, env, layout
 
 
@@ -32,7 +36,9 @@ def _pct(value: float | None) -> str:
 def _hours(value: float | None) -> str:
     if value is None:
         return "–"
-    return f"{value * 60:.0f} min" if value < 1 else f"{value:.1f} h"
+    if value < 1:
+        return _("%(minutes)s min", minutes=f"{value * 60:.0f}")
+    return _("%(hours)s h", hours=f"{value:.1f}")
 
 
 def _partner_label(mpn: str, names: dict[str, str]) -> str:
@@ -40,11 +46,15 @@ def _partner_label(mpn: str, names: dict[str, str]) -> str:
     return f"{name} ({mpn})" if name else mpn
 
 
-def report_view(r: Report, names: dict[str, str]) -> ReportView:
+def report_view(
+    r: Report, names: dict[str, str], moment: Callable[[datetime], str] = when
+) -> ReportView:
+    """The report's figures laid out, in the language of the render (`moment` formats its
+    times)."""
     accepted, declined, expired = PALETTE[0], PALETTE[1], PALETTE[2]
     partners = list(r.acceptance_rate_by_partner.items())
     by_partner = layout(
-        "Acceptance by partner (assignments by outcome)",
+        _("Acceptance by partner (assignments by outcome)"),
         [_partner_label(mpn, names) for mpn, _ in partners],
         [
             [
@@ -56,46 +66,46 @@ def report_view(r: Report, names: dict[str, str]) -> ReportView:
             for _, p in partners
         ],
         [
-            Series("accepted", accepted),
-            Series("declined", declined),
-            Series("expired", expired),
-            Series("awaiting answer", "#b8c4d0"),
+            Series(_p("assignments", "accepted"), accepted),
+            Series(_p("assignments", "declined"), declined),
+            Series(_p("assignments", "expired"), expired),
+            Series(_("awaiting answer"), "#b8c4d0"),
         ],
     )
     declines = layout(
-        "Declines by reason",
-        [reason.replace("_", " ") for reason in r.declines_by_reason],
+        _("Declines by reason"),
+        [display.reason(reason) for reason in r.declines_by_reason],
         [[n] for n in r.declines_by_reason.values()],
-        [Series("declines", declined)],
+        [Series(_("declines"), declined)],
     )
     sla_pct = r.answered_within_sla_pct
     sla = layout(
-        "SLA compliance (answers within the response window)",
-        [] if sla_pct is None else ["answered in time", "late or expired"],
+        _("SLA compliance (answers within the response window)"),
+        [] if sla_pct is None else [_("answered in time"), _("late or expired")],
         [] if sla_pct is None else [[sla_pct, 0.0], [0.0, 100 - sla_pct]],
-        [Series("in time", PALETTE[4]), Series("late or expired", expired)],
+        [Series(_("in time"), PALETTE[4]), Series(_("late or expired"), expired)],
         unit="%",
         maximum=100,
     )
     ages = layout(
-        "Open referrals by age",
+        _("Open referrals by age"),
         list(r.open_by_age),
         [[n] for n in r.open_by_age.values()],
-        [Series("open", PALETTE[3])],
+        [Series(_p("referrals", "open"), PALETTE[3])],
     )
     return ReportView(
-        since=f" since {when(r.since)}" if r.since else "",
-        generated=when(r.generated_at),
+        since=_("since %(moment)s", moment=moment(r.since)) if r.since else "",
+        generated=moment(r.generated_at),
         kpis=[
-            (str(r.referrals_total), "referrals"),
-            (_pct(sla_pct), "answered within SLA"),
-            (str(r.expiries), "expired assignments"),
-            (str(r.escalations), "escalations"),
-            (_hours(r.time_to_accept_median_hours), "median time to accept"),
-            (_hours(r.time_to_accept_p90_hours), "p90 time to accept"),
+            (str(r.referrals_total), _p("report", "referrals")),
+            (_pct(sla_pct), _("answered within SLA")),
+            (str(r.expiries), _("expired assignments")),
+            (str(r.escalations), _("escalations")),
+            (_hours(r.time_to_accept_median_hours), _("median time to accept")),
+            (_hours(r.time_to_accept_p90_hours), _("p90 time to accept")),
         ],
         charts=[by_partner, declines, sla, ages],
-        statuses=list(r.by_status.items()),
+        statuses=[(display.status(s), n) for s, n in r.by_status.items()],
         guide=guide_view(r, names),
     )
 
@@ -109,7 +119,7 @@ def _share(value: float | None) -> str:
 
 
 def _guide_hours(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f} h"
+    return "-" if value is None else _("%(hours)s h", hours=f"{value:.2f}")
 
 
 def _guide_label(mpn: str, names: dict[str, str]) -> str:
