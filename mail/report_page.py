@@ -156,7 +156,7 @@ def guide_view(r: Report, names: dict[str, str]) -> dict[str, Any]:
             "pct": "-" if pct is None else f"{pct:.1f}%",
             **{k: c.get(k, 0) for k in ("in_time", "late", "overdue", "waiting")},
         },
-        "accept_by_type": _accept_rows(r.time_to_accept_by_type),
+        "accept_by_type": _accept_rows(r.time_to_accept_by_type, _type_name),
         "accept_by_country": _accept_rows(r.time_to_accept_by_country),
         "cpor": r.cpor_claimant_referrals,
         "team_first": {
@@ -169,10 +169,16 @@ def guide_view(r: Report, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _accept_rows(groups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _type_name(code: str) -> str:
+    return {"benefit": _("Benefit"), "standard": _("Standard")}.get(code, code)
+
+
+def _accept_rows(
+    groups: dict[str, dict[str, Any]], label: Callable[[str], str] = str
+) -> list[dict[str, Any]]:
     return [
         {
-            "key": key,
+            "key": label(key),
             "accepted": g["accepted"],
             "median": _guide_hours(g["median_hours"]),
             "p90": _guide_hours(g["p90_hours"]),

@@ -86,7 +86,7 @@ def test_the_weekly_report_is_written_in_the_program_locale() -> None:
     settings = replace(Settings(), program_locale="de")
     mail = compose_report(sample_report(), NOW - timedelta(days=7), {}, settings, "run-1")
     assert "Wöchentlicher SLA-Bericht" in mail.subject, mail.subject
-    assert '<html lang="de">' in mail.html and "75\xa0%" in mail.text
+    assert '<html lang="de">' in mail.html and b"Content-Language: de" in mail.message.raw
 
 
 def test_the_webhook_disabled_email_under_the_pseudo_locale_shows_only_catalog_text() -> None:
@@ -132,6 +132,15 @@ async def test_the_integrations_page_and_every_operator_page_show_only_catalog_t
     assert profile.status_code == 200
     track_record = visible_text(profile.text.split('id="track-record"')[1])
     assert untranslated(track_record, page_data()) == []
+    detail = await web.get(f"/referrals/{rid}")
+    accepted = await web.post(
+        f"/referrals/{rid}/accept", data={"csrf": csrf_of(detail.text), "nonce": "a1"}
+    )
+    assert accepted.status_code in (200, 303), accepted.text
+    await h.until(handle, lambda s: s.current is not None and s.current.outcome == "accepted")
+    held = await web.get(f"/referrals/{rid}")
+    assert "account_team_contacted" in held.text
+    assert leftovers(held.text, rid, "Jana Richter") == []
     web.cookies.clear()
     await prefs.set_locale(OPERATOR, i18n.PSEUDO, datetime.now(UTC))
     await sign_in_as(h, web, OPERATOR)
