@@ -26,6 +26,7 @@ from tests.harness import Harness
 from tests.i18n_support import untranslated, visible_text
 from tests.test_i18n_portal import PARTNER_EMAIL, leftovers, page_data
 from tests.test_portal_pages import OPERATOR, csrf_of, web  # noqa: F401
+from tests.test_watchdog import _one_stuck_referral
 
 
 def _pseudo_settings() -> Settings:
@@ -142,8 +143,10 @@ async def test_the_integrations_page_and_every_operator_page_show_only_catalog_t
     assert "account_team_contacted" in held.text
     assert leftovers(held.text, rid, "Jana Richter") == []
     web.cookies.clear()
+    await _one_stuck_referral(h.sessions)
     await prefs.set_locale(OPERATOR, i18n.PSEUDO, datetime.now(UTC))
     await sign_in_as(h, web, OPERATOR)
+    assert "FT-STUCK" in (await web.get("/ops/escalations")).text
     for path in (
         "/ops/escalations",
         "/ops/referrals",
@@ -153,7 +156,7 @@ async def test_the_integrations_page_and_every_operator_page_show_only_catalog_t
     ):
         shown = await web.get(path)
         assert shown.status_code == 200, path
-        data = (rid, "DE", "en", "de", "AT", "CH", "Europe/Berlin")
+        data = (rid, "DE", "en", "de", "AT", "CH", "Europe/Berlin", "FT-STUCK")
         assert leftovers(shown.text, *data) == [], path
 
 
