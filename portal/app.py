@@ -169,10 +169,10 @@ def create_app(
         exports.router,
         integrations_pages.router,
         sso.router,
+        api_docs.router,
     ):
         app.include_router(router, dependencies=in_language)
     app.include_router(language.router)
-    app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
     app.add_middleware(language.LanguageMiddleware, default=settings.program_locale)

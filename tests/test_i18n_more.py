@@ -153,6 +153,7 @@ async def test_the_integrations_page_and_every_operator_page_show_only_catalog_t
         "/ops/partners",
         "/ops/partners/3101",
         "/ops/reports",
+        "/docs",
     ):
         shown = await web.get(path)
         assert shown.status_code == 200, path
