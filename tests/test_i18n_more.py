@@ -120,7 +120,10 @@ async def test_the_integrations_page_and_every_operator_page_show_only_catalog_t
     prefs = PreferenceStore(h.sessions)
     await prefs.set_locale(PARTNER_EMAIL, i18n.PSEUDO, datetime.now(UTC))
     store = WebhookStore(h.sessions, Sealer.for_settings(h.settings))
-    await store.add("3101", SUB.url, list(EVENT_TYPES[:2]), Actor("test"), datetime.now(UTC))
+    added = await store.add(
+        "3101", SUB.url, list(EVENT_TYPES[:2]), Actor("test"), datetime.now(UTC)
+    )
+    assert added is not None
     await sign_in_as(h, web, PARTNER_EMAIL)
     page = await web.get("/integrations")
     assert SUB.url in page.text
@@ -129,6 +132,12 @@ async def test_the_integrations_page_and_every_operator_page_show_only_catalog_t
         "/integrations/webhooks", data={"csrf": csrf_of(page.text), "url": "ftp://x"}
     )
     assert refused.status_code == 422 and leftovers(refused.text, SUB.url, *EVENT_TYPES) == []
+    rotated = await web.post(
+        f"/integrations/webhooks/{added[0].id}/rotate", data={"csrf": csrf_of(page.text)}
+    )
+    assert rotated.status_code == 200 and 'id="webhook-secret"' in rotated.text
+    secret = rotated.text.split('id="webhook-secret">')[1].split("<")[0]
+    assert leftovers(rotated.text, SUB.url, secret, *EVENT_TYPES) == []
     profile = await web.get("/profile")
     assert profile.status_code == 200
     track_record = visible_text(profile.text.split('id="track-record"')[1])
