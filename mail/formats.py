@@ -15,8 +15,13 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from mail import i18n
 
 
-def _locale() -> str:
-    return i18n.babel_id(i18n.current())
+def _locale() -> Locale:
+    return _parsed(i18n.babel_id(i18n.current()))
+
+
+@functools.cache
+def _parsed(identifier: str) -> Locale:
+    return Locale.parse(identifier)
 
 
 def _marked(text: str) -> str:
@@ -57,7 +62,7 @@ def moment_long(moment: datetime, timezone: str | None = None, named: bool = Tru
     loc = _locale()
     day = format_date(local, "full", locale=loc)
     time = format_time(local, "short", locale=loc)
-    pattern = Locale.parse(loc).datetime_formats["medium"]
+    pattern = loc.datetime_formats["medium"]
     text = str(pattern).replace("{1}", day).replace("{0}", time)
     return _marked(f"{text} {_zone_name(local, timezone)}" if named else text)
 
@@ -67,7 +72,7 @@ def moment_short(moment: datetime, timezone: str | None = None) -> str:
     page names its zone once)."""
     local = moment.astimezone(zone(timezone or i18n.zone()))
     loc = _locale()
-    pattern = Locale.parse(loc).datetime_formats["short"]
+    pattern = loc.datetime_formats["short"]
     text = (
         str(pattern)
         .replace("{1}", format_date(local, "medium", locale=loc))
@@ -113,7 +118,7 @@ def money(amount: float | int | str | Decimal, currency: str) -> str:
         return str(amount)
     loc = _locale()
     if value == value.to_integral_value():
-        pattern = Locale.parse(loc).currency_formats["standard"].pattern
+        pattern = loc.currency_formats["standard"].pattern
         whole = pattern.replace(".00", "").replace(".##", "")
         text = format_currency(value, currency, whole, locale=loc, currency_digits=False)
     else:
@@ -128,13 +133,13 @@ def duration(delta: timedelta) -> str:
 
 def country(code: str) -> str:
     """A country's name in the current language (`DE` -> Deutschland); unknown codes kept."""
-    name = Locale.parse(_locale()).territories.get(code.upper())
+    name = _locale().territories.get(code.upper())
     return _marked(name) if name else code
 
 
 def language(code: str) -> str:
     """A language's name in the current language (`de` -> Deutsch); unknown codes kept."""
-    name = Locale.parse(_locale()).languages.get(code.lower())
+    name = _locale().languages.get(code.lower())
     return _marked(name) if name else code
 
 

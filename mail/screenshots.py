@@ -3,7 +3,8 @@
     .venv/bin/python -m mail.screenshots [--out docs/emails] [--keep-html]
 
 Writes `<out>/<kind>.png` (the notification as `notification-benefit.png`,
-`notification-standard.png` and the phone-width `notification-benefit-phone.png`).
+`notification-standard.png` and the phone-width `notification-benefit-phone.png`);
+`--locale de` renders only the notification, in that language, as `notification-de.png`.
 Needs `chromium` on PATH (Debian: `apt-get install -y chromium`).
 """
 
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from mail import samples
@@ -71,13 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs") / "emails")
     parser.add_argument("--keep-html", action="store_true", help="also keep the rendered HTML")
+    parser.add_argument("--locale", default="", help="only the notification, in this language")
     args = parser.parse_args(argv)
     browser = _chromium()
     settings = Settings()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ft-emails-") as tmp:
-        for stem, kind, referral_type, size in _targets():
-            composed = compose(samples.request(kind, referral_type), settings, samples.links())
+        targets = _targets()
+        if args.locale:
+            size = (DESKTOP[0], NOTIFICATION_HEIGHT)
+            targets = [(f"notification-{args.locale}", "notification", "benefit", size)]
+        for stem, kind, referral_type, size in targets:
+            request = samples.request(kind, referral_type)
+            if args.locale and request.partner is not None:
+                request = replace(request, partner=replace(request.partner, locale=args.locale))
+            composed = compose(request, settings, samples.links())
             html_dir = args.out if args.keep_html else Path(tmp)
             html_file = html_dir / f"{stem}.html"
             html_file.write_text(composed.html, encoding="utf-8")

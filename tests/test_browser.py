@@ -148,7 +148,7 @@ async def test_partner_goes_from_the_email_to_engagement_complete(
             await page.get_by_text(done).wait_for()
         form = page.locator("#form-complete")
         await form.get_by_label("Yes").check()
-        await form.get_by_label("Estimated value (optional)").fill("12000")
+        await form.get_by_label("Estimated value in USD (optional)").fill("12000")
         await form.get_by_label("Notes for the Microsoft team").fill("Teams Phone live.")
         await form.get_by_role("button", name="Mark engagement complete").click()
         await page.get_by_text("Engagement complete. Thank you.").wait_for()
@@ -308,3 +308,98 @@ async def _tab_to(page: Page, label: str, limit: int = 80) -> None:
         if (focused or "").strip() == label:
             return
     raise AssertionError(f"no focusable {label!r} reached by Tab")
+
+
+async def test_a_german_partner_declines_in_german_at_phone_width(
+    stack: BrowserStack, browser: Browser
+) -> None:
+    await stack.import_partners(partner("9800001", "DE", locale=None))  # from home country
+    rid = await stack.create(referral("DE"))
+    view = await notified(stack, rid, "9800001")
+    context = await browser.new_context(
+        viewport={"width": 375, "height": 812}, locale="de-DE", is_mobile=True
+    )
+    try:
+        t = Tab(context, await context.new_page(), stack)
+        page = t.page
+        await t.goto(view)
+        assert await page.locator("html").get_attribute("lang") == "de"
+        await no_horizontal_scroll(page)
+        before = len(stack.sink.messages)
+        await page.get_by_label("Ihre geschäftliche E-Mail-Adresse").fill(
+            "referrals@p9800001.example"
+        )
+        await page.get_by_role("button", name="Anmeldelink per E-Mail senden").click()
+        await page.get_by_text("ein Anmeldelink unterwegs").wait_for()
+        msg = await stack.mail(lambda m: "p9800001" in str(m["To"]), after=before)
+        assert str(msg["Content-Language"]) == "de"
+        await t.goto(stack.link_in(msg, r"http://\S+/signin/\S+"))
+        await page.get_by_role("button", name="Anmelden").click()
+        await page.get_by_role("heading", name=f"Empfehlung {rid}").wait_for()
+        await no_horizontal_scroll(page)
+        await t.shot("referral-de")
+        await t.goto("/profile")
+        await no_horizontal_scroll(page)
+        await t.shot("profile-de")
+        await page.set_viewport_size({"width": 375, "height": 812})
+        await t.goto(f"/referrals/{rid}")
+        form = page.locator("#form-decline")
+        await form.get_by_label("Sonstiges").check()
+        await form.get_by_role("button", name="Ablehnen").click()
+        await page.get_by_text(
+            "Eine Ablehnung mit dem Grund „Sonstiges“ braucht eine Notiz."
+        ).first.wait_for()
+        assert page.url.endswith("#form-decline")  # the answer lands on the form
+        await no_horizontal_scroll(page)
+        assert (await stack.show(rid))["status"] == "pending"
+        form = page.locator("#form-decline")
+        await form.get_by_label("Sonstiges").check()
+        await form.get_by_label("Notiz", exact=True).fill("Kein Team frei vor Q3.")
+        await form.get_by_role("button", name="Ablehnen").click()
+        await page.get_by_text(
+            "Abgelehnt. Die Empfehlung geht an einen anderen Partner."
+        ).wait_for()
+        await no_horizontal_scroll(page)
+        t.assert_clean()
+    finally:
+        await context.close()
+
+
+async def no_horizontal_scroll(page: Page) -> None:
+    wide = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert wide <= 0, f"{page.url} scrolls {wide}px sideways"
+
+
+async def test_a_japanese_partner_signs_in_and_accepts_in_japanese(
+    stack: BrowserStack, browser: Browser
+) -> None:
+    await stack.import_partners(
+        partner("9900001", "JP", locale=None, timezone="Asia/Tokyo", countries=["DE"])
+    )
+    rid = await stack.create(referral("DE"))
+    view = await notified(stack, rid, "9900001")
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    try:
+        t = Tab(context, await context.new_page(), stack)
+        page = t.page
+        await t.goto(view)
+        before = len(stack.sink.messages)
+        await page.get_by_label("勤務先のメール アドレス").fill("referrals@p9900001.example")
+        await page.get_by_role("button", name="サインイン リンクをメールで受け取る").click()
+        await page.get_by_text("サインイン リンクを送信しました").wait_for()
+        msg = await stack.mail(lambda m: "p9900001" in str(m["To"]), after=before)
+        assert str(msg["Content-Language"]) == "ja"
+        await t.goto(stack.link_in(msg, r"http://\S+/signin/\S+"))
+        await page.get_by_role("button", name="サインイン").click()
+        await page.get_by_role("heading", name=f"紹介 {rid}").wait_for()
+        assert "JST" in await page.content() or "日本標準時" in await page.content()
+        await t.shot("referral-ja")
+        await t.goto("/profile")
+        await t.shot("profile-ja")
+        await t.goto(f"/referrals/{rid}")
+        await page.locator("#form-accept").get_by_role("button", name="承諾").click()
+        await page.get_by_text("承諾しました。2 営業日以内に").wait_for()
+        t.assert_clean()
+    finally:
+        await context.close()
+    await stack.until(rid, lambda s: s["assignments"][-1]["outcome"] == "accepted")
