@@ -31,7 +31,7 @@ from domain.models import (
     WeeklyReportRequest,
     WeeklyReportResult,
 )
-from mail import display, formats, i18n
+from mail import display
 from mail.compose import build_message, render
 from mail.mime import Outgoing
 from settings import Settings
@@ -57,22 +57,17 @@ def report_message_id(run_id: str, settings: Settings) -> str:
 
 
 def _counts(counts: dict[str, int]) -> str:
-    shown = [f"{display.status(k)} {formats.number(v)}" for k, v in counts.items() if v]
-    return ", ".join(shown) or i18n._("none")
+    return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "none"
 
 
 def _hours(value: float | None) -> str:
-    return "-" if value is None else i18n._("%(hours)s h", hours=formats.number(round(value, 2)))
-
-
-def _moment(at: datetime) -> str:
-    return formats.moment_short(at, "UTC")
+    return "-" if value is None else f"{value:.2f} h"
 
 
 def _context(
     r: Report, since: datetime, names: dict[str, str], settings: Settings, subject: str
 ) -> dict[str, Any]:
-    period = f"{_moment(since)} – {_moment(r.generated_at)} UTC"
+    period = f"{since:%a %d %b %Y %H:%M} – {r.generated_at:%a %d %b %Y %H:%M} UTC"
     partners = [
         {
             "mpn_id": mpn,
@@ -81,33 +76,27 @@ def _context(
             "accepted": p["accepted"],
             "declined": p["declined"],
             "expired": p["expired"],
-            "rate": "-" if p["acceptance_rate"] is None else formats.percent(p["acceptance_rate"]),
+            "rate": "-" if p["acceptance_rate"] is None else f"{100 * p['acceptance_rate']:.0f}%",
         }
         for mpn, p in r.acceptance_rate_by_partner.items()
     ]
     pct = r.answered_within_sla_pct
-    contact_pct = r.contact_sla.get("compliance_pct")
     return {
         "subject": subject,
         "tone": "ops",
-        "banner": i18n._("FastTrack referrals · Operations"),
-        "locale": settings.program_locale,
+        "banner": "FastTrack referrals · Operations",
         "r": r,
         "period": period,
         "since_day": f"{since:%Y-%m-%d}",
         "by_status": _counts(r.by_status),
         "parts_by_status": _counts(r.parts_by_status),
-        "sla_pct": "-" if pct is None else formats.percent(pct / 100),
-        "contact_pct": "-" if contact_pct is None else formats.percent(contact_pct / 100),
+        "sla_pct": "-" if pct is None else f"{pct:.1f}%",
         "median": _hours(r.time_to_accept_median_hours),
         "p90": _hours(r.time_to_accept_p90_hours),
         "partners": partners,
         "declines": [(display.reason(k), v) for k, v in r.declines_by_reason.items()],
         "open_by_age": list(r.open_by_age.items()),
-        "stuck": [
-            (s["referral_id"], f"{display.status(s['status'])}: {s['why']}") for s in r.stuck
-        ],
-        "status_name": display.status,
+        "stuck": [(s["referral_id"], f"{s['status']}: {s['why']}") for s in r.stuck],
         "ops_email": settings.ops_email,
         "names": names,
     }
@@ -116,22 +105,14 @@ def _context(
 def compose_report(
     r: Report, since: datetime, names: dict[str, str], settings: Settings, run_id: str
 ) -> ReportEmail:
-    """The weekly report as a multipart/alternative message to OPS_EMAIL, in PROGRAM_LOCALE."""
-    tag = settings.program_locale
-    with i18n.using(tag):
-        pct = r.answered_within_sla_pct
-        subject = i18n._(
-            "FastTrack weekly SLA report %(since)s – %(until)s: %(referrals)s, %(sla)s, "
-            "%(escalations)s",
-            since=formats.day(since.date()),
-            until=formats.day(r.generated_at.date()),
-            referrals=i18n._n("%(n)s referral", "%(n)s referrals", r.referrals_total),
-            sla=i18n._("no answers due")
-            if pct is None
-            else i18n._("%(pct)s within SLA", pct=formats.percent(pct / 100)),
-            escalations=i18n._n("%(n)s escalation", "%(n)s escalations", r.escalations),
-        )
-        text, html = render(KIND, _context(r, since, names, settings, subject))
+    """The weekly report as a multipart/alternative message to OPS_EMAIL."""
+    pct = r.answered_within_sla_pct
+    sla = "no answers due" if pct is None else f"{pct:.1f}% within SLA"
+    subject = (
+        f"FastTrack weekly SLA report {since:%d %b} – {r.generated_at:%d %b %Y}: "
+        f"{r.referrals_total} referrals, {sla}, {r.escalations} escalations"
+    )
+    text, html = render(KIND, _context(r, since, names, settings, subject))
     message_id = report_message_id(run_id, settings)
     to = [settings.ops_email]
     message = build_message(
@@ -142,7 +123,7 @@ def compose_report(
         subject,
         text,
         html,
-        {"X-FastTrack-Kind": KIND, "Content-Language": tag},
+        {"X-FastTrack-Kind": KIND},
         datetime.now(UTC),
     )
     return ReportEmail(message_id, subject, to, text, html, message)

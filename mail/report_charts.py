@@ -7,14 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
-
-from mail.jinja import i18n_environment
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 PALETTE = ("#2f6fb3", "#d9822b", "#c23030", "#7a7a7a", "#3a9a5b")
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
-env = i18n_environment(
+env = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
     undefined=StrictUndefined,
     autoescape=select_autoescape(enabled_extensions=("html.j2",)),

@@ -5,15 +5,11 @@ the HTML and the CLI's text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from domain.formatting import when
 from domain.report import Report
-from mail import display
-from mail.i18n import _, _p
 from mail.report_charts import PALETTE, Chart, Series, env, layout
 
 
@@ -36,9 +32,7 @@ def _pct(value: float | None) -> str:
 def _hours(value: float | None) -> str:
     if value is None:
         return "–"
-    if value < 1:
-        return _("%(minutes)s min", minutes=f"{value * 60:.0f}")
-    return _("%(hours)s h", hours=f"{value:.1f}")
+    return f"{value * 60:.0f} min" if value < 1 else f"{value:.1f} h"
 
 
 def _partner_label(mpn: str, names: dict[str, str]) -> str:
@@ -46,15 +40,11 @@ def _partner_label(mpn: str, names: dict[str, str]) -> str:
     return f"{name} ({mpn})" if name else mpn
 
 
-def report_view(
-    r: Report, names: dict[str, str], moment: Callable[[datetime], str] = when
-) -> ReportView:
-    """The report's figures laid out, in the language of the render (`moment` formats its
-    times)."""
+def report_view(r: Report, names: dict[str, str]) -> ReportView:
     accepted, declined, expired = PALETTE[0], PALETTE[1], PALETTE[2]
     partners = list(r.acceptance_rate_by_partner.items())
     by_partner = layout(
-        _("Acceptance by partner (assignments by outcome)"),
+        "Acceptance by partner (assignments by outcome)",
         [_partner_label(mpn, names) for mpn, _ in partners],
         [
             [
@@ -66,46 +56,46 @@ def report_view(
             for _, p in partners
         ],
         [
-            Series(_p("assignments", "accepted"), accepted),
-            Series(_p("assignments", "declined"), declined),
-            Series(_p("assignments", "expired"), expired),
-            Series(_("awaiting answer"), "#b8c4d0"),
+            Series("accepted", accepted),
+            Series("declined", declined),
+            Series("expired", expired),
+            Series("awaiting answer", "#b8c4d0"),
         ],
     )
     declines = layout(
-        _("Declines by reason"),
-        [display.reason(reason) for reason in r.declines_by_reason],
+        "Declines by reason",
+        [reason.replace("_", " ") for reason in r.declines_by_reason],
         [[n] for n in r.declines_by_reason.values()],
-        [Series(_("declines"), declined)],
+        [Series("declines", declined)],
     )
     sla_pct = r.answered_within_sla_pct
     sla = layout(
-        _("SLA compliance (answers within the response window)"),
-        [] if sla_pct is None else [_("answered in time"), _("late or expired")],
+        "SLA compliance (answers within the response window)",
+        [] if sla_pct is None else ["answered in time", "late or expired"],
         [] if sla_pct is None else [[sla_pct, 0.0], [0.0, 100 - sla_pct]],
-        [Series(_("in time"), PALETTE[4]), Series(_("late or expired"), expired)],
+        [Series("in time", PALETTE[4]), Series("late or expired", expired)],
         unit="%",
         maximum=100,
     )
     ages = layout(
-        _("Open referrals by age"),
+        "Open referrals by age",
         list(r.open_by_age),
         [[n] for n in r.open_by_age.values()],
-        [Series(_p("referrals", "open"), PALETTE[3])],
+        [Series("open", PALETTE[3])],
     )
     return ReportView(
-        since=_("since %(moment)s", moment=moment(r.since)) if r.since else "",
-        generated=moment(r.generated_at),
+        since=f" since {when(r.since)}" if r.since else "",
+        generated=when(r.generated_at),
         kpis=[
-            (str(r.referrals_total), _p("report", "referrals")),
-            (_pct(sla_pct), _("answered within SLA")),
-            (str(r.expiries), _("expired assignments")),
-            (str(r.escalations), _("escalations")),
-            (_hours(r.time_to_accept_median_hours), _("median time to accept")),
-            (_hours(r.time_to_accept_p90_hours), _("p90 time to accept")),
+            (str(r.referrals_total), "referrals"),
+            (_pct(sla_pct), "answered within SLA"),
+            (str(r.expiries), "expired assignments"),
+            (str(r.escalations), "escalations"),
+            (_hours(r.time_to_accept_median_hours), "median time to accept"),
+            (_hours(r.time_to_accept_p90_hours), "p90 time to accept"),
         ],
         charts=[by_partner, declines, sla, ages],
-        statuses=[(display.status(s), n) for s, n in r.by_status.items()],
+        statuses=list(r.by_status.items()),
         guide=guide_view(r, names),
     )
 
@@ -119,7 +109,7 @@ def _share(value: float | None) -> str:
 
 
 def _guide_hours(value: float | None) -> str:
-    return "-" if value is None else _("%(hours)s h", hours=f"{value:.2f}")
+    return "-" if value is None else f"{value:.2f} h"
 
 
 def _guide_label(mpn: str, names: dict[str, str]) -> str:
@@ -156,7 +146,7 @@ def guide_view(r: Report, names: dict[str, str]) -> dict[str, Any]:
             "pct": "-" if pct is None else f"{pct:.1f}%",
             **{k: c.get(k, 0) for k in ("in_time", "late", "overdue", "waiting")},
         },
-        "accept_by_type": _accept_rows(r.time_to_accept_by_type, _type_name),
+        "accept_by_type": _accept_rows(r.time_to_accept_by_type),
         "accept_by_country": _accept_rows(r.time_to_accept_by_country),
         "cpor": r.cpor_claimant_referrals,
         "team_first": {
@@ -169,16 +159,10 @@ def guide_view(r: Report, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _type_name(code: str) -> str:
-    return {"benefit": _("Benefit"), "standard": _("Standard")}.get(code, code)
-
-
-def _accept_rows(
-    groups: dict[str, dict[str, Any]], label: Callable[[str], str] = str
-) -> list[dict[str, Any]]:
+def _accept_rows(groups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
-            "key": label(key),
+            "key": key,
             "accepted": g["accepted"],
             "median": _guide_hours(g["median_hours"]),
             "p90": _guide_hours(g["p90_hours"]),

@@ -285,7 +285,7 @@ async def reports(request: Request, portal: PortalDep, viewer: OperatorViewer) -
         "ops_reports",
         title=_("Reports"),
         nav="/ops/reports",
-        report=report_view(report, names, formats.moment_long),
+        report=report_view(report, names),
         weeks=await weekly_trends(portal.sessions, now),
         overdue=overdue,
         links={r.workflow_id: web_ui_link(portal, r.workflow_id) for r in overdue.rows},

@@ -1,22 +1,18 @@
 """What was added after the first translation pass, in the pseudo-locale: the partner's
-Integrations page and track record, every operator page, the weekly report and the
-webhook-disabled email show nothing that skipped the catalogs; a German partner reads them in
-German."""
+Integrations page and track record, the operator pages, the API reference's frame and the
+webhook-disabled email show nothing that skipped the catalogs; a German partner reads the
+email in German."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 
-from activities.operations import compose_report
 from activities.webhooks import compose_disabled
 from db.audit import Actor
 from db.portal_prefs import PreferenceStore
 from db.webhooks import Subscription, WebhookStore
-from domain.models import ScoreCard
-from domain.report import Report
 from domain.webhooks import EVENT_TYPES
 from mail import i18n
 from runtime.sealing import Sealer
@@ -41,53 +37,6 @@ NOW = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
 SUB = Subscription(
     7, "3101", "https://hooks.partner.example/ft", [], NOW, "partner", None, NOW, "gave up"
 )
-
-
-def sample_report() -> Report:
-    """A week with something in every section of the weekly report."""
-    partner_row = {"assigned": 4, "accepted": 2, "declined": 1, "expired": 1}
-    return Report(
-        generated_at=NOW,
-        since=NOW - timedelta(days=7),
-        referrals_total=5,
-        by_status={"pending": 2, "active": 3},
-        assignments_total=4,
-        answered_within_sla_pct=75.0,
-        expiries=1,
-        escalations=2,
-        acceptance_rate_by_partner={"3101": {**partner_row, "acceptance_rate": 0.5}},
-        declines_by_reason={"partner_at_capacity": 1},
-        time_to_accept_median_hours=3.5,
-        time_to_accept_p90_hours=20.25,
-        open_by_age={"<1d": 1, "1-3d": 2},
-        parts_by_status={"active": 1},
-        contact_sla={"compliance_pct": 50.0},
-        cpor_claimant_referrals=1,
-        stuck=[{"referral_id": "FT-STUCK", "status": "pending", "why": "waiting"}],
-        floor_crossed=[ScoreCard("3101", 0.31, 0.6, "needs_attention", "0.30-0.35", 6)],
-    )
-
-
-def test_the_weekly_report_under_the_pseudo_locale_shows_only_catalog_text() -> None:
-    report = sample_report()
-    mail = compose_report(report, NOW - timedelta(days=7), {"3101": "Partner 3101 GmbH"},
-                          PSEUDO_SETTINGS, "run-1")  # fmt: skip
-    data = [
-        "Partner 3101 GmbH", "3101", "FT-STUCK", "waiting", "FastTrack", "Microsoft",
-        "CPOR", "SLA", "Temporal Web UI", PSEUDO_SETTINGS.ops_email,
-        "python starter.py report --since 2026-11-30", "ReferralStatus", "Escalated",
-    ]  # fmt: skip
-    assert untranslated(mail.subject, data) == [], mail.subject
-    assert untranslated(mail.text, data) == [], mail.text
-    assert untranslated(visible_text(mail.html), data) == [], visible_text(mail.html)
-    assert mail.message.raw.count(b"Content-Language: en-XA") == 1
-
-
-def test_the_weekly_report_is_written_in_the_program_locale() -> None:
-    settings = replace(Settings(), program_locale="de")
-    mail = compose_report(sample_report(), NOW - timedelta(days=7), {}, settings, "run-1")
-    assert "Wöchentlicher SLA-Bericht" in mail.subject, mail.subject
-    assert '<html lang="de">' in mail.html and b"Content-Language: de" in mail.message.raw
 
 
 def test_the_webhook_disabled_email_under_the_pseudo_locale_shows_only_catalog_text() -> None:
@@ -161,7 +110,6 @@ async def test_the_integrations_page_and_every_operator_page_show_only_catalog_t
         "/ops/referrals",
         "/ops/partners",
         "/ops/partners/3101",
-        "/ops/reports",
         "/docs",
     ):
         shown = await web.get(path)

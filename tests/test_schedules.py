@@ -100,7 +100,7 @@ async def test_weekly_report_is_emailed_once_per_run(h: Harness) -> None:
         assert "Northwind Cloud" in text
         assert "Partner at capacity" in text or "partner at capacity" in text.lower()
         assert "Fabrikam" not in text  # figures only, no customer data
-    assert "Assignments: 1" in body["text/plain"]
+    assert "Assignments:         1" in body["text/plain"]
 
     again = await run()  # same scheduled run (same workflow id): the outbox says already sent
     assert again.status == "duplicate" and again.message_id == first.message_id
