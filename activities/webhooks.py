@@ -16,13 +16,14 @@ from temporalio.exceptions import ApplicationError
 from activities.email import EmailActivities
 from db.directory import PartnerDirectory
 from db.outbox import OutboxEntry
-from db.webhooks import Delivery, WebhookStore
+from db.webhooks import Delivery, Subscription, WebhookStore
 from domain import names
 from domain.models import WebhookJob
 from domain.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, check_url, sign
-from mail import i18n
+from mail import formats, i18n
 from mail.compose import build_message, render
 from mail.webhook_http import HttpOutcome, post_event
+from settings import Settings
 
 KIND = "webhook_disabled"
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -31,6 +32,38 @@ _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 def body_bytes(delivery: Delivery) -> bytes:
     """The event as sent: the same bytes on every attempt."""
     return json.dumps(delivery.body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def compose_disabled(
+    sub: Subscription, partner_name: str, event_id: str, hours: float, tag: str, settings: Settings
+) -> tuple[str, str, str]:
+    """(subject, text, HTML) of the webhook-disabled email, in `tag`: the partner's language,
+    as its referral contact is the first reader."""
+    with i18n.using(tag):
+        subject = i18n._(
+            "FastTrack webhook disabled for partner %(mpn_id)s: %(url)s",
+            mpn_id=sub.mpn_id,
+            url=sub.url,
+        )[:300]
+        context = {
+            "subject": subject,
+            "tone": "ops",
+            "banner": i18n._("FastTrack referrals · Integrations"),
+            "locale": tag,
+            "mpn_id": sub.mpn_id,
+            "partner_name": partner_name,
+            "url": sub.url,
+            "reason": i18n._(
+                "Event %(event_id)s was not delivered within %(hours)s hours.",
+                event_id=event_id,
+                hours=formats.number(hours),
+            ),
+            "event_id": event_id,
+            "portal_url": settings.portal_url,
+            "ops_email": settings.ops_email,
+        }
+        text, html = render(KIND, context)
+    return subject, text, html
 
 
 class WebhookActivities:
@@ -81,29 +114,16 @@ class WebhookActivities:
         to = [settings.ops_email]
         if record is not None:
             to.insert(0, record.profile.referral_contact)
-        subject = f"FastTrack webhook disabled for partner {sub.mpn_id}: {sub.url}"[:300]
-        context = {
-            "subject": subject,
-            "locale": settings.program_locale,
-            "tone": "ops",
-            "banner": "FastTrack referrals · Integrations",
-            "mpn_id": sub.mpn_id,
-            "partner_name": record.profile.name if record else sub.mpn_id,
-            "url": sub.url,
-            "reason": reason,
-            "event_id": job.event_id,
-            "portal_url": settings.portal_url,
-            "ops_email": settings.ops_email,
-        }
-        with i18n.using(settings.program_locale):
-            text, html = render(KIND, context)
+        tag = record.profile.effective_locale if record else settings.program_locale
+        name = record.profile.name if record else sub.mpn_id
+        subject, text, html = compose_disabled(sub, name, job.event_id, hours, tag, settings)
         domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "fasttrack.localhost"
         disabled_at = sub.disabled_at or now
         scope = f"webhook-{sub.id}-{int(disabled_at.timestamp())}"
         message_id = f"<{_ID_UNSAFE.sub('-', scope)}.{KIND}@{domain}>"
         message = build_message(
             message_id, settings.mail_from, to, [], subject, text, html,
-            {"X-FastTrack-Kind": KIND}, now,
+            {"X-FastTrack-Kind": KIND, "Content-Language": tag}, now,
         )  # fmt: skip
         entry = OutboxEntry(message_id, scope, KIND, 0, to, subject)
         _, sent = await self._email.claim_and_send(entry, message, KIND)

@@ -13,12 +13,14 @@ from db.models import ReferralRecord
 from db.readmodel import ReferralReadModel, ReferralRow
 from domain import watchdog
 from domain.models import Status
+from domain.text import Text
 
 
 @dataclass
 class StuckReferral:
     row: ReferralRow
-    why: str
+    why: str  # in English
+    reason: Text  # the same, for the pages' catalogs
 
 
 async def stuck_referrals(
@@ -37,9 +39,9 @@ async def stuck_referrals(
     found = []
     for row in candidates:
         parts = [_part(row, p.get("workflow_id", ""), rows) for p in row.state.get("parts", [])]
-        why = watchdog.stuck(_watched(row), parts, now)
-        if why is not None:
-            found.append(StuckReferral(row, why))
+        reason = watchdog.stuck_reason(_watched(row), parts, now)
+        if reason is not None:
+            found.append(StuckReferral(row, str(reason), reason))
     return found
 
 

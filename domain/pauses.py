@@ -7,11 +7,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from domain.text import Text, tr
+
 MAX_PAUSE_DAYS = 90
 
 
 class PauseError(ValueError):
-    """A pause outside the allowed range; the message is one line for the user."""
+    """A pause outside the allowed range; the message is one line for the user (`text`: the
+    sentence pages show in their language)."""
+
+    def __init__(self, text: Text) -> None:
+        english = str(text)
+        super().__init__(english[0].lower() + english[1:].rstrip("."))
+        self.text = text
 
 
 def local_today(tz: str, now: datetime) -> date:
@@ -43,8 +51,15 @@ def check_pause(until: date, tz: str, now: datetime, *, ended_ok: bool = False) 
     last = latest_pause_day(tz, now)
     if until > last:
         raise PauseError(
-            f"a pause may last at most {MAX_PAUSE_DAYS} days: until {last.isoformat()} "
-            f"at the latest, not {until.isoformat()}"
+            tr(
+                "A pause may last at most %(days)s days: until %(last)s at the latest, "
+                "not %(until)s.",
+                days=MAX_PAUSE_DAYS,
+                last=last.isoformat(),
+                until=until.isoformat(),
+            )
         )
     if until < today and not ended_ok:
-        raise PauseError(f"the pause's last day {until.isoformat()} is in the past")
+        raise PauseError(
+            tr("The pause's last day %(until)s is in the past.", until=until.isoformat())
+        )

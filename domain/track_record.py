@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any, Literal
 
 from domain.models import Reason, ScoreCard, TrackRecord
+from domain.text import Text, tr, trn
 
 JUDGE_AFTER_DAYS = 120  # an accepted engagement still open after this long counts as undelivered
 FLOOR_AFTER = 10  # judged offers before the floor applies
@@ -174,37 +175,69 @@ def score_parts(card: ScoreCard) -> str:
 
 def advice(r: TrackRecord, ranking: Ranking = ROTATION_ONLY) -> list[str]:
     """What would raise the partner's score, most useful first (for its own page)."""
-    out: list[str] = []
+    return [str(text) for text in advice_texts(r, ranking)]
+
+
+def advice_texts(r: TrackRecord, ranking: Ranking) -> list[Text]:
+    """`advice` as messages, for the pages' catalogs."""
+    out: list[Text] = []
     if r.expired:
         out.append(
-            f"{r.expired} offers expired unanswered: answer every offer within the window, "
-            "even to decline it; silence costs the most"
-        )
-    for count, reason, what in (
-        (r.declined_customer_type, Reason.CUSTOMER_TYPE_NOT_SUPPORTED, "the customer type"),
-        (r.declined_language, Reason.LANGUAGE_NOT_SUPPORTED, "the language"),
-    ):
-        if count:
-            out.append(
-                f"{count} declines said {what} is not supported: fix the "
-                f"{PROFILE_FIELD[reason]} in your referral profile so such referrals no "
-                "longer reach you"
+            trn(
+                "%(n)s offer expired unanswered: answer every offer within the window, "
+                "even to decline it; silence costs the most",
+                "%(n)s offers expired unanswered: answer every offer within the window, "
+                "even to decline it; silence costs the most",
+                r.expired,
             )
+        )
+    if r.declined_customer_type:
+        out.append(
+            trn(
+                "%(n)s decline said the customer type is not supported: fix the segments "
+                "in your referral profile so such referrals no longer reach you",
+                "%(n)s declines said the customer type is not supported: fix the segments "
+                "in your referral profile so such referrals no longer reach you",
+                r.declined_customer_type,
+            )
+        )
+    if r.declined_language:
+        out.append(
+            trn(
+                "%(n)s decline said the language is not supported: fix the languages in "
+                "your referral profile",
+                "%(n)s declines said the language is not supported: fix the languages in "
+                "your referral profile",
+                r.declined_language,
+            )
+        )
     capacity_like = r.declined_partner - r.declined_customer_type - r.declined_language
     if capacity_like > 0:
         out.append(
-            f"{capacity_like} declines for capacity or other reasons: pause referrals "
-            "while you are full instead of declining them"
+            trn(
+                "%(n)s decline for capacity or other reasons: pause referrals while you are "
+                "full instead of declining them",
+                "%(n)s declines for capacity or other reasons: pause referrals while you are "
+                "full instead of declining them",
+                capacity_like,
+            )
         )
     if r.declined_after_accept or r.overdue:
         out.append(
-            f"{r.declined_after_accept + r.overdue} accepted engagements were not delivered: "
-            "record completion when the engagement ends"
+            trn(
+                "%(n)s accepted engagement was not delivered: record completion when the "
+                "engagement ends",
+                "%(n)s accepted engagements were not delivered: record completion when the "
+                "engagement ends",
+                r.declined_after_accept + r.overdue,
+            )
         )
     if not out and is_newcomer(r):
-        out.append("no offer yet: the next referral you are eligible for comes to you first")
+        out.append(tr("no offer yet: the next referral you are eligible for comes to you first"))
     elif not out:
-        out.append("keep accepting in time and recording completion: nothing is holding it back")
+        out.append(
+            tr("keep accepting in time and recording completion: nothing is holding it back")
+        )
     return out
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from domain.models import Outcome, ReferralState, Status
+from domain.text import Text, tr
 
 # How long past its deadline a referral may take to move before it counts as stuck: workers
 # restarting, a busy task queue, a database retried with backoff.
@@ -55,6 +56,12 @@ def waits_until(state: ReferralState) -> datetime | None:
 
 
 def stuck(row: Watched, parts: list[Watched], now: datetime) -> str | None:
+    """Why the referral counts as stuck at `now` (in English), or None."""
+    reason = stuck_reason(row, parts, now)
+    return None if reason is None else str(reason)
+
+
+def stuck_reason(row: Watched, parts: list[Watched], now: datetime) -> Text | None:
     """Why the referral counts as stuck at `now`, or None. A split referral is stuck when
     every part has been closed for longer than GRACE and it is still open, or a part has not
     started (no status: its workflow never wrote its row) by then; an open part is judged on
@@ -64,17 +71,21 @@ def stuck(row: Watched, parts: list[Watched], now: datetime) -> str | None:
     if row.status == Status.SPLIT:
         for p in parts:
             if not p.status and p.waits_until is not None and now - p.waits_until > GRACE:
-                return f"{p.workflow_id} has not started since {_utc(p.waits_until)}"
+                return tr(
+                    "%(part)s has not started since %(since)s",
+                    part=p.workflow_id,
+                    since=_utc(p.waits_until),
+                )
         if not parts or any(p.status not in Status.CLOSED for p in parts):
             return None
         ended = [p.closed_at for p in parts if p.closed_at is not None]
         last = max(ended) if ended else None
         if last is None or now - last <= GRACE:
             return None
-        return f"every part closed by {_utc(last)}, but the referral is still open"
+        return tr("every part closed by %(at)s, but the referral is still open", at=_utc(last))
     if row.waits_until is None or now - row.waits_until <= GRACE:
         return None
-    return f"waiting past its deadline {_utc(row.waits_until)}"
+    return tr("waiting past its deadline %(due)s", due=_utc(row.waits_until))
 
 
 def _utc(at: datetime) -> str:

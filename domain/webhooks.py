@@ -12,6 +12,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from domain.models import Outcome, ReferralState
+from domain.text import Text, tr
 
 # History action -> event type.
 EVENT_OF_ACTION = {
@@ -41,7 +42,12 @@ METADATA_ADDRESSES = frozenset(
 
 
 class WebhookRuleError(ValueError):
-    """A subscription input breaks a rule (the message is one line, for the user)."""
+    """A subscription input breaks a rule (the message is one line, for the user); `text` is
+    the message for the pages' catalogs, None for a refusal worded elsewhere."""
+
+    def __init__(self, text: Text | str) -> None:
+        super().__init__(str(text))
+        self.text = text if isinstance(text, Text) else None
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,9 @@ def parse_events(text: str) -> list[str]:
         full = name if name.startswith("referral.") else f"referral.{name}"
         if full not in EVENT_TYPES:
             known = ", ".join(t.split(".", 1)[1] for t in EVENT_TYPES)
-            raise WebhookRuleError(f"unknown event {name!r} (known: {known})")
+            raise WebhookRuleError(
+                tr("unknown event %(name)s (known: %(known)s)", name=repr(name), known=known)
+            )
         if full not in out:
             out.append(full)
     return out
@@ -132,21 +140,21 @@ def check_url(url: str, allow_insecure: bool) -> str:
     credentials or fragment. Returns it stripped; the addresses are checked separately."""
     url = url.strip()
     if not url or len(url) > MAX_URL:
-        raise WebhookRuleError(f"the URL must have 1 to {MAX_URL} characters")
+        raise WebhookRuleError(tr("the URL must have 1 to %(max)s characters", max=MAX_URL))
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise WebhookRuleError(f"not a URL: {url!r}") from None
+        raise WebhookRuleError(tr("not a URL: %(url)s", url=repr(url))) from None
     schemes = ("https", "http") if allow_insecure else ("https",)
     if parts.scheme not in schemes:
-        raise WebhookRuleError("the URL must start with https://")
+        raise WebhookRuleError(tr("the URL must start with https://"))
     if not parts.hostname:
-        raise WebhookRuleError("the URL needs a host name")
+        raise WebhookRuleError(tr("the URL needs a host name"))
     if parts.username or parts.password or parts.fragment:
-        raise WebhookRuleError("the URL may not carry credentials or a #fragment")
+        raise WebhookRuleError(tr("the URL may not carry credentials or a #fragment"))
     if port == 0:
-        raise WebhookRuleError("the URL's port must be 1 to 65535")
+        raise WebhookRuleError(tr("the URL's port must be 1 to 65535"))
     return url
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from mail.i18n import _
 from portal.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -109,7 +110,8 @@ async def api_docs(request: Request) -> HTMLResponse:
     return render(
         request,
         "api_docs",
-        title=spec["info"]["title"] + " API",
+        title=_("API reference"),
+        api_title=spec["info"]["title"] + " API",
         nav="",
         intro=spec["info"].get("description", ""),
         version=spec["info"].get("version", ""),

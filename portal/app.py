@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from mail.i18n import _
 from portal import (
     api_docs,
     exports,
@@ -97,13 +98,15 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         code, message = _validation_message(exc)
         if _is_page(request):
-            return _problem_page(request, 422, "Invalid request", message)
+            return _problem_page(request, 422, _("Invalid request"), message)
         return error(422, code, message)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if _is_page(request) and exc.status_code in (404, 405):
-            return _problem_page(request, exc.status_code, "Not found", "There is no such page.")
+            return _problem_page(
+                request, exc.status_code, _("Not found"), _("There is no such page.")
+            )
         if exc.status_code == 400:  # FastAPI could not parse the body (not JSON, bad bytes)
             return error(422, "invalid_body", "the body is not valid JSON")
         codes = {404: "not_found", 405: "method_not_allowed"}
@@ -166,10 +169,10 @@ def create_app(
         exports.router,
         integrations_pages.router,
         sso.router,
+        api_docs.router,
     ):
         app.include_router(router, dependencies=in_language)
     app.include_router(language.router)
-    app.include_router(api_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
     app.add_middleware(language.LanguageMiddleware, default=settings.program_locale)

@@ -12,7 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from db.audit import Actor
 from db.webhooks import WebhookStore
+from domain.text import Text, trp
 from domain.webhooks import EVENT_TYPES, WebhookRuleError
+from mail.i18n import _, translate
 from portal.auth import Portal, PortalDep
 from portal.render import render
 from portal.session import PageProblem, PartnerViewer, Viewer, checked_form, checked_lists
@@ -21,9 +23,18 @@ from runtime.webhooks import UnknownPartnerError, send_again, subscribe
 
 router = APIRouter(include_in_schema=False)
 
-DONE = {
-    "removed": "Endpoint removed: nothing more is sent to it.",
-    "again": "The event is being sent again (same id, same body).",
+DONE: dict[str, Text] = {
+    "removed": trp("done", "Endpoint removed: nothing more is sent to it."),
+    "again": trp("done", "The event is being sent again (same id, same body)."),
+}
+# A delivery's status and an attempt's outcome, in words.
+DELIVERY_WORDS: dict[str, Text] = {
+    "pending": trp("delivery", "pending"),
+    "delivered": trp("delivery", "delivered"),
+    "failed": trp("delivery", "failed"),
+    "refused": trp("delivery", "refused"),
+    "error": trp("delivery", "error"),
+    "http_error": trp("delivery", "HTTP error"),
 }
 
 
@@ -48,14 +59,17 @@ async def _page(
     status_code: int = 200,
 ) -> HTMLResponse:
     store = _store(portal)
+    deliveries = await store.recent(mpn_id, 20)
     return render(
         request,
         "integrations",
         status_code,
-        title="Integrations",
+        title=_("Integrations"),
         nav="/integrations",
         subs=await store.list(mpn_id),
-        deliveries=await store.recent(mpn_id, 20),
+        deliveries=deliveries,
+        shows_times=bool(deliveries),
+        delivery_status=delivery_status,
         event_types=EVENT_TYPES,
         message=message,
         kind=kind,
@@ -68,10 +82,10 @@ async def _page(
 
 async def _owned(portal: Portal, mpn_id: str, sub_id: str) -> int:
     if not sub_id.isdigit():
-        raise PageProblem(404, "Not found", "There is no such endpoint.")
+        raise PageProblem(404, _("Not found"), _("There is no such endpoint."))
     sub = await _store(portal).get(int(sub_id))
     if sub is None or sub.mpn_id != mpn_id:
-        raise PageProblem(404, "Not found", "There is no such endpoint.")
+        raise PageProblem(404, _("Not found"), _("There is no such endpoint."))
     return sub.id
 
 
@@ -83,7 +97,7 @@ async def integrations(
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> HTMLResponse:
     assert viewer.mpn_id is not None
-    return await _page(request, portal, viewer.mpn_id, message=DONE.get(done, ""))
+    return await _page(request, portal, viewer.mpn_id, message=_done(done))
 
 
 @router.post("/integrations/webhooks", response_class=HTMLResponse)
@@ -98,10 +112,18 @@ async def add_webhook(request: Request, portal: PortalDep, viewer: PartnerViewer
             datetime.now(UTC),
         )  # fmt: skip
     except WebhookRuleError as err:
-        return await _page(request, portal, viewer.mpn_id, error=str(err), url=url, status_code=422)
+        error = (
+            translate(err.text)
+            if err.text
+            else _("This address may not be called: %(why)s", why=str(err))
+        )
+        return await _page(request, portal, viewer.mpn_id, error=error, url=url, status_code=422)
     except UnknownPartnerError as err:
-        raise PageProblem(404, "Not found", str(err)) from err
-    message = f"Endpoint added. Copy its signing secret now: it is not shown again ({sub.url})."
+        raise PageProblem(404, _("Not found"), _("There is no such partner.")) from err
+    message = _(
+        "Endpoint added. Copy its signing secret now: it is not shown again (%(url)s).",
+        url=sub.url,
+    )
     return await _page(request, portal, viewer.mpn_id, message=message, secret=secret)
 
 
@@ -113,7 +135,7 @@ async def rotate_webhook(
     await checked_form(request, viewer)
     owned = await _owned(portal, viewer.mpn_id, sub_id)
     secret = await _store(portal).rotate(owned, _who(viewer), datetime.now(UTC))
-    message = "New signing secret (shown once); the endpoint is enabled. The old one stops now."
+    message = _("New signing secret (shown once); the endpoint is enabled. The old one stops now.")
     return await _page(request, portal, viewer.mpn_id, message=message, secret=secret or "")
 
 
@@ -136,5 +158,16 @@ async def deliver_again(
     await checked_form(request, viewer)
     store = _store(portal)
     if not await send_again(portal.client, store, portal.settings, event_id[:64], viewer.mpn_id):
-        raise PageProblem(404, "Not found", "There is no such delivery.")
+        raise PageProblem(404, _("Not found"), _("There is no such delivery."))
     return RedirectResponse("/integrations?done=again", status_code=303)
+
+
+def delivery_status(code: str) -> str:
+    """A delivery's status or an attempt's outcome in the page's language."""
+    text = DELIVERY_WORDS.get(code)
+    return translate(text) if text else code
+
+
+def _done(code: str) -> str:
+    text = DONE.get(code)
+    return translate(text) if text else ""

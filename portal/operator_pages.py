@@ -23,7 +23,7 @@ from domain import track_record as tr
 from domain.models import OperatorAction, ReferralState, Status
 from domain.pauses import PauseError, is_paused, latest_pause_day
 from mail import formats
-from mail.i18n import _
+from mail.i18n import _, _n, translate
 from mail.report_page import report_view
 from portal.auth import Portal, PortalDep
 from portal.gateway import load, run_update
@@ -70,7 +70,7 @@ async def escalations(
             }
         )
     stuck = [
-        {"row": s.row, "why": s.why, "web_ui": web_ui_link(portal, s.row.workflow_id)}
+        {"row": s.row, "why": translate(s.reason), "web_ui": web_ui_link(portal, s.row.workflow_id)}
         for s in await stuck_referrals(portal.sessions, datetime.now(UTC))
     ]
     return render(
@@ -80,6 +80,7 @@ async def escalations(
         nav="/ops/escalations",
         items=items,
         stuck=stuck,
+        shows_times=bool(stuck),
         message=done,
         kind="ok",
         errors={},
@@ -250,7 +251,7 @@ async def partner_action(
         return await _partner_page(request, portal, mpn_id, message, token)
     if action == "revoke":
         n = await portal.tokens.revoke(mpn_id, now, viewer.actor)
-        done = f"{n} API token(s) revoked."
+        done = _n("%(n)s API token revoked.", "%(n)s API tokens revoked.", n)
     elif action == "resume":
         await portal.directory.resume(mpn_id, now, viewer.actor)
         done = _("Referrals resumed.")
@@ -259,7 +260,9 @@ async def partner_action(
             until = date.fromisoformat(form.get("until", "").strip())
             await portal.directory.pause(mpn_id, until, now, viewer.actor)
         except PauseError as err:
-            return await _partner_page(request, portal, mpn_id, error=str(err), status_code=422)
+            return await _partner_page(
+                request, portal, mpn_id, error=translate(err.text), status_code=422
+            )
         except ValueError:
             return await _partner_page(
                 request, portal, mpn_id, error=_("Enter a date as YYYY-MM-DD."), status_code=422

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from db.external_refs import ExternalRefs
 from db.portal_queries import Filters, ListRow, PortalQueries
 from domain.models import MatchExplanation, Outcome, ReferralState, Status
-from domain.policy import program_answer
+from domain.policy import Code, program_answer
 from domain.text import Text, trp
 from domain.visibility import sees_customer
 from mail import formats
@@ -221,7 +221,10 @@ async def referral_action(
         raise PageProblem(503, _("Please try again shortly"), err.message) from err
     if status_code != 200:
         # Refused by the workflow's validator: nothing changed; the answer goes next to the form.
-        shown.message = refusal_text(str(body.get("message", "")))
+        if body.get("error") == Code.CLOSED:
+            shown.message = _("This referral is closed: nothing more can be recorded on it.")
+        else:
+            shown.message = refusal_text(str(body.get("message", "")))
         loaded = await _loaded_for(portal, id, viewer.mpn_id)
         return await _referral_page(
             request, portal, viewer.mpn_id, loaded, {action: shown}, status_code=409

@@ -109,7 +109,7 @@ async def _page(
         audit=await recent_changes(portal, mpn_id),
         card=tr.scorecard(mpn_id, own, ranking),
         track=own,
-        advice=tr.advice(own, ranking),
+        advice=[translate(text) for text in tr.advice_texts(own, ranking)],
     )
 
 
@@ -236,7 +236,7 @@ async def pause(request: Request, portal: PortalDep, viewer: PartnerViewer) -> R
         until = date.fromisoformat(form.get("until", "").strip())
         await portal.directory.pause(viewer.mpn_id, until, now, viewer.actor)
     except PauseError as err:
-        error = f"{str(err)[0].upper()}{str(err)[1:]}."
+        error = translate(err.text)
     except ValueError:
         error = _("Enter a date as YYYY-MM-DD.")
     if error:

@@ -26,8 +26,13 @@ class _Visible(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
+        void = tag in ("input", "br", "meta", "link", "img")
+        if self._skip:  # inside a skipped element: count nested ones of the same tag
+            if not void:
+                self._skip.append(tag)
+            return
         if tag in ("style", "script") or (values.get("lang") and tag != "html"):
-            if tag not in ("input", "br", "meta", "link", "img"):
+            if not void:
                 self._skip.append(tag)
             return
         if not self._skip:

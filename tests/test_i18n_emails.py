@@ -45,6 +45,7 @@ def data_of(request: EmailRequest) -> list[str]:
         *ref.account_team,
         *WORKLOAD_NAMES.values(),
         *LINKS.values(),
+        f"{LINKS['view']}#form-account_team_contacted",  # the contact reminder's link
         SETTINGS.ops_email,
         SETTINGS.portal_url,
         "FastTrack",  # the program's name, never translated

@@ -183,7 +183,7 @@ def test_advice_names_the_profile_field_to_fix() -> None:
     lines = tr.advice(record, ranking())
     assert any("segments" in line for line in lines)
     assert any("languages" in line for line in lines)
-    assert lines[0].startswith("1 offers expired")
+    assert lines[0].startswith("1 offer expired")
     assert tr.advice(good(3), ranking())[0].startswith("keep accepting")
 
 
