@@ -101,6 +101,7 @@ def _columns(profile: PartnerProfile) -> dict[str, Any]:
         "timezone": profile.timezone,
         "paused_until": profile.paused_until,
         "max_open_referrals": profile.max_open_referrals,
+        "locale": profile.locale,
         "profile": profile_json(profile),
     }
 

@@ -78,6 +78,7 @@ class Partner(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     paused_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     max_open_referrals: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    locale: Mapped[str] = mapped_column(String(16), default="", server_default="")
     # bookkeeping (not part of the imported profile)
     open_assignments: Mapped[int] = mapped_column(Integer, default=0)
     last_assigned_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)

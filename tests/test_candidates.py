@@ -204,6 +204,24 @@ async def test_reservation_is_idempotent(engine, sessionmaker):
     assert second.partner is not None and second.partner.mpn_id == "2"
 
 
+async def test_the_matched_partner_keeps_its_own_language(engine, sessionmaker):
+    """A partner's chosen language (not its home country's) reaches the workflow with the
+    match, so its emails go out in it."""
+    chosen, _ = one_partner("1", None)
+    await PartnerDirectory(sessionmaker).upsert(
+        [dataclasses.replace(chosen, home_country="DE", countries=["US"], locale="fr")], NOW
+    )
+    result = await match_and_reserve(sessionmaker, simple_request("FT-L"), NOW)
+    assert result.partner is not None and result.partner.locale == "fr"
+    unset, _ = one_partner("2", None)
+    await PartnerDirectory(sessionmaker).upsert(
+        [dataclasses.replace(unset, home_country="DE", countries=["US"], locale="")], NOW
+    )
+    other = simple_request("FT-M", excluded=["1"])
+    result = await match_and_reserve(sessionmaker, other, NOW)
+    assert result.partner is not None and result.partner.locale == "de"  # its home country's
+
+
 async def test_concurrent_reservations_never_exceed_capacity(engine, sessionmaker):
     await fill(engine, [one_partner("1", 1)])
     requests = [simple_request(f"FT-R{i}") for i in range(4)]

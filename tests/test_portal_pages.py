@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 
 import httpx
 import pytest_asyncio
 
 from db.directory import PartnerDirectory
+from domain.pauses import latest_pause_day
 from portal import create_app
 from tests.factories import partner, referral
 from tests.harness import Harness
@@ -186,7 +187,8 @@ async def test_profile_edits_are_validated_audited_and_pause_is_bounded(
         "profile updated by partner:2004 (referrals-2004@partner.example)"
         in (await web.get("/profile")).text
     )
-    far = (date.today() + timedelta(days=91)).isoformat()
+    last = latest_pause_day("Europe/Berlin", datetime.now(UTC))  # the partner's own calendar
+    far = (last + timedelta(days=1)).isoformat()
     assert (await web.post("/profile/pause", data={"csrf": csrf, "until": far})).status_code == 422
     soon = (date.today() + timedelta(days=5)).isoformat()
     assert (await web.post("/profile/pause", data={"csrf": csrf, "until": soon})).status_code == 303

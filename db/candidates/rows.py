@@ -47,6 +47,7 @@ PARTNER_COLUMNS = (
     P.c.timezone,
     P.c.paused_until,
     P.c.max_open_referrals,
+    P.c.locale,
     P.c.open_assignments,
     P.c.last_assigned_at,
     P.c.capacity_declines,
@@ -154,6 +155,7 @@ def candidate_of(r: Any, side: dict[str, list[str]]) -> Candidate:
         timezone=r.timezone,
         paused_until=as_date(r.paused_until),
         max_open_referrals=r.max_open_referrals,
+        locale=r.locale,
     )
     load = PartnerLoad(
         mpn_id=r.mpn_id,
