@@ -1,13 +1,14 @@
 """Portal pages under a realistic read model: one partner holding 1,000 referrals, an operator
 searching 10,000; latency of the rendered list and detail pages (p50 / p95 / p99).
 
-    python -m bench.portal [--requests 300] [--live 20] [--out portal]
+    python -m bench.portal [--requests 300] [--live 20] [--locale de] [--out portal]
 
 A dev server and the real worker run `live` referrals for the partner (their detail pages
 query the running workflow); the other rows are written into the read model directly (a copy
 of a live row's snapshot, with its own id, customer country and type), so that the lists have
 their full size. Pages are requested in process through ASGI with a signed-in session cookie:
 the time is routing, session lookup, queries, the `details` query and Jinja rendering.
+`--locale`: both users have chosen that language, so every page is rendered translated.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bench.common import (
 )
 from db.directory import PartnerDirectory
 from db.models import AssignmentRecord, ReferralRecord
+from db.portal_prefs import PreferenceStore
 from db.portal_store import PortalStore
 from domain import names
 from domain.models import ReferralInput, ReferralSummary
@@ -97,7 +99,7 @@ async def _seed(sessions: Any, template_id: str, partner: str, other: str) -> No
             await session.execute(insert(AssignmentRecord), assignments[chunk : chunk + 1000])
 
 
-async def _time(http: httpx.AsyncClient, paths: list[str]) -> list[float]:
+async def _time(http: httpx.AsyncClient, paths: list[str], locale: str) -> list[float]:
     out = []
     for path in paths:
         started = time.perf_counter()
@@ -105,6 +107,8 @@ async def _time(http: httpx.AsyncClient, paths: list[str]) -> list[float]:
         out.append(time.perf_counter() - started)
         if r.status_code != 200:
             raise RuntimeError(f"{path}: {r.status_code}")
+        if r.headers.get("content-language") != locale:
+            raise RuntimeError(f"{path}: in {r.headers.get('content-language')}, not {locale}")
     return out
 
 
@@ -119,7 +123,7 @@ def _row(page: str, samples: list[float]) -> dict[str, Any]:
     }
 
 
-async def measure(requests: int, live: int) -> dict[str, Any]:
+async def measure(requests: int, live: int, locale: str) -> dict[str, Any]:
     async with open_stack(partners=2) as stack:
         settings = replace(stack.settings, task_queue=stack.queue("portal"))
         worker = build_worker(stack.client, settings, stack.sessions)
@@ -155,6 +159,8 @@ async def measure(requests: int, live: int) -> dict[str, Any]:
             contact = record.profile.referral_contact  # each request checks it is still there
             partner_sid, _ = await store.open_session(contact, "partner", partner, now)
             operator_sid, _ = await store.open_session(OPERATOR, "operator", None, now)
+            for email in (contact, OPERATOR):
+                await PreferenceStore(stack.sessions).set_locale(email, locale, now)
             app = create_app(
                 replace(settings, operator_emails=(OPERATOR,)), stack.client, stack.sessions
             )
@@ -164,27 +170,32 @@ async def measure(requests: int, live: int) -> dict[str, Any]:
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
                 http.cookies.set(SESSION_COOKIE, partner_sid)
                 pages = PARTNER_ROWS // 25
-                await _time(http, ["/referrals", f"/referrals/{mine[0]}"])  # warm up
+                await _time(http, ["/referrals", f"/referrals/{mine[0]}"], locale)  # warm up
                 rows.append(
                     _row(
                         "partner list (1,000 held, 25 a page)",
                         await _time(
                             http,
                             [f"/referrals?page={rng.randint(1, pages)}" for _ in range(requests)],
+                            locale,
                         ),
                     )
                 )
                 rows.append(
                     _row(
                         "partner list, filtered (status, type)",
-                        await _time(http, ["/referrals?status=pending&type=benefit"] * requests),
+                        await _time(
+                            http, ["/referrals?status=pending&type=benefit"] * requests, locale
+                        ),
                     )
                 )
                 rows.append(
                     _row(
                         "partner referral detail (live workflow)",
                         await _time(
-                            http, [f"/referrals/{rng.choice(mine)}" for _ in range(requests)]
+                            http,
+                            [f"/referrals/{rng.choice(mine)}" for _ in range(requests)],
+                            locale,
                         ),
                     )
                 )
@@ -195,6 +206,7 @@ async def measure(requests: int, live: int) -> dict[str, Any]:
                         await _time(
                             http,
                             [f"/ops/referrals?page={rng.randint(1, 200)}" for _ in range(requests)],
+                            locale,
                         ),
                     )
                 )
@@ -207,20 +219,22 @@ async def measure(requests: int, live: int) -> dict[str, Any]:
                                 f"/ops/referrals?country={rng.choice(COUNTRIES)}&overdue=yes"
                                 for _ in range(requests)
                             ],
+                            locale,
                         ),
                     )
                 )
     table = print_table(rows, ["page", "requests", "p50_ms", "p95_ms", "p99_ms"], "portal pages")
-    return {"rows": rows, "table": table, "live": live, "requests": requests}
+    return {"rows": rows, "table": table, "live": live, "requests": requests, "locale": locale}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.portal", description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--live", type=int, default=20)
+    parser.add_argument("--locale", default="en", help="the language both users chose (en)")
     parser.add_argument("--out", default="portal")
     args = parser.parse_args(argv)
-    write_results(args.out, uvloop.run(measure(args.requests, args.live)))
+    write_results(args.out, uvloop.run(measure(args.requests, args.live, args.locale)))
     return 0
 
 
