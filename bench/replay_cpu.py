@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -23,27 +22,27 @@ from settings import Settings
 from worker import WORKFLOW_RUNNER, WORKFLOWS
 
 HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "histories"
+KEY_FILE = HISTORIES / "test-payload-key.json"  # the key the histories were recorded with
 WARMUP = 20
 
 
 async def measure(n: int, history: str) -> float:
     """CPU milliseconds (this process, every thread) per replay."""
-    with tempfile.TemporaryDirectory() as tmp:
-        replayer = Replayer(
-            workflows=list(WORKFLOWS),
-            workflow_runner=WORKFLOW_RUNNER,
-            data_converter=converter_for(Settings(payload_key_file=Path(tmp) / "keys.json")),
-        )
-        text = (HISTORIES / f"{history}.v1.json").read_text()
+    replayer = Replayer(
+        workflows=list(WORKFLOWS),
+        workflow_runner=WORKFLOW_RUNNER,
+        data_converter=converter_for(Settings(payload_key_file=KEY_FILE)),
+    )
+    text = (HISTORIES / f"{history}.v1.json").read_text()
 
-        async def copies(count: int) -> AsyncIterator[WorkflowHistory]:
-            for i in range(count):
-                yield WorkflowHistory.from_json(f"replay-{i}", text)
+    async def copies(count: int) -> AsyncIterator[WorkflowHistory]:
+        for i in range(count):
+            yield WorkflowHistory.from_json(f"replay-{i}", text)
 
-        await replayer.replay_workflows(copies(WARMUP))
-        started = time.process_time()
-        await replayer.replay_workflows(copies(n))
-        return (time.process_time() - started) / n * 1000
+    await replayer.replay_workflows(copies(WARMUP))
+    started = time.process_time()
+    await replayer.replay_workflows(copies(n))
+    return (time.process_time() - started) / n * 1000
 
 
 def main(argv: Sequence[str] | None = None) -> int:

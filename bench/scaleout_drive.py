@@ -119,6 +119,14 @@ class Driver:
             self.finished += 1
 
     async def recorded(self, rid: str) -> str:
+        """What the workflow recorded, and for a split what each part recorded."""
+        own = await self._recorded(rid)
+        if not own.startswith(("split", "completed")):
+            return own
+        parts = [await self._recorded(names.part_workflow_id(rid, n)) for n in (1, 2)]
+        return f"{own} (parts: {' / '.join(parts)})"
+
+    async def _recorded(self, rid: str) -> str:
         try:
             state = await asyncio.wait_for(
                 self.client.get_workflow_handle(rid).query(
@@ -156,13 +164,15 @@ class Driver:
             second = await self.notified(rid, 2, timeout=self.sla + OUTAGE_PATIENCE)
             await self.act(rid, second, "accept")
             await self.act(rid, second, "complete", {"vas_sold": False})
-        if kind == "split":
-            for number in (1, 2):
-                part = names.part_workflow_id(rid, number)
-                holder = await self.notified(part, 1)
-                await self.act(part, holder, "accept")
-                await self.act(part, holder, "complete", {"vas_sold": False})
+        if kind == "split":  # each part's partner answers on its own, as partners do
+            parts = [names.part_workflow_id(rid, number) for number in (1, 2)]
+            await asyncio.gather(*(self._take_and_close(part) for part in parts))
         await self.check(rid, kind)
+
+    async def _take_and_close(self, part: str) -> None:
+        holder = await self.notified(part, 1)
+        await self.act(part, holder, "accept")
+        await self.act(part, holder, "complete", {"vas_sold": False})
 
     async def start(self, r: Referral) -> None:
         """Start as the CLI does; through an outage, retried (a start that landed before its
