@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -96,6 +96,15 @@ def _subscription(row: WebhookSubscription) -> Subscription:
     )
 
 
+# Built once (with an expanding parameter): it runs in the transaction of every change.
+_SUBSCRIBED = select(
+    WebhookSubscription.id, WebhookSubscription.mpn_id, WebhookSubscription.events
+).where(
+    WebhookSubscription.mpn_id.in_(bindparam("b_partners", expanding=True)),
+    WebhookSubscription.disabled_at.is_(None),
+)
+
+
 def queue_events(
     session: Session, snapshot: Snapshot, start: int, view: PartnerView, now: datetime
 ) -> list[str]:
@@ -106,12 +115,7 @@ def queue_events(
     if not found:
         return []
     partners = {e.partner for e in found}
-    subs = session.scalars(
-        select(WebhookSubscription).where(
-            WebhookSubscription.mpn_id.in_(partners),
-            WebhookSubscription.disabled_at.is_(None),
-        )
-    ).all()
+    subs = session.connection().execute(_SUBSCRIBED, {"b_partners": sorted(partners)}).all()
     if not subs:
         return []
     zones: dict[str, str] = {
