@@ -162,22 +162,27 @@ async def _partner_act(
 ACTION_RESPONSES = errors(401, 404, 409, 422, 503)
 
 
-@partner_api.post(
-    "/{id}/accept",
-    response_model=ActionOut,
-    responses=ACTION_RESPONSES,
-    summary="Accept the referral",
-)
-async def accept_referral(
-    request: Request,
-    portal: PortalDep,
-    partner: PartnerDep,
-    id: WorkflowId,
-    body: NoteBody | None = None,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
-    fields = body.model_dump() if body else {}
-    return await _partner_act(request, portal, partner, id, key, "accept", fields)
+def _note_action(path: str, update: str, summary: str) -> None:
+    """`POST /{id}/<path>`: the partner's action `update`, with an optional note."""
+
+    async def endpoint(
+        request: Request,
+        portal: PortalDep,
+        partner: PartnerDep,
+        id: WorkflowId,
+        body: NoteBody | None = None,
+        key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        fields = body.model_dump() if body else {}
+        return await _partner_act(request, portal, partner, id, key, update, fields)
+
+    endpoint.__name__ = f"{update}_referral"
+    partner_api.post(
+        f"/{{id}}/{path}", response_model=ActionOut, responses=ACTION_RESPONSES, summary=summary
+    )(endpoint)
+
+
+_note_action("accept", "accept", "Accept the referral")
 
 
 @partner_api.post(
@@ -198,76 +203,17 @@ async def decline_referral(
     return await _partner_act(request, portal, partner, id, key, "decline", fields)
 
 
-@partner_api.post(
-    "/{id}/contacted",
-    response_model=ActionOut,
-    responses=ACTION_RESPONSES,
-    summary="Record that the customer was contacted (with the account team)",
-)
-async def contacted_referral(
-    request: Request,
-    portal: PortalDep,
-    partner: PartnerDep,
-    id: WorkflowId,
-    body: NoteBody | None = None,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
-    fields = body.model_dump() if body else {}
-    return await _partner_act(request, portal, partner, id, key, "contacted", fields)
-
-
-@partner_api.post(
-    "/{id}/kickoff",
-    response_model=ActionOut,
-    responses=ACTION_RESPONSES,
-    summary="Record the kick-off meeting",
-)
-async def kickoff_referral(
-    request: Request,
-    portal: PortalDep,
-    partner: PartnerDep,
-    id: WorkflowId,
-    body: NoteBody | None = None,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
-    fields = body.model_dump() if body else {}
-    return await _partner_act(request, portal, partner, id, key, "kickoff", fields)
-
-
-@partner_api.post(
-    "/{id}/cpor-claimed",
-    response_model=ActionOut,
-    responses=ACTION_RESPONSES,
-    summary="Record the CPOR claim",
-)
-async def cpor_claimed_referral(
-    request: Request,
-    portal: PortalDep,
-    partner: PartnerDep,
-    id: WorkflowId,
-    body: NoteBody | None = None,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
-    fields = body.model_dump() if body else {}
-    return await _partner_act(request, portal, partner, id, key, "cpor_claimed", fields)
-
-
-@partner_api.post(
-    "/{id}/account-team-contacted",
-    response_model=ActionOut,
-    responses=ACTION_RESPONSES,
-    summary="Record that the Microsoft account team was contacted",
-)
-async def account_team_contacted_referral(
-    request: Request,
-    portal: PortalDep,
-    partner: PartnerDep,
-    id: WorkflowId,
-    body: NoteBody | None = None,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
-    fields = body.model_dump() if body else {}
-    return await _partner_act(request, portal, partner, id, key, "account_team_contacted", fields)
+for path, update, summary in (
+    ("contacted", "contacted", "Record that the customer was contacted (with the account team)"),
+    ("kickoff", "kickoff", "Record the kick-off meeting"),
+    ("cpor-claimed", "cpor_claimed", "Record the CPOR claim"),
+    (
+        "account-team-contacted",
+        "account_team_contacted",
+        "Record that the Microsoft account team was contacted",
+    ),
+):
+    _note_action(path, update, summary)
 
 
 @partner_api.post(
