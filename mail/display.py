@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -137,9 +138,17 @@ KIND_NAMES: dict[str, Text] = {
 }
 
 
+def named(names: Mapping[str, Text], code: str, fallback: str | None = None) -> str:
+    """`code`'s name from `names` in the current language; without one, `fallback` (default:
+    the code itself)."""
+    name = names.get(code)
+    if name:
+        return i18n.translate(name)
+    return code if fallback is None else fallback
+
+
 def kind(code: str) -> str:
-    name = KIND_NAMES.get(code)
-    return i18n.translate(name) if name else code
+    return named(KIND_NAMES, code)
 
 
 def workload(code: str) -> str:
@@ -147,14 +156,12 @@ def workload(code: str) -> str:
 
 
 def segment(code: str) -> str:
-    name = SEGMENT_NAMES.get(code)
-    return i18n.translate(name) if name else code.replace("_", " ").title()
+    return named(SEGMENT_NAMES, code, code.replace("_", " ").title())
 
 
 def reason(code: str) -> str:
     """A decline reason code as words; free text passes through unchanged."""
-    name = REASON_NAMES.get(code)
-    return i18n.translate(name) if name else code
+    return named(REASON_NAMES, code)
 
 
 def language(code: str) -> str:
@@ -267,16 +274,13 @@ HISTORY_NAMES: dict[str, Text] = {
 
 
 def status(code: str) -> str:
-    name = STATUS_NAMES.get(code)
-    return i18n.translate(name) if name else code.replace("_", " ")
+    return named(STATUS_NAMES, code, code.replace("_", " "))
 
 
 def outcome(code: str) -> str:
-    name = OUTCOME_NAMES.get(code)
-    return i18n.translate(name) if name else code.replace("_", " ")
+    return named(OUTCOME_NAMES, code, code.replace("_", " "))
 
 
 def history(code: str) -> str:
     """A timeline entry's action in words."""
-    name = HISTORY_NAMES.get(code)
-    return i18n.translate(name) if name else code.replace("_", " ")
+    return named(HISTORY_NAMES, code, code.replace("_", " "))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from domain.text import Text, trp
-from mail import display, formats, i18n
+from mail import display, formats
 from mail.i18n import _, _p
 
 AGE_NAMES: dict[str, Text] = {
@@ -18,8 +18,7 @@ AGE_NAMES: dict[str, Text] = {
 
 
 def age(code: str) -> str:
-    name = AGE_NAMES.get(code)
-    return i18n.translate(name) if name else code
+    return display.named(AGE_NAMES, code)
 
 
 def counts(figures: dict[str, int], name: Callable[[str], str] = display.status) -> str:
