@@ -4,8 +4,10 @@ German partner who works in German without touching a setting."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+from temporalio.client import WorkflowHandle
 
 from db.portal_prefs import PreferenceStore
 from mail import i18n
@@ -128,12 +130,7 @@ async def test_the_operators_reports_page_under_the_pseudo_locale_shows_only_cat
     h: Harness,
     web: httpx.AsyncClient,  # noqa: F811
 ) -> None:
-    await h.partners(partner("3101"))
-    handle = await h.start(referral("FT-X-REPORT"))
-    await h.assigned(handle)
-    assert await sign_in(h, web, OPERATOR) == "/ops/escalations"
-    await PreferenceStore(h.sessions).set_locale(OPERATOR, i18n.PSEUDO, datetime.now(UTC))
-    page = await web.get("/ops/reports")
+    handle, page = await _reports_page(h, web, "FT-X-REPORT", i18n.PSEUDO)
     assert page.status_code == 200 and '<div lang="en">' not in page.text
     assert leftovers(page.text, handle.id, "Partner 3101 GmbH (3101)") == []
 
@@ -142,12 +139,19 @@ async def test_the_operators_reports_page_follows_the_operators_language(
     h: Harness,
     web: httpx.AsyncClient,  # noqa: F811
 ) -> None:
-    await h.partners(partner("3101"))
-    handle = await h.start(referral("FT-X-REPORT-DE"))
-    await h.assigned(handle)
-    assert await sign_in(h, web, OPERATOR) == "/ops/escalations"
-    await PreferenceStore(h.sessions).set_locale(OPERATOR, "de", datetime.now(UTC))
-    page = await web.get("/ops/reports")
+    _, page = await _reports_page(h, web, "FT-X-REPORT-DE", "de")
     assert page.status_code == 200 and '<html lang="de">' in page.text
     assert "Empfehlungen nach Status" in page.text and "Annahme nach Partner" in page.text
     assert "Kundenkontakt nach der Annahme (2 Werktage)" in page.text
+
+
+async def _reports_page(
+    h: Harness, client: httpx.AsyncClient, referral_id: str, locale: str
+) -> tuple[WorkflowHandle[Any, Any], httpx.Response]:
+    """An assigned referral, then the operator's Reports page in `locale`."""
+    await h.partners(partner("3101"))
+    handle = await h.start(referral(referral_id))
+    await h.assigned(handle)
+    assert await sign_in(h, client, OPERATOR) == "/ops/escalations"
+    await PreferenceStore(h.sessions).set_locale(OPERATOR, locale, datetime.now(UTC))
+    return handle, await client.get("/ops/reports")
