@@ -9,7 +9,7 @@ Classes are defined before use.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum, nonmember
 
 from domain.locales import locale_for_country
@@ -464,6 +464,28 @@ class EmailResult:
     message_id: str
     status: str  # sent | duplicate | failed | retry (temporary failure, not sent yet)
     error: str = ""
+
+
+@dataclass
+class NotificationSent:
+    """A notification attempt: the request, its first result, and the team's copy."""
+
+    request: EmailRequest
+    result: EmailResult
+    team: EmailRequest
+    team_retry: bool  # the copy is not delivered yet
+
+    @property
+    def status(self) -> str:
+        return self.result.status
+
+    @property
+    def error(self) -> str:
+        return self.result.error
+
+    def gave_up(self, within: timedelta) -> EmailResult:
+        why = f"not delivered within {within}: {self.result.error}"
+        return EmailResult(self.result.message_id, "failed", why)
 
 
 @dataclass

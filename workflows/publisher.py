@@ -5,7 +5,7 @@ through `domain.transitions`."""
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from temporalio import workflow
@@ -43,28 +43,6 @@ with workflow.unsafe.imports_passed_through():
 # Rendered when the answer clock starts: the workflow sends them again itself (with the
 # deadline of the new attempt) instead of retrying them unchanged.
 RENDERED_AT_CLOCK_START = ("notification", "team_assigned")
-
-
-@dataclass
-class NotificationSent:
-    """A notification attempt: the request, its first result, and the team's copy."""
-
-    request: EmailRequest
-    result: EmailResult
-    team: EmailRequest
-    team_retry: bool  # the copy is not delivered yet
-
-    @property
-    def status(self) -> str:
-        return self.result.status
-
-    @property
-    def error(self) -> str:
-        return self.result.error
-
-    def gave_up(self) -> EmailResult:
-        why = f"not delivered within {MAIL_GIVE_UP}: {self.result.error}"
-        return EmailResult(self.result.message_id, "failed", why)
 
 
 class Publisher:

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         EmailRequest,
         MatchRequest,
         MatchResult,
+        NotificationSent,
         OperatorAction,
         Outcome,
         PartnerAction,
@@ -59,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
 
 # workflow code: re-imported into each workflow's sandbox
 from workflows import metrics
-from workflows.publisher import NotificationSent, Publisher
+from workflows.publisher import Publisher
 
 
 @workflow.defn(name=names.WORKFLOW_REFERRAL)
@@ -371,7 +372,7 @@ class ReferralWorkflow:
             due = self._deadline(started, partner)
             sent = await self._send_notification(a, due, sent)
         if sent.status == "retry":
-            await self._out.report_failure(sent.request, sent.gave_up())
+            await self._out.report_failure(sent.request, sent.gave_up(MAIL_GIVE_UP))
         return self._start_clock(a, partner, started, due)
 
     async def _send_notification(
