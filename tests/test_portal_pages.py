@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 
 import httpx
 import pytest_asyncio
+from sqlalchemy import update
 
 from db.directory import PartnerDirectory
+from db.models import Partner
+from domain.models import TrackRecord
 from domain.pauses import latest_pause_day
 from portal import create_app
 from tests.factories import partner, referral
@@ -111,6 +114,10 @@ async def test_partner_accepts_and_completes_through_the_pages(
     assert page.status_code == 200, page.text
     assert "Fabrikam Ltd" in page.text and "Wants Teams Phone" in page.text
     assert 'id="form-accept"' in page.text
+    # why: both partners newcomers (track-record ranking), the lowest MPN ID broke the tie
+    why = page.text.split("Why this referral came to you")[1].split("</ul>")[0]
+    assert "You had no offer yet" in why and "Another newcomer was eligible too" in why
+    assert "the lowest MPN ID comes first" in why
 
     csrf = csrf_of(page.text)
     no_csrf = await web.post(f"/referrals/{rid}/accept", data={"nonce": "n1"})
@@ -129,6 +136,7 @@ async def test_partner_accepts_and_completes_through_the_pages(
     assert len(accepted) == 1
     for action, fields in [
         ("contacted", {"note": "called"}),
+        ("account_team_contacted", {}),
         ("kickoff", {}),
         ("cpor_claimed", {}),
         ("complete", {"vas_sold": "maybe"}),
@@ -145,7 +153,8 @@ async def test_partner_accepts_and_completes_through_the_pages(
         data={"csrf": csrf, "nonce": "c2", "vas_sold": "yes", "vas_value": "12000", "notes": "ok"},
     )
     assert r.status_code == 303
-    assert (await h.state(handle)).status == "completed"
+    done = await h.state(handle)
+    assert done.status == "completed" and done.milestones.account_team_contacted_at is not None
 
     other_page = await web.get(f"/referrals/{rid}x")
     assert other_page.status_code == 404
@@ -233,6 +242,35 @@ async def test_operator_retries_an_escalation_and_reads_every_page(
     reports = await web.get("/ops/reports")
     assert reports.status_code == 200 and "Trends by week" in reports.text
     assert (await web.get("/referrals")).status_code == 404  # operators have no partner pages
+
+
+async def test_operators_see_who_needs_attention_and_the_partner_sees_the_field_to_fix(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    await h.partners(partner("2006"), partner("2007"))
+    records = {
+        "2006": TrackRecord(  # 24 judged offers, none delivered: below the floor
+            offers=24, expired=20, declined_partner=4, declined_customer_type=3
+        ),
+        "2007": TrackRecord(offers=20, accepted=20, completed=20),
+    }
+    async with h.sessions() as session, session.begin():
+        for mpn_id, record in records.items():
+            await session.execute(
+                update(Partner).where(Partner.mpn_id == mpn_id).values(track_record=asdict(record))
+            )
+    await sign_in(h, web, OPERATOR)
+    page = (await web.get("/ops/partners")).text
+    attention = page.split('id="attention"')[1].split("</section>")[0]
+    assert "2006" in attention and "2007" not in attention
+    assert "24 offers, 20 expired, 4 declined by the partner, 0 completed" in attention
+    assert page.count("needs attention") == 1  # the badge on 2006's row only
+    web.cookies.clear()
+    await sign_in(h, web, "referrals-2006@partner.example")
+    own = (await web.get("/profile")).text.split('id="track-record"')[1]
+    assert "below the floor" in own
+    assert "3 declines said the customer type is not supported: fix the segments" in own
+    assert "20 offers expired unanswered" in own
 
 
 async def test_sign_in_requests_past_the_address_limit_are_answered_as_usual(

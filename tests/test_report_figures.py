@@ -10,7 +10,15 @@ from typing import Any
 from cli.report import render_text
 from db.readmodel import ReferralReadModel
 from db.reports import build_report
-from domain.models import Assignment, MatchExplanation, Milestones, Outcome, Reason, Status
+from domain.models import (
+    Assignment,
+    MatchExplanation,
+    Milestones,
+    Outcome,
+    Reason,
+    Requester,
+    Status,
+)
 from mail.report_page import render_guide_html
 from tests.dbfixtures import T0, Database, assignment, event, snapshot
 
@@ -177,3 +185,34 @@ async def test_the_new_sections_render_as_text_and_html(database: Database) -> N
     html = render_guide_html(r, {"100": "Contoso <Cloud>"})
     assert "Contoso &lt;Cloud&gt; (100)" in html and "<td>33.3%</td>" in html
     assert "<td>Customer is unresponsive</td><td>1</td><td>14%</td><td>50%</td>" in html
+
+
+async def test_the_share_of_microsoft_requests_whose_account_team_was_contacted_first(
+    database: Database,
+) -> None:
+    """Judged: Microsoft-requested referrals with a kick-off or an account-team contact."""
+
+    def requested(rid: str, microsoft: bool, team_h: int | None, kickoff_h: int | None) -> Any:
+        milestones = Milestones(
+            account_team_contacted_at=T0 + team_h * H if team_h is not None else None,
+            kickoff_at=T0 + kickoff_h * H if kickoff_h is not None else None,
+        )
+        snap = snapshot(rid, Status.ACTIVE, [_a(1, "100", Outcome.ACCEPTED, 0, 1)])
+        snap.state.milestones = milestones
+        snap.referral.requested_by = Requester("AE", "ae@microsoft.example", microsoft)
+        return snap
+
+    for snap in [
+        requested("M1", True, 5, 10),  # before the kick-off
+        requested("M2", True, 12, 10),  # after it
+        requested("M3", True, None, 10),  # kick-off without it
+        requested("M4", True, 5, None),  # no kick-off yet: first
+        requested("M5", True, None, None),  # neither yet: not judged
+        requested("P1", False, None, 10),  # not from Microsoft: not counted
+    ]:
+        await ReferralReadModel(database.sessionmaker).sync(snap, NOW)
+    r = await build_report(database.sessionmaker, None, NOW)
+    assert r.account_team_first == {"judged": 4, "before_kickoff": 2, "share_pct": 50.0}
+    text = render_text(r, {})
+    assert "account team contacted before kick-off (Microsoft requests): 50" in text, text
+    assert "(2 of 4)" in text

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
 
 from domain import track_record as tr
+from domain.claims import Claim
 from domain.matching import evaluate, rank_key
 from domain.models import (
     Customer,
@@ -16,6 +18,8 @@ from domain.models import (
     Referral,
     TrackRecord,
 )
+from tests.test_cpor_matching import TENANT
+from tests.test_cpor_matching import request as claimed_request
 
 AS_OF = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TERMS = tr.RankingTerms(mode="track_record", band=0.05, floor=0.25, prior_weight=8)
@@ -201,3 +205,26 @@ def test_scorecard_states_band_and_standing() -> None:
     assert card.band == tr.band_label(card.score, 0.05)
     assert card.judged == 10 and card.average == 0.5
     assert tr.band_label(0.83, 0.05) == "0.80-0.85"
+
+
+def test_eligibility_and_the_cpor_claimant_come_before_the_score() -> None:
+    """Rule 1 of the ranking: a full partner stays ineligible however good its record, and an
+    eligible CPOR claimant gets the referral even below the floor and against a newcomer."""
+    r = ranking(average=0.6)
+    full = (
+        replace(profile("1"), max_open_referrals=2),
+        PartnerLoad("1", open_assignments=2, record=good(30)),
+    )
+    low = (profile("2"), PartnerLoad("2", record=bad(12)))
+    fresh = (profile("3"), PartnerLoad("3"))
+    claims = [Claim(TENANT.upper(), "2", ("teams",))]
+    result = evaluate([full, low, fresh], claimed_request(), claims, ranking=r)
+    assert result.partner is not None and result.partner.mpn_id == "2"
+    assert result.explanation.cpor == "chosen"
+    assert result.explanation.tie_rule == "claiming partner of record"
+    assert result.explanation.score is not None
+    assert result.explanation.score.standing == tr.NEEDS_ATTENTION
+    assert result.explanation.removed["capacity"] == 1
+    unclaimed = evaluate([full, low, fresh], claimed_request(), (), ranking=r)
+    assert unclaimed.partner is not None and unclaimed.partner.mpn_id == "3"  # the newcomer
+    assert unclaimed.explanation.removed["capacity"] == 1
