@@ -33,6 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from db.models import AssignmentRecord, AuditEvent, ReferralRecord
 from domain.acceptance import time_to_accept
 from domain.models import Outcome
+from domain.track_record import account_team_first as team_contacted_first
 
 ACCEPTED_ACTION = "accepted"
 CPOR_RULE = "cpor"
@@ -166,7 +167,7 @@ async def account_team_first(session: AsyncSession, since: datetime | None) -> d
         if team_at is None and kickoff_at is None:
             continue
         judged += 1
-        if team_at is not None and (kickoff_at is None or team_at <= kickoff_at):
+        if team_contacted_first(team_at, kickoff_at):
             first += 1
     return {
         "judged": judged,

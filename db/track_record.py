@@ -79,8 +79,8 @@ def milestone_changes(
             m.contact_due_at is None or entry.at <= m.contact_due_at
         ):
             _merge(changes, key, {"contacted_in_time": 1})
-        elif entry.action == "account_team_contacted" and (
-            m.kickoff_at is None or entry.at <= m.kickoff_at
+        elif entry.action == "account_team_contacted" and tr.account_team_first(
+            entry.at, m.kickoff_at
         ):
             _merge(changes, key, {"account_team_first": 1})
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from domain.models import Reason, ScoreCard, TrackRecord
@@ -293,6 +293,12 @@ def offer_changes(
         if vas_sold:
             out["vas_sold"] = 1
     return out
+
+
+def account_team_first(team_at: datetime | None, kickoff_at: datetime | None) -> bool:
+    """The account team was contacted before the first customer meeting, as the guide asks
+    of Microsoft-requested referrals: contacted, and no kick-off yet or a later one."""
+    return team_at is not None and (kickoff_at is None or team_at <= kickoff_at)
 
 
 def add(r: TrackRecord, changes: dict[str, int]) -> TrackRecord:

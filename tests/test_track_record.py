@@ -228,3 +228,14 @@ def test_eligibility_and_the_cpor_claimant_come_before_the_score() -> None:
     unclaimed = evaluate([full, low, fresh], claimed_request(), (), ranking=r)
     assert unclaimed.partner is not None and unclaimed.partner.mpn_id == "3"  # the newcomer
     assert unclaimed.explanation.removed["capacity"] == 1
+
+
+def test_the_account_team_counts_as_first_when_contacted_before_any_kickoff() -> None:
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    later = datetime(2026, 3, 3, 9, tzinfo=UTC)
+    assert tr.account_team_first(at, None)
+    assert tr.account_team_first(at, later)
+    assert tr.account_team_first(at, at)
+    assert not tr.account_team_first(later, at)
+    assert not tr.account_team_first(None, at)
+    assert not tr.account_team_first(None, None)
