@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -74,6 +75,10 @@ async def test_partner_and_operator_pages_export_their_filter(
         return rid in (await web.get("/referrals")).text
 
     await eventually(listed)
+    # The partner's own record id is on its list and on the referral's page.
+    assert "your ref @crm-17" in (await web.get("/referrals")).text
+    shown = await web.get(f"/referrals/{rid}")
+    assert '<span class="external-ref">@crm-17</span>' in shown.text
     page = await web.get("/referrals", params={"status": "pending"})
     assert 'href="/referrals.csv?status=pending&amp;type="' in page.text
     r = await web.get("/referrals.csv", params={"status": "pending"})
@@ -130,3 +135,24 @@ async def test_report_csv_has_one_row_per_assignment(
     assert rows[0]["reason"] == "customer_unresponsive" and rows[0]["decided_at"].endswith("Z")
     assert rows[0]["answered_within_sla"] == "true" and rows[1]["external_ref"] == "OPP-2"
     assert rows[1]["answered_within_sla"] == "" and rows[1]["decided_at"] == ""
+
+
+async def test_referral_show_names_each_partners_record_id(
+    h: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await h.partners(partner("3201"))
+    handle = await h.start(referral(unique("FT-SHOW")))
+    assert await h.assigned(handle) == "3201"
+    await ExternalRefs(h.sessions).set(handle.id, "3201", "CRM-3201-7", datetime.now(UTC))
+    ctx = Context(h.settings)
+    try:
+        for argv in (["referral", "show", handle.id], ["referral", "show", handle.id, "--json"]):
+            args = build_parser().parse_args(argv)
+            assert await args.handler(ctx, args) == 0
+            out = capsys.readouterr().out
+            if "--json" in argv:
+                assert json.loads(out)["external_refs"] == {"3201": "CRM-3201-7"}
+            else:
+                assert "partner's record id: CRM-3201-7" in out
+    finally:
+        await ctx.close()

@@ -108,6 +108,42 @@ def test_outside_the_demo_the_embedded_defaults_are_refused_with_the_variables_t
     assert Settings.from_env(own_file).payload_key_file == Path("/etc/fasttrack/keys.json")
 
 
+def test_insecure_webhooks_are_refused_outside_the_demo() -> None:
+    with pytest.raises(SettingsError, match=r"^WEBHOOK_ALLOW_INSECURE serves only the demo"):
+        Settings.from_env({**PRODUCTION, "WEBHOOK_ALLOW_INSECURE": "1"})
+    assert not Settings.from_env(PRODUCTION).webhook_allow_insecure
+    assert Settings.from_env({**DEMO, "WEBHOOK_ALLOW_INSECURE": "1"}).webhook_allow_insecure
+    assert Settings.from_env({**PRODUCTION, "WEBHOOK_GIVE_UP": "2h"}).webhook_give_up == timedelta(
+        hours=2
+    )
+
+
+def test_single_sign_on_settings_are_read_and_checked() -> None:
+    sso = {
+        **PRODUCTION,
+        "OIDC_ISSUER": "https://login.company.example/tenant/",
+        "OIDC_CLIENT_ID": "fasttrack-portal",
+        "OIDC_CLIENT_SECRET": "oidc-s3cret",
+        "OIDC_OPERATOR_CLAIM": "groups=fasttrack-ops",
+    }
+    s = Settings.from_env(sso)
+    assert s.oidc_enabled and s.oidc_issuer == "https://login.company.example/tenant"
+    assert (
+        s.oidc_client_id == "fasttrack-portal" and s.oidc_operator_claim == "groups=fasttrack-ops"
+    )
+    assert s.oidc_client_secret is not None and "oidc-s3cret" not in repr(s)
+    assert not Settings.from_env(PRODUCTION).oidc_enabled
+    for env, message in [
+        ({"OIDC_CLIENT_ID": ""}, "set OIDC_ISSUER and OIDC_CLIENT_ID together"),
+        ({"OIDC_ISSUER": "http://login.company.example"}, "OIDC_ISSUER must be an https://"),
+        ({"OIDC_OPERATOR_CLAIM": "groups"}, "OIDC_OPERATOR_CLAIM must look like claim=value"),
+    ]:
+        with pytest.raises(SettingsError, match=message):
+            Settings.from_env({**sso, **env})
+    # The demo (and the tests' provider) may use a plain-http issuer.
+    assert Settings.from_env({**sso, **DEMO, "OIDC_ISSUER": "http://127.0.0.1:9"}).oidc_enabled
+
+
 def test_the_demo_and_dev_mode_accept_the_embedded_defaults() -> None:
     assert Settings.from_env(DEMO).demo
     dev = Settings.from_env({}, demo=True)

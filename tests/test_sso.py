@@ -13,6 +13,7 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from portal import create_app
+from portal.oidc import is_operator
 from tests.harness import Harness
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 
@@ -114,3 +115,16 @@ async def test_without_single_sign_on_there_is_no_company_account_link(h: Harnes
     async with httpx.AsyncClient(transport=transport, base_url="http://portal") as web:
         assert "company account" not in (await web.get("/signin")).text
         assert (await web.get("/sso/start")).status_code == 404
+
+
+def test_without_the_claim_setting_operator_emails_decide(h: Harness) -> None:
+    by_list = replace(
+        h.settings, oidc_operator_claim=None, operator_emails=("ann@company.example",)
+    )
+    claims = {"sub": "u-1", "email": "Ann@Company.example", "email_verified": True}
+    assert is_operator(claims, by_list) == "ann@company.example"
+    assert is_operator({**claims, "email_verified": False}, by_list) is None  # not verified
+    assert is_operator({**claims, "email": "bob@company.example"}, by_list) is None
+    by_claim = replace(by_list, oidc_operator_claim="role=fasttrack-ops")
+    assert is_operator(claims, by_claim) is None  # the claim decides once it is set
+    assert is_operator({**claims, "role": "fasttrack-ops"}, by_claim) == "ann@company.example"

@@ -4,18 +4,23 @@ dead endpoint never holds the referral and is disabled with an email after the w
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from db.audit import Actor
+from db.external_refs import ExternalRefs
 from db.webhooks import WebhookStore
 from domain.models import Assignment, HistoryEntry, Outcome, ReferralState, Status, WebhookJob
 from domain.webhooks import (
+    EVENT_OF_ACTION,
+    EVENT_TYPES,
     WebhookRuleError,
     address_refusal,
     check_url,
@@ -25,7 +30,8 @@ from domain.webhooks import (
     sign,
     verify,
 )
-from mail.webhook_http import post_event
+from mail import webhook_http
+from mail.webhook_http import MAX_RESPONSE_BYTES, TIMEOUT_S, post_event
 from runtime.sealing import Sealer
 from runtime.webhook_receiver import WebhookReceiver
 from runtime.webhooks import subscribe
@@ -34,6 +40,7 @@ from tests.harness import Harness
 from tests.test_portal import eventually, unique
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # ------------------------------------------------------------------------------ rules
@@ -75,6 +82,64 @@ def test_history_entries_become_events_for_the_partner_they_concern() -> None:
     ]
     assert [e.seq for e in events_since(state, 5)] == [5, 6, 7]
     assert event_id("FT-1", 5, 9) == event_id("FT-1", 5, 9) != event_id("FT-1", 5, 10)
+
+
+def test_every_event_type_comes_from_an_action_the_lifecycle_records() -> None:
+    assert set(EVENT_TYPES) == {
+        f"referral.{name}"
+        for name in (
+            "assigned", "reminder", "expired", "declined", "accepted", "contacted",
+            "account_team_contacted", "kickoff", "cpor_claimed", "completed", "withdrawn",
+        )
+    }  # fmt: skip
+    state = ReferralState(
+        workflow_id="FT-2",
+        referral_id="FT-2",
+        parent_id=None,
+        type="benefit",
+        status=Status.COMPLETED,
+        workloads=["teams"],
+        customer_country="DE",
+        seats=10,
+        created_at=T0,
+    )
+    hour = timedelta(hours=1)
+    state.assignments = [
+        Assignment(1, "111", "P1", Outcome.EXPIRED, T0, decided_at=T0 + hour),
+        Assignment(2, "222", "P2", Outcome.ACCEPTED, T0 + 2 * hour),
+    ]
+    actions = [
+        (T0, "system", "assigned"),
+        (T0 + hour, "sla-timer", "expired"),
+        (T0 + 2 * hour, "system", "assigned"),
+        (T0 + 3 * hour, "partner:222", "accepted"),
+        (T0 + 4 * hour, "partner:222", "contacted"),
+        (T0 + 5 * hour, "partner:222", "account_team_contacted"),
+        (T0 + 6 * hour, "partner:222", "kickoff"),
+        (T0 + 7 * hour, "partner:222", "cpor_claimed"),
+        (T0 + 8 * hour, "partner:222", "completed"),
+        (T0 + 9 * hour, "system", "released"),
+    ]
+    state.history = [HistoryEntry(at, actor, action) for at, actor, action in actions]
+    found = [(e.type, e.partner) for e in events_since(state, 0)]
+    assert found == [
+        ("referral.assigned", "111"),
+        ("referral.expired", "111"),  # the partner that let it expire hears of it
+        ("referral.assigned", "222"),
+        ("referral.accepted", "222"),
+        ("referral.contacted", "222"),
+        ("referral.account_team_contacted", "222"),
+        ("referral.kickoff", "222"),
+        ("referral.cpor_claimed", "222"),
+        ("referral.completed", "222"),
+        ("referral.withdrawn", "222"),
+    ]
+    # Every action mapped to an event is one the lifecycle's transitions record.
+    source = "".join(
+        Path(ROOT, f).read_text() for f in ("domain/transitions.py", "workflows/referral.py")
+    )
+    for action in EVENT_OF_ACTION:
+        assert f'"{action}"' in source, action
 
 
 def test_signatures_verify_only_with_the_secret_the_body_and_a_fresh_time() -> None:
@@ -162,6 +227,7 @@ async def test_signed_events_reach_the_partner_and_verify(
     receiver.secret = secret
     handle = await h.start(referral(unique("FT-HOOK")))
     assert await h.assigned(handle) == "5001"
+    await ExternalRefs(h.sessions).set(handle.id, "5001", "CRM-5001", datetime.now(UTC))
     await h.act(handle, "accept", "5001")
 
     async def both() -> bool:
@@ -177,6 +243,7 @@ async def test_signed_events_reach_the_partner_and_verify(
     assert set(accepted) == {"id", "type", "occurred_at", "referral"}
     assert accepted["referral"]["customer"]["name"] == "Fabrikam Ltd"
     assert accepted["referral"]["status"] == "active"
+    assert accepted["referral"]["external_ref"] == "CRM-5001"  # the partner's own record id
     assert datetime.fromisoformat(accepted["occurred_at"]).tzinfo is not None
 
     async def recorded() -> bool:  # the receiver answers before the attempt is recorded
@@ -268,6 +335,64 @@ async def test_delivery_refuses_internal_addresses_and_does_not_follow_redirects
     moved = await post_event(receiver.url, b"{}", {}, True)
     assert (moved.outcome, moved.code) == ("http_error", 302)
     assert len(receiver.received) == 1
+
+
+async def test_delivery_reads_only_the_first_bytes_of_an_endless_answer() -> None:
+    total = 64 * MAX_RESPONSE_BYTES * 1024  # 1 GiB announced: never read to the end
+    written = 0
+    closed = asyncio.Event()
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal written
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n".encode())
+        chunk = b"x" * 65536
+        try:
+            while written < total:
+                writer.write(chunk)
+                await writer.drain()
+                written += len(chunk)
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+            closed.set()
+
+    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        outcome = await asyncio.wait_for(
+            post_event(f"http://127.0.0.1:{port}/hook", b"{}", {}, True), timeout=TIMEOUT_S
+        )
+        await asyncio.wait_for(closed.wait(), timeout=TIMEOUT_S)
+    finally:
+        server.close()
+    assert (outcome.outcome, outcome.code) == ("delivered", 200)
+    assert written < total // 4  # the client hung up after its cap
+
+
+async def test_delivery_gives_up_on_an_endpoint_that_does_not_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert TIMEOUT_S == 10.0
+    monkeypatch.setattr(webhook_http, "TIMEOUT_S", 0.3)
+    release = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()  # reads nothing, answers nothing
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        outcome = await asyncio.wait_for(
+            post_event(f"http://127.0.0.1:{port}/hook", b"{}", {}, True), timeout=TIMEOUT_S
+        )
+    finally:
+        release.set()
+        server.close()
+    assert outcome.outcome == "error" and outcome.code is None
+    assert "timed out" in outcome.error
 
 
 async def test_subscribing_checks_the_url_and_where_it_resolves(h: Harness) -> None:
