@@ -158,12 +158,29 @@ def check_url(url: str, allow_insecure: bool) -> str:
     return url
 
 
-def address_refusal(address: str, allow_insecure: bool) -> str | None:
-    """Why an endpoint address may not be called (None: it may): loopback, private,
-    link-local, metadata and other non-public addresses are refused."""
+def address_refusal(host: str, address: str, allow_insecure: bool) -> Text | None:
+    """Why the endpoint `host`, resolved to `address`, may not be called (None: it may):
+    loopback, private, link-local, metadata and other non-public addresses are refused."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if allow_insecure:
         return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    where = {"host": host, "ip": str(ip)}
+    if ip in METADATA_ADDRESSES:
+        return tr("%(host)s resolves to %(ip)s, a cloud metadata address", **where)
+    for test, text in (
+        (ip.is_loopback, tr("%(host)s resolves to %(ip)s, a loopback address", **where)),
+        (ip.is_link_local, tr("%(host)s resolves to %(ip)s, a link-local address", **where)),
+        (ip.is_private, tr("%(host)s resolves to %(ip)s, a private address", **where)),
+        (ip.is_multicast, tr("%(host)s resolves to %(ip)s, a multicast address", **where)),
+        (ip.is_unspecified, tr("%(host)s resolves to %(ip)s, an unspecified address", **where)),
+        (ip.is_reserved, tr("%(host)s resolves to %(ip)s, a reserved address", **where)),
+        (not ip.is_global, tr("%(host)s resolves to %(ip)s, not a public address", **where)),
+    ):
+        if test:
+            return text
+    return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip in METADATA_ADDRESSES:

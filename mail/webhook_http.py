@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from domain.text import Text, tr
 from domain.webhooks import address_refusal
 
 TIMEOUT_S = 10.0
@@ -27,7 +28,7 @@ class HttpOutcome:
     error: str = ""
 
 
-async def resolve_checked(url: str, allow_insecure: bool) -> tuple[str, str | None]:
+async def resolve_checked(url: str, allow_insecure: bool) -> tuple[str, Text | None]:
     """(an address to connect to, why the endpoint is refused or None)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -35,14 +36,14 @@ async def resolve_checked(url: str, allow_insecure: bool) -> tuple[str, str | No
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as err:
-        return "", f"cannot resolve {host}: {err}"
+        return "", tr("cannot resolve %(host)s: %(error)s", host=host, error=str(err))
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
-        return "", f"{host} has no address"
+        return "", tr("%(host)s has no address", host=host)
     for address in addresses:
-        refusal = address_refusal(address, allow_insecure)
+        refusal = address_refusal(host, address, allow_insecure)
         if refusal:
-            return "", f"{host} resolves to a refused address: {refusal}"
+            return "", refusal
     return addresses[0], None
 
 
@@ -56,7 +57,7 @@ async def post_event(
 
     address, refusal = await resolve_checked(url, allow_insecure)
     if refusal:
-        return HttpOutcome("refused", None, took(), refusal)
+        return HttpOutcome("refused", None, took(), str(refusal))
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -30,7 +30,7 @@ from domain.webhooks import (
     sign,
     verify,
 )
-from mail import webhook_http
+from mail import i18n, webhook_http
 from mail.webhook_http import MAX_RESPONSE_BYTES, TIMEOUT_S, post_event
 from runtime.sealing import Sealer
 from runtime.webhook_receiver import WebhookReceiver
@@ -183,13 +183,13 @@ def test_http_is_allowed_only_with_the_insecure_setting() -> None:
      "fe80::1", "fd00:ec2::254", "0.0.0.0", "::ffff:127.0.0.1", "100.100.100.200"],
 )  # fmt: skip
 def test_internal_addresses_are_refused(address: str) -> None:
-    assert address_refusal(address, False)
-    assert address_refusal(address, True) is None
+    assert address_refusal("hooks.example", address, False)
+    assert address_refusal("hooks.example", address, True) is None
 
 
 def test_public_addresses_are_allowed() -> None:
-    assert address_refusal("93.184.215.14", False) is None
-    assert address_refusal("2606:4700::1111", False) is None
+    assert address_refusal("hooks.example", "93.184.215.14", False) is None
+    assert address_refusal("hooks.example", "2606:4700::1111", False) is None
 
 
 def test_event_filters_accept_short_and_full_names() -> None:
@@ -410,6 +410,19 @@ async def test_subscribing_checks_the_url_and_where_it_resolves(h: Harness) -> N
         with pytest.raises(WebhookRuleError, match=message):
             await subscribe(store, strict, "5301", url, "", who, now)
     assert await store.list("5301") == []
+
+
+async def test_a_refused_address_is_explained_in_the_partners_language(h: Harness) -> None:
+    await h.partners(partner("5302"))
+    strict = replace(h.settings, webhook_allow_insecure=False)
+    now, who = datetime.now(UTC), Actor("partner:5302")
+    with pytest.raises(WebhookRuleError) as refused:
+        await subscribe(store_of(h), strict, "5302", "https://10.0.0.8/hook", "", who, now)
+    assert str(refused.value) == "10.0.0.8 resolves to 10.0.0.8, a private address"
+    assert refused.value.text is not None
+    with i18n.using("de"):
+        german = i18n.translate(refused.value.text)
+    assert "10.0.0.8" in german and german != str(refused.value)
 
 
 async def test_the_demo_subscribes_its_partner_to_a_fresh_local_receiver(h: Harness) -> None:
