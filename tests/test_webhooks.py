@@ -46,18 +46,22 @@ ROOT = Path(__file__).resolve().parent.parent
 # ------------------------------------------------------------------------------ rules
 
 
-def test_history_entries_become_events_for_the_partner_they_concern() -> None:
-    state = ReferralState(
-        workflow_id="FT-1",
-        referral_id="FT-1",
+def _state(referral_id: str, status: Status) -> ReferralState:
+    return ReferralState(
+        workflow_id=referral_id,
+        referral_id=referral_id,
         parent_id=None,
         type="benefit",
-        status=Status.PENDING,
+        status=status,
         workloads=["teams"],
         customer_country="DE",
         seats=10,
         created_at=T0,
     )
+
+
+def test_history_entries_become_events_for_the_partner_they_concern() -> None:
+    state = _state("FT-1", Status.PENDING)
     a1 = Assignment(1, "111", "P1", Outcome.DECLINED, T0, decided_at=T0 + timedelta(hours=1))
     a2 = Assignment(2, "222", "P2", Outcome.ACCEPTED, T0 + timedelta(hours=2))
     state.assignments = [a1, a2]
@@ -92,17 +96,7 @@ def test_every_event_type_comes_from_an_action_the_lifecycle_records() -> None:
             "account_team_contacted", "kickoff", "cpor_claimed", "completed", "withdrawn",
         )
     }  # fmt: skip
-    state = ReferralState(
-        workflow_id="FT-2",
-        referral_id="FT-2",
-        parent_id=None,
-        type="benefit",
-        status=Status.COMPLETED,
-        workloads=["teams"],
-        customer_country="DE",
-        seats=10,
-        created_at=T0,
-    )
+    state = _state("FT-2", Status.COMPLETED)
     hour = timedelta(hours=1)
     state.assignments = [
         Assignment(1, "111", "P1", Outcome.EXPIRED, T0, decided_at=T0 + hour),
