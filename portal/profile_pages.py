@@ -24,6 +24,7 @@ from domain.text import Text, trp
 from domain.validation import (
     COUNTRY_CODES,
     LANGUAGE_CODES,
+    LARGEST_WHOLE,
     ValidationError,
     parse_partner,
     partner_to_json,
@@ -137,7 +138,8 @@ def _seats(raw: str, errors: dict[str, str], key: str) -> int | None:
     raw = raw.strip().replace(",", "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(LARGEST_WHOLE))
+    if not digits or int(raw) > LARGEST_WHOLE:
         errors[key] = _("Enter a whole number of seats.")
         return None
     return int(raw)

@@ -17,13 +17,14 @@ from domain.validation.parsers import (
     parse_partner,
     parse_referral,
 )
-from domain.validation.reader import ValidationError
+from domain.validation.reader import LARGEST_WHOLE, ValidationError
 from domain.validation.serializers import partner_to_json, referral_to_json
 
 __all__ = [
     "COUNTRY_CODES",
     "CUSTOMER_FIELDS",
     "LANGUAGE_CODES",
+    "LARGEST_WHOLE",
     "PARTNER_FIELDS",
     "REFERRAL_FIELDS",
     "REQUESTER_FIELDS",

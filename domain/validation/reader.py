@@ -44,6 +44,9 @@ def kind_of(value: object) -> str:
     return type(value).__name__
 
 
+LARGEST_WHOLE = 2**31 - 1  # seats and limits are 32-bit integer columns
+
+
 def show(value: object) -> str:
     """A short, single-line rendering of a user's value for a message."""
     try:
@@ -134,6 +137,7 @@ class Reader:
     def whole(
         self, key: str, *, minimum: int, default: int | None, nullable: bool = False
     ) -> int | None:
+        """A whole number from `minimum` to `LARGEST_WHOLE` (what every count column holds)."""
         value = self.data.get(key, _UNSET)
         if value is _UNSET or (value is None and nullable):
             return default if value is _UNSET else None
@@ -142,6 +146,8 @@ class Reader:
             words += " or null"
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             self.fail(f"{self.name(key)} must be {words}, got {show(value)}")
+        if value > LARGEST_WHOLE:
+            self.fail(f"{self.name(key)} must be at most {LARGEST_WHOLE}, got {show(value)}")
         return value
 
     def mpn(self, key: str, *, required: bool) -> str | None:
