@@ -11,8 +11,9 @@ from fastapi.responses import Response
 
 from db.external_refs import ExternalRefs
 from db.portal_queries import Filters, PortalQueries
-from domain.models import Outcome, Status
+from domain.models import Status
 from domain.spreadsheet import MEDIA_TYPE, to_csv
+from domain.visibility import sees_customer
 from portal.auth import PortalDep
 from portal.session import OperatorViewer, PartnerViewer
 
@@ -87,7 +88,7 @@ async def partner_referrals_csv(
     )
     rows = []
     for r in found.rows:
-        let_go = r.own_outcome in (Outcome.DECLINED, Outcome.EXPIRED)
+        shown = sees_customer(r.own_outcome)
         mine = r.partner_id == viewer.mpn_id
         rows.append(
             (
@@ -97,7 +98,7 @@ async def partner_referrals_csv(
                 r.type,
                 r.status,
                 r.own_outcome,
-                "" if let_go else r.customer_name,
+                r.customer_name if shown else "",
                 r.customer_country,
                 r.seats,
                 r.workloads,

@@ -1,5 +1,6 @@
 """One rule for what a partner sees of a referral (`domain.visibility`): the JSON list, the
-JSON detail and the referrals page give the same answer, also after an operator's cancel."""
+JSON detail, the Referrals page, the referral's page and the CSV export give the same answer,
+also after an operator's cancel."""
 
 from __future__ import annotations
 
@@ -48,15 +49,19 @@ def test_a_partner_sees_the_customer_only_while_it_holds_or_completed_the_referr
 
 
 async def _answers(h: Harness, web: httpx.AsyncClient, mpn: str, rid: str) -> tuple[str, ...]:
-    """(list API customer_name, detail API access, page shows the customer) for `mpn`."""
+    """What `mpn` is shown of the customer: (list API customer_name, detail API access, and
+    whether the Referrals page, the referral's page and the CSV export name the customer)."""
     token = await TokenStore(h.sessions).issue(mpn, datetime.now(UTC))
     auth = {"Authorization": f"Bearer {token}"}
     rows = [r for r in (await web.get("/api/referrals", headers=auth)).json() if r["id"] == rid]
     one = (await web.get(f"/api/referrals/{rid}", headers=auth)).json()
     web.cookies.clear()
     await sign_in(h, web, f"referrals-{mpn}@partner.example")
-    page = (await web.get("/referrals")).text
-    return rows[0]["customer_name"], one["access"], str(CUSTOMER in page)
+    pages = [(await web.get(path)).text for path in ("/referrals", f"/referrals/{rid}")]
+    export = await web.get("/referrals.csv")
+    assert export.status_code == 200 and rid in export.text
+    shown = [CUSTOMER in text for text in (*pages, export.text)]
+    return rows[0]["customer_name"], one["access"], *(str(s) for s in shown)
 
 
 async def test_declined_and_withdrawn_partners_see_no_customer_on_any_path(
@@ -66,7 +71,7 @@ async def test_declined_and_withdrawn_partners_see_no_customer_on_any_path(
     handle = await h.start(referral(unique("FT-V")))
     first = await h.assigned(handle)
     second = "1002" if first == "1001" else "1001"
-    assert await _answers(h, web, first, handle.id) == (CUSTOMER, "full", "True")
+    assert await _answers(h, web, first, handle.id) == (CUSTOMER, "full", "True", "True", "True")
 
     await h.act(handle, "decline", first, reason="customer_unresponsive")
     assert await h.assigned(handle, seq=2) == second
@@ -76,8 +81,8 @@ async def test_declined_and_withdrawn_partners_see_no_customer_on_any_path(
         return any(latest_outcome(r.state.get("assignments", []), mpn) == outcome for r in found)
 
     await eventually(lambda: recorded(first, "declined"))
-    assert await _answers(h, web, first, handle.id) == ("", "outcome", "False")
+    assert await _answers(h, web, first, handle.id) == ("", "outcome", "False", "False", "False")
 
     await h.operate(handle, "cancel", "customer withdrew")
     await eventually(lambda: recorded(second, "withdrawn"))
-    assert await _answers(h, web, second, handle.id) == ("", "outcome", "False")
+    assert await _answers(h, web, second, handle.id) == ("", "outcome", "False", "False", "False")
