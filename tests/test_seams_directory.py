@@ -20,18 +20,44 @@ from domain.matching import MatchContext, not_paused
 from domain.models import Customer, MatchRequest, Referral
 from domain.ownership import owner, partner_changes, partner_update, program_update
 from domain.pauses import MAX_PAUSE_DAYS, PauseError, check_pause, is_paused, pause_ends_at
+from domain.validation import PARTNER_FIELDS
 from tests.dbfixtures import T0, Database, partner_profile
 from tests.factories import partner
 from tests.harness import Harness
 from tests.test_cli_unit import partner_json, run, write  # noqa: F401  (the `run` fixture)
 from tests.test_portal_pages import csrf_of, sign_in, version_of, web  # noqa: F401
 
+# How the README names each field of a partner file (`mpn_id`, the key, is the program's).
+README_WORDS = {
+    "languages": ("languages",),
+    "special segments": ("segments",),
+    "seat range": ("min_seats", "max_seats"),
+    "countries beyond its home": ("countries",),
+    "its pause": ("paused_until",),
+    "portal users": ("portal_users",),
+    "`locale`": ("locale",),
+    "name": ("name",),
+    "opt-ins": ("referral_ready", "benefit_referrals", "fasttrack_ready"),
+    "endorsed workloads": ("workloads",),
+    "the referral contact": ("referral_contact",),
+    "home country": ("home_country",),
+    "time zone": ("timezone",),
+    "capacity limit": ("max_open_referrals",),
+}
+
 
 def test_the_readme_split_of_fields_is_the_one_the_code_uses() -> None:
-    partner = ("languages", "segments", "min_seats", "max_seats", "countries", "paused_until")
-    program = ("referral_ready", "benefit_referrals", "workloads", "referral_contact")
-    assert {owner(f) for f in (*partner, "portal_users", "locale")} == {"partner"}
-    assert {owner(f) for f in (*program, "home_country", "timezone")} == {"program"}
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    text = " ".join(
+        readme.split("**Who owns which field**", 1)[1].split("- **A pause**")[0].split()
+    )
+    partner_part, _, program_part = text.partition("The program owns the rest:")
+    for words, fields in README_WORDS.items():
+        side = "partner" if words in partner_part.partition("The partner owns")[2] else "program"
+        assert words in (partner_part if side == "partner" else program_part), words
+        assert {owner(f) for f in fields} == {side}, words
+    named = {f for fields in README_WORDS.values() for f in fields}
+    assert named == set(PARTNER_FIELDS) - {"mpn_id"}  # the README names every field
     with pytest.raises(ValueError, match="the program owns workloads"):
         partner_update(partner_profile("1"), workloads=["teams"])
 
