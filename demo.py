@@ -27,6 +27,7 @@ from db.readmodel import ReferralReadModel
 from db.tokens import TokenStore
 from db.webhooks import WebhookStore
 from domain.claims import load_claim_lines
+from domain.ownership import program_update
 from domain.validation import load_partners, load_referrals
 from portal.app import create_app
 from runtime.codec_server import (
@@ -68,6 +69,17 @@ def demo_settings() -> Settings:
     return settings
 
 
+async def seed_partners(
+    sessions: async_sessionmaker[AsyncSession], data_dir: Path, actor: Actor
+) -> tuple[int, int]:
+    """The sample partners, imported as `partners import` does: a restart keeps what partners
+    changed in the demo's portal. Returns (created, updated)."""
+    partners = load_partners((data_dir / "partners.json").read_text(encoding="utf-8"))
+    return await PartnerDirectory(sessions).upsert(
+        partners, datetime.now(UTC), actor, merge=program_update
+    )
+
+
 async def subscribe_demo_receiver(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], demo: Actor
 ) -> WebhookReceiver:
@@ -103,11 +115,8 @@ async def run() -> None:
     )
     servers: list[Background] = []
     try:
-        partners = load_partners((settings.data_dir / "partners.json").read_text(encoding="utf-8"))
         demo = Actor("system:demo", "demo sample data")
-        created, updated = await PartnerDirectory(sessions).upsert(
-            partners, datetime.now(UTC), demo
-        )
+        created, updated = await seed_partners(sessions, settings.data_dir, demo)
         print(f"partner directory: {created} created, {updated} updated", flush=True)
         now = datetime.now(UTC)
         claims = load_claim_lines(

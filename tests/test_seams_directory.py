@@ -200,3 +200,21 @@ async def test_a_profile_form_loaded_before_a_pause_answers_changed_meanwhile(
     record = await PartnerDirectory(h.sessions).get("2005")
     assert record is not None and record.profile.languages == ["fr"]
     assert record.profile.paused_until == until
+
+
+async def test_a_demo_restart_keeps_what_partners_changed_in_the_portal(database: Database) -> None:
+    from db.audit import Actor
+    from demo import seed_partners
+
+    data = Path(__file__).resolve().parent.parent / "data"
+    demo = Actor("system:demo", "demo sample data")
+    created, _ = await seed_partners(database.sessionmaker, data, demo)
+    directory = PartnerDirectory(database.sessionmaker)
+    first = (await directory.list())[0]
+    edited = await directory.edit(
+        first.profile.mpn_id, first.version, lambda p: partner_update(p, languages=["ja"]), T0
+    )
+    assert edited is not None and created > 0
+    await seed_partners(database.sessionmaker, data, demo)  # the demo started again
+    kept = await directory.get(first.profile.mpn_id)
+    assert kept is not None and kept.profile.languages == ["ja"]
