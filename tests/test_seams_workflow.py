@@ -79,6 +79,22 @@ async def test_the_workflow_reminds_when_the_rule_says(h: Harness) -> None:
     assert timedelta(0) <= at - expected < timedelta(minutes=1)
 
 
+async def test_the_contact_reminder_comes_when_the_rule_says(h: Harness) -> None:
+    await h.partners(partner("1001"))
+    handle = await h.start(referral("FT-T-CONTACT-REMIND"))
+    mpn = await h.assigned(handle)
+    await h.act(handle, "accept", mpn)
+    state = await h.until(handle, lambda s: s.milestones.contact_due_at is not None)
+    a, due = state.assignments[0], state.milestones.contact_due_at
+    assert a.accepted_at is not None and due is not None
+    expected = reminder_at(a.accepted_at, due, "DE", "Europe/Berlin")
+    assert expected is not None
+    await h.env.sleep(expected - await h.env.get_current_time() + timedelta(minutes=1))
+    state = await h.until(handle, lambda s: any("contact reminder" in e.detail for e in s.history))
+    at = next(e.at for e in state.history if "contact reminder" in e.detail)
+    assert timedelta(0) <= at - expected < timedelta(minutes=1)
+
+
 def _link_expiry(text: str) -> datetime:
     token = re.findall(r"/act/([A-Za-z0-9_\-]+)\.", text)[0]
     raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
