@@ -1,12 +1,12 @@
 """One rule for what a partner sees of a referral (`domain.visibility`): the JSON list, the
 JSON detail, the Referrals page, the referral's page and the CSV export give the same answer,
-also after an operator's cancel."""
+after a decline, an expiry and an operator's cancel."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest_asyncio
@@ -64,7 +64,7 @@ async def _answers(h: Harness, web: httpx.AsyncClient, mpn: str, rid: str) -> tu
     return rows[0]["customer_name"], one["access"], *(str(s) for s in shown)
 
 
-async def test_declined_and_withdrawn_partners_see_no_customer_on_any_path(
+async def test_declined_withdrawn_and_expired_partners_see_no_customer_on_any_path(
     h: Harness, web: httpx.AsyncClient
 ) -> None:
     await h.partners(partner("1001"), partner("1002"))
@@ -86,3 +86,11 @@ async def test_declined_and_withdrawn_partners_see_no_customer_on_any_path(
     await h.operate(handle, "cancel", "customer withdrew")
     await eventually(lambda: recorded(second, "withdrawn"))
     assert await _answers(h, web, second, handle.id) == ("", "outcome", "False", "False", "False")
+
+    expiring = await h.start(referral(unique("FT-V")))
+    silent = await h.assigned(expiring)
+    due = (await h.state(expiring)).assignments[0].due_at
+    assert due is not None
+    await h.env.sleep(due - await h.env.get_current_time() + timedelta(minutes=1))
+    await eventually(lambda: recorded(silent, "expired"))
+    assert await _answers(h, web, silent, expiring.id) == ("", "outcome", "False", "False", "False")
