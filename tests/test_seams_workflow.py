@@ -8,6 +8,8 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,9 +24,12 @@ from domain.models import Outcome, SlaTerms, Status
 from domain.reminders import reminder_at
 from mail import formats, i18n
 from mail.compose import LINK_LIFETIME
+from mail.weekly_report import compose_report
+from settings import Settings
 from tests.dbfixtures import T0, Database, assignment, snapshot
 from tests.factories import partner, referral
 from tests.harness import Harness
+from tests.test_cli_unit import run  # noqa: F401  (the `run` fixture)
 from tests.test_portal import eventually
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -150,8 +155,12 @@ def _seconds_passed(seconds: float) -> Callable[[], Awaitable[bool]]:
 
 async def test_time_to_accept_is_the_same_in_the_summary_and_the_report(
     database: Database,
+    run: Any,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
-    """A notification delayed 3 h by a mail outage, accepted 5 h after delivery: 5 h."""
+    """A notification delayed 3 h by a mail outage, accepted 5 h after delivery: 5 h, in the
+    workflow's summary, the report, the CLI's `report --json` and its HTML (the Reports page's
+    renderer), and the weekly report's email."""
     accepted = T0 + timedelta(hours=8)
     a = assignment(
         1,
@@ -169,3 +178,11 @@ async def test_time_to_accept_is_the_same_in_the_summary_and_the_report(
     assert took == timedelta(hours=5) and summary.time_to_accept_seconds == 5 * 3600
     assert report.time_to_accept_median_hours == 5.0
     assert report.time_to_accept_by_type["benefit"]["median_hours"] == 5.0
+    cli = run("report", "--json", DATABASE_URL=database.url)
+    assert cli.returncode == 0 and json.loads(cli.stdout)["time_to_accept_median_hours"] == 5.0
+    html = tmp_path / "report.html"
+    assert run("report", "--html", str(html), DATABASE_URL=database.url).returncode == 0
+    five_hours = re.compile(r"\b5\.00? h\b")  # the tiles' short form, the tables' 2 decimals
+    assert five_hours.search(html.read_text(encoding="utf-8"))
+    weekly = compose_report(report, T0 - timedelta(days=7), {}, Settings(), "run-tta")
+    assert five_hours.search(weekly.text)
