@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
@@ -64,6 +65,7 @@ async def _answers(h: Harness, web: httpx.AsyncClient, mpn: str, rid: str) -> tu
     return rows[0]["customer_name"], one["access"], *(str(s) for s in shown)
 
 
+@pytest.mark.own_test_server  # skips time to the expiry
 async def test_declined_withdrawn_and_expired_partners_see_no_customer_on_any_path(
     h: Harness, web: httpx.AsyncClient
 ) -> None:

@@ -84,6 +84,7 @@ async def test_the_workflow_reminds_when_the_rule_says(h: Harness) -> None:
     assert timedelta(0) <= at - expected < timedelta(minutes=1)
 
 
+@pytest.mark.own_test_server
 async def test_the_contact_reminder_comes_when_the_rule_says(h: Harness) -> None:
     await h.partners(partner("1001"))
     handle = await h.start(referral("FT-T-CONTACT-REMIND"))
