@@ -19,13 +19,20 @@ from db.engine import open_database
 from domain.matching import MatchContext, not_paused
 from domain.models import Customer, MatchRequest, Referral
 from domain.ownership import owner, partner_changes, partner_update, program_update
-from domain.pauses import MAX_PAUSE_DAYS, PauseError, check_pause, is_paused, pause_ends_at
+from domain.pauses import (
+    MAX_PAUSE_DAYS,
+    PauseError,
+    check_pause,
+    is_paused,
+    latest_pause_day,
+    pause_ends_at,
+)
 from domain.validation import PARTNER_FIELDS
 from tests.dbfixtures import T0, Database, partner_profile
 from tests.factories import partner
 from tests.harness import Harness
 from tests.test_cli_unit import partner_json, run, write  # noqa: F401  (the `run` fixture)
-from tests.test_portal_pages import csrf_of, sign_in, version_of, web  # noqa: F401
+from tests.test_portal_pages import OPERATOR, csrf_of, sign_in, version_of, web  # noqa: F401
 
 # How the README names each field of a partner file (`mpn_id`, the key, is the program's).
 README_WORDS = {
@@ -218,3 +225,65 @@ async def test_a_demo_restart_keeps_what_partners_changed_in_the_portal(database
     await seed_partners(database.sessionmaker, data, demo)  # the demo started again
     kept = await directory.get(first.profile.mpn_id)
     assert kept is not None and kept.profile.languages == ["ja"]
+
+
+async def test_the_pause_limit_is_the_same_on_every_path(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+    run: Any,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    """The last day a pause may reach (`domain.pauses.latest_pause_day`, in the partner's
+    time zone) is accepted, the day after refused, by the partner's page, the operators' page,
+    `partners pause`, an import and the directory; the pause ends at the partner's midnight."""
+    await h.partners(partner("2010", timezone="Asia/Tokyo"))
+    now = datetime.now(UTC)
+    last = latest_pause_day("Asia/Tokyo", now)
+    too_far = last + timedelta(days=1)
+    directory = PartnerDirectory(h.sessions)
+
+    async def paused_until() -> date | None:
+        record = await directory.get("2010")
+        assert record is not None
+        return record.profile.paused_until
+
+    await sign_in(h, web, "referrals-2010@partner.example")
+    csrf = csrf_of((await web.get("/profile")).text)
+    for day, status in ((too_far, 422), (last, 303)):
+        r = await web.post("/profile/pause", data={"csrf": csrf, "until": day.isoformat()})
+        assert r.status_code == status, day
+    assert await paused_until() == last
+    await directory.resume("2010", now)
+
+    web.cookies.clear()
+    await sign_in(h, web, OPERATOR)
+    csrf = csrf_of((await web.get("/ops/partners/2010")).text)
+    for day, status in ((too_far, 422), (last, 303)):
+        r = await web.post(
+            "/ops/partners/2010/pause", data={"csrf": csrf, "until": day.isoformat()}
+        )
+        assert r.status_code == status, day
+    assert await paused_until() == last
+    await directory.resume("2010", now)
+
+    cli = {"DATABASE_URL": database_url}
+    assert run("partners", "pause", "2010", "--until", too_far.isoformat(), **cli).returncode == (
+        BAD_INPUT
+    )
+    assert run("partners", "pause", "2010", "--until", last.isoformat(), **cli).returncode == 0
+    assert await paused_until() == last
+
+    for day, code in ((too_far, BAD_INPUT), (last, 0)):
+        entry = dict(partner_json("2011"), timezone="Asia/Tokyo", paused_until=day.isoformat())
+        path = write(tmp_path, f"{day}.json", [entry])
+        assert run("partners", "import", path, **cli).returncode == code, day
+
+    with pytest.raises(PauseError):
+        await directory.pause("2010", too_far, now)
+    ends = pause_ends_at(last, "Asia/Tokyo")
+    assert ends == datetime.combine(
+        last + timedelta(days=1), datetime.min.time(), ZoneInfo("Asia/Tokyo")
+    )
+    assert is_paused(last, "Asia/Tokyo", ends - timedelta(seconds=1))
+    assert not is_paused(last, "Asia/Tokyo", ends)
