@@ -48,8 +48,9 @@ def register(psub: Any) -> None:
 
 
 def sub_id(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 2**31:
-        raise argparse.ArgumentTypeError(f"not a subscription id: {text!r}")
+    if not (text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) < 2**31):
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        raise argparse.ArgumentTypeError(f"not a subscription id: {shown!r}")
     return int(text)
 
 

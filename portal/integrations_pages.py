@@ -81,7 +81,7 @@ async def _page(
 
 
 async def _owned(portal: Portal, mpn_id: str, sub_id: str) -> int:
-    if not sub_id.isdigit():
+    if not (sub_id.isascii() and sub_id.isdigit() and len(sub_id) < 10):
         raise PageProblem(404, _("Not found"), _("There is no such endpoint."))
     sub = await _store(portal).get(int(sub_id))
     if sub is None or sub.mpn_id != mpn_id:

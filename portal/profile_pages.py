@@ -184,7 +184,8 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
     if locale is None:
         errors["locale"] = _("Choose a language from the list.")
     raw_version = first.get("version", "")
-    version = int(raw_version) if raw_version.isdigit() and len(raw_version) < 10 else -1
+    plain = raw_version.isascii() and raw_version.isdigit()
+    version = int(raw_version) if plain and len(raw_version) < 10 else -1
     if errors:
         return await _page(
             request,

@@ -125,7 +125,7 @@ def health_port(environ: Mapping[str, str] | None = None) -> int | None:
     raw = (env.get("HEALTH_PORT") or "").strip().lower()
     if raw in ("", "0", "off", "false", "no", "none", "disabled"):
         return None
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5 and 0 < int(raw) < 65536):
         raise SettingsError(f"HEALTH_PORT must be a port number (1-65535), 0 or off, got {raw!r}")
     return int(raw)
 

@@ -31,7 +31,7 @@ def metrics_address(environ: Mapping[str, str] | None = None) -> str | None:
         return None
     if not raw:
         return f"{DEFAULT_HOST}:{DEFAULT_PORT}"
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5 and 0 < int(raw) < 65536):
         raise MetricsUnavailable(
             f"METRICS_PORT must be a port number (1-65535), 0 or off, got {raw!r}"
         )

@@ -10,7 +10,7 @@ import pytest
 
 from cli.app import build_parser
 from cli.context import Context
-from cli.errors import CliError
+from cli.errors import BAD_INPUT, CliError
 from runtime.webhook_receiver import WebhookReceiver
 from tests.factories import partner
 from tests.harness import Harness
@@ -80,3 +80,11 @@ async def test_bad_input_is_one_line_with_its_exit_code(
         await ctx.close()
     assert raised.value.code == code and message in raised.value.message
     assert "\n" not in raised.value.message
+
+
+@pytest.mark.parametrize("bad", ["²", "1" * 5000, "0", "-3"])
+def test_a_subscription_id_must_be_a_plain_whole_number(bad: str) -> None:
+    with pytest.raises(CliError) as raised:
+        build_parser().parse_args(["partners", "webhooks", "remove", bad])
+    assert raised.value.code == BAD_INPUT and "not a subscription id" in raised.value.message
+    assert len(raised.value.message) < 200

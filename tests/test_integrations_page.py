@@ -115,6 +115,8 @@ async def test_another_partners_endpoints_and_deliveries_are_out_of_reach(
     for path in (
         f"/integrations/webhooks/{theirs.id}/rotate",
         f"/integrations/webhooks/{theirs.id}/remove",
+        "/integrations/webhooks/²/remove",  # a digit, not ASCII
+        f"/integrations/webhooks/{10**40}/remove",  # beyond any id
     ):
         r = await partner_web.post(path, data={"csrf": csrf})
         assert r.status_code == 404

@@ -75,7 +75,7 @@ def test_metrics_port_default_disabled_and_explicit() -> None:
     assert rm.runtime_from_env({"METRICS_PORT": "off"}) == (None, "")
 
 
-@pytest.mark.parametrize("bad", ["abc", "-1", "70000", "9464x"])
+@pytest.mark.parametrize("bad", ["abc", "-1", "70000", "9464x", "²", "0" * 5000 + "1"])
 def test_metrics_port_malformed_is_one_line_error(bad: str) -> None:
     with pytest.raises(rm.MetricsUnavailable, match="METRICS_PORT"):
         rm.metrics_address({"METRICS_PORT": bad})

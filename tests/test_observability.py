@@ -112,3 +112,5 @@ async def test_worker_health_endpoint_is_off_unless_health_port_is_set(h: Harnes
     assert health_port({"HEALTH_PORT": "9465"}) == 9465
     with pytest.raises(SettingsError, match="HEALTH_PORT must be a port number"):
         health_port({"HEALTH_PORT": "nine"})
+    with pytest.raises(SettingsError):
+        health_port({"HEALTH_PORT": "²"})

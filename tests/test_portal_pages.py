@@ -175,6 +175,8 @@ async def test_profile_edits_are_validated_audited_and_pause_is_bounded(
     )
     assert bad.status_code == 422 and "Unknown language code: xx" in bad.text
     assert "must not be below" in bad.text
+    r = await web.post("/profile", data={"csrf": csrf, "version": "²", "languages": "en"})
+    assert r.status_code == 409  # a form version that is no number is not the current one
     for seats in ("3000000000", "²", "9" * 5000):  # beyond the seat columns, not ASCII, huge
         r = await web.post("/profile", data={"csrf": csrf, "min_seats": seats})
         assert r.status_code == 422 and "Enter a whole number of seats." in r.text
