@@ -67,8 +67,13 @@ lint: $(STAMP) i18n
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 
+# The suite mostly waits (timeouts, backoffs, servers starting): two pytest-xdist workers, each
+# with its own Temporal servers, PostgreSQL database and SMTP peer (tests/conftest.py), whole
+# test files per worker. `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) lint
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS))
 
 bench: $(STAMP)
 	$(PY) -m bench.run_all

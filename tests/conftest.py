@@ -10,6 +10,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -30,9 +31,38 @@ from worker import build_worker
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Tests run on the committed catalogs: compile the ones `make i18n` has not yet built."""
-    if stale_catalogs():
+    """Tests run on the committed catalogs: compile the ones `make i18n` has not yet built
+    (once, in the main process: pytest-xdist starts its workers after this hook)."""
+    if not hasattr(session.config, "workerinput") and stale_catalogs():
         compile_all()
+
+
+# Under pytest-xdist (`make test`) each test file goes to one worker whole (its module fixtures
+# are set up once), and the files whose tests kill and restart real worker processes and dev
+# servers go to one worker together: they run one after another, never two of them at once.
+HEAVY_FILES = frozenset(
+    {"test_faults_dev_server.py", "test_scaleout.py", "test_integration_cli.py"}
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return "heavy" if file.rsplit("/", 1)[-1] in HEAVY_FILES else file
+
+    return Scheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist the heavy files come first (the scheduler hands out files in
+    collection order): their one worker starts on them at once while the other takes the
+    rest, instead of running them alone at the end. Stable: the order within files stays."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: item.path.name not in HEAVY_FILES)
 
 
 # Tests, and the processes they start, use the embedded defaults (SQLite file, generated key).

@@ -67,7 +67,7 @@ def parse_partner(obj: object, where: str = "") -> PartnerProfile:
     assert min_seats is not None
     max_seats = r.whole("max_seats", minimum=0, default=None, nullable=True)
     if max_seats is not None and max_seats < min_seats:
-        r.fail(f"max_seats ({max_seats}) must not be below min_seats ({min_seats})")
+        r.fail(f"max_seats ({show(max_seats)}) must not be below min_seats ({show(min_seats)})")
     home_country = r.country("home_country")
     return PartnerProfile(
         mpn_id=mpn_id,
