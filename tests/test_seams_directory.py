@@ -29,9 +29,10 @@ from domain.pauses import (
 )
 from domain.validation import PARTNER_FIELDS
 from tests.dbfixtures import T0, Database, partner_profile
-from tests.factories import partner
+from tests.factories import partner, referral
 from tests.harness import Harness
 from tests.test_cli_unit import partner_json, run, write  # noqa: F401  (the `run` fixture)
+from tests.test_portal import unique
 from tests.test_portal_pages import OPERATOR, csrf_of, sign_in, version_of, web  # noqa: F401
 
 # How the README names each field of a partner file (`mpn_id`, the key, is the program's).
@@ -287,3 +288,41 @@ async def test_the_pause_limit_is_the_same_on_every_path(
     )
     assert is_paused(last, "Asia/Tokyo", ends - timedelta(seconds=1))
     assert not is_paused(last, "Asia/Tokyo", ends)
+
+
+async def test_who_owns_which_field_is_the_same_on_every_path(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+    run: Any,  # noqa: F811
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    """The partner's languages, set on its profile page, survive the program's import (which
+    changes the program's workloads) and decide the workflow's match; `--replace` alone takes
+    them back, and says so first."""
+    entry = dict(partner_json("2020"), referral_contact="referrals-2020@partner.example")
+    cli = {"DATABASE_URL": database_url}
+    assert run("partners", "import", write(tmp_path, "a.json", [entry]), **cli).returncode == 0
+    await sign_in(h, web, "referrals-2020@partner.example")
+    form = await web.get("/profile")
+    saved = {"csrf": csrf_of(form.text), "version": version_of(form.text), "languages": "ja"}
+    assert (await web.post("/profile", data=saved)).status_code == 303
+
+    program = dict(entry, workloads=["teams", "sharepoint", "intune"])
+    assert run("partners", "import", write(tmp_path, "b.json", [program]), **cli).returncode == 0
+    record = await PartnerDirectory(h.sessions).get("2020")
+    assert record is not None and record.profile.languages == ["ja"]
+    assert "intune" in record.profile.workloads
+
+    japanese = replace_customer(referral(unique("FT-OWN"), type="standard"), language="ja")
+    handle = await h.start(japanese)
+    assert await h.assigned(handle) == "2020"  # the only partner speaking the customer's language
+
+    r = run("partners", "import", "--replace", write(tmp_path, "c.json", [program]), **cli)
+    assert r.returncode == 0 and "2020 languages: ja -> en,de" in r.stderr
+    record = await PartnerDirectory(h.sessions).get("2020")
+    assert record is not None and record.profile.languages == ["en", "de"]
+
+
+def replace_customer(r: Referral, **changes: Any) -> Referral:
+    return dataclasses.replace(r, customer=dataclasses.replace(r.customer, **changes))
