@@ -15,7 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvloop
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -37,7 +37,6 @@ from db.readmodel import ReferralReadModel
 from db.webhooks import WebhookStore
 from mail.smtp import MailPool
 from portal.webhook_view import partner_view
-from runtime.codec_server import Background, codec_in_background
 from runtime.health import serve_worker_health
 from runtime.logs import configure_logging, core_logging
 from runtime.metrics import MetricsUnavailable, runtime_from_env
@@ -53,6 +52,9 @@ from settings import Settings, SettingsError, mark_demo
 from workflows.referral import ReferralWorkflow
 from workflows.scheduled import PauseSweepWorkflow, WeeklyReportWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow
+
+if TYPE_CHECKING:
+    from runtime.codec_server import Background
 
 log = logging.getLogger("fasttrack.worker")
 
@@ -138,12 +140,15 @@ def _closing(pool: MailPool) -> SimplePlugin:
 async def run(settings: Settings, dev: bool, **worker_options: Any) -> None:
     env = None
     engine: AsyncEngine | None = None
-    codec: Background | None = None
+    codec: Background | None = None  # the dev-mode codec server
     try:
         runtime, metrics_at = runtime_from_env(logging=core_logging(settings))
         if dev:
             print("starting the Temporal dev server (state: var/temporal.db) ...", flush=True)
-            codec, codec_at = codec_in_background(settings)  # the UI shows decrypted payloads
+            # the UI shows decrypted payloads; a web app only `--dev` needs, so imported here
+            from runtime.codec_server import codec_in_background
+
+            codec, codec_at = codec_in_background(settings)
             env = await start_dev_server(settings, runtime=runtime, codec_endpoint=codec_at)
             client = env.client
             print(

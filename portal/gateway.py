@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 from temporalio.client import (
@@ -26,9 +26,11 @@ from db.readmodel import ReferralRow
 from domain import names
 from domain.models import ActionResult, ReferralState, Status
 from domain.policy import Code
-from portal.auth import Portal
 from portal.schemas import ActionOut, ApiError
 from runtime.temporal import TemporalUnavailable
+
+if TYPE_CHECKING:  # the web stack (FastAPI): the worker needs the views, not the app
+    from portal.auth import Portal
 
 log = logging.getLogger("fasttrack.portal")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.converter import value_to_type
 
@@ -16,7 +16,6 @@ from domain.business_days import format_local
 from domain.models import Assignment, HistoryEntry, Milestones, Outcome, Referral, ReferralState
 from domain.validation import referral_to_json
 from domain.visibility import latest_outcome, sees_customer
-from portal.auth import Portal
 from portal.gateway import Loaded
 from portal.schemas import (
     AdminReferralDetail,
@@ -32,6 +31,9 @@ from portal.schemas import (
     ReferralItem,
     RequesterOut,
 )
+
+if TYPE_CHECKING:  # the web stack (FastAPI): the worker needs the views, not the app
+    from portal.auth import Portal
 
 
 def held_by(state: ReferralState, partner: str) -> bool:
@@ -197,6 +199,7 @@ def _common(loaded: Loaded) -> dict[str, Any]:
 def _outcome_only(
     loaded: Loaded, assignments: list[Assignment], own: list[HistoryEntry]
 ) -> ReferralDetail:
+
     state = loaded.state
     return ReferralDetail(
         id=state.workflow_id,
