@@ -187,9 +187,9 @@ async def test_ensure_keeps_an_operator_pause(w: DevWorker) -> None:
     try:
         # The operator's pause is a signal to the schedule; the test is about a pause made
         # earlier, so wait until the schedule reports it (a describe can lag the signal).
-        for _ in range(300):
-            if (await handle.describe()).schedule.state.paused:
-                break
+        deadline = time.monotonic() + 90  # a busy machine: the schedule's workflow is late
+        while not (await handle.describe()).schedule.state.paused:
+            assert time.monotonic() < deadline, "the operator's pause was not visible in 90 s"
             await asyncio.sleep(0.05)
         await ensure_schedules(w.client, w.settings)
         state = (await handle.describe()).schedule.state
