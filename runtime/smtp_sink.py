@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import re
+import signal
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -214,10 +215,17 @@ class MailSink:
 async def _serve(host: str, port: int, directory: Path) -> None:
     sink = await MailSink(host, port, directory).start()
     print(f"SMTP sink listening on {sink.host}:{sink.port}, saving to {directory}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # handled here, not left to KeyboardInterrupt: a process started in the background by a
+    # shell inherits SIGINT ignored, and Ctrl-C or SIGINT must still stop the sink
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await sink.stop()
+    print("SMTP sink stopped", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

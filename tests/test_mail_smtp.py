@@ -193,7 +193,12 @@ def test_errors_share_a_base_class() -> None:
     assert str(TemporaryMailError("a\n  b")) == "a b"
 
 
-async def test_sink_runs_as_a_program(tmp_path: Path) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell's background job starts it
+
+
+@pytest.mark.parametrize("started_in_background", [False, True])
+async def test_sink_runs_as_a_program(tmp_path: Path, started_in_background: bool) -> None:
     port = _free_port()
     folder = tmp_path / "eml"
     proc = subprocess.Popen(
@@ -202,6 +207,7 @@ async def test_sink_runs_as_a_program(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_ignore_sigint if started_in_background else None,
     )
     try:
         assert proc.stdout is not None
