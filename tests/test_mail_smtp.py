@@ -220,7 +220,11 @@ async def test_sink_runs_as_a_program(tmp_path: Path, started_in_background: boo
         assert len(list(folder.glob("*.eml"))) == 1
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=5)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # leave nothing running, then fail
+            raise
     assert proc.returncode == 0
 
 
