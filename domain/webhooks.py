@@ -181,19 +181,3 @@ def address_refusal(host: str, address: str, allow_insecure: bool) -> Text | Non
         if test:
             return text
     return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip in METADATA_ADDRESSES:
-        return f"{ip} is a cloud metadata address"
-    for test, what in (
-        (ip.is_loopback, "loopback"),
-        (ip.is_link_local, "link-local"),
-        (ip.is_private, "private"),
-        (ip.is_multicast, "multicast"),
-        (ip.is_unspecified, "unspecified"),
-        (ip.is_reserved, "reserved"),
-        (not ip.is_global, "not public"),
-    ):
-        if test:
-            return f"{ip} is a {what} address"
-    return None

@@ -199,7 +199,6 @@ def _common(loaded: Loaded) -> dict[str, Any]:
 def _outcome_only(
     loaded: Loaded, assignments: list[Assignment], own: list[HistoryEntry]
 ) -> ReferralDetail:
-
     state = loaded.state
     return ReferralDetail(
         id=state.workflow_id,
