@@ -11,6 +11,8 @@ from cli.context import Context
 from cli.errors import bad_input, not_found
 from cli.output import note, print_json, say, table, when
 from db.webhooks import Subscription, WebhookStore
+from domain.validation import whole_number
+from domain.validation.reader import show
 from domain.webhooks import EVENT_TYPES, WebhookRuleError
 from runtime.sealing import Sealer
 from runtime.webhooks import UnknownPartnerError, subscribe
@@ -48,10 +50,10 @@ def register(psub: Any) -> None:
 
 
 def sub_id(text: str) -> int:
-    if not (text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) < 2**31):
-        shown = text if len(text) <= 20 else text[:17] + "..."
-        raise argparse.ArgumentTypeError(f"not a subscription id: {shown!r}")
-    return int(text)
+    number = whole_number(text)
+    if not number:
+        raise argparse.ArgumentTypeError(f"not a subscription id: {show(text)}")
+    return number
 
 
 async def _store(ctx: Context) -> WebhookStore:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from db.audit import Actor
 from db.webhooks import WebhookStore
 from domain.text import Text, trp
+from domain.validation import whole_number
 from domain.webhooks import EVENT_TYPES, WebhookRuleError
 from mail.i18n import _, translate
 from portal.auth import Portal, PortalDep
@@ -81,9 +82,10 @@ async def _page(
 
 
 async def _owned(portal: Portal, mpn_id: str, sub_id: str) -> int:
-    if not (sub_id.isascii() and sub_id.isdigit() and len(sub_id) < 10):
+    number = whole_number(sub_id)
+    if number is None:
         raise PageProblem(404, _("Not found"), _("There is no such endpoint."))
-    sub = await _store(portal).get(int(sub_id))
+    sub = await _store(portal).get(number)
     if sub is None or sub.mpn_id != mpn_id:
         raise PageProblem(404, _("Not found"), _("There is no such endpoint."))
     return sub.id

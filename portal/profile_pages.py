@@ -24,10 +24,10 @@ from domain.text import Text, trp
 from domain.validation import (
     COUNTRY_CODES,
     LANGUAGE_CODES,
-    LARGEST_WHOLE,
     ValidationError,
     parse_partner,
     partner_to_json,
+    whole_number,
 )
 from mail import display
 from mail.i18n import _, gettext, translate
@@ -138,11 +138,10 @@ def _seats(raw: str, errors: dict[str, str], key: str) -> int | None:
     raw = raw.strip().replace(",", "")
     if not raw:
         return None
-    digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(LARGEST_WHOLE))
-    if not digits or int(raw) > LARGEST_WHOLE:
+    seats = whole_number(raw)
+    if seats is None:
         errors[key] = _("Enter a whole number of seats.")
-        return None
-    return int(raw)
+    return seats
 
 
 @router.post("/profile", response_class=HTMLResponse)
@@ -183,9 +182,8 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
     locale = parse_locale(first.get("locale", "")) if first.get("locale") else ""
     if locale is None:
         errors["locale"] = _("Choose a language from the list.")
-    raw_version = first.get("version", "")
-    plain = raw_version.isascii() and raw_version.isdigit()
-    version = int(raw_version) if plain and len(raw_version) < 10 else -1
+    version = whole_number(first.get("version", ""))
+    version = -1 if version is None else version
     if errors:
         return await _page(
             request,

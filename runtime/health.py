@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
+from domain.validation import whole_number
 from settings import Settings, SettingsError
 
 log = logging.getLogger("fasttrack.health")
@@ -125,9 +126,10 @@ def health_port(environ: Mapping[str, str] | None = None) -> int | None:
     raw = (env.get("HEALTH_PORT") or "").strip().lower()
     if raw in ("", "0", "off", "false", "no", "none", "disabled"):
         return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5 and 0 < int(raw) < 65536):
+    port = whole_number(raw, 65535)
+    if not port:
         raise SettingsError(f"HEALTH_PORT must be a port number (1-65535), 0 or off, got {raw!r}")
-    return int(raw)
+    return port
 
 
 class HealthServer:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 from temporalio.runtime import LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig
 
+from domain.validation import whole_number
+
 DEFAULT_PORT = 9464
 DEFAULT_HOST = "0.0.0.0"
 _DISABLED = ("0", "off", "false", "no", "none", "disabled")
@@ -31,11 +33,12 @@ def metrics_address(environ: Mapping[str, str] | None = None) -> str | None:
         return None
     if not raw:
         return f"{DEFAULT_HOST}:{DEFAULT_PORT}"
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5 and 0 < int(raw) < 65536):
+    port = whole_number(raw, 65535)
+    if not port:
         raise MetricsUnavailable(
             f"METRICS_PORT must be a port number (1-65535), 0 or off, got {raw!r}"
         )
-    return f"{DEFAULT_HOST}:{int(raw)}"
+    return f"{DEFAULT_HOST}:{port}"
 
 
 def prometheus_runtime(bind_address: str, logging: LoggingConfig | None = None) -> Runtime:

@@ -580,3 +580,14 @@ def test_parse_referral_never_crashes(value: object) -> None:
 def test_load_never_crashes(text: str) -> None:
     _only_validation_errors(load_partners, text)
     _only_validation_errors(load_referrals, text)
+
+
+def test_whole_number_takes_plain_digits_up_to_the_largest() -> None:
+    from domain.validation import LARGEST_WHOLE, whole_number
+
+    assert whole_number("0") == 0 and whole_number("0042") == 42
+    assert whole_number(str(LARGEST_WHOLE)) == LARGEST_WHOLE
+    assert whole_number("65535", 65535) == 65535
+    for bad in ("", " 1", "-1", "1.5", "²", "١٢", str(LARGEST_WHOLE + 1), "9" * 5000):
+        assert whole_number(bad) is None, bad
+    assert whole_number("65536", 65535) is None and whole_number("000001", 65535) is None

@@ -17,7 +17,7 @@ from domain.validation.parsers import (
     parse_partner,
     parse_referral,
 )
-from domain.validation.reader import LARGEST_WHOLE, ValidationError
+from domain.validation.reader import LARGEST_WHOLE, ValidationError, whole_number
 from domain.validation.serializers import partner_to_json, referral_to_json
 
 __all__ = [
@@ -36,4 +36,5 @@ __all__ = [
     "parse_referral",
     "partner_to_json",
     "referral_to_json",
+    "whole_number",
 ]

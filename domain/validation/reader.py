@@ -47,6 +47,16 @@ def kind_of(value: object) -> str:
 LARGEST_WHOLE = 2**31 - 1  # seats and limits are 32-bit integer columns
 
 
+def whole_number(text: str, largest: int = LARGEST_WHOLE) -> int | None:
+    """The number a person typed as plain digits, from 0 to `largest`; None for anything else.
+    ASCII only (`str.isdigit` also takes `²`, which `int` refuses), and no longer than
+    `largest`, so that `int` never reads thousands of digits."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(largest)):
+        return None
+    number = int(text)
+    return number if number <= largest else None
+
+
 def show(value: object) -> str:
     """A short, single-line rendering of a user's value for a message."""
     try:
