@@ -241,20 +241,29 @@ def advice_texts(r: TrackRecord, ranking: Ranking) -> list[Text]:
     return out
 
 
+# `tie_rule`'s words, recorded with each match (the pages say them in the partner's language)
+ONLY_ELIGIBLE = "only eligible partner"
+NEWCOMER_FIRST = "newcomer first"
+RUNNER_UP_BELOW_FLOOR = "the runner-up is below the floor"
+HIGHER_BAND = "higher score band"
+SAME_BAND = "same band"  # how every rule decided inside one band begins
+LOWEST_MPN_ID = "lowest MPN ID"  # how the last of them ends
+
+
 def tie_rule(best: tuple[Any, ...], runner_up: tuple[Any, ...] | None) -> str:
     """The rule that put `best` ahead of the runner-up (rank keys of `domain.matching`), in
     words."""
     if runner_up is None:
-        return "only eligible partner"
+        return ONLY_ELIGIBLE
     if best[0] != runner_up[0]:
-        return "newcomer first" if best[0] == 0 else "the runner-up is below the floor"
+        return NEWCOMER_FIRST if best[0] == 0 else RUNNER_UP_BELOW_FLOOR
     if best[1] != runner_up[1]:
-        return "higher score band"
+        return HIGHER_BAND
     if best[2] != runner_up[2]:
-        return f"same band; fewest open referrals ({best[2]} vs {runner_up[2]})"
+        return f"{SAME_BAND}; fewest open referrals ({best[2]} vs {runner_up[2]})"
     if best[3:5] != runner_up[3:5]:
-        return "same band and open count; least recently assigned"
-    return "same band, open count and last assignment; lowest MPN ID"
+        return f"{SAME_BAND} and open count; least recently assigned"
+    return f"{SAME_BAND}, open count and last assignment; {LOWEST_MPN_ID}"
 
 
 # ---------------------------------------------------------------------------------------

@@ -12,9 +12,6 @@ from domain.models import MatchExplanation, ScoreCard
 from mail import formats
 from mail.i18n import _, _n
 
-# `domain.track_record.tie_rule`'s rules that are decided inside one score band
-_SAME_BAND = "same band"
-
 
 def why_in_words(explanation: MatchExplanation) -> list[str]:
     lines = []
@@ -44,7 +41,7 @@ def why_in_words(explanation: MatchExplanation) -> list[str]:
     if explanation.score is not None:
         lines.extend(score_in_words(explanation.score))
         rule = explanation.tie_rule
-        if not rule.startswith(_SAME_BAND):
+        if not rule.startswith(tr.SAME_BAND):
             lines.extend(tie_rule_in_words(rule))
             return lines
         if explanation.score.standing == tr.NEWCOMER:
@@ -62,7 +59,7 @@ def why_in_words(explanation: MatchExplanation) -> list[str]:
                 )
             )
     lines.extend(rotation_in_words(keys))
-    if explanation.score is not None and explanation.tie_rule.endswith("lowest MPN ID"):
+    if explanation.score is not None and explanation.tie_rule.endswith(tr.LOWEST_MPN_ID):
         lines.append(_("Between partners equal in all of that, the lowest MPN ID comes first."))
     return lines
 
@@ -105,18 +102,18 @@ def score_in_words(card: ScoreCard) -> list[str]:
 
 def tie_rule_in_words(rule: str) -> list[str]:
     """The rules decided before the rotation inside a band (`domain.track_record.tie_rule`)."""
-    if rule == "only eligible partner":
+    if rule == tr.ONLY_ELIGIBLE:
         return [_("You were the only eligible partner.")]
-    if rule == "higher score band":
+    if rule == tr.HIGHER_BAND:
         return [
             _(
                 "Among them the partners in the highest score band come first: yours was "
                 "higher than the next eligible partner's."
             )
         ]
-    if rule == "the runner-up is below the floor":
+    if rule == tr.RUNNER_UP_BELOW_FLOOR:
         return [_("The next eligible partner was below the floor, so it came after you.")]
-    return []  # "newcomer first": said with the score
+    return []  # NEWCOMER_FIRST: said with the score
 
 
 def rotation_in_words(keys: dict[str, str]) -> list[str]:
