@@ -162,8 +162,9 @@ class DirectoryIndex:
         self.pos: dict[str, int] = {}
         self.entries: list[_Entry] = []
         self.loads: list[_Load] = []
-        self.keys: list[RankKey] = []  # rank keys under `self.keyed_for`
+        self.keys: list[RankKey] = []  # rank keys under `self.keyed_for`, but for `stale`
         self.keyed_for: Ranking = ROTATION_ONLY
+        self.stale = 0  # positions whose key is still under an earlier ranking
         self.completed = 0  # the directory's completed offers, for the program's average
         self.judged = 0  # and its judged offers
         self.ticks: list[int] = []
@@ -270,6 +271,7 @@ class DirectoryIndex:
         self.judged += judged(load.record) - judged(was)
         self.loads[pos] = load
         self.keys[pos] = load.key(row.mpn_id, self.keyed_for)
+        self.stale &= ~bit
         self.ticks[pos] = row.change_tick
 
     # -- criteria -----------------------------------------------------------------------
@@ -349,19 +351,23 @@ class DirectoryIndex:
             return Ranking(terms)
         return Ranking(terms, average_of(self.completed, self.judged))
 
-    def rank_keys(self, ranking: Ranking) -> list[RankKey]:
-        """Every partner's rank key under `ranking`: recomputed when the ranking changes (the
-        program's average moves in steps of 0.01), otherwise kept up to date by `apply`."""
+    def rank_keys(self, ranking: Ranking, bits: int) -> list[RankKey]:
+        """The rank keys under `ranking`, current for the partners in `bits`. Kept up to date
+        by `apply`; when the ranking changes (the program's average moves in steps of 0.01)
+        they are recomputed as partners are ranked, not all at once."""
         if ranking != self.keyed_for:
-            self.keys = [load.key(m, ranking) for load, m in zip(self.loads, self.ids, strict=True)]
-            self.keyed_for = ranking
+            self.keyed_for, self.stale = ranking, self.all
+        if bits & self.stale:
+            for p in _positions(bits & self.stale):
+                self.keys[p] = self.loads[p].key(self.ids[p], ranking)
+            self.stale &= ~bits
         return self.keys
 
     def ranked(
         self, bits: int, limit: int | None = None, ranking: Ranking = ROTATION_ONLY
     ) -> list[str]:
         """MPN IDs of the partners in `bits`, best ranked first."""
-        keys = self.rank_keys(ranking)
+        keys = self.rank_keys(ranking, bits)
         positions = _positions(bits)
         if limit in (1, 2) and positions:  # min is C-level: far cheaper than a sort
             first = min(positions, key=keys.__getitem__)
@@ -379,7 +385,7 @@ class DirectoryIndex:
         for passing in self.criteria(request, for_split=True):
             alive &= passing
         order = requested_workloads(request)
-        keys = self.rank_keys(ranking)
+        keys = self.rank_keys(ranking, alive)
         best: dict[int, int] = {}
         for p in _positions(alive):
             endorsed = self.entries[p].workloads
