@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AssignmentRecord, ReferralRecord
+from db.report_figures import accept_hours, accepted_at_column
 
 _COLUMNS = (
     ReferralRecord.workflow_id,
@@ -208,9 +209,14 @@ async def weekly_trends(
         ).all()
         assignments = (
             await session.execute(
-                select(a.assigned_at, a.due_at, a.decided_at, a.outcome).where(
-                    a.assigned_at >= first
-                )
+                select(
+                    a.assigned_at,
+                    a.due_at,
+                    a.decided_at,
+                    a.outcome,
+                    a.notified_at,
+                    accepted_at_column().label("accepted_at"),
+                ).where(a.assigned_at >= first)
             )
         ).all()
     out = []
@@ -226,10 +232,10 @@ async def weekly_trends(
         ]
         in_time = [r for r in answered if r.due_at is not None and r.decided_at <= r.due_at]
         judged = len(answered) + len([r for r in rows if r.outcome == "expired"])
-        hours = sorted(
-            (r.decided_at - r.assigned_at).total_seconds() / 3600
-            for r in accepted
-            if r.decided_at is not None
+        hours = sorted(  # as the report: `domain.acceptance.time_to_accept`
+            accept_hours(r.assigned_at, r.notified_at, r.accepted_at)
+            for r in rows
+            if r.accepted_at is not None
         )
         out.append(
             Week(
