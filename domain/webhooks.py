@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from domain.models import Outcome, ReferralState
+from domain.models import ReferralState
 from domain.text import Text, tr
+from domain.visibility import let_go
 
 # History action -> event type.
 EVENT_OF_ACTION = {
@@ -60,13 +61,12 @@ class EventRef:
 
 def holder_at(state: ReferralState, at: datetime) -> str | None:
     """The partner holding the referral at `at`: the latest assignment made by then, unless
-    it had already ended in a decline or an expiry."""
+    it had already let it go (`domain.visibility.let_go`: declined, expired, withdrawn)."""
     held = [a for a in state.assignments if a.assigned_at <= at]
     if not held:
         return None
     last = held[-1]
-    let_go = last.outcome in (Outcome.DECLINED, Outcome.EXPIRED)
-    if let_go and last.decided_at is not None and last.decided_at < at:
+    if let_go(last.outcome) and last.decided_at is not None and last.decided_at < at:
         return None
     return last.partner
 
