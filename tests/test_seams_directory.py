@@ -185,29 +185,53 @@ async def test_the_directory_refuses_a_pause_beyond_the_limit_and_a_stale_edit(
     assert err.value.current.profile.min_seats == 150
 
 
-async def test_a_profile_form_loaded_before_a_pause_answers_changed_meanwhile(
+@pytest.mark.parametrize("meanwhile", ["pause", "resume", "import"])
+async def test_a_profile_form_loaded_before_another_change_answers_changed_meanwhile(
     h: Harness,
     web: httpx.AsyncClient,  # noqa: F811
+    meanwhile: str,
 ) -> None:
+    """A pause, a resume or an import lands after the form was loaded: saving the form
+    answers "changed meanwhile" with the current values and reverts nothing."""
     await h.partners(partner("2005"))
     await sign_in(h, web, "referrals-2005@partner.example")
+    until = date.today() + timedelta(days=7)
+
+    async def pause() -> None:
+        csrf = csrf_of((await web.get("/profile")).text)
+        r = await web.post("/profile/pause", data={"csrf": csrf, "until": until.isoformat()})
+        assert r.status_code == 303
+
+    if meanwhile == "resume":
+        await pause()  # before the form is loaded
     form = await web.get("/profile")
     csrf, version = csrf_of(form.text), version_of(form.text)
-    until = date.today() + timedelta(days=7)
-    paused = await web.post("/profile/pause", data={"csrf": csrf, "until": until.isoformat()})
-    assert paused.status_code == 303
+    benefit = True
+    if meanwhile == "pause":
+        await pause()
+    elif meanwhile == "resume":
+        assert (await web.post("/profile/resume", data={"csrf": csrf})).status_code == 303
+    else:  # the program's file imported again: an opt-in withdrawn, other languages
+        benefit = False
+        imported = partner("2005", benefit_referrals=benefit, languages=["it"])
+        await PartnerDirectory(h.sessions).upsert(
+            [imported], datetime.now(UTC), merge=program_update
+        )
+    paused_until = until if meanwhile == "pause" else None
     stale = {"csrf": csrf, "version": version, "languages": "fr", "min_seats": "0"}
     r = await web.post("/profile", data=stale)
     assert r.status_code == 409 and "changed meanwhile" in r.text
     assert 'value="de, en"' in r.text  # the current values, to change again
     record = await PartnerDirectory(h.sessions).get("2005")
-    assert record is not None and record.profile.paused_until == until
-    assert record.profile.languages == ["de", "en"]
+    assert record is not None and record.profile.paused_until == paused_until
+    assert record.profile.languages == ["de", "en"]  # the import kept the partner's own
+    assert record.profile.benefit_referrals is benefit
     fresh = dict(stale, version=version_of(r.text))
     assert (await web.post("/profile", data=fresh)).status_code == 303
     record = await PartnerDirectory(h.sessions).get("2005")
     assert record is not None and record.profile.languages == ["fr"]
-    assert record.profile.paused_until == until
+    assert record.profile.paused_until == paused_until
+    assert record.profile.benefit_referrals is benefit
 
 
 async def test_a_demo_restart_keeps_what_partners_changed_in_the_portal(database: Database) -> None:
