@@ -17,6 +17,7 @@ from temporalio.client import Client
 from bench.cluster import Cluster
 from bench.common import bench_referral, message_prefix, partner_of
 from bench.sink import SinkProcess
+from db.outbox import CLAIM
 from db.readmodel import ReferralReadModel
 from domain import names
 from domain.models import Referral, ReferralState, ReferralSummary
@@ -35,6 +36,8 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
 }
 SPLIT_WORKLOADS = ("copilot", "windows")  # no bench partner has either: these referrals split
 OUTAGE_PATIENCE = 180.0  # seconds to keep retrying through a restart or a failover
+# An email the killed worker had claimed waits for its claim to end before another sends it.
+NOTICE_PATIENCE = OUTAGE_PATIENCE + CLAIM.total_seconds()
 NOT_YET_PATIENCE = 60.0  # seconds an announced assignment may take to be recorded (failover)
 _UNSAFE_IN_MESSAGE_ID = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -161,7 +164,7 @@ class Driver:
         if kind == "decline":
             await self.act(rid, first, "decline", {"reason": "customer_unresponsive"})
         if kind in ("decline", "expire"):  # the next partner is notified, takes it, closes it
-            second = await self.notified(rid, 2, timeout=self.sla + OUTAGE_PATIENCE)
+            second = await self.notified(rid, 2, timeout=self.sla + NOTICE_PATIENCE)
             await self.act(rid, second, "accept")
             await self.act(rid, second, "complete", {"vas_sold": False})
         if kind == "split":  # each part's partner answers on its own, as partners do
@@ -193,7 +196,7 @@ class Driver:
         """The partner (MPN ID) whose notification number `seq` of `scope` arrived."""
         prefix = message_prefix(_UNSAFE_IN_MESSAGE_ID.sub("-", scope), seq, "notification")
         try:
-            arrival = await self.sink.wait_id(prefix, timeout or OUTAGE_PATIENCE)
+            arrival = await self.sink.wait_id(prefix, timeout or NOTICE_PATIENCE)
         except TimeoutError:
             raise Lost(f"notification {seq} of {scope} never arrived") from None
         return partner_of(arrival)
