@@ -34,10 +34,10 @@ class TemporalUnavailable(RuntimeError):
     """Temporal cannot be reached (message is one line, for the user)."""
 
 
-# Words of a transport failure (the SDK's message is a multi-line Rust error dump).
 # The SDK waits 5 s for a local server to answer; a busy machine can take longer to start one.
 SERVER_STARTUP = timedelta(seconds=60)
 
+# Words of a transport failure (the SDK's message is a multi-line Rust error dump).
 _TRANSPORT_HINTS = {
     "connection refused": "connection refused",
     "dns error": "unknown host",
