@@ -185,7 +185,8 @@ async def open_stack(
     """A dev server on free ports with a temporary state file (`server_state`, a key of
     `SERVER_STATES`: in a temporary directory under TMPDIR, or under `MEMORY_DIR`), a
     `SinkProcess`, and a fresh SQLite database with `partners` partners; everything removed
-    afterwards."""
+    afterwards. The project's bytecode is written first (`compile_bytecode`)."""
+    compile_bytecode()
     workdir = Path(tempfile.mkdtemp(prefix="ft-bench-"))
     under = MEMORY_DIR if server_state == "memory" else None
     server_workdir = Path(tempfile.mkdtemp(prefix="ft-bench-server-", dir=under))

@@ -42,7 +42,6 @@ from bench.common import (
     MEMORY_DIR,
     SERVER_STATES,
     Stack,
-    compile_bytecode,
     cpu_seconds,
     describe_failures,
     drive_referral,
@@ -344,7 +343,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.server_state == "memory" and not MEMORY_DIR.is_dir():
         parser.error(f"--server-state memory needs {MEMORY_DIR} (a tmpfs), which is missing")
     options = parse_options(args.opt)
-    compile_bytecode()
     result = uvloop.run(
         compare(
             args.n,
