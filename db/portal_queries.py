@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AssignmentRecord, ReferralRecord
-from db.report_figures import accept_hours, accepted_at_column
+from db.report_figures import accept_hours, accepted_at_column, answered_at_column
 
 _COLUMNS = (
     ReferralRecord.workflow_id,
@@ -216,6 +216,7 @@ async def weekly_trends(
                     a.outcome,
                     a.notified_at,
                     accepted_at_column().label("accepted_at"),
+                    answered_at_column().label("answered_at"),
                 ).where(a.assigned_at >= first)
             )
         ).all()
@@ -230,7 +231,7 @@ async def weekly_trends(
             for r in rows
             if r.outcome in ("accepted", "declined", "completed") and r.decided_at is not None
         ]
-        in_time = [r for r in answered if r.due_at is not None and r.decided_at <= r.due_at]
+        in_time = [r for r in answered if r.due_at is not None and r.answered_at <= r.due_at]
         judged = len(answered) + len([r for r in rows if r.outcome == "expired"])
         hours = sorted(  # as the report: `domain.acceptance.time_to_accept`
             accept_hours(r.assigned_at, r.notified_at, r.accepted_at)

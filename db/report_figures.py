@@ -6,8 +6,10 @@ Definitions (`since` limits assignments by assigned_at and referral rows by crea
 - decided = accepted (accepted or completed) + declined + expired assignments; a partner's
   decline_rate = declined / decided; a reason's decline_rate = its declines / all decided,
   its share = its declines / all declines; three decimals, None when nothing was decided;
-- accepted_at of an assignment: its decided_at when accepted or completed; for one declined
-  after accepting, the partner's "accepted" entry in the audit trail;
+- accepted_at of an assignment: the partner's "accepted" entry in the audit trail (for one
+  still accepted, its decided_at is the same moment; a completed one's decided_at is the
+  completion, so it counts only where the trail has no entry); answered at = accepted_at
+  when it was accepted, else decided_at;
 - contact SLA: referral rows (referrals and parts) with a customer-contact deadline (set on
   accept): contacted in time (contacted_at <= deadline), late, overdue (no contact, deadline
   passed at `now`) or waiting (no contact, deadline ahead); compliance_pct = in time /
@@ -56,10 +58,17 @@ def accepted_at_column() -> ColumnElement[datetime]:
         .scalar_subquery()
     )
     return case(
-        (a.outcome.in_(_ACCEPTED), a.decided_at),
+        (a.outcome == Outcome.ACCEPTED, a.decided_at),
+        (a.outcome == Outcome.COMPLETED, func.coalesce(from_audit, a.decided_at)),
         (a.outcome == Outcome.DECLINED, from_audit),
         else_=None,
     )
+
+
+def answered_at_column() -> ColumnElement[datetime]:
+    """When the partner answered: the accept when it accepted (a later decline or completion
+    does not move it), else the decline's decided_at."""
+    return func.coalesce(accepted_at_column(), AssignmentRecord.decided_at)
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -4,9 +4,10 @@ Definitions (`since` limits referrals by created_at, assignments by assigned_at,
 by at; `open_by_age` is a picture of now and ignores `since`):
 - referrals_total / by_status: top-level referrals (split parts are in parts_by_status);
 - answered: outcome accepted, declined or completed (completed implies accepted) with a
-  decided_at; answered at = accepted_at when it was accepted (a decline after accepting
-  keeps the accept as the answer), else decided_at; answered_within_sla_pct = answered at
-  <= due_at, as a percentage of answered + expired (None when there is none), one decimal;
+  decided_at; answered at (`db.report_figures.answered_at_column`) = accepted_at when it was
+  accepted (a later decline or completion keeps the accept as the answer), else decided_at;
+  answered_within_sla_pct = answered at <= due_at, as a percentage of answered + expired
+  (None when there is none), one decimal;
 - expiries: assignments expired; escalations: audit events with action "escalated";
 - acceptance_rate_by_partner: accepted (accepted or completed) / (accepted + declined +
   expired), three decimals, None when nothing was decided;
@@ -146,9 +147,8 @@ async def _assignment_figures(
         p["acceptance_rate"] = round(p["accepted"] / decided, 3) if decided else None
 
     answered = and_(a.outcome.in_(_ANSWERED), a.decided_at.is_not(None))
-    answered_at = func.coalesce(figures.accepted_at_column(), a.decided_at)
     in_time = await session.scalar(
-        select(func.count()).where(answered, answered_at <= a.due_at, *window)
+        select(func.count()).where(answered, figures.answered_at_column() <= a.due_at, *window)
     )
     answered_or_expired = await session.scalar(
         select(func.count()).where(answered | (a.outcome == Outcome.EXPIRED), *window)

@@ -27,7 +27,7 @@ from mail import formats, i18n
 from mail.compose import LINK_LIFETIME
 from mail.weekly_report import compose_report
 from settings import Settings
-from tests.dbfixtures import T0, Database, assignment, snapshot
+from tests.dbfixtures import T0, Database, assignment, event, snapshot
 from tests.factories import partner, referral
 from tests.harness import Harness
 from tests.test_cli_unit import run  # noqa: F401  (the `run` fixture)
@@ -199,3 +199,31 @@ async def test_time_to_accept_is_the_same_in_the_summary_and_the_report(
     assert five_hours.search(weekly.text)
     week = (await weekly_trends(database.sessionmaker, accepted, weeks=1))[0]
     assert week.time_to_accept_median_hours == 5.0
+
+
+async def test_a_completed_assignment_counts_its_accept_not_its_completion(
+    database: Database,
+) -> None:
+    """Accepted 5 h after delivery, within the SLA, completed ten days later: the report and
+    the operators' weekly trends measure the accept (5 h, in time), as the workflow's
+    summary does, not the completion."""
+    accepted, completed = T0 + timedelta(hours=8), T0 + timedelta(days=10)
+    a = assignment(
+        1,
+        "100",
+        Outcome.COMPLETED,
+        notified_at=T0 + timedelta(hours=3),
+        decided_at=completed,
+        accepted_at=accepted,
+    )
+    history = [event(8 * 60, "accepted", actor="partner:100")]
+    snap = snapshot("FT-TTA-DONE", Status.COMPLETED, [a], history=history)
+    await ReferralReadModel(database.sessionmaker).sync(snap, now=completed)
+    assert t.summary(snap.state, completed).time_to_accept_seconds == 5 * 3600
+    report = await build_report(database.sessionmaker, None, completed)
+    assert report.time_to_accept_median_hours == 5.0
+    assert report.answered_within_sla_pct == 100.0
+    weeks = await weekly_trends(database.sessionmaker, completed, weeks=3)
+    (week,) = [w for w in weeks if w.start <= T0 < w.start + timedelta(weeks=1)]
+    assert week.time_to_accept_median_hours == 5.0
+    assert week.within_sla_pct == 100.0
