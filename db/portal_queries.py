@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AssignmentRecord, ReferralRecord
 from db.report_figures import accept_hours, accepted_at_column, answered_at_column
+from domain.models import Outcome
 
 _COLUMNS = (
     ReferralRecord.workflow_id,
@@ -224,8 +225,8 @@ async def weekly_trends(
     for start in starts:
         end = start + timedelta(weeks=1)
         rows = [r for r in assignments if start <= r.assigned_at < end]
-        accepted = [r for r in rows if r.outcome in ("accepted", "completed")]
-        decided = [r for r in rows if r.outcome in ("accepted", "completed", "declined", "expired")]
+        accepted = [r for r in rows if r.outcome in Outcome.TAKEN]
+        decided = [r for r in rows if r.outcome in Outcome.DECIDED]
         answered = [
             r
             for r in rows

@@ -39,8 +39,6 @@ from domain.track_record import account_team_first as team_contacted_first
 
 ACCEPTED_ACTION = "accepted"
 CPOR_RULE = "cpor"
-_ACCEPTED = (Outcome.ACCEPTED, Outcome.COMPLETED)
-_DECIDED = (*_ACCEPTED, Outcome.DECLINED, Outcome.EXPIRED)
 
 
 def accepted_at_column() -> ColumnElement[datetime]:
@@ -96,7 +94,7 @@ async def decline_rates(
     window = [a.assigned_at >= since] if since is not None else []
     stmt = (
         select(a.partner_id, a.outcome, a.reason, func.count())
-        .where(a.outcome.in_(_DECIDED), *window)
+        .where(a.outcome.in_(Outcome.DECIDED), *window)
         .group_by(a.partner_id, a.outcome, a.reason)
     )
     partners: dict[str, dict[str, Any]] = {}
@@ -194,7 +192,7 @@ async def time_to_accept_by(
     inner = (
         select(a.assigned_at, a.notified_at, accepted_at, r.type, r.customer_country)
         .join(r, r.workflow_id == a.workflow_id)
-        .where(a.outcome.in_((*_ACCEPTED, Outcome.DECLINED)))
+        .where(a.outcome.in_((*Outcome.TAKEN, Outcome.DECLINED)))
     )
     if since is not None:
         inner = inner.where(a.assigned_at >= since)

@@ -47,7 +47,6 @@ AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
     ("3-7d", timedelta(days=7)),
 )
 OLDEST_BUCKET = ">7d"
-_ACCEPTED = (Outcome.ACCEPTED, Outcome.COMPLETED)
 _ANSWERED = (Outcome.ACCEPTED, Outcome.DECLINED, Outcome.COMPLETED)
 
 
@@ -138,7 +137,7 @@ async def _assignment_figures(
             partner, {"assigned": 0, "accepted": 0, "declined": 0, "expired": 0}
         )
         p["assigned"] += n
-        if outcome in _ACCEPTED:
+        if outcome in Outcome.TAKEN:
             p["accepted"] += n
         elif outcome in (Outcome.DECLINED, Outcome.EXPIRED):
             p[outcome] += n

@@ -19,7 +19,7 @@ from db.candidates.rows import bump_tick
 from db.models import AssignmentRecord, Partner, PartnerRecordMonth
 from db.transactions import insert_ignore, run_write
 from domain import track_record as tr
-from domain.models import Assignment, HistoryEntry, ReferralState, TrackRecord
+from domain.models import Assignment, HistoryEntry, Outcome, ReferralState, TrackRecord
 
 M = typing.cast(Table, PartnerRecordMonth.__table__)
 PT = typing.cast(Table, Partner.__table__)
@@ -190,7 +190,7 @@ async def floor_crossings(
         week: dict[str, TrackRecord] = {}
         for row in decided.all():
             # the table keeps no accepted_at: a decline after accepting counts by its reason
-            accepted = row.outcome in ("accepted", "completed")
+            accepted = row.outcome in Outcome.TAKEN
             changes = tr.offer_changes("pending", row.outcome, row.reason, accepted)
             week[row.partner_id] = tr.add(week.get(row.partner_id, TrackRecord()), changes)
     out = []

@@ -59,6 +59,8 @@ class Outcome(StrEnum):
     WITHDRAWN = "withdrawn"  # referral cancelled by operations while assigned
 
     OPEN = nonmember(("pending", "accepted"))
+    TAKEN = nonmember(("accepted", "completed"))  # accepted, whether completed since or not
+    DECIDED = nonmember(("accepted", "completed", "declined", "expired"))  # what rates count
     ALL = nonmember(("pending", "accepted", "declined", "expired", "completed", "withdrawn"))
 
 

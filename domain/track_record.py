@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, Literal
 
-from domain.models import Reason, ScoreCard, TrackRecord
+from domain.models import Outcome, Reason, ScoreCard, TrackRecord
 from domain.text import Text, tr, trn
 
 JUDGE_AFTER_DAYS = 120  # an accepted engagement still open after this long counts as undelivered
@@ -282,7 +282,7 @@ def offer_changes(
         out["offers"] = 1
     if before == after:
         return out
-    was_accepted = before in ("accepted", "completed") or (before == "declined" and accepted)
+    was_accepted = before in Outcome.TAKEN or (before == "declined" and accepted)
     if accepted and not was_accepted and after in ("accepted", "declined", "completed"):
         out["accepted"] = 1
     if after == "expired":
