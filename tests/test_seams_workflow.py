@@ -137,6 +137,35 @@ async def test_after_a_mail_outage_the_notification_states_the_deadline_in_force
     assert stated in _body(to_partner) and stated in _body(to_team)
 
 
+async def test_a_partner_that_answers_during_a_mail_outage_is_not_notified_after(
+    h: Harness,
+) -> None:
+    """Accepted in the portal while the notification waits for the mail server: no
+    notification afterwards, no answer clock, and time to accept runs from the assignment
+    (never negative)."""
+    await h.partners(partner("1001"))
+    port = h.sink.port
+    await h.sink.stop()
+    try:
+        handle = await h.start(referral("FT-T-OUTAGE-ACCEPT"))
+        state = await h.until(handle, lambda s: s.waiting_for.startswith("notifying"))
+        await h.act(handle, "accept", state.assignments[0].partner)
+        await eventually(_seconds_passed(6))  # past the first retry's time (5 s)
+    finally:
+        await h.sink.start("127.0.0.1", port)
+    await h.wait_mail(lambda m: str(m["X-FastTrack-Kind"]) == "team_accepted", timeout=60)
+    state = await h.state(handle)
+    a = state.assignments[0]
+    assert a.outcome == Outcome.ACCEPTED and a.notified_at is None and a.due_at is None
+    actions = [e.action for e in state.history]
+    assert "notified" not in actions[actions.index("accepted") :]
+    kinds = [str(m["X-FastTrack-Kind"]) for m in h.mails(to="referrals-1001")]
+    assert "notification" not in kinds
+    summary = t.summary(state, datetime.now(UTC))
+    assert a.accepted_at is not None
+    assert summary.time_to_accept_seconds == (a.accepted_at - a.assigned_at).total_seconds()
+
+
 def _working_today() -> tuple[str, str]:
     """A partner's country and time zone where it is a business day now. Between them they
     cover every hour of a weekend: Friday lasts until Saturday 11:00 UTC in Pago Pago, and

@@ -356,7 +356,8 @@ class ReferralWorkflow:
         """Email the partner; its answer is due SLA business days after delivery. The
         notification and the account team's copy are rendered when the clock starts and
         state the deadline in force: while the mail server is away, each new attempt starts
-        the clock again and states its own deadline."""
+        the clock again and states its own deadline. A partner that answers meanwhile (in
+        the portal) is not asked again, and no clock starts."""
         due = self._start_clock(a, partner)
         sent = await self._send_notification(a, due, None)
         if sent.status != "retry":
@@ -364,8 +365,13 @@ class ReferralWorkflow:
         t.notification_delayed(self._state, a, workflow.now(), sent.error)
         self._waiting(f"notifying {partner.mpn_id}: the answer clock starts on delivery")
         pause, waited, started = MAIL_RETRY.initial_interval, timedelta(0), workflow.now()
+
+        def answered() -> bool:
+            return a.outcome != Outcome.PENDING or self._closed()
+
         while sent.status == "retry" and waited < MAIL_GIVE_UP:
-            await workflow.sleep(pause, summary="mail server away: notify again")
+            if await self._wait(answered, workflow.now() + pause, "mail server away: notify again"):
+                return due
             waited += pause
             pause = min(pause * 2, MAIL_RETRY.maximum_interval or pause)
             started = workflow.now()
