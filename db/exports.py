@@ -10,6 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.integration_models import ExternalRef
 from db.models import AssignmentRecord, Partner, ReferralRecord
+from db.report_figures import (
+    accept_hours,
+    accepted_at_column,
+    answered_at_column,
+    aware,
+    in_time,
+)
 
 ASSIGNMENT_HEADER = (
     "referral_id",
@@ -27,7 +34,7 @@ ASSIGNMENT_HEADER = (
     "due_at",
     "decided_at",
     "answered_within_sla",
-    "hours_to_decision",
+    "hours_to_accept",
     "reason",
     "external_ref",
 )
@@ -49,23 +56,23 @@ class AssignmentExport:
     assigned_at: datetime
     due_at: datetime | None
     decided_at: datetime | None
+    notified_at: datetime | None
+    accepted_at: datetime | None
+    answered_at: datetime | None
     reason: str
     external_ref: str | None
 
     @property
     def answered_within_sla(self) -> bool | None:
-        """Accepted or declined by the deadline; an expiry is late; still waiting: unknown."""
-        if self.outcome == "expired":
-            return False
-        if self.decided_at is None or self.due_at is None:
-            return None
-        return self.decided_at <= self.due_at
+        """`domain.acceptance.answered_in_time`, as the report counts it."""
+        return in_time(self.outcome, self.answered_at, self.due_at)
 
     @property
-    def hours_to_decision(self) -> float | None:
-        if self.decided_at is None:
+    def hours_to_accept(self) -> float | None:
+        """`domain.acceptance.time_to_accept` in hours, as the report counts it."""
+        if self.accepted_at is None:
             return None
-        return round((self.decided_at - self.assigned_at).total_seconds() / 3600, 2)
+        return round(accept_hours(self.assigned_at, self.notified_at, self.accepted_at), 2)
 
     def cells(self) -> tuple[object, ...]:
         return (
@@ -84,7 +91,7 @@ class AssignmentExport:
             self.due_at,
             self.decided_at,
             self.answered_within_sla,
-            self.hours_to_decision,
+            self.hours_to_accept,
             self.reason,
             self.external_ref,
         )
@@ -111,6 +118,9 @@ async def assignment_rows(
             a.assigned_at,
             a.due_at,
             a.decided_at,
+            a.notified_at,
+            accepted_at_column(),
+            answered_at_column(),
             a.reason,
             ExternalRef.external_ref,
         )
@@ -142,8 +152,11 @@ async def assignment_rows(
             assigned_at=x[11],
             due_at=x[12],
             decided_at=x[13],
-            reason=x[14],
-            external_ref=x[15],
+            notified_at=x[14],
+            accepted_at=aware(x[15]) if x[15] is not None else None,
+            answered_at=aware(x[16]) if x[16] is not None else None,
+            reason=x[17],
+            external_ref=x[18],
         )
         for x in rows
     ]

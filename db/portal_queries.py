@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AssignmentRecord, ReferralRecord
-from db.report_figures import accept_hours, accepted_at_column, answered_at_column
+from db.report_figures import accept_hours, accepted_at_column, answered_at_column, in_time
 from domain.models import Outcome
 
 _COLUMNS = (
@@ -227,13 +227,7 @@ async def weekly_trends(
         rows = [r for r in assignments if start <= r.assigned_at < end]
         accepted = [r for r in rows if r.outcome in Outcome.TAKEN]
         decided = [r for r in rows if r.outcome in Outcome.DECIDED]
-        answered = [
-            r
-            for r in rows
-            if r.outcome in ("accepted", "declined", "completed") and r.decided_at is not None
-        ]
-        in_time = [r for r in answered if r.due_at is not None and r.answered_at <= r.due_at]
-        judged = len(answered) + len([r for r in rows if r.outcome == "expired"])
+        judged = [j for r in rows if (j := in_time(r.outcome, r.answered_at, r.due_at)) is not None]
         hours = sorted(  # as the report: `domain.acceptance.time_to_accept`
             accept_hours(r.assigned_at, r.notified_at, r.accepted_at)
             for r in rows
@@ -246,7 +240,7 @@ async def weekly_trends(
                 acceptance_rate_pct=round(100 * len(accepted) / len(decided), 1)
                 if decided
                 else None,
-                within_sla_pct=round(100 * len(in_time) / judged, 1) if judged else None,
+                within_sla_pct=round(100 * sum(judged) / len(judged), 1) if judged else None,
                 time_to_accept_median_hours=round(statistics.median(hours), 2) if hours else None,
             )
         )

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.models import AssignmentRecord, AuditEvent, ReferralRecord
-from domain.acceptance import time_to_accept
+from domain.acceptance import answered_in_time, time_to_accept
 from domain.models import Outcome
 from domain.track_record import account_team_first as team_contacted_first
 
@@ -156,6 +156,14 @@ def accept_hours(assigned: datetime, notified: datetime | None, accepted: dateti
     took = time_to_accept(aware(assigned), aware(notified) if notified else None, aware(accepted))
     assert took is not None
     return took.total_seconds() / 3600
+
+
+def in_time(outcome: str, answered: datetime | str | None, due: datetime | None) -> bool | None:
+    """`domain.acceptance.answered_in_time` of a stored assignment (`answered`: its
+    `answered_at_column`)."""
+    return answered_in_time(
+        outcome, aware(answered) if answered else None, aware(due) if due else None
+    )
 
 
 async def account_team_first(session: AsyncSession, since: datetime | None) -> dict[str, Any]:

@@ -3,11 +3,9 @@
 Definitions (`since` limits referrals by created_at, assignments by assigned_at, audit events
 by at; `open_by_age` is a picture of now and ignores `since`):
 - referrals_total / by_status: top-level referrals (split parts are in parts_by_status);
-- answered: outcome accepted, declined or completed (completed implies accepted) with a
-  decided_at; answered at (`db.report_figures.answered_at_column`) = accepted_at when it was
-  accepted (a later decline or completion keeps the accept as the answer), else decided_at;
-  answered_within_sla_pct = answered at <= due_at, as a percentage of answered + expired
-  (None when there is none), one decimal;
+- answered_within_sla_pct: `domain.acceptance.answered_in_time` (answered by the deadline in
+  force, at `db.report_figures.answered_at_column`; an expiry is late) as a percentage of the
+  assignments it judges (answered or expired; None when there is none), one decimal;
 - expiries: assignments expired; escalations: audit events with action "escalated";
 - acceptance_rate_by_partner: accepted (accepted or completed) / (accepted + declined +
   expired), three decimals, None when nothing was decided;
@@ -29,7 +27,7 @@ import statistics
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import report_figures as figures
@@ -47,7 +45,6 @@ AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
     ("3-7d", timedelta(days=7)),
 )
 OLDEST_BUCKET = ">7d"
-_ANSWERED = (Outcome.ACCEPTED, Outcome.DECLINED, Outcome.COMPLETED)
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -145,13 +142,17 @@ async def _assignment_figures(
         decided = p["accepted"] + p["declined"] + p["expired"]
         p["acceptance_rate"] = round(p["accepted"] / decided, 3) if decided else None
 
-    answered = and_(a.outcome.in_(_ANSWERED), a.decided_at.is_not(None))
-    in_time = await session.scalar(
-        select(func.count()).where(answered, figures.answered_at_column() <= a.due_at, *window)
-    )
-    answered_or_expired = await session.scalar(
-        select(func.count()).where(answered | (a.outcome == Outcome.EXPIRED), *window)
-    )
+    judged = [
+        in_time
+        for outcome, answered_at, due_at in (
+            await session.execute(
+                select(a.outcome, figures.answered_at_column(), a.due_at).where(
+                    a.outcome.in_(Outcome.DECIDED), *window
+                )
+            )
+        ).all()
+        if (in_time := figures.in_time(outcome, answered_at, due_at)) is not None
+    ]
 
     decline_stmt = (
         select(a.reason, func.count())
@@ -162,7 +163,7 @@ async def _assignment_figures(
     declines = {reason: int(n) for reason, n in (await session.execute(decline_stmt)).all()}
 
     accepted = select(a.assigned_at, a.notified_at, figures.accepted_at_column().label("at")).where(
-        a.outcome.in_(_ANSWERED), *window
+        a.outcome.in_(Outcome.ANSWERED), *window
     )
     hours = [
         figures.accept_hours(assigned, notified, at)
@@ -171,7 +172,7 @@ async def _assignment_figures(
     ]
     return (
         dict(sorted(partners.items())),
-        (int(in_time or 0), int(answered_or_expired or 0)),
+        (sum(judged), len(judged)),
         declines,
         hours,
     )

@@ -61,6 +61,7 @@ class Outcome(StrEnum):
     OPEN = nonmember(("pending", "accepted"))
     TAKEN = nonmember(("accepted", "completed"))  # accepted, whether completed since or not
     DECIDED = nonmember(("accepted", "completed", "declined", "expired"))  # what rates count
+    ANSWERED = nonmember(("accepted", "completed", "declined"))  # the partner answered
     ALL = nonmember(("pending", "accepted", "declined", "expired", "completed", "withdrawn"))
 
 

@@ -4,6 +4,8 @@ deadline the notification states, and what "time to accept" means (`domain.accep
 from __future__ import annotations
 
 import base64
+import csv as csv_module
+import io
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -14,11 +16,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from db.exports import assignment_rows
 from db.portal_queries import weekly_trends
 from db.readmodel import ReferralReadModel
 from db.reports import build_report
 from domain import transitions as t
-from domain.acceptance import time_to_accept
+from domain.acceptance import answered_in_time, time_to_accept
 from domain.business_days import is_business_day
 from domain.deadlines import compute_deadline
 from domain.models import Outcome, SlaTerms, Status
@@ -200,7 +203,7 @@ async def test_time_to_accept_is_the_same_in_the_summary_and_the_report(
 ) -> None:
     """A notification delayed 3 h by a mail outage, accepted 5 h after delivery: 5 h, in the
     workflow's summary, the report, the CLI's `report --json` and its HTML (the Reports page's
-    renderer), the weekly report's email and the operators' weekly trends."""
+    renderer), its `report --csv`, the weekly report's email and the operators' weekly trends."""
     accepted = T0 + timedelta(hours=8)
     a = assignment(
         1,
@@ -228,6 +231,13 @@ async def test_time_to_accept_is_the_same_in_the_summary_and_the_report(
     assert five_hours.search(weekly.text)
     week = (await weekly_trends(database.sessionmaker, accepted, weeks=1))[0]
     assert week.time_to_accept_median_hours == 5.0
+    csv = run("report", "--csv", DATABASE_URL=database.url)
+    (row,) = _csv_rows(csv.stdout)
+    assert row["hours_to_accept"] == "5.0" and row["answered_within_sla"] == "true"
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv_module.DictReader(io.StringIO(text.lstrip("\ufeff"))))
 
 
 async def test_a_completed_assignment_counts_its_accept_not_its_completion(
@@ -256,3 +266,36 @@ async def test_a_completed_assignment_counts_its_accept_not_its_completion(
     (week,) = [w for w in weeks if w.start <= T0 < w.start + timedelta(weeks=1)]
     assert week.time_to_accept_median_hours == 5.0
     assert week.within_sla_pct == 100.0
+    (row,) = await assignment_rows(database.sessionmaker, None)
+    assert row.hours_to_accept == 5.0 and row.answered_within_sla is True
+
+
+async def test_an_answer_before_the_clock_started_is_within_the_sla_on_every_path(
+    database: Database,
+) -> None:
+    """Accepted in the portal while the notification waited for the mail server (no clock,
+    no deadline), then declined after the deadline it would have had: in time, and time to
+    accept runs from the assignment, in the summary, the report, the weekly trends and the
+    CSV export alike."""
+    accepted, declined = T0 + timedelta(hours=1), T0 + timedelta(days=5)
+    a = assignment(
+        1,
+        "100",
+        Outcome.DECLINED,
+        due_at=None,
+        decided_at=declined,
+        accepted_at=accepted,
+        reason="customer_unresponsive",
+    )
+    history = [event(60, "accepted", actor="partner:100")]
+    snap = snapshot("FT-TTA-EARLY", Status.ESCALATED, [a], history=history)
+    await ReferralReadModel(database.sessionmaker).sync(snap, now=declined)
+    assert answered_in_time(a.outcome, a.accepted_at, a.due_at) is True
+    assert t.summary(snap.state, declined).time_to_accept_seconds == 3600
+    report = await build_report(database.sessionmaker, None, declined)
+    assert report.answered_within_sla_pct == 100.0 and report.time_to_accept_median_hours == 1.0
+    weeks = await weekly_trends(database.sessionmaker, declined, weeks=3)
+    (week,) = [w for w in weeks if w.start <= T0 < w.start + timedelta(weeks=1)]
+    assert week.within_sla_pct == 100.0 and week.time_to_accept_median_hours == 1.0
+    (row,) = await assignment_rows(database.sessionmaker, None)
+    assert row.answered_within_sla is True and row.hours_to_accept == 1.0
