@@ -59,8 +59,12 @@ def test_reminders_skip_holidays_and_a_window_shorter_than_a_business_day_gets_n
     assert reminder_at(start, due_at_midnight, "DE", "Europe/Berlin") == _berlin(2026, 12, 28)
     short = compute_deadline(start, "DE", "Europe/Berlin", SlaTerms(override_seconds=30))
     assert reminder_at(start, short.due_at, "DE", "Europe/Berlin") is None
-    evening = _berlin(2026, 3, 9, 18, 0)  # Monday evening to Tuesday 09:00: no business day
-    assert reminder_at(evening, _berlin(2026, 3, 10, 9, 0), "DE", "Europe/Berlin") == _berlin(
+    evening = _berlin(2026, 3, 9, 18, 0)  # Monday evening to Tuesday 09:00: 15 business hours
+    assert reminder_at(evening, _berlin(2026, 3, 10, 9, 0), "DE", "Europe/Berlin") is None
+    friday_night = _berlin(2026, 3, 6, 23, 0)  # to Monday 01:00: 2 business hours
+    assert reminder_at(friday_night, _berlin(2026, 3, 9, 1, 0), "DE", "Europe/Berlin") is None
+    day_long = _berlin(2026, 3, 9, 9, 0)  # Monday 09:00 to Tuesday 09:00: one business day
+    assert reminder_at(day_long, _berlin(2026, 3, 10, 9, 0), "DE", "Europe/Berlin") == _berlin(
         2026, 3, 10
     )
     assert (
