@@ -56,6 +56,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     """The page `templates/portal/<name>.html.j2` with `context` (plus request and viewer)."""
     context.setdefault("viewer", getattr(request.state, "viewer", None))
     context.setdefault("shows_times", False)
+    context.setdefault("nav", "")  # the menu entry of this page; none for the email-link pages
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     context.update(
         locale=i18n.current(),
