@@ -19,6 +19,7 @@ from domain.links import LinkClaims, LinkError, verify_link
 from domain.models import Outcome, PartnerAction, Reason
 from domain.policy import ALWAYS_REFUSED, Code, Refusal, check_partner_action, program_answer
 from domain.text import Text, trp
+from domain.visibility import latest_outcome, sees_customer
 from mail import display, formats
 from mail.i18n import _, translate
 from portal.auth import Portal, PortalDep
@@ -80,9 +81,10 @@ async def summary(portal: Portal, loaded: Loaded, partner: str) -> list[tuple[st
         (_("Referral"), state.workflow_id),
         (_("Type"), kind),
         (_("Workloads"), ", ".join(display.workload(w) for w in state.workloads)),
-        (_("Country"), formats.country(state.customer_country)),
-        (_("Seats"), formats.number(state.seats)),
     ]
+    if sees_customer(latest_outcome(state.assignments, partner)):
+        rows.append((_("Country"), formats.country(state.customer_country)))
+        rows.append((_("Seats"), formats.number(state.seats)))
     current = state.current
     due_at = current.due_at if current is not None and current.partner == partner else None
     if current is not None and current.outcome == Outcome.PENDING and due_at is not None:

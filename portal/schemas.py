@@ -126,9 +126,9 @@ class ReferralItem(BaseModel):
     type: str
     status: str
     workloads: list[str]
-    customer_name: str
-    customer_country: str
-    seats: int
+    customer_name: str = Field(description="empty once the caller let the referral go")
+    customer_country: str = Field(description="empty once the caller let the referral go")
+    seats: int | None = Field(description="null once the caller let the referral go")
     current: bool = Field(description="the caller holds the open assignment")
     due_at: datetime | None = Field(description="answer due (UTC) while pending")
     created_at: datetime

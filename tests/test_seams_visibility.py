@@ -1,9 +1,12 @@
 """One rule for what a partner sees of a referral (`domain.visibility`): the JSON list, the
-JSON detail, the Referrals page, the referral's page and the CSV export give the same answer,
-after a decline, an expiry and an operator's cancel."""
+JSON detail, the Referrals page, the referral's page, the CSV export and the page behind the
+email's action link give the same answer, after a decline, an expiry and an operator's
+cancel."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,7 +23,7 @@ from domain.visibility import latest_outcome, sees_customer
 from portal import create_app
 from tests.factories import partner, referral
 from tests.harness import Harness
-from tests.test_portal import eventually, portal_client, unique
+from tests.test_portal import act_links, eventually, portal_client, unique
 from tests.test_portal_pages import sign_in
 
 CUSTOMER = "Fabrikam Ltd"
@@ -62,6 +65,15 @@ async def _answers(h: Harness, web: httpx.AsyncClient, mpn: str, rid: str) -> tu
     export = await web.get("/referrals.csv")
     assert export.status_code == 200 and rid in export.text
     shown = [CUSTOMER in text for text in (*pages, export.text)]
+    (line,) = [
+        x for x in csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))) if x["id"] == rid
+    ]
+    customer = rows[0]["customer_name"], rows[0]["customer_country"], rows[0]["seats"]
+    exported = line["customer"], line["customer_country"], line["seats"]
+    if rows[0]["customer_name"]:
+        assert customer == (CUSTOMER, "DE", 2400) and exported == (CUSTOMER, "DE", "2400")
+    else:  # no customer data in the list, as in the detail
+        assert customer == ("", "", None) and exported == ("", "", "")
     return rows[0]["customer_name"], one["access"], *(str(s) for s in shown)
 
 
@@ -74,6 +86,8 @@ async def test_declined_withdrawn_and_expired_partners_see_no_customer_on_any_pa
     first = await h.assigned(handle)
     second = "1002" if first == "1001" else "1001"
     assert await _answers(h, web, first, handle.id) == (CUSTOMER, "full", "True", "True", "True")
+    accept_link = act_links(h, handle.id, f"referrals-{first}")["accept"]
+    assert "2,400" in (await web.get(accept_link)).text  # the customer's seats
 
     await h.act(handle, "decline", first, reason="customer_unresponsive")
     assert await h.assigned(handle, seq=2) == second
@@ -84,6 +98,7 @@ async def test_declined_withdrawn_and_expired_partners_see_no_customer_on_any_pa
 
     await eventually(lambda: recorded(first, "declined"))
     assert await _answers(h, web, first, handle.id) == ("", "outcome", "False", "False", "False")
+    assert "2,400" not in (await web.get(accept_link)).text
 
     await h.operate(handle, "cancel", "customer withdrew")
     await eventually(lambda: recorded(second, "withdrawn"))
@@ -96,3 +111,16 @@ async def test_declined_withdrawn_and_expired_partners_see_no_customer_on_any_pa
     await h.env.sleep(due - await h.env.get_current_time() + timedelta(minutes=1))
     await eventually(lambda: recorded(silent, "expired"))
     assert await _answers(h, web, silent, expiring.id) == ("", "outcome", "False", "False", "False")
+
+
+async def test_a_signed_in_partner_opens_its_emails_action_link(
+    h: Harness, web: httpx.AsyncClient
+) -> None:
+    """The link page renders for a partner signed in to the portal too (it has no menu entry
+    of its own)."""
+    await h.partners(partner("1001"))
+    handle = await h.start(referral(unique("FT-V-LINK")))
+    await h.assigned(handle)
+    await sign_in(h, web, "referrals-1001@partner.example")
+    page = await web.get(act_links(h, handle.id, "referrals-1001")["accept"])
+    assert page.status_code == 200 and handle.id in page.text
