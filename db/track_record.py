@@ -15,7 +15,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from db.candidates.rows import bump_tick
+from db.directory_tick import bump_tick
 from db.models import AssignmentRecord, Partner, PartnerRecordMonth
 from db.transactions import insert_ignore, run_write
 from domain import track_record as tr

@@ -86,6 +86,17 @@ def imports(name: str, file: Path, known: set[str]) -> Iterator[tuple[str, int]]
             found = resolve(target)
             if found and found != name:
                 yield found, node.lineno
+                yield from ((p, node.lineno) for p in _packages_run(found, name, known))
+
+
+def _packages_run(target: str, importer: str, known: set[str]) -> Iterator[str]:
+    """The packages whose `__init__` importing `target` runs first, unless `importer` is
+    inside them (then the package is already being imported)."""
+    parts = target.split(".")
+    for n in range(1, len(parts)):
+        package = ".".join(parts[:n])
+        if package in known and not importer.startswith(package + "."):
+            yield package
 
 
 def graph() -> dict[str, dict[str, int]]:

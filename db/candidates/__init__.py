@@ -31,7 +31,8 @@ from db.candidates.reservation import (
     match_in,
     reserve,
 )
-from db.candidates.rows import PARTNER_COLUMNS, bump_tick, load_partner, load_partners
+from db.candidates.rows import PARTNER_COLUMNS, load_partner, load_partners
+from db.directory_tick import bump_tick
 
 __all__ = [
     "MAX_RESERVE_ATTEMPTS",

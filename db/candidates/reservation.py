@@ -20,7 +20,6 @@ from db.candidates.rows import (
     PARTNERS_BY_IDS,
     A,
     P,
-    bump_tick,
     candidate_of,
     connection_of,
     load_partner,
@@ -28,6 +27,7 @@ from db.candidates.rows import (
     utc,
 )
 from db.claim_lookup import active_claims
+from db.directory_tick import bump_tick
 from db.track_record import apply_changes, month_of
 from db.transactions import dialect_insert, run_write
 from domain.matching import Candidate, evaluate, partner_contact

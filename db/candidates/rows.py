@@ -3,25 +3,23 @@ to a partner row takes, and the rows as `domain.matching` candidates (profile an
 
 from __future__ import annotations
 
-import functools
 import typing
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, literal, select, true, union_all
+from sqlalchemy import Table, bindparam, literal, select, true, union_all
 from sqlalchemy.orm import Session
 
+from db.directory_tick import connection_of
 from db.models import (
     AssignmentRecord,
-    DirectoryState,
     Partner,
     PartnerCountry,
     PartnerLanguage,
     PartnerSegment,
     PartnerWorkload,
 )
-from db.transactions import dialect_insert
 from domain.matching import Candidate
 from domain.models import PartnerLoad, PartnerProfile
 from domain.track_record import record_of
@@ -32,7 +30,6 @@ L = typing.cast(Table, PartnerLanguage.__table__)
 C = typing.cast(Table, PartnerCountry.__table__)
 S = typing.cast(Table, PartnerSegment.__table__)
 A = typing.cast(Table, AssignmentRecord.__table__)
-T = typing.cast(Table, DirectoryState.__table__)
 
 PARTNER_COLUMNS = (
     P.c.mpn_id,
@@ -76,31 +73,6 @@ _PARTNER_BY_ID = select(*PARTNER_COLUMNS).where(P.c.mpn_id == bindparam("b_mpn_i
 PARTNERS_BY_IDS = select(*PARTNER_COLUMNS, P.c.change_tick).where(
     P.c.mpn_id.in_(bindparam("b_ids", expanding=True))
 )
-
-
-def connection_of(session: Session | Connection) -> Connection:
-    """The connection a session's statements run on (a connection is its own)."""
-    return session if isinstance(session, Connection) else session.connection()
-
-
-@functools.cache
-def _bump_tick_statement(dialect: str) -> Any:
-    """Built once per dialect: a statement built per call costs its coercions and a fresh
-    cache key (as `db.transactions.insert_ignore`)."""
-    return (
-        dialect_insert(dialect)(T)
-        .values(id=1, tick=1)
-        .on_conflict_do_update(index_elements=[T.c.id], set_={"tick": T.c.tick + 1})
-        .returning(T.c.tick)
-    )
-
-
-def bump_tick(session: Session | Connection) -> int:
-    """Take the next directory change tick, for the partner rows this transaction changes
-    (`partners.change_tick`). Call it before changing any partner row: it locks the counter
-    row until commit (so ticks commit in order and lock order is always counter → rows)."""
-    conn = connection_of(session)
-    return int(conn.execute(_bump_tick_statement(conn.dialect.name)).scalar_one())
 
 
 def utc(dt: datetime | None) -> datetime | None:
