@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from db.directory_tick import bump_tick
 from db.models import AssignmentRecord, Partner, PartnerRecordMonth
+from db.report_figures import accepted_at_column, aware
 from db.transactions import insert_ignore, run_write
 from domain import track_record as tr
-from domain.models import Assignment, HistoryEntry, Outcome, ReferralState, TrackRecord
+from domain.models import Assignment, HistoryEntry, ReferralState, TrackRecord
 
 M = typing.cast(Table, PartnerRecordMonth.__table__)
 PT = typing.cast(Table, Partner.__table__)
@@ -164,9 +165,9 @@ async def scorecards(
     return tr.Ranking(terms, average), found
 
 
-_DECIDED_SINCE = select(A.c.partner_id, A.c.outcome, A.c.reason).where(
-    A.c.decided_at >= bindparam("b_since"), A.c.decided_at < bindparam("b_until")
-)
+_DECIDED_SINCE = select(
+    A.c.partner_id, A.c.outcome, A.c.reason, accepted_at_column().label("accepted_at")
+).where(A.c.decided_at >= bindparam("b_since"), A.c.decided_at < bindparam("b_until"))
 
 
 async def floor_crossings(
@@ -189,9 +190,10 @@ async def floor_crossings(
         decided = await session.execute(_DECIDED_SINCE, {"b_since": since, "b_until": until})
         week: dict[str, TrackRecord] = {}
         for row in decided.all():
-            # the table keeps no accepted_at: a decline after accepting counts by its reason
-            accepted = row.outcome in Outcome.TAKEN
-            changes = tr.offer_changes("pending", row.outcome, row.reason, accepted)
+            accepted_at = aware(row.accepted_at) if row.accepted_at is not None else None
+            # accepted before the week: only the move from "accepted" happened in it
+            was = "accepted" if accepted_at is not None and accepted_at < since else "pending"
+            changes = tr.offer_changes(was, row.outcome, row.reason, accepted_at is not None)
             week[row.partner_id] = tr.add(week.get(row.partner_id, TrackRecord()), changes)
     out = []
     for mpn_id, _, record in found:

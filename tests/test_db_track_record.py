@@ -22,6 +22,7 @@ from domain.track_record import RankingTerms
 from settings import Settings
 from tests.dbfixtures import T0, Database, assignment, event, partner_profile, snapshot
 
+EXPIRED_BEFORE = 9  # judged: 9 before the week (under FLOOR_AFTER), 10 with the decline
 TERMS = RankingTerms(mode="track_record", floor=0.3, prior_weight=2)
 
 
@@ -160,3 +161,35 @@ async def test_partners_scorecard_prints_records_scores_and_the_average(
             await scorecard(ctx, argparse.Namespace(mpn="999", json=False))
     finally:
         await ctx.close()
+
+
+async def test_the_weekly_job_lists_a_partner_a_decline_after_accepting_took_below_the_floor(
+    database: Database,
+) -> None:
+    """An engagement accepted before the week and declined in it: the record before the week
+    had it accepted, so the decline is what took the partner below the floor."""
+    await PartnerDirectory(database.sessionmaker).upsert(
+        [partner_profile("700"), partner_profile("800")], T0
+    )
+    rm = ReferralReadModel(database.sessionmaker)
+    for n in range(EXPIRED_BEFORE):
+        at = T0 + timedelta(days=n)
+        expired = assignment(1, "700", Outcome.EXPIRED, assigned_at=at, decided_at=at)
+        await rm.sync(snapshot(f"FT-H{n}", assignments=[expired]), now=at)
+    for n in range(4):  # 800 delivers
+        done = assignment(1, "800", Outcome.COMPLETED, accepted_at=T0, decided_at=T0)
+        await rm.sync(snapshot(f"FT-K{n}", assignments=[done]), now=T0)
+    accepted_at, since = T0 + timedelta(days=10), T0 + timedelta(days=14)
+    running = assignment(
+        1, "700", Outcome.ACCEPTED, accepted_at=accepted_at, decided_at=accepted_at
+    )
+    history = [event(10 * 24 * 60, "accepted", actor="partner:700")]
+    await rm.sync(snapshot("FT-H-RUN", assignments=[running], history=history), now=accepted_at)
+    declined_at = since + timedelta(days=1)
+    declined = replace(
+        running, outcome=Outcome.DECLINED, decided_at=declined_at, reason="customer_unresponsive"
+    )
+    later = [*history, event(15 * 24 * 60, "declined", actor="partner:700")]
+    await rm.sync(snapshot("FT-H-RUN", assignments=[declined], history=later), now=declined_at)
+    crossed = await floor_crossings(database.sessionmaker, since, since + timedelta(days=7), TERMS)
+    assert [c.mpn_id for c in crossed] == ["700"]
