@@ -47,8 +47,9 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from domain.links import LinkClaims, link_nonce, sign_link
-from domain.models import EmailRequest
+from domain.models import EmailRequest, Outcome
 from domain.policy import program_answer
+from domain.visibility import sees_customer
 from mail import display, formats, i18n, wording
 from mail.i18n import _
 from mail.jinja import i18n_environment
@@ -288,6 +289,19 @@ def _validate(request: EmailRequest) -> None:
         raise ComposeError(f"email kind {request.kind!r} needs detail {', '.join(missing)}")
 
 
+# The recipient partner's own outcome that a partner email tells of (the others go to a
+# partner that holds the referral): what it may still see is `domain.visibility`'s rule.
+TELLS_OUTCOME = {"expired": Outcome.EXPIRED, "decline_ack": Outcome.DECLINED}
+
+
+def shows_customer(request: EmailRequest) -> bool:
+    """Whether the email may name the customer: always to the account team and operations,
+    to a partner only as `domain.visibility` allows."""
+    if request.kind not in PARTNER_KINDS:
+        return True
+    return sees_customer(TELLS_OUTCOME.get(request.kind, Outcome.PENDING))
+
+
 def _context(
     request: EmailRequest, settings: Settings, links: dict[str, str] | None, subject: str
 ) -> dict[str, Any]:
@@ -322,7 +336,9 @@ def _context(
         "scope_id": request.scope_id,
         "seq": request.seq,
         "locale": i18n.current(),
-        "customer": {
+        "customer": None
+        if not shows_customer(request)
+        else {
             "name": ref.customer.name,
             "country": f"{formats.country(ref.customer.country)} ({ref.customer.country})",
             "language": f"{formats.language(ref.customer.language)} ({ref.customer.language})",

@@ -23,9 +23,9 @@ def subject(request: EmailRequest) -> str:
     if kind == "reminder":
         return _("Reminder: referral %(rid)s (%(customer)s) is waiting for your answer", **v)
     if kind == "expired":
-        return _("Referral %(rid)s (%(customer)s) has been reassigned", **v)
+        return _("Referral %(rid)s has been reassigned", **v)
     if kind == "decline_ack":
-        return _("Decline recorded for referral %(rid)s (%(customer)s)", **v)
+        return _("Decline recorded for referral %(rid)s", **v)
     if kind == "decline_refused":
         return _("Decline not accepted for referral %(rid)s (%(customer)s)", **v)
     if kind == "contact_reminder":

@@ -1,7 +1,7 @@
 """One rule for what a partner sees of a referral (`domain.visibility`): the JSON list, the
-JSON detail, the Referrals page, the referral's page, the CSV export and the page behind the
-email's action link give the same answer, after a decline, an expiry and an operator's
-cancel."""
+JSON detail, the Referrals page, the referral's page, the CSV export, the page behind the
+email's action link and the emails that tell the partner it let go give the same answer, after
+a decline, an expiry and an operator's cancel."""
 
 from __future__ import annotations
 
@@ -99,6 +99,7 @@ async def test_declined_withdrawn_and_expired_partners_see_no_customer_on_any_pa
     await eventually(lambda: recorded(first, "declined"))
     assert await _answers(h, web, first, handle.id) == ("", "outcome", "False", "False", "False")
     assert "2,400" not in (await web.get(accept_link)).text
+    assert not await _names_customer(h, "decline_ack", first)
 
     await h.operate(handle, "cancel", "customer withdrew")
     await eventually(lambda: recorded(second, "withdrawn"))
@@ -111,6 +112,17 @@ async def test_declined_withdrawn_and_expired_partners_see_no_customer_on_any_pa
     await h.env.sleep(due - await h.env.get_current_time() + timedelta(minutes=1))
     await eventually(lambda: recorded(silent, "expired"))
     assert await _answers(h, web, silent, expiring.id) == ("", "outcome", "False", "False", "False")
+    assert not await _names_customer(h, "expired", silent)
+    assert await _names_customer(h, "notification", silent)  # while it held the referral
+
+
+async def _names_customer(h: Harness, kind: str, mpn: str) -> bool:
+    """Whether the `kind` email to `mpn`'s referral contact names the customer."""
+    msg = await h.wait_mail(
+        lambda m: str(m["X-FastTrack-Kind"]) == kind and f"referrals-{mpn}" in str(m["To"])
+    )
+    parts = [str(msg["Subject"])] + [str(p.get_content()) for p in msg.iter_parts()]
+    return any(CUSTOMER in part for part in parts)
 
 
 async def test_a_signed_in_partner_opens_its_emails_action_link(
