@@ -324,7 +324,8 @@ def _context(
         if request.kind in TEAM_KINDS
         else "ops"
     )
-    extra_keys = set(REQUIRED_DETAIL.get(request.kind, ())) | {"due_local", "note", "reason"}
+    shown_apart = {"due_local", "note", "reason", "reminded"}  # in the text, not as facts
+    extra_keys = set(REQUIRED_DETAIL.get(request.kind, ())) | shown_apart
     return {
         "kind": request.kind,
         "subject": subject,

@@ -288,3 +288,20 @@ def test_the_message_as_sent_carries_links_signed_for_its_own_message_id() -> No
         assert c.expires_at == request.due_at + LINK_LIFETIME
     reminder = samples.request("reminder")
     assert as_sent(reminder, SETTINGS).text == compose(reminder, SETTINGS).text
+
+
+def test_the_contact_overdue_email_says_the_partner_was_reminded_only_when_it_was() -> None:
+    """A contact window shorter than a business day gets no reminder (`domain.reminders`)."""
+    request = samples.request("contact_overdue", "benefit")
+    for reminded, said in (("yes", True), ("no", False)):
+        c = compose(replace(request, detail={**request.detail, "reminded": reminded}), SETTINGS)
+        assert all(("We have reminded them." in body) == said for body in (c.text, c.html))
+        assert "Reminded" not in c.text  # not listed among the facts
+
+
+def test_the_reminders_say_what_is_due_today() -> None:
+    """They come at the start of the partner's last business day before the due time."""
+    answer = compose(samples.request("reminder", "benefit"), SETTINGS, LINKS)
+    assert "your answer is due today" in answer.text and "half" not in answer.text
+    contact = compose(samples.request("contact_reminder", "benefit"), SETTINGS, LINKS)
+    assert "Please reach out today" in contact.text and "was due" not in contact.text

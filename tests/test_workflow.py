@@ -253,7 +253,8 @@ async def test_contact_not_recorded_in_time_reminds_then_flags_overdue(h: Harnes
         f"contact reminder sent to {who}"  # on the partner's timeline too
     ]
     await h.wait_mail(lambda m: ".1.contact_reminder@" in str(m["Message-ID"]))
-    await h.wait_mail(lambda m: ".1.contact_overdue@" in str(m["Message-ID"]))
+    overdue = await h.wait_mail(lambda m: ".1.contact_overdue@" in str(m["Message-ID"]))
+    assert "We have reminded them." in str(overdue.get_body(("plain",)).get_content())  # type: ignore[union-attr]
     await h.act(handle, "contacted", who)
     await h.act(handle, "complete", who, vas_sold=False)
     summary = await handle.result()

@@ -438,7 +438,9 @@ class ReferralWorkflow:
         )
         if not contacted and not ended():
             t.contact_overdue(self._state, partner.mpn_id, workflow.now())
-            self._send("contact_overdue", a, {"due_local": due.local_text}).due_at = due.due_at
+            reminded = reminder_at(a.accepted_at, due.due_at, partner.country, partner.timezone)
+            detail = {"due_local": due.local_text, "reminded": "no" if reminded is None else "yes"}
+            self._send("contact_overdue", a, detail).due_at = due.due_at
         if not ended():
             overdue = " (customer contact overdue)" if m.contact_overdue else ""
             self._waiting(
