@@ -138,17 +138,19 @@ def _seats(r: PartnerRecord) -> str:
 async def import_partners(ctx: Context, args: argparse.Namespace) -> int:
     profiles = load_partners(read_text(args.file))  # all valid before anything is written
     now = ctx.now()
-    for profile in profiles:
-        if profile.paused_until is not None:
+    directory = PartnerDirectory(await ctx.sessions())
+    stored = await directory.list()
+    known = {r.profile.mpn_id for r in stored}
+    for profile in profiles:  # the pauses this import writes: new partners', or --replace
+        writes_pause = args.replace or profile.mpn_id not in known
+        if writes_pause and profile.paused_until is not None:
             try:
                 check_pause(profile.paused_until, profile.timezone, now, ended_ok=True)
             except PauseError as err:
                 raise bad_input(f"partner {profile.mpn_id}: paused_until: {err}") from None
-    directory = PartnerDirectory(await ctx.sessions())
     who = actor(args, file_reason(args.file))
     merge = None if args.replace else program_update
-    if args.replace:
-        _list_partner_changes(await directory.list(), profiles)
+    _list_partner_changes(stored, profiles, args.replace)
     created = updated = 0
     with Tracker("importing partners", len(profiles), unit="profiles") as progress:
         for start in range(0, len(profiles), IMPORT_BATCH):
@@ -180,8 +182,11 @@ async def import_partners(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _list_partner_changes(stored: list[PartnerRecord], profiles: list[PartnerProfile]) -> None:
-    """Print (to stderr) the partner-owned fields `--replace` is about to overwrite."""
+def _list_partner_changes(
+    stored: list[PartnerRecord], profiles: list[PartnerProfile], replace: bool
+) -> None:
+    """Print (to stderr) the partner-owned fields where the file differs from a stored
+    partner: `--replace` is about to overwrite them; a plain import keeps the partner's."""
     before = {r.profile.mpn_id: r.profile for r in stored}
     changes = [
         f"{p.mpn_id} {field}: {_shown(old)} -> {_shown(new)}"
@@ -189,7 +194,13 @@ def _list_partner_changes(stored: list[PartnerRecord], profiles: list[PartnerPro
         if p.mpn_id in before
         for field, old, new in partner_changes(before[p.mpn_id], p)
     ]
-    note(f"--replace overwrites {len(changes)} partner-owned field(s)")
+    if replace:
+        note(f"--replace overwrites {len(changes)} partner-owned field(s)")
+    elif changes:
+        note(
+            f"kept {len(changes)} partner-owned field(s) where the file differs "
+            "(the partner's own; --replace overwrites them)"
+        )
     for line in changes:
         note(f"  {line}")
 

@@ -108,6 +108,16 @@ async def test_reimport_keeps_the_partners_edits_and_pause_and_replace_lists_the
     record = await directory.get("4711001")
     assert record is not None and record.profile.workloads == ["intune"]
     assert record.profile.languages == ["fr"] and record.profile.paused_until == until
+    assert "kept 2 partner-owned field(s)" in r.stderr  # said, not dropped silently
+    assert "4711001 languages: fr -> en,de" in r.stderr
+
+    # a pause in the file that the import would not write (the partner's) refuses nothing
+    stale = dict(changed, paused_until="2099-12-31", portal_users=["new.user@contoso.example"])
+    r = run("partners", "import", write(tmp_path, "p3.json", [stale]))
+    assert r.returncode == 0, r.stderr
+    assert "4711001 portal_users: (none) -> new.user@contoso.example" in r.stderr
+    record = await directory.get("4711001")
+    assert record is not None and record.profile.paused_until == until
 
     r = run("partners", "import", "--replace", write(tmp_path, "p2.json", [changed]))
     assert r.returncode == 0
@@ -350,3 +360,42 @@ async def test_who_owns_which_field_is_the_same_on_every_path(
 
 def replace_customer(r: Referral, **changes: Any) -> Referral:
     return dataclasses.replace(r, customer=dataclasses.replace(r.customer, **changes))
+
+
+async def test_the_partner_manages_its_portal_users_on_its_profile(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """Its own field (`domain.ownership`): added, a user signs in; removed, its session ends
+    at once; nobody removes their own address; a stale form answers "changed meanwhile"."""
+    await h.partners(partner("2006"))
+    contact, colleague = "referrals-2006@partner.example", "colleague@partner.example"
+    await sign_in(h, web, contact)
+    form = await web.get("/profile")
+    csrf, version = csrf_of(form.text), version_of(form.text)
+    added = {"csrf": csrf, "version": version, "portal_users": colleague}
+    r = await web.post("/profile/users", data=added)
+    assert r.status_code == 303 and r.headers["location"].startswith("/profile?done=users")
+    stale = await web.post("/profile/users", data={**added, "portal_users": ""})
+    assert stale.status_code == 409 and "changed meanwhile" in stale.text
+    contact_cookies = dict(web.cookies)
+
+    web.cookies.clear()
+    await sign_in(h, web, colleague)
+    page = await web.get("/profile")
+    assert page.status_code == 200 and colleague in page.text
+    own = {"csrf": csrf_of(page.text), "version": version_of(page.text), "portal_users": ""}
+    r = await web.post("/profile/users", data=own)
+    assert r.status_code == 422 and "Your own address stays in the list" in r.text
+    colleague_cookies = dict(web.cookies)
+
+    web.cookies.clear()
+    web.cookies.update(contact_cookies)
+    page = await web.get("/profile")
+    removed = {"csrf": csrf_of(page.text), "version": version_of(page.text), "portal_users": ""}
+    assert (await web.post("/profile/users", data=removed)).status_code == 303
+    record = await PartnerDirectory(h.sessions).get("2006")
+    assert record is not None and record.profile.portal_users == []
+    web.cookies.clear()
+    web.cookies.update(colleague_cookies)
+    assert (await web.get("/profile")).status_code in (303, 401)  # signed out
