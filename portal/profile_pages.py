@@ -1,6 +1,7 @@
 """The partner's Referral Profile page: opt-ins, workloads and contact shown read-only (program
 support changes them); languages, segments, customer size and further countries edited here,
-validated, audited, and used by the next match; pause (`domain.pauses`) and resume."""
+validated, audited, and used by the next match; its portal users; pause (`domain.pauses`) and
+resume. What the partner may change is `domain.ownership`'s rule."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from activities.matching import ranking_terms
 from db.audit import DirectoryAudit, DirectoryEventRow
 from db.directory import ChangedMeanwhile, PartnerRecord
 from db.track_record import scorecards
+from domain import access
 from domain import track_record as tr
 from domain.locales import parse_locale
 from domain.models import PartnerProfile, TrackRecord
@@ -42,6 +44,7 @@ DONE: dict[str, Text] = {
     "profile": trp("done", "Referral Profile saved. The next match uses it."),
     "pause": trp("done", "Referrals paused. Referrals you already hold stay yours."),
     "resume": trp("done", "Referrals resumed."),
+    "users": trp("done", "Portal users saved. A user you removed is signed out at once."),
 }
 CHANGED_MEANWHILE = trp(
     "profile",
@@ -71,6 +74,7 @@ def _values(p: PartnerProfile) -> dict[str, Any]:
         "max_seats": "" if p.max_seats is None else str(p.max_seats),
         "countries": ", ".join(p.countries),
         "locale": p.effective_locale,
+        "portal_users": "\n".join(p.portal_users),
     }
 
 
@@ -98,7 +102,7 @@ async def _page(
         nav="/profile",
         shows_times=True,
         p=record.profile,
-        values=values or _values(record.profile),
+        values={**_values(record.profile), **(values or {})},  # a form's own fields as sent
         version=record.version if version is None else version,
         errors=errors or {},
         message=message,
@@ -225,6 +229,48 @@ async def save_profile(request: Request, portal: PortalDep, viewer: PartnerViewe
             status_code=409,
         )
     return RedirectResponse("/profile?done=profile", status_code=303)
+
+
+@router.post("/profile/users", response_class=HTMLResponse)
+async def save_users(request: Request, portal: PortalDep, viewer: PartnerViewer) -> Response:
+    """Who may sign in for the partner besides its referral contact (the partner's field)."""
+    mpn_id = viewer.mpn_id
+    assert mpn_id is not None
+    form = await checked_form(request, viewer)
+    raw = form.get("portal_users", "")
+    users = list(dict.fromkeys(u for u in _SPLIT.split(raw.strip()) if u))
+    version = whole_number(form.get("version", ""))
+    version = -1 if version is None else version
+    record = await _record(portal, mpn_id)
+    values = {**_values(record.profile), "portal_users": raw}
+
+    def refused(problem: str) -> Any:
+        errors = {"portal_users": problem}
+        message = _("Nothing was saved: see the fields marked below.")
+        return _page(request, portal, mpn_id, values, errors, message, "bad", 422)
+
+    if not access.partner_user(viewer.email, record.profile.referral_contact, users):
+        return await refused(
+            _("Your own address stays in the list: another portal user can remove it.")
+        )
+
+    def change(stored: PartnerProfile) -> PartnerProfile:
+        return parse_partner(partner_to_json(partner_update(stored, portal_users=users)))
+
+    try:  # audited when it changed
+        await portal.directory.edit(mpn_id, version, change, datetime.now(UTC), viewer.actor)
+    except ValidationError as err:
+        return await refused(str(err))
+    except ChangedMeanwhile:
+        return await _page(
+            request,
+            portal,
+            mpn_id,
+            message=translate(CHANGED_MEANWHILE),
+            kind="bad",
+            status_code=409,
+        )
+    return RedirectResponse("/profile?done=users#users", status_code=303)
 
 
 @router.post("/profile/pause", response_class=HTMLResponse)
