@@ -243,11 +243,13 @@ class PartnerDirectory:
         self, mpn_id: str, until: date | None, now: datetime, actor: Actor
     ) -> None:
         def work(session: Session) -> None:
-            tick = bump_tick(session)
+            tick = bump_tick(session)  # first: directory writers take turns on the counter
             row = session.get(Partner, mpn_id)
             if row is None:
                 raise UnknownPartner(mpn_id)
             before = row.paused_until
+            if until is None and before is None:
+                return  # not paused: nothing changes, an open profile form stays current
             if until is not None:
                 check_pause(until, row.timezone, now)
             _apply_pause(row, until, now, tick)
@@ -257,7 +259,7 @@ class PartnerDirectory:
                     detail += f", was until {before.isoformat()}"
                 record_event(session, now, actor, Action.PAUSED, mpn_id=mpn_id, detail=detail)
             else:
-                detail = f"was paused until {before.isoformat()}" if before else "was not paused"
+                detail = f"was paused until {before.isoformat()}" if before else ""
                 record_event(session, now, actor, Action.RESUMED, mpn_id=mpn_id, detail=detail)
 
         await run_write(self._sessionmaker, work)

@@ -399,3 +399,18 @@ async def test_the_partner_manages_its_portal_users_on_its_profile(
     web.cookies.clear()
     web.cookies.update(colleague_cookies)
     assert (await web.get("/profile")).status_code in (303, 401)  # signed out
+
+
+async def test_a_resume_that_changes_nothing_keeps_an_open_form_current(
+    database: Database,
+) -> None:
+    """`partners resume` on a partner that is not paused writes nothing: no new version, no
+    audit entry, so the partner's open Referral Profile form still saves."""
+    directory = PartnerDirectory(database.sessionmaker)
+    await directory.upsert([partner_profile("9")], T0)
+    loaded = await directory.get("9")
+    assert loaded is not None
+    resumed = await directory.resume("9", T0 + timedelta(minutes=1))
+    assert resumed.version == loaded.version
+    saved = await directory.edit("9", loaded.version, lambda p: partner_update(p, min_seats=5), T0)
+    assert saved.profile.min_seats == 5
