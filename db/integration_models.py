@@ -59,7 +59,7 @@ class WebhookEvent(Base):
     workflow_id: Mapped[str] = mapped_column(String(80))
     occurred_at: Mapped[datetime] = mapped_column(TZDateTime)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed | withheld
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(TZDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from db.audit import Actor, record_event
 from db.integration_models import ExternalRef, WebhookAttempt, WebhookEvent, WebhookSubscription
-from db.models import Partner
+from db.models import Partner, ReferralRecord
 from db.transactions import insert_ignore, run_write
 from domain.models import Snapshot
+from domain.visibility import latest_outcome, sees_customer
 from domain.webhooks import event_id, events_since, wants
 
 # The referral as the partner's API shows it: (snapshot, partner, its time zone, its record id).
@@ -28,6 +29,10 @@ PartnerView = Callable[[Snapshot, str, str, str | None], dict[str, Any]]
 class SecretBox(Protocol):
     def seal(self, text: str) -> str: ...
     def open(self, stored: str) -> str: ...
+
+
+# An event that names the customer, no longer sent once its partner let the referral go.
+WITHHELD = "withheld"
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,14 @@ class Delivery:
     body: dict[str, Any]
     status: str
     active: bool
+    recipient_outcome: str = ""  # the partner's own outcome on the referral now
+
+    @property
+    def withheld(self) -> bool:
+        """The body shows the customer, and `domain.visibility` no longer lets its partner
+        see it (it declined, let it expire, or it was withdrawn since the event)."""
+        full = (self.body.get("referral") or {}).get("access") == "full"
+        return full and self.recipient_outcome != "" and not sees_customer(self.recipient_outcome)
 
 
 @dataclass(frozen=True)
@@ -253,8 +266,12 @@ class WebhookStore:
             if event is None:
                 return None
             sub = await session.get(WebhookSubscription, event.subscription_id)
+            state = await session.scalar(
+                select(ReferralRecord.state).where(ReferralRecord.workflow_id == event.workflow_id)
+            )
         if sub is None:
             return None
+        assignments = (state or {}).get("assignments", [])
         return Delivery(
             id=event.id,
             type=event.type,
@@ -265,6 +282,7 @@ class WebhookStore:
             body=dict(event.body),
             status=event.status,
             active=sub.disabled_at is None,
+            recipient_outcome=latest_outcome(assignments, sub.mpn_id),
         )
 
     async def record_attempt(
@@ -292,6 +310,8 @@ class WebhookStore:
             values: dict[str, Any] = {"attempts": WebhookEvent.attempts + 1}
             if outcome == "delivered":
                 values |= {"status": "delivered", "delivered_at": at}
+            elif outcome == WITHHELD:
+                values |= {"status": WITHHELD}
             session.execute(update(WebhookEvent).where(WebhookEvent.id == eid).values(**values))
 
         await run_write(self._sessionmaker, work)

@@ -36,6 +36,7 @@ DELIVERY_WORDS: dict[str, Text] = {
     "refused": trp("delivery", "refused"),
     "error": trp("delivery", "error"),
     "http_error": trp("delivery", "HTTP error"),
+    "withheld": trp("delivery", "withheld: you let the referral go"),
 }
 
 

@@ -34,7 +34,7 @@ from mail import i18n, webhook_http
 from mail.webhook_http import MAX_RESPONSE_BYTES, TIMEOUT_S, post_event
 from runtime.sealing import Sealer
 from runtime.webhook_receiver import WebhookReceiver
-from runtime.webhooks import subscribe
+from runtime.webhooks import send_again, subscribe
 from tests.factories import partner, referral
 from tests.harness import Harness
 from tests.test_portal import eventually, unique
@@ -275,6 +275,45 @@ async def test_a_decliner_receives_its_declined_event_without_the_customer(
     shown = events[0]["referral"]
     assert shown["access"] == "outcome" and shown["customer"] is None
     assert [a["partner"] for a in shown["assignments"]] == [first]
+
+
+async def test_send_again_withholds_an_event_naming_the_customer_once_the_partner_let_go(
+    h: Harness, receiver: WebhookReceiver
+) -> None:
+    """`domain.visibility` at delivery time: "send again" of the assignment event, after the
+    partner declined, sends nothing and records the attempt as withheld."""
+    await h.partners(partner("5201"))
+    store = store_of(h)
+    await subscribe(
+        store, h.settings, "5201", receiver.url, "assigned", Actor("operator:t"),
+        datetime.now(UTC),
+    )  # fmt: skip
+    handle = await h.start(referral(unique("FT-AGAIN")))
+    assert await h.assigned(handle) == "5201"
+
+    async def delivered() -> bool:
+        rows = [r for r in await store.recent("5201") if r.workflow_id == handle.id]
+        return len(rows) == 1 and rows[0].status == "delivered"
+
+    await eventually(delivered, timeout=30)
+    (row,) = [r for r in await store.recent("5201") if r.workflow_id == handle.id]
+    await h.act(handle, "decline", "5201", action="decline", reason="customer_unresponsive")
+    await h.until(handle, lambda s: s.status == "escalated")
+
+    async def let_go_recorded() -> bool:
+        delivery = await store.delivery(row.id)
+        return delivery is not None and delivery.withheld
+
+    await eventually(let_go_recorded)
+    before = len(receiver.received)
+    assert await send_again(h.client, store, h.settings, row.id, "5201")
+
+    async def withheld() -> bool:
+        again = [r for r in await store.recent("5201") if r.id == row.id]
+        return again[0].status == "withheld"
+
+    await eventually(withheld, timeout=30)
+    assert len(receiver.received) == before  # nothing sent
 
 
 async def test_a_dead_endpoint_never_holds_the_referral_and_is_disabled_after_the_window(
