@@ -27,6 +27,8 @@ class PortalSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(TZDateTime)
     expires_at: Mapped[datetime] = mapped_column(TZDateTime)  # absolute expiry
     ended_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    # how it was opened: "link" (an emailed link) or "oidc" (the company account)
+    signed_in_with: Mapped[str] = mapped_column(String(8), default="link", server_default="link")
 
 
 class SignInLink(Base):

@@ -162,9 +162,9 @@ class PortalStore:
     # -- sessions --------------------------------------------------------------------------
 
     async def open_session(
-        self, email: str, role: str, mpn_id: str | None, now: datetime
+        self, email: str, role: str, mpn_id: str | None, now: datetime, via: str = "link"
     ) -> tuple[str, Viewer]:
-        """A new session: (the cookie's random id, who it is)."""
+        """A new session: (the cookie's random id, who it is); `via`: "link" or "oidc"."""
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24)
 
@@ -179,6 +179,7 @@ class PortalStore:
                     created_at=now,
                     last_seen_at=now,
                     expires_at=now + SESSION_ABSOLUTE,
+                    signed_in_with=via,
                 )
             )
 
@@ -195,9 +196,9 @@ class PortalStore:
     ) -> Viewer | None:
         """Who the session is, if it is open, neither idle nor past its absolute expiry, and its
         address still has the access it signed in with (an operator listed in `operators`, or
-        any operator session when `operators_by_claim`: the identity provider's claim granted
-        it at sign-in; a partner's referral contact or portal user). A session that lost its
-        access is ended."""
+        an operator session opened with the company account when `operators_by_claim`: the
+        identity provider's claim granted it at sign-in; a partner's referral contact or
+        portal user). A session that lost its access is ended."""
         key = digest(session_id)
         stmt = (
             select(PortalSession, Partner.referral_contact, Partner.profile)
@@ -214,7 +215,8 @@ class PortalStore:
         if row.last_seen_at + SESSION_IDLE <= now:
             return None
         if row.role == "operator":
-            allowed = operators_by_claim or access.operator(row.email, operators)
+            by_claim = operators_by_claim and row.signed_in_with == "oidc"
+            allowed = by_claim or access.operator(row.email, operators)
         else:
             users = (profile or {}).get("portal_users") or []
             allowed = contact is not None and access.partner_user(row.email, contact, users)

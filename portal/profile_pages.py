@@ -31,6 +31,7 @@ from domain.validation import (
     partner_to_json,
     whole_number,
 )
+from domain.validation.codes import EMAIL
 from mail import display
 from mail.i18n import _, gettext, translate
 from portal.auth import Portal, PortalDep
@@ -244,14 +245,28 @@ async def save_users(request: Request, portal: PortalDep, viewer: PartnerViewer)
     record = await _record(portal, mpn_id)
     values = {**_values(record.profile), "portal_users": raw}
 
-    def refused(problem: str) -> Any:
+    def refused(problem: str) -> Any:  # the form's version kept: a stale form stays stale
         errors = {"portal_users": problem}
         message = _("Nothing was saved: see the fields marked below.")
-        return _page(request, portal, mpn_id, values, errors, message, "bad", 422)
+        return _page(request, portal, mpn_id, values, errors, message, "bad", 422, version)
 
+    malformed = [u for u in users if not EMAIL.match(u) or len(u) > 254]
+    if malformed:
+        return await refused(
+            gettext("Not an email address: %(email)s.") % {"email": malformed[0][:254]}
+        )
     if not access.partner_user(viewer.email, record.profile.referral_contact, users):
         return await refused(
             _("Your own address stays in the list: another portal user can remove it.")
+        )
+    others = [
+        (r.profile.mpn_id, r.profile.referral_contact, r.profile.portal_users)
+        for r in await portal.directory.list()
+    ]
+    taken = [u for u in users if access.signs_in_elsewhere(u, mpn_id, others)]
+    if taken:
+        return await refused(
+            gettext("%(email)s signs in for another partner already.") % {"email": taken[0]}
         )
 
     def change(stored: PartnerProfile) -> PartnerProfile:
@@ -259,8 +274,8 @@ async def save_users(request: Request, portal: PortalDep, viewer: PartnerViewer)
 
     try:  # audited when it changed
         await portal.directory.edit(mpn_id, version, change, datetime.now(UTC), viewer.actor)
-    except ValidationError as err:
-        return await refused(str(err))
+    except ValidationError:  # checked above, as the directory checks it
+        return await refused(_("This list cannot be saved: check each address."))
     except ChangedMeanwhile:
         return await _page(
             request,

@@ -75,10 +75,12 @@ def safe_next(path: str) -> str:
 
 
 async def identify(portal: Portal, email: str) -> tuple[str, str | None] | None:
-    """(role, MPN ID) of an address allowed to sign in, or None."""
+    """(role, MPN ID) of an address allowed to sign in, or None. The directory is read for
+    every address, so that the answer takes as long for an operator as for anyone."""
+    partners = await portal.directory.list()
     if access.operator(email, portal.settings.operator_emails):
         return "operator", None
-    for record in await portal.directory.list():
+    for record in partners:
         profile = record.profile
         if access.partner_user(email, profile.referral_contact, profile.portal_users):
             return "partner", profile.mpn_id
@@ -142,7 +144,7 @@ async def signin_request(request: Request, portal: PortalDep) -> HTMLResponse:
         problem = _("Enter an email address.")
         return _form(request, portal, next_path, email, problem, "", 422)
     now = datetime.now(UTC)
-    client = (request.client.host if request.client else "unknown")[:64]
+    client = access.client_key(request.client.host if request.client else "unknown")
     who = await identify(portal, email)
     admitted = await portal.store.admit(email, client, now, LIMITS, next_path if who else None)
     if admitted.refused:
@@ -205,7 +207,8 @@ async def _send_link(
             Outgoing(message_id, parseaddr(settings.mail_from)[1], [email], [], raw), settings
         )
     except (MailError, OSError) as err:
-        log.warning("sign-in link to %s not sent: %s", email, err)
+        reason = str(err).replace(email, "<address>")  # no address in the log
+        log.warning("a sign-in link was not sent (message %s): %s", message_id, reason)
 
 
 @router.get("/signin/{token}", response_class=HTMLResponse)

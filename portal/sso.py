@@ -112,7 +112,7 @@ async def sso_callback(
             _("Not an operator"),
             _("Your company account may not use the operator pages."),
         )
-    sid, _expires = await portal.store.open_session(email, "operator", None, now)
+    sid, _expires = await portal.store.open_session(email, "operator", None, now, via="oidc")
     target = pending.next_path if pending.next_path != "/" else "/ops/escalations"
     response = RedirectResponse(safe_next(target), status_code=303)
     set_session_cookie(response, request, portal, sid)

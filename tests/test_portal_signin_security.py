@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from temporalio.client import Client
 
 from db.directory import PartnerDirectory
 from db.portal_models import SignInLink
+from domain import access
 from portal import create_app
 from runtime.smtp_sink import MailSink
 from settings import Settings
@@ -195,13 +197,73 @@ async def test_a_partner_session_ends_when_its_contact_leaves_the_directory(site
     assert r.status_code == 303 and r.headers["location"].startswith("/signin")
 
 
+@pytest.mark.parametrize("by_claim", [False, True], ids=["operator-emails", "oidc-claim"])
 async def test_an_operator_session_ends_when_the_address_leaves_operator_emails(
-    site: Site,
+    site: Site, by_claim: bool
 ) -> None:
+    """Also while the identity provider's claim makes operators: a session opened by an
+    emailed link was granted by OPERATOR_EMAILS, and is checked against it."""
     await sign_in(site, site.web, OPERATOR)
     assert (await site.web.get("/ops/partners")).status_code == 200
     cookies = dict(site.web.cookies)
-    async with site.app_with(replace(site.settings, operator_emails=())) as restarted:
+    later = replace(site.settings, operator_emails=())
+    if by_claim:
+        later = replace(
+            later,
+            oidc_issuer="https://login.example",
+            oidc_client_id="portal",
+            oidc_operator_claim="groups=fasttrack-ops",
+        )
+    async with site.app_with(later) as restarted:
         restarted.cookies.update(cookies)
         r = await restarted.get("/ops/partners")
         assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+
+
+async def test_the_client_limit_counts_an_ipv6_host_by_its_64(site: Site) -> None:
+    """One host commonly holds a whole IPv6 /64: its addresses share the per-client limit."""
+    app = create_app(site.settings, site.client, site.database.sessionmaker)
+    codes = []
+    for n in range(1, 41):
+        transport = httpx.ASGITransport(app=app, client=(f"2001:db8:1:2::{n:x}", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://portal") as web:
+            csrf = await form_csrf(web)
+            r = await web.post("/signin", data={"email": f"v6-{n}@else.example", "csrf": csrf})
+            codes.append(r.status_code)
+    assert 429 in codes, codes
+    assert access.client_key("2001:db8:1:2::1") == access.client_key("2001:db8:1:2:ffff::9")
+    assert access.client_key("203.0.113.9") == "203.0.113.9"
+
+
+async def test_an_operator_address_reads_the_directory_as_any_address_does(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same work, so the same time, for an operator's address as for anyone's."""
+    reads: list[str] = []
+    listing = PartnerDirectory.list
+
+    async def counted(self: PartnerDirectory) -> list[Any]:
+        reads.append("list")
+        return await listing(self)
+
+    monkeypatch.setattr(PartnerDirectory, "list", counted)
+    csrf = await form_csrf(site.web)
+    for email in (OPERATOR, "nobody@else.example"):
+        reads.clear()
+        r = await site.web.post("/signin", data={"email": email, "csrf": csrf})
+        assert r.status_code == 200 and reads == ["list"], (email, reads)
+
+
+async def test_a_failed_sign_in_email_logs_no_address(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = replace(site.settings, smtp_port=1, smtp_timeout=2.0)  # nothing listens there
+    async with site.app_with(closed) as web:
+        r = await web.post("/signin", data={"email": CONTACT, "csrf": await form_csrf(web)})
+        assert r.status_code == 200
+
+        async def logged() -> bool:
+            return any("sign-in link was not sent" in m for m in caplog.messages)
+
+        await eventually(logged)
+    assert not any(CONTACT in m for m in caplog.messages)

@@ -368,11 +368,18 @@ async def test_the_partner_manages_its_portal_users_on_its_profile(
 ) -> None:
     """Its own field (`domain.ownership`): added, a user signs in; removed, its session ends
     at once; nobody removes their own address; a stale form answers "changed meanwhile"."""
-    await h.partners(partner("2006"))
+    await h.partners(partner("2006"), partner("2007"))
     contact, colleague = "referrals-2006@partner.example", "colleague@partner.example"
     await sign_in(h, web, contact)
     form = await web.get("/profile")
     csrf, version = csrf_of(form.text), version_of(form.text)
+    theirs = {"csrf": csrf, "version": version, "portal_users": "Referrals-2007@partner.example"}
+    r = await web.post("/profile/users", data=theirs)  # another partner's contact: refused
+    assert r.status_code == 422 and "signs in for another partner already" in r.text
+    bad = {"csrf": csrf, "version": version, "portal_users": "not-an-address"}
+    r = await web.post("/profile/users", data=bad)
+    assert r.status_code == 422 and "Not an email address: not-an-address." in r.text
+    assert "portal_users must" not in r.text  # the catalog's words, not the parser's
     added = {"csrf": csrf, "version": version, "portal_users": colleague}
     r = await web.post("/profile/users", data=added)
     assert r.status_code == 303 and r.headers["location"].startswith("/profile?done=users")
@@ -385,8 +392,16 @@ async def test_the_partner_manages_its_portal_users_on_its_profile(
     page = await web.get("/profile")
     assert page.status_code == 200 and colleague in page.text
     own = {"csrf": csrf_of(page.text), "version": version_of(page.text), "portal_users": ""}
+    directory = PartnerDirectory(h.sessions)  # meanwhile, the profile changes elsewhere
+    loaded = await directory.get("2006")
+    assert loaded is not None
+    edit = lambda p: partner_update(p, min_seats=7)  # noqa: E731
+    await directory.edit("2006", loaded.version, edit, datetime.now(UTC))
     r = await web.post("/profile/users", data=own)
     assert r.status_code == 422 and "Your own address stays in the list" in r.text
+    assert version_of(r.text) == own["version"]  # the refused form keeps its version
+    again = {**own, "csrf": csrf_of(r.text), "portal_users": colleague}
+    assert (await web.post("/profile/users", data=again)).status_code == 409  # still stale
     colleague_cookies = dict(web.cookies)
 
     web.cookies.clear()
