@@ -25,8 +25,8 @@ def signs_in_elsewhere(
     email: str, mpn_id: str, partners: Iterable[tuple[str, str, Iterable[str]]]
 ) -> bool:
     """The address already signs in for another partner (its referral contact or a portal
-    user): `partners` are (MPN ID, referral contact, portal users). An address belongs to
-    one partner, so that sign-in never lands in someone else's portal."""
+    user): `partners` are (MPN ID, referral contact, portal users). A partner may not add
+    such an address to its portal users: that person's sign-in would land in its portal."""
     return any(
         other != mpn_id and partner_user(email, contact, users)
         for other, contact, users in partners
