@@ -25,6 +25,7 @@ class ReportView:
     charts: list[Chart]
     statuses: list[tuple[str, str]]
     guide: dict[str, Any]  # the guide's questions answered (`guide_view`)
+    parts: list[tuple[str, str]]  # split parts by status, as the CLI and the weekly email
 
 
 def _partner_label(mpn: str, names: dict[str, str]) -> str:
@@ -91,6 +92,7 @@ def report_view(r: Report, names: dict[str, str]) -> ReportView:
         charts=[by_partner, declines, sla, ages],
         statuses=[(display.status(s), formats.number(n)) for s, n in r.by_status.items()],
         guide=guide_view(r, names),
+        parts=[(display.status(s), formats.number(n)) for s, n in r.parts_by_status.items()],
     )
 
 

@@ -102,7 +102,7 @@ async def operate(
     loaded = await load(portal, id)
     if loaded is None:
         raise page_not_found()
-    op = OperatorAction(action, reason, viewer.email)
+    op = OperatorAction(action, reason, viewer.actor.who)  # "operator:EMAIL", as the audit
     nonce = form.get("nonce", "")[:64] or secrets.token_urlsafe(16)
     try:
         status_code, body = await run_update(portal, loaded, action, op, f"ops:{nonce}")
@@ -277,7 +277,7 @@ async def partner_action(
 @router.get("/reports", response_class=HTMLResponse)
 async def reports(request: Request, portal: PortalDep, viewer: OperatorViewer) -> HTMLResponse:
     now = datetime.now(UTC)
-    report = await build_report(portal.sessions, None, now)
+    report = await build_report(portal.sessions, None, now, portal.settings.sla_business_days)
     names = {r.profile.mpn_id: r.profile.name for r in await portal.directory.list()}
     overdue = await PortalQueries(portal.sessions).search(Filters(overdue=True), 1, 200, now)
     return render(

@@ -17,7 +17,9 @@ from db.directory import PartnerDirectory
 from db.models import Partner
 from domain.models import TrackRecord
 from domain.pauses import latest_pause_day
+from mail.report_page import render_html
 from portal import create_app
+from tests import report_samples
 from tests.factories import partner, referral
 from tests.harness import Harness
 from tests.test_portal import eventually, unique
@@ -232,7 +234,7 @@ async def test_operator_retries_an_escalation_and_reads_every_page(
     assert r.status_code == 303, r.text
     assert await h.assigned(handle) == "2005"
     state = await h.state(handle)
-    assert any(OPERATOR in e.actor or OPERATOR in e.detail for e in state.history), state.history
+    assert any(e.actor == f"operator:{OPERATOR}" for e in state.history), state.history
     for path in ("/ops/referrals?overdue=yes", "/ops/referrals?partner=2005", "/ops/partners"):
         assert (await web.get(path)).status_code == 200, path
     scores = (await web.get("/ops/partners")).text
@@ -290,3 +292,19 @@ async def test_sign_in_requests_past_the_address_limit_are_answered_as_usual(
     assert codes == [200] * 6  # no lock-out for the address's owner (the client has its limit)
     other = await web.post("/signin", data={"email": "calm@else.example", "csrf": csrf})
     assert other.status_code == 200
+
+
+async def test_the_reports_page_uses_the_configured_contact_window_and_shows_split_parts(
+    h: Harness,
+) -> None:
+    """As `report` does: SLA_BUSINESS_DAYS for the customer-contact figure, and split parts
+    by status beside the referrals."""
+    settings = replace(
+        h.settings, operator_emails=(OPERATOR,), portal_url="http://portal", sla_business_days=3
+    )
+    transport = httpx.ASGITransport(app=create_app(settings, h.client, h.sessions))
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal") as web:
+        await sign_in(h, web, OPERATOR)
+        page = await web.get("/ops/reports")
+    assert page.status_code == 200 and "(3 business days)" in page.text
+    assert "Split parts" in render_html(report_samples.full_report(), report_samples.NAMES)
