@@ -18,8 +18,7 @@ from cli.output import Column, note, print_json, print_table, say, when
 from db.engine import DatabaseUnavailable
 from db.external_refs import ExternalRefs
 from db.stuck import StuckReferral, stuck_referrals
-from domain import names
-from domain.models import Status
+from domain import names, overdue
 from domain.spreadsheet import to_csv
 from workflows import search_attributes as sa
 
@@ -62,21 +61,17 @@ def _quote(value: str) -> str:
 
 def visibility_query(args: argparse.Namespace, now_iso: str) -> str:
     parts = [f"WorkflowType = {_quote(names.WORKFLOW_REFERRAL)}"]
-    status = Status.PENDING if args.overdue else args.status
-    if args.overdue and args.status not in (None, Status.PENDING):
-        raise bad_input(
-            f"--overdue lists pending referrals; it cannot be combined with --status {args.status}"
-        )
-    if status:
-        parts.append(f"ReferralStatus = {_quote(status)}")
+    if args.status:
+        parts.append(f"ReferralStatus = {_quote(args.status)}")
     if args.partner:
         parts.append(f"PartnerId = {_quote(args.partner)}")
     if args.type:
         parts.append(f"ReferralType = {_quote(args.type)}")
     if args.country:
         parts.append(f"CustomerCountry = {_quote(args.country)}")
-    if args.overdue:
-        parts.append(f"SlaDueAt < {_quote(now_iso)}")
+    if args.overdue:  # `domain.overdue`: the answer deadline is set only while pending
+        contact = f"ContactOverdue = true AND ReferralStatus = {_quote(overdue.CONTACT_STATUS)}"
+        parts.append(f"(SlaDueAt < {_quote(now_iso)} OR ({contact}))")
     return " AND ".join(parts)
 
 

@@ -82,7 +82,9 @@ def register(sub: Any) -> None:
     p.add_argument("--type", choices=REFERRAL_TYPES)
     p.add_argument("--country", type=country, metavar="CC", help="customer country (ISO code)")
     p.add_argument(
-        "--overdue", action="store_true", help="pending referrals past their answer deadline"
+        "--overdue",
+        action="store_true",
+        help="open referrals past their answer deadline or with customer contact overdue",
     )
     p.add_argument(
         "--stuck",

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import AssignmentRecord, ReferralRecord
+from db.readmodel import overdue_clause
 from db.report_figures import accept_hours, accepted_at_column, answered_at_column, in_time
 from domain.models import Outcome
 
@@ -85,9 +86,7 @@ def _where(stmt: Select[Any], f: Filters, now: datetime) -> Select[Any]:
     if f.country:
         stmt = stmt.where(ReferralRecord.customer_country == f.country)
     if f.overdue:
-        stmt = stmt.where(
-            or_(ReferralRecord.sla_due_at < now, ReferralRecord.contact_overdue.is_(True))
-        )
+        stmt = stmt.where(overdue_clause(now))
     if f.escalated:
         stmt = stmt.where(ReferralRecord.status == "escalated")
     return stmt

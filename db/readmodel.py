@@ -17,14 +17,28 @@ from datetime import UTC, datetime
 from types import EllipsisType
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from db.candidates import bump_tick
 from db.models import AssignmentRecord, AuditEvent, Partner, ReferralRecord
 from db.track_record import Changes, apply_changes, assignment_changes, milestone_changes
 from db.transactions import insert_ignore, run_write, table_of
+from domain import overdue as overdue_rule
 from domain import watchdog
 from domain.jsonable import jsonable
 from domain.models import Assignment, Outcome, Snapshot, Status
@@ -154,6 +168,18 @@ def _adjust_partner(session: Session, mpn_id: str, open_delta: int) -> None:
     tick = bump_tick(conn)  # before the partner row: see db.candidates.bump_tick
     params = {"b_mpn_id": mpn_id, "b_open": open_delta}
     conn.execute(_ADJUST_PARTNER, {**params, "b_tick": tick})
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """`domain.overdue.is_overdue` as a condition on the referral rows."""
+    r = ReferralRecord
+    return and_(
+        r.status.not_in(Status.CLOSED),
+        or_(
+            r.sla_due_at < now,
+            and_(r.contact_overdue.is_(True), r.status == overdue_rule.CONTACT_STATUS),
+        ),
+    )
 
 
 class ReferralReadModel:
@@ -330,8 +356,8 @@ class ReferralReadModel:
         parent: str | EllipsisType | None = ...,
     ) -> builtins.list[ReferralRow]:
         """Filtered rows, oldest first. `partner` is the currently assigned partner;
-        `overdue`: the pending answer is past its SLA deadline (at `now`) or customer contact
-        is overdue; `parent`: `...` any row, `None` top-level referrals only, an id: its parts."""
+        `overdue`: `domain.overdue` at `now`; `parent`: `...` any row, `None` top-level
+        referrals only, an id: its parts."""
         stmt = select(ReferralRecord)
         if status is not None:
             stmt = stmt.where(ReferralRecord.status == status)
@@ -342,10 +368,7 @@ class ReferralReadModel:
         if country is not None:
             stmt = stmt.where(ReferralRecord.customer_country == country)
         if overdue:
-            at = now or datetime.now(UTC)
-            stmt = stmt.where(
-                or_(ReferralRecord.sla_due_at < at, ReferralRecord.contact_overdue.is_(True))
-            )
+            stmt = stmt.where(overdue_clause(now or datetime.now(UTC)))
         if parent is None:
             stmt = stmt.where(ReferralRecord.parent_id.is_(None))
         elif isinstance(parent, str):

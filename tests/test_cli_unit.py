@@ -236,7 +236,10 @@ def test_visibility_queries() -> None:
         'PartnerId = "4711001" AND ReferralType = "benefit" AND CustomerCountry = "DE"'
     )
     q = visibility_query(_args(overdue=True), "2026-03-02T10:00:00Z")
-    assert q.endswith('ReferralStatus = "pending" AND SlaDueAt < "2026-03-02T10:00:00Z"')
+    assert q.endswith(
+        '(SlaDueAt < "2026-03-02T10:00:00Z" OR '
+        '(ContactOverdue = true AND ReferralStatus = "active"))'
+    )
 
 
 def test_parser_maps_commands_to_updates() -> None:

@@ -17,14 +17,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from db.exports import assignment_rows
-from db.portal_queries import weekly_trends
+from db.portal_queries import Filters, PortalQueries, weekly_trends
 from db.readmodel import ReferralReadModel
 from db.reports import build_report
 from domain import transitions as t
 from domain.acceptance import answered_in_time, time_to_accept
 from domain.business_days import is_business_day
 from domain.deadlines import compute_deadline
-from domain.models import Outcome, SlaTerms, Status
+from domain.models import Milestones, Outcome, SlaTerms, Status
+from domain.overdue import is_overdue
 from domain.reminders import reminder_at
 from mail import formats, i18n
 from mail.compose import LINK_LIFETIME
@@ -303,3 +304,41 @@ async def test_an_answer_before_the_clock_started_is_within_the_sla_on_every_pat
     assert week.within_sla_pct == 100.0 and week.time_to_accept_median_hours == 1.0
     (row,) = await assignment_rows(database.sessionmaker, None)
     assert row.answered_within_sla is True and row.hours_to_accept == 1.0
+
+
+async def test_overdue_is_the_same_on_every_path(database: Database) -> None:
+    """`domain.overdue`: the operators' search (and so its CSV and the Reports page), the read
+    model's listing and the rule agree; a completed referral that kept its contact flag and a
+    referral in time are not overdue. (`referral list --overdue` asks Temporal the same
+    question: `test_cli_unit::test_visibility_queries`.)"""
+    now = T0 + timedelta(days=5)
+    late = assignment(1, "100", Outcome.PENDING, due_at=T0 + timedelta(days=2))
+    on_time = assignment(1, "100", Outcome.PENDING, due_at=T0 + timedelta(days=9))
+    taken = assignment(1, "100", Outcome.ACCEPTED, decided_at=T0, accepted_at=T0)
+    done = assignment(1, "100", Outcome.COMPLETED, decided_at=T0, accepted_at=T0)
+    flagged = Milestones(contact_overdue=True)
+    rows = {
+        "FT-OD-LATE": snapshot("FT-OD-LATE", Status.PENDING, [late]),
+        "FT-OD-ONTIME": snapshot("FT-OD-ONTIME", Status.PENDING, [on_time]),
+        "FT-OD-CONTACT": snapshot("FT-OD-CONTACT", Status.ACTIVE, [taken], milestones=flagged),
+        "FT-OD-DONE": snapshot("FT-OD-DONE", Status.COMPLETED, [done], milestones=flagged),
+    }
+    model = ReferralReadModel(database.sessionmaker)
+    for snap in rows.values():
+        await model.sync(snap, now=T0)
+    expected = {"FT-OD-LATE", "FT-OD-CONTACT"}
+    by_rule = {
+        rid
+        for rid, snap in rows.items()
+        if is_overdue(
+            snap.state.status,
+            snap.state.current.due_at if snap.state.current else None,
+            snap.state.milestones.contact_overdue,
+            now,
+        )
+    }
+    found = await PortalQueries(database.sessionmaker).search(Filters(overdue=True), 1, 50, now)
+    listed = await model.list(overdue=True, now=now, parent=...)
+    assert by_rule == expected
+    assert {r.workflow_id for r in found.rows} == expected
+    assert {r.workflow_id for r in listed} == expected
