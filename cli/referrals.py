@@ -28,6 +28,7 @@ from domain.models import (
     Referral,
     Status,
 )
+from domain.policy import reason_problem
 from domain.validation import load_referrals
 from runtime.intake import start_referral
 from workflows import search_attributes as sa
@@ -272,8 +273,9 @@ async def partner_action(ctx: Context, args: argparse.Namespace) -> int:
 
 async def operator_action(ctx: Context, args: argparse.Namespace) -> int:
     reason = args.reason.strip()
-    if args.update == "cancel" and not reason:
-        raise bad_input("--reason must not be empty")
+    problem = reason_problem(args.update, reason)
+    if problem is not None:
+        raise bad_input(f"--reason: {problem}")
     op = OperatorAction(action=args.update, reason=reason, operator=ctx.operator(args))
     result = await _execute(ctx, args.id, args.update, op)
     _print_result(result, args.json)

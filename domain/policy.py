@@ -195,8 +195,17 @@ def check_operator_action(state: ReferralState, action: str, reason: str) -> Ref
                 status=state.status,
             ),
         )
+    problem = reason_problem(action, reason)
+    if problem is not None:
+        return refuse(Code.INVALID_VALUE, problem)
+    return None
+
+
+def reason_problem(action: str, reason: str) -> Text | None:
+    """What is wrong with an operator's reason for `action` (None: nothing): the page, the
+    CLI and the admin API answer with this text before asking the workflow."""
     if action == "cancel" and not reason.strip():
-        return refuse(Code.INVALID_VALUE, tr("a cancellation needs a reason"))
+        return tr("a cancellation needs a reason")
     return None
 
 

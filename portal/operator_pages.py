@@ -22,6 +22,7 @@ from db.track_record import scorecards
 from domain import track_record as tr
 from domain.models import OperatorAction, ReferralState, Status
 from domain.pauses import PauseError, is_paused, latest_pause_day
+from domain.policy import reason_problem
 from mail import formats
 from mail.i18n import _, _n, translate
 from mail.report_page import report_view
@@ -97,8 +98,9 @@ async def operate(
 ) -> Response:
     form = await checked_form(request, viewer)
     reason = form.get("reason", "").strip()[:2000]
-    if action == "cancel" and not reason:
-        raise PageProblem(422, _("A reason is needed"), _("Say why the referral is cancelled."))
+    problem = reason_problem(action, reason)
+    if problem is not None:
+        raise PageProblem(422, _("A reason is needed"), translate(problem))
     loaded = await load(portal, id)
     if loaded is None:
         raise page_not_found()

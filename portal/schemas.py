@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.models import Reason, Status
+from domain.policy import reason_problem
 
 # Free text: printable, newlines and tabs allowed, no other control characters (they cannot be
 # stored in PostgreSQL text columns and have no business in notes).
@@ -105,8 +106,9 @@ class CancelBody(_Body):
     @field_validator("reason")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("a cancellation needs a reason")
+        problem = reason_problem("cancel", value)
+        if problem is not None:
+            raise ValueError(str(problem))
         return value
 
 

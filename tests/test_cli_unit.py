@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -24,8 +25,10 @@ from cli.errors import BAD_INPUT, NOT_FOUND, REFUSED, UNAVAILABLE, classify, fro
 from cli.listing import visibility_query
 from cli.output import table, to_jsonable
 from domain.models import Customer, Referral
+from domain.policy import reason_problem
 from domain.summary import static_summary
 from mail.report_charts import Series, bar_chart
+from portal.schemas import CancelBody
 
 ROOT = Path(__file__).resolve().parent.parent
 UNREACHABLE = "127.0.0.1:1"
@@ -140,6 +143,17 @@ def test_decline_reason_is_checked_locally(run: Any) -> None:
     assert "customer_prefers_fasttrack_center" in r.stderr  # the allowed list
     r = run("referral", "decline", "FT-1", "--partner", "4711001", "--reason", "other")
     assert r.returncode == BAD_INPUT and "--note" in r.stderr
+
+
+def test_a_cancel_without_a_reason_gets_the_rules_words_on_every_path(run: Any) -> None:
+    """`domain.policy.reason_problem`, which the operator page also shows: the CLI and the
+    admin API's body check say the same."""
+    r = run("referral", "cancel", "FT-1", "--reason", "  ")
+    assert r.returncode == BAD_INPUT
+    assert r.stderr.strip() == "error: --reason: a cancellation needs a reason"
+    with pytest.raises(ValidationError, match="a cancellation needs a reason"):
+        CancelBody(reason="  ")
+    assert str(reason_problem("cancel", " ")) == "a cancellation needs a reason"
 
 
 def test_complete_value_without_sale_is_bad_input(run: Any) -> None:
