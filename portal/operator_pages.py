@@ -22,12 +22,13 @@ from db.track_record import scorecards
 from domain import track_record as tr
 from domain.models import OperatorAction, ReferralState, Status
 from domain.pauses import PauseError, is_paused, latest_pause_day
-from domain.policy import reason_problem
+from domain.policy import check_operator_action, reason_problem
 from mail import formats
 from mail.i18n import _, _n, translate
 from mail.report_page import report_view
 from portal.auth import Portal, PortalDep
 from portal.gateway import load, run_update
+from portal.partner_pages import refusal_text
 from portal.profile_pages import recent_changes
 from portal.render import render
 from portal.schemas import ApiError
@@ -105,14 +106,22 @@ async def operate(
     if loaded is None:
         raise page_not_found()
     op = OperatorAction(action, reason, viewer.actor.who)  # "operator:EMAIL", as the audit
+    refusal = check_operator_action(loaded.state, action, reason)  # the workflow's validator
+    if refusal is not None:  # answered in the page's language (the state may be a moment old)
+        raise PageProblem(409, _("Refused"), translate(refusal.text) if refusal.text else "")
     nonce = form.get("nonce", "")[:64] or secrets.token_urlsafe(16)
     try:
         status_code, body = await run_update(portal, loaded, action, op, f"ops:{nonce}")
     except ApiError as err:
-        raise PageProblem(503, _("Please try again shortly"), err.message) from err
+        raise PageProblem(
+            503,
+            _("Please try again shortly"),
+            _("The referral service cannot be reached right now. Nothing was changed."),
+        ) from err
     if status_code != 200:
-        raise PageProblem(409, _("Refused"), str(body.get("message", "")) or _("Refused"))
-    message = f"{id}: {body.get('message', action)}"
+        raise PageProblem(409, _("Refused"), refusal_text(str(body.get("message", ""))))
+    done = _("retry recorded") if action == "retry" else _("cancel recorded")
+    message = f"{id}: {done}"
     return RedirectResponse(f"/ops/escalations?done={quote(message)}", status_code=303)
 
 

@@ -155,3 +155,19 @@ async def _reports_page(
     assert await sign_in(h, client, OPERATOR) == "/ops/escalations"
     await PreferenceStore(h.sessions).set_locale(OPERATOR, locale, datetime.now(UTC))
     return handle, await client.get("/ops/reports")
+
+
+async def test_an_operators_refused_retry_is_answered_in_the_operators_language(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """The operator page asks the workflow's own validator first and shows its refusal
+    translated (a retry of a referral that is not escalated)."""
+    handle, _ = await _reports_page(h, web, "FT-X-RETRY-DE", "de")
+    page = await web.get("/ops/escalations")
+    r = await web.post(
+        f"/ops/escalations/{handle.id}/retry",
+        data={"csrf": csrf_of(page.text), "nonce": "n1", "reason": ""},
+    )
+    assert r.status_code == 409 and "FT-X-RETRY-DE" in r.text
+    assert "only escalated referrals can be retried" not in r.text  # German, not English
