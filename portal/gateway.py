@@ -3,6 +3,7 @@ as fallback) and workflow updates, with Temporal's failures mapped to portal ans
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,6 +37,9 @@ log = logging.getLogger("fasttrack.portal")
 
 QUERY_TIMEOUT = timedelta(seconds=10)
 UPDATE_TIMEOUT = timedelta(seconds=30)
+# The whole wait for an update's answer: Temporal keeps an update waiting until a worker takes
+# it, polling again after each RPC, so without this a stopped worker is never answered.
+ANSWER_TIMEOUT = UPDATE_TIMEOUT
 
 # Failures of Temporal or the database: the request may be retried (answered with 503).
 UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -89,10 +93,11 @@ async def run_update(
     ApiError(503) so nothing is remembered for an Idempotency-Key."""
     workflow_id = loaded.state.workflow_id
     handle = portal.client.get_workflow_handle(workflow_id)
+    call = handle.execute_update(
+        update, arg, id=update_id, result_type=ActionResult, rpc_timeout=UPDATE_TIMEOUT
+    )
     try:
-        result = await handle.execute_update(
-            update, arg, id=update_id, result_type=ActionResult, rpc_timeout=UPDATE_TIMEOUT
-        )
+        result = await asyncio.wait_for(call, ANSWER_TIMEOUT.total_seconds())
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError):
@@ -106,6 +111,8 @@ async def run_update(
             return 409, {"error": Code.CLOSED, "message": f"referral {workflow_id} is {done}"}
         raise unavailable(err) from err
     except TEMPORAL_DOWN as err:
+        raise unavailable(err) from err
+    except TimeoutError as err:  # sent, not answered: the same request (update id) again tells
         raise unavailable(err) from err
     out = ActionOut(id=result.referral_id, status=result.status, message=result.message)
     log.info("%s on %s: %s", update, workflow_id, result.message)

@@ -13,8 +13,9 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -25,8 +26,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.directory import PartnerDirectory
 from db.engine import open_database
+from db.readmodel import ReferralRow
 from domain import names
-from domain.models import ActionResult, PartnerAction, ReferralInput, ReferralState
+from domain.models import ActionResult, PartnerAction, ReferralInput, ReferralState, Status
+from portal import gateway
+from portal.schemas import ApiError
 from runtime.smtp_sink import MailSink
 from runtime.temporal import start_dev_server
 from settings import Settings
@@ -251,3 +255,41 @@ async def test_no_pii_in_ids_search_attributes_raw_history_logs_or_metrics(s: St
     # and with the codec, the same history is readable
     decoded = await handle.fetch_history()
     assert decoded.events
+
+
+async def test_a_partner_action_is_answered_503_when_no_worker_takes_it(
+    s: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temporal keeps an update waiting until a worker accepts it, polling again after each
+    RPC: with no worker the portal answers "unavailable" after its own limit (the same update
+    id, sent again later, tells whether it was applied)."""
+    monkeypatch.setattr(gateway, "ANSWER_TIMEOUT", timedelta(seconds=2), raising=False)
+    rid = "FT-NOWORKER"
+    await s.client.start_workflow(
+        names.WORKFLOW_REFERRAL,
+        ReferralInput(referral(rid)),
+        id=rid,
+        task_queue=s.settings.task_queue,  # no worker was started
+    )
+    now = datetime.now(UTC)
+    row = ReferralRow(
+        rid, rid, None, "benefit", "pending", "1001", "DE", 2400, ["teams"], None, False, False,
+        now, now, None, {}, {},
+    )  # fmt: skip
+    state = ReferralState(
+        referral_id=rid, workflow_id=rid, parent_id=None, type="benefit", workloads=["teams"],
+        status=Status.PENDING, customer_country="DE", seats=2400, created_at=now,
+    )  # fmt: skip
+    portal = SimpleNamespace(client=s.client)  # run_update needs only the Temporal client
+    call = gateway.run_update(
+        portal,  # type: ignore[arg-type]
+        gateway.Loaded(row, state, "snapshot"),
+        "accept",
+        PartnerAction("1001"),
+        "upd-1",
+    )
+    started = time.monotonic()
+    with pytest.raises(ApiError) as err:
+        await asyncio.wait_for(call, 60)
+    assert err.value.status_code == 503
+    assert time.monotonic() - started < 15  # its own limit, not however long Temporal polls
