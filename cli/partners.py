@@ -104,6 +104,7 @@ def register(sub: Any) -> None:
 def record_json(r: PartnerRecord) -> dict[str, Any]:
     data = partner_to_json(r.profile)
     data.update(
+        locale=r.profile.effective_locale,  # the language its emails are written in
         open_assignments=r.open_assignments,
         last_assigned_at=r.last_assigned_at.isoformat() if r.last_assigned_at else None,
         capacity_declines=r.capacity_declines,

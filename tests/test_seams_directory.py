@@ -429,3 +429,18 @@ async def test_a_resume_that_changes_nothing_keeps_an_open_form_current(
     assert resumed.version == loaded.version
     saved = await directory.edit("9", loaded.version, lambda p: partner_update(p, min_seats=5), T0)
     assert saved.profile.min_seats == 5
+
+
+def test_a_partner_without_its_own_language_follows_its_home_country_across_imports(
+    run: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`locale` is derived from `home_country` until the partner chooses one: a re-import
+    that moves the home country moves the emails' language with it."""
+    german = dict(partner_json("5500001"), home_country="DE")
+    assert run("partners", "import", write(tmp_path, "de.json", [german])).returncode == 0
+    french = dict(german, home_country="FR")
+    r = run("partners", "import", write(tmp_path, "fr.json", [french]))
+    assert r.returncode == 0 and "locale" not in r.stderr  # nothing of the partner's kept
+    (listed,) = json.loads(run("partners", "list", "--json").stdout)
+    assert (listed["home_country"], listed["locale"]) == ("FR", "fr")

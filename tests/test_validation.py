@@ -106,8 +106,9 @@ def test_parse_partner_contract_example() -> None:
         home_country="US",
         countries=["CA"],
         timezone="America/New_York",
-        locale="en",
+        locale="",  # not given: follows the home country
     )
+    assert p.effective_locale == "en"
 
 
 @pytest.mark.parametrize(

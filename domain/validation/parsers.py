@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import NoReturn
 
 from domain import names
-from domain.locales import locale_for_country
 from domain.models import (
     REFERRAL_TYPES,
     SEGMENTS,
@@ -84,7 +83,7 @@ def parse_partner(obj: object, where: str = "") -> PartnerProfile:
         home_country=home_country,
         countries=r.countries("countries"),
         timezone=r.timezone("timezone", "UTC"),
-        locale=r.locale("locale", locale_for_country(home_country)),
+        locale=r.locale("locale", ""),  # absent: follows home_country (`effective_locale`)
         paused_until=r.day("paused_until"),
         max_open_referrals=r.whole("max_open_referrals", minimum=1, default=None, nullable=True),
         portal_users=r.emails("portal_users"),

@@ -24,7 +24,7 @@ def partner_to_json(p: PartnerProfile) -> dict[str, Any]:
         "home_country": p.home_country,
         "countries": list(p.countries),
         "timezone": p.timezone,
-        "locale": p.effective_locale,
+        "locale": p.locale or None,  # None: follows home_country (`effective_locale`)
         "paused_until": p.paused_until.isoformat() if p.paused_until else None,
         "max_open_referrals": p.max_open_referrals,
         "portal_users": list(p.portal_users),
