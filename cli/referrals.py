@@ -15,7 +15,7 @@ from cli.common import amount, country, mpn_id, positive, read_text, referral_id
 from cli.context import Context
 from cli.errors import BAD_INPUT, CliError, bad_input, classify, not_found, refused
 from cli.listing import DEFAULT_LIMIT, list_referrals, page_token
-from cli.output import print_json, print_line, say, status_text
+from cli.output import note, print_json, print_line, say, status_text
 from cli.progress import Tracker
 from cli.show import show
 from db.readmodel import ReferralReadModel
@@ -185,9 +185,11 @@ async def create(ctx: Context, args: argparse.Namespace) -> int:
     if args.json and not errors:
         print_json(results)
     elif not args.json:
-        for result in results:
+        for result in results:  # stdout: the ids alone, as the contract says
             rid = str(result["referral_id"])
-            say(rid if result["created"] else f"{rid} (already exists)")
+            say(rid)
+            if not result["created"]:
+                note(f"{rid}: already exists (nothing started)")
     if errors:
         failure = classify(errors[0])
         if len(unique) > 1:

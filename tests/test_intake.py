@@ -43,7 +43,9 @@ def _create(tmp_path: Path, env: WorkflowEnvironment, url: str, rid: str) -> str
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+    return result.stdout.strip() + (
+        " (already exists)" if "already exists" in result.stderr else ""
+    )
 
 
 async def _exists(env: WorkflowEnvironment, rid: str) -> bool:

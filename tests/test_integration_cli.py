@@ -239,7 +239,8 @@ async def test_cli_end_to_end(stack: Stack) -> None:
     r = await stack.cli("referral", "create", str(referral_file))
     assert (r.code, r.out.strip()) == (0, rid), r.err
     r = await stack.cli("referral", "create", str(referral_file))
-    assert (r.code, r.out.strip()) == (0, f"{rid} (already exists)"), r.err
+    assert (r.code, r.out.strip()) == (0, rid), r.err  # the id alone on stdout
+    assert f"{rid}: already exists" in r.err
 
     state = await stack.until_state(
         rid, lambda s: s["partner"] and s["assignments"][-1]["due_at"] is not None
