@@ -12,7 +12,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.engine import DatabaseUnavailable
+from db.engine import DatabaseUnavailable, DatabaseUrlInvalid
 from domain.policy import Code
 from domain.validation import ValidationError
 from runtime.temporal import TemporalUnavailable
@@ -96,6 +96,8 @@ def classify(err: BaseException) -> CliError:
         return err
     if isinstance(err, ValidationError | SettingsError):
         return bad_input(str(err))
+    if isinstance(err, DatabaseUrlInvalid):
+        return bad_input(f"DATABASE_URL: {err}")
     if isinstance(err, TemporalUnavailable | DatabaseUnavailable):
         return unavailable(str(err))
     if isinstance(err, WorkflowUpdateFailedError):
@@ -105,6 +107,8 @@ def classify(err: BaseException) -> CliError:
     if isinstance(err, WorkflowQueryRejectedError | WorkflowQueryFailedError):
         return unavailable(f"the referral's workflow could not answer: {one_line(str(err))}")
     if isinstance(err, RPCError):
+        if err.status == RPCStatusCode.NOT_FOUND and err.message.startswith("Namespace "):
+            return bad_input(f"TEMPORAL_NAMESPACE: {one_line(err.message)}")  # a setting
         if err.status == RPCStatusCode.NOT_FOUND:
             return not_found(one_line(err.message) or "not found")
         if err.status in _UNAVAILABLE_RPC:

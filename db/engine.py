@@ -46,19 +46,23 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached or opened (message is one line, without secrets)."""
 
 
+class DatabaseUrlInvalid(DatabaseUnavailable):
+    """DATABASE_URL is not a URL of a database this product uses: a setting to fix."""
+
+
 def normalize_url(url: str) -> URL:
     """Parse `url` and give it the async driver this project uses."""
     try:
         u = make_url(url)
     except ArgumentError:
-        raise DatabaseUnavailable(f"not a database URL: {url.split('@')[-1]!r}") from None
+        raise DatabaseUrlInvalid(f"not a database URL: {url.split('@')[-1]!r}") from None
     backend = u.get_backend_name()
     if backend == "sqlite" and u.drivername != "sqlite+aiosqlite":
         u = u.set(drivername="sqlite+aiosqlite")
     elif backend in ("postgresql", "postgres") and u.drivername != "postgresql+asyncpg":
         u = u.set(drivername="postgresql+asyncpg")
     elif backend not in ("sqlite", "postgresql", "postgres"):
-        raise DatabaseUnavailable(
+        raise DatabaseUrlInvalid(
             f"unsupported database {u.drivername!r} (use sqlite or postgresql)"
         )
     return u

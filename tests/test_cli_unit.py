@@ -287,6 +287,14 @@ def test_error_classification() -> None:
     invalid = WorkflowUpdateFailedError(ApplicationError("bad", type="invalid_value"))
     assert from_update_failure(invalid).code == BAD_INPUT
     assert classify(RPCError("gone", RPCStatusCode.NOT_FOUND, b"")).code == NOT_FOUND
+    namespace = classify(RPCError("Namespace nope is not found.", RPCStatusCode.NOT_FOUND, b""))
+    assert namespace.code == BAD_INPUT and "TEMPORAL_NAMESPACE" in namespace.line()
+
+
+def test_a_database_url_of_another_kind_is_bad_input_naming_the_setting(run: Any) -> None:
+    r = run("partners", "list", DATABASE_URL="bogus://x")
+    assert r.returncode == BAD_INPUT
+    assert r.stderr.startswith("error: DATABASE_URL: unsupported database 'bogus'")
     assert classify(RPCError("down", RPCStatusCode.UNAVAILABLE, b"")).code == UNAVAILABLE
     assert "\n" not in classify(ValueError("a\nb")).line()
 
