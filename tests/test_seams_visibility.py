@@ -5,8 +5,6 @@ a decline, an expiry and an operator's cancel."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -23,6 +21,7 @@ from domain.visibility import latest_outcome, sees_customer
 from portal import create_app
 from tests.factories import partner, referral
 from tests.harness import Harness
+from tests.test_exports import parse
 from tests.test_portal import act_links, eventually, portal_client, unique
 from tests.test_portal_pages import sign_in
 
@@ -65,9 +64,7 @@ async def _answers(h: Harness, web: httpx.AsyncClient, mpn: str, rid: str) -> tu
     export = await web.get("/referrals.csv")
     assert export.status_code == 200 and rid in export.text
     shown = [CUSTOMER in text for text in (*pages, export.text)]
-    (line,) = [
-        x for x in csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))) if x["id"] == rid
-    ]
+    (line,) = [x for x in parse(export.text) if x["id"] == rid]
     customer = rows[0]["customer_name"], rows[0]["customer_country"], rows[0]["seats"]
     exported = line["customer"], line["customer_country"], line["seats"]
     if rows[0]["customer_name"]:

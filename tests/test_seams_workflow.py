@@ -4,8 +4,6 @@ deadline the notification states, and what "time to accept" means (`domain.accep
 from __future__ import annotations
 
 import base64
-import csv as csv_module
-import io
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -35,6 +33,7 @@ from tests.dbfixtures import T0, Database, assignment, event, snapshot
 from tests.factories import partner, referral
 from tests.harness import Harness
 from tests.test_cli_unit import run  # noqa: F401  (the `run` fixture)
+from tests.test_exports import parse
 from tests.test_portal import eventually
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -237,12 +236,8 @@ async def test_time_to_accept_is_the_same_in_the_summary_and_the_report(
     week = (await weekly_trends(database.sessionmaker, accepted, weeks=1))[0]
     assert week.time_to_accept_median_hours == 5.0
     csv = run("report", "--csv", DATABASE_URL=database.url)
-    (row,) = _csv_rows(csv.stdout)
+    (row,) = parse(csv.stdout)
     assert row["hours_to_accept"] == "5.0" and row["answered_within_sla"] == "true"
-
-
-def _csv_rows(text: str) -> list[dict[str, str]]:
-    return list(csv_module.DictReader(io.StringIO(text.lstrip("\ufeff"))))
 
 
 async def test_a_completed_assignment_counts_its_accept_not_its_completion(
