@@ -200,7 +200,7 @@ async def time_to_accept_by(
     inner = (
         select(a.assigned_at, a.notified_at, accepted_at, r.type, r.customer_country)
         .join(r, r.workflow_id == a.workflow_id)
-        .where(a.outcome.in_((*Outcome.TAKEN, Outcome.DECLINED)))
+        .where(a.outcome.in_(Outcome.ANSWERED))
     )
     if since is not None:
         inner = inner.where(a.assigned_at >= since)
