@@ -438,8 +438,8 @@ class ReferralWorkflow:
         )
         if not contacted and not ended():
             t.contact_overdue(self._state, partner.mpn_id, workflow.now())
-            reminded = reminder_at(a.accepted_at, due.due_at, partner.country, partner.timezone)
-            detail = {"due_local": due.local_text, "reminded": "no" if reminded is None else "yes"}
+            reminded = self._reminder_at(a.accepted_at, due.due_at) is not None
+            detail = {"due_local": due.local_text, "reminded": "yes" if reminded else "no"}
             self._send("contact_overdue", a, detail).due_at = due.due_at
         if not ended():
             overdue = " (customer contact overdue)" if m.contact_overdue else ""
@@ -514,10 +514,8 @@ class ReferralWorkflow:
     async def _wait_with_reminder(
         self, done: Callable[[], bool], start: datetime, due: datetime, kind: str, label: str
     ) -> bool:
-        """Wait for `done` until `due`; remind the partner once, when `domain.reminders` says
-        (the start of its last business day before `due`; none in a shorter window)."""
-        partner = self._partner
-        remind = reminder_at(start, due, partner.country, partner.timezone) if partner else None
+        """Wait for `done` until `due`; remind the partner once, at `_reminder_at`."""
+        remind = self._reminder_at(start, due)
         if remind is not None:
             if await self._wait(done, remind, f"{label}: reminder"):
                 return True
@@ -525,6 +523,12 @@ class ReferralWorkflow:
             self._send(kind, a, {}).due_at = due  # the deadline this reminder is about
             self._log(t.SYSTEM, "reminded", f"{kind.replace('_', ' ')} sent to {a.partner}")
         return await self._wait(done, due, label)
+
+    def _reminder_at(self, start: datetime, due: datetime) -> datetime | None:
+        """When the partner is reminded of a window from `start` to `due`: `domain.reminders`
+        (the start of its last business day before `due`; none in a shorter window)."""
+        partner = self._partner
+        return reminder_at(start, due, partner.country, partner.timezone) if partner else None
 
     async def _wait(
         self, done: Callable[[], bool], until: datetime | None = None, label: str = ""
