@@ -7,6 +7,7 @@ CreateSchedule); the jobs' workflows themselves also run on the time-skipping se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,13 +21,21 @@ from temporalio.client import (
     ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
     ScheduleHandle,
+    ScheduleState,
 )
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from db.directory import PartnerDirectory
 from db.outbox import EmailOutbox
 from domain.pauses import local_today
-from runtime.schedules import JOBS, PAUSE_SWEEP_ID, WEEKLY_REPORT_ID, ensure_schedules
+from runtime.schedules import (
+    JOBS,
+    PAUSE_SWEEP_ID,
+    WEEKLY_REPORT_ID,
+    build_schedule,
+    ensure_schedules,
+)
 from runtime.smtp_sink import MailSink
 from tests.factories import partner, referral
 from tests.harness import Harness
@@ -181,21 +190,22 @@ async def test_ensure_schedules_is_idempotent(w: DevWorker) -> None:
 
 @pytest.mark.integration
 async def test_ensure_keeps_an_operator_pause(w: DevWorker) -> None:
-    await ensure_schedules(w.client, w.settings)
+    # The schedule as an operator left it: paused, with their note. It is created so rather
+    # than paused afterwards, because a pause is a signal to the schedule's workflow and a
+    # busy server can take long to show it.
+    job = next(j for j in JOBS if j.schedule_id == PAUSE_SWEEP_ID)
     handle = w.client.get_schedule_handle(PAUSE_SWEEP_ID)
-    await handle.pause(note="directory migration")
+    with contextlib.suppress(RPCError):
+        await handle.delete()
+    paused = build_schedule(job, w.settings)
+    paused.state = ScheduleState(paused=True, note="directory migration")
+    await w.client.create_schedule(PAUSE_SWEEP_ID, paused)
     try:
-        # The operator's pause is a signal to the schedule; the test is about a pause made
-        # earlier, so wait until the schedule reports it (a describe can lag the signal).
-        deadline = time.monotonic() + 90  # a busy machine: the schedule's workflow is late
-        while not (await handle.describe()).schedule.state.paused:
-            assert time.monotonic() < deadline, "the operator's pause was not visible in 90 s"
-            await asyncio.sleep(0.05)
         await ensure_schedules(w.client, w.settings)
         state = (await handle.describe()).schedule.state
         assert state.paused and state.note == "directory migration"
     finally:
-        await handle.unpause()
+        await handle.delete()  # the next `ensure_schedules` creates it as the worker would
 
 
 @pytest.mark.integration
