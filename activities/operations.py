@@ -42,7 +42,8 @@ class OperationsActivities:
     @activity.defn(name="send_weekly_report")
     async def send_weekly_report(self, request: WeeklyReportRequest) -> WeeklyReportResult:
         days = self._settings.sla_business_days  # the customer-contact window, as the CLI's
-        report = await build_report(self._sessions, request.since, request.until, days)
+        now = datetime.now(UTC)  # open referrals and stuck ones: as they are when it is sent
+        report = await build_report(self._sessions, request.since, now, days, request.until)
         terms = ranking_terms(self._settings)
         report.floor_crossed = await floor_crossings(
             self._sessions, request.since, request.until, terms

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -16,6 +16,7 @@ from db.models import AssignmentRecord, ReferralRecord
 from db.readmodel import overdue_clause
 from db.report_figures import accept_hours, accepted_at_column, answered_at_column, in_time
 from domain.models import Outcome
+from domain.report import WEEK, week_start
 
 _COLUMNS = (
     ReferralRecord.workflow_id,
@@ -192,11 +193,10 @@ class Week:
 async def weekly_trends(
     sessionmaker: async_sessionmaker[AsyncSession], now: datetime, weeks: int = 8
 ) -> list[Week]:
-    """The last `weeks` weeks (Monday 00:00 UTC starts), oldest first."""
-    monday = (now - timedelta(days=now.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    starts = [monday - timedelta(weeks=i) for i in range(weeks - 1, -1, -1)]
+    """The last `weeks` weeks (`domain.report.week_start`), oldest first; the last one is
+    the week of `now`."""
+    monday = week_start(now)
+    starts = [monday - i * WEEK for i in range(weeks - 1, -1, -1)]
     first = starts[0]
     a = AssignmentRecord
     async with sessionmaker() as session:
@@ -222,7 +222,7 @@ async def weekly_trends(
         ).all()
     out = []
     for start in starts:
-        end = start + timedelta(weeks=1)
+        end = start + WEEK
         rows = [r for r in assignments if start <= r.assigned_at < end]
         accepted = [r for r in rows if r.outcome in Outcome.TAKEN]
         decided = [r for r in rows if r.outcome in Outcome.DECIDED]

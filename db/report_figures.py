@@ -2,7 +2,8 @@
 reason, the customer-contact SLA after accept, time to accept by type and country, and the
 referrals that went to a CPOR claimant. Read from the read model (see `db.reports`).
 
-Definitions (`since` limits assignments by assigned_at and referral rows by created_at):
+Definitions (the period, `domain.report.Period`, limits assignments by assigned_at and referral
+rows by created_at; `within`):
 - decided = accepted (accepted or completed) + declined + expired assignments; a partner's
   decline_rate = declined / decided; a reason's decline_rate = its declines / all decided,
   its share = its declines / all declines; three decimals, None when nothing was decided;
@@ -35,6 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from db.models import AssignmentRecord, AuditEvent, ReferralRecord
 from domain.acceptance import answered_in_time, time_to_accept
 from domain.models import Outcome
+from domain.report import Period
 from domain.track_record import account_team_first as team_contacted_first
 
 ACCEPTED_ACTION = "accepted"
@@ -86,15 +88,24 @@ def hours_summary(hours: Sequence[float]) -> dict[str, Any]:
     }
 
 
+def within(column: Any, period: Period) -> list[ColumnElement[bool]]:
+    """`column` in the report's period: since <= column < until (an open end: no bound)."""
+    bounds: list[ColumnElement[bool]] = []
+    if period.since is not None:
+        bounds.append(column >= period.since)
+    if period.until is not None:
+        bounds.append(column < period.until)
+    return bounds
+
+
 async def decline_rates(
-    session: AsyncSession, since: datetime | None
+    session: AsyncSession, period: Period
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """(by partner, by reason)."""
     a = AssignmentRecord
-    window = [a.assigned_at >= since] if since is not None else []
     stmt = (
         select(a.partner_id, a.outcome, a.reason, func.count())
-        .where(a.outcome.in_(Outcome.DECIDED), *window)
+        .where(a.outcome.in_(Outcome.DECIDED), *within(a.assigned_at, period))
         .group_by(a.partner_id, a.outcome, a.reason)
     )
     partners: dict[str, dict[str, Any]] = {}
@@ -124,14 +135,12 @@ async def decline_rates(
 
 
 async def contact_sla(
-    session: AsyncSession, since: datetime | None, now: datetime, business_days: int
+    session: AsyncSession, period: Period, now: datetime, business_days: int
 ) -> dict[str, Any]:
     r = ReferralRecord
     due = r.state[("milestones", "contact_due_at")].as_string()
     contacted = r.state[("milestones", "contacted_at")].as_string()
-    stmt = select(due, contacted).where(due.is_not(None))
-    if since is not None:
-        stmt = stmt.where(r.created_at >= since)
+    stmt = select(due, contacted).where(due.is_not(None), *within(r.created_at, period))
     counts = {"in_time": 0, "late": 0, "overdue": 0, "waiting": 0}
     for due_text, contacted_text in (await session.execute(stmt)).all():
         due_at = _parse(due_text)
@@ -166,16 +175,14 @@ def in_time(outcome: str, answered: datetime | str | None, due: datetime | None)
     )
 
 
-async def account_team_first(session: AsyncSession, since: datetime | None) -> dict[str, Any]:
+async def account_team_first(session: AsyncSession, period: Period) -> dict[str, Any]:
     """Referrals requested from Microsoft that reached kick-off or recorded the account team
     contact: how many contacted the account team before the kick-off (or without one yet)."""
     r = ReferralRecord
     microsoft = r.referral[("requested_by", "microsoft")].as_boolean()
     team = r.state[("milestones", "account_team_contacted_at")].as_string()
     kickoff = r.state[("milestones", "kickoff_at")].as_string()
-    stmt = select(team, kickoff).where(microsoft.is_(True))
-    if since is not None:
-        stmt = stmt.where(r.created_at >= since)
+    stmt = select(team, kickoff).where(microsoft.is_(True), *within(r.created_at, period))
     judged = first = 0
     for team_text, kickoff_text in (await session.execute(stmt)).all():
         team_at, kickoff_at = _parse(team_text), _parse(kickoff_text)
@@ -192,7 +199,7 @@ async def account_team_first(session: AsyncSession, since: datetime | None) -> d
 
 
 async def time_to_accept_by(
-    session: AsyncSession, since: datetime | None
+    session: AsyncSession, period: Period
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """(by referral type, by customer country)."""
     a, r = AssignmentRecord, ReferralRecord
@@ -200,10 +207,8 @@ async def time_to_accept_by(
     inner = (
         select(a.assigned_at, a.notified_at, accepted_at, r.type, r.customer_country)
         .join(r, r.workflow_id == a.workflow_id)
-        .where(a.outcome.in_(Outcome.ANSWERED))
+        .where(a.outcome.in_(Outcome.ANSWERED), *within(a.assigned_at, period))
     )
-    if since is not None:
-        inner = inner.where(a.assigned_at >= since)
     rows = inner.subquery()
     stmt = select(rows).where(rows.c.accepted_at.is_not(None))
     by_type: dict[str, list[float]] = {}
@@ -218,12 +223,12 @@ async def time_to_accept_by(
     )
 
 
-async def cpor_claimant_referrals(session: AsyncSession, since: datetime | None) -> int:
+async def cpor_claimant_referrals(session: AsyncSession, period: Period) -> int:
     a = AssignmentRecord
     rule = cast(a.explanation[("rank_keys", "rule")].as_string(), String)
-    stmt = select(func.count(func.distinct(a.workflow_id))).where(and_(rule == CPOR_RULE))
-    if since is not None:
-        stmt = stmt.where(a.assigned_at >= since)
+    stmt = select(func.count(func.distinct(a.workflow_id))).where(
+        and_(rule == CPOR_RULE), *within(a.assigned_at, period)
+    )
     return int(await session.scalar(stmt) or 0)
 
 

@@ -1,7 +1,8 @@
 """Operations report computed from the read model (assignments, referrals, audit events).
 
-Definitions (`since` limits referrals by created_at, assignments by assigned_at, audit events
-by at; `open_by_age` is a picture of now and ignores `since`):
+Definitions (the period, `domain.report.Period` from `since` to `until`, limits referrals by
+created_at, assignments by assigned_at, audit events by at; `open_by_age` is a picture of now
+and ignores the period):
 - referrals_total / by_status: top-level referrals (split parts are in parts_by_status);
 - answered_within_sla_pct: `domain.acceptance.answered_in_time` (answered by the deadline in
   force, at `db.report_figures.answered_at_column`; an expiry is late) as a percentage of the
@@ -34,7 +35,7 @@ from db import report_figures as figures
 from db.models import AssignmentRecord, AuditEvent, ReferralRecord
 from db.stuck import stuck_referrals
 from domain.models import Outcome, Status
-from domain.report import Report
+from domain.report import Period, Report
 
 __all__ = ["Report", "build_report"]
 
@@ -57,18 +58,21 @@ async def build_report(
     since: datetime | None,
     now: datetime,
     business_days: int = 2,
+    until: datetime | None = None,
 ) -> Report:
-    """The report at `now`; `business_days` is the customer-contact window (SLA_BUSINESS_DAYS)."""
+    """The report at `now` of the period from `since` to `until` (each None: open);
+    `business_days` is the customer-contact window (SLA_BUSINESS_DAYS)."""
+    period = Period(since, until)
     async with sessionmaker() as session:
-        referrals = await _referral_counts(session, since)
-        partners, sla, declines, accept_hours = await _assignment_figures(session, since)
-        escalations = await _escalations(session, since)
+        referrals = await _referral_counts(session, period)
+        partners, sla, declines, accept_hours = await _assignment_figures(session, period)
+        escalations = await _escalations(session, period)
         open_by_age = await _open_by_age(session, now)
-        decline_by_partner, decline_by_reason = await figures.decline_rates(session, since)
-        contact = await figures.contact_sla(session, since, now, business_days)
-        accept_by_type, accept_by_country = await figures.time_to_accept_by(session, since)
-        cpor = await figures.cpor_claimant_referrals(session, since)
-        team_first = await figures.account_team_first(session, since)
+        decline_by_partner, decline_by_reason = await figures.decline_rates(session, period)
+        contact = await figures.contact_sla(session, period, now, business_days)
+        accept_by_type, accept_by_country = await figures.time_to_accept_by(session, period)
+        cpor = await figures.cpor_claimant_referrals(session, period)
+        team_first = await figures.account_team_first(session, period)
     stuck = [
         {"referral_id": s.row.workflow_id, "status": s.row.status, "why": s.why}
         for s in await stuck_referrals(sessionmaker, now)
@@ -80,6 +84,7 @@ async def build_report(
     return Report(
         generated_at=now,
         since=since,
+        until=until,
         referrals_total=sum(top.values()),
         by_status=dict(sorted(top.items())),
         assignments_total=sum(p["assigned"] for p in partners.values()),
@@ -107,23 +112,21 @@ async def build_report(
     )
 
 
-async def _referral_counts(
-    session: AsyncSession, since: datetime | None
-) -> dict[tuple[str, bool], int]:
+async def _referral_counts(session: AsyncSession, period: Period) -> dict[tuple[str, bool], int]:
     is_part = ReferralRecord.parent_id.is_not(None)
-    stmt = select(ReferralRecord.status, is_part, func.count()).group_by(
-        ReferralRecord.status, is_part
+    stmt = (
+        select(ReferralRecord.status, is_part, func.count())
+        .where(*figures.within(ReferralRecord.created_at, period))
+        .group_by(ReferralRecord.status, is_part)
     )
-    if since is not None:
-        stmt = stmt.where(ReferralRecord.created_at >= since)
     return {(status, bool(part)): int(n) for status, part, n in (await session.execute(stmt)).all()}
 
 
 async def _assignment_figures(
-    session: AsyncSession, since: datetime | None
+    session: AsyncSession, period: Period
 ) -> tuple[dict[str, dict[str, Any]], tuple[int, int], dict[str, int], list[float]]:
     a = AssignmentRecord
-    window = [a.assigned_at >= since] if since is not None else []
+    window = figures.within(a.assigned_at, period)
 
     by_partner = select(a.partner_id, a.outcome, func.count()).where(*window)
     partners: dict[str, dict[str, Any]] = {}
@@ -178,10 +181,10 @@ async def _assignment_figures(
     )
 
 
-async def _escalations(session: AsyncSession, since: datetime | None) -> int:
-    stmt = select(func.count()).where(AuditEvent.action == ESCALATION_ACTION)
-    if since is not None:
-        stmt = stmt.where(AuditEvent.at >= since)
+async def _escalations(session: AsyncSession, period: Period) -> int:
+    stmt = select(func.count()).where(
+        AuditEvent.action == ESCALATION_ACTION, *figures.within(AuditEvent.at, period)
+    )
     return int(await session.scalar(stmt) or 0)
 
 

@@ -538,8 +538,8 @@ class CporClaim:
 
 @dataclass
 class WeeklyReportRequest:
-    since: datetime  # aware, UTC
-    until: datetime  # aware, UTC: the report's "now"
+    since: datetime  # aware, UTC: the period's start
+    until: datetime  # aware, UTC: the period's end (excluded)
     run_id: str  # idempotency key of the email (the scheduled workflow's id)
 
 

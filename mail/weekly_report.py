@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
@@ -43,6 +43,11 @@ def _period(since: datetime, until: datetime) -> str:
         end=formats.moment_short(until, "UTC"),
         zone=formats.zone_name(until, "UTC"),
     )
+
+
+def _last_day(r: Report) -> date:
+    """The period's last day: the day before its (excluded) end."""
+    return (r.until - timedelta(microseconds=1)).date() if r.until else r.generated_at.date()
 
 
 def _summary(r: Report) -> str:
@@ -91,7 +96,7 @@ def _context(
         "tone": "ops",
         "banner": _("FastTrack referrals · Operations"),
         "r": r,
-        "period": _period(since, r.generated_at),
+        "period": _period(since, r.until or r.generated_at),
         "summary": _summary(r),
         "alert": _(
             "%(escalations)s and %(expiries)s this week.",
@@ -170,7 +175,7 @@ def compose_report(
         subject = _(
             "FastTrack weekly SLA report %(start)s – %(end)s: %(summary)s",
             start=formats.day(since.date()),
-            end=formats.day(r.generated_at.date()),
+            end=formats.day(_last_day(r)),
             summary=_summary(r),
         )
         text, html = render(KIND, _context(r, since, names, settings, subject))

@@ -147,3 +147,17 @@ async def test_empty_report(database: Database) -> None:
     assert report.time_to_accept_p90_hours is None
     assert report.acceptance_rate_by_partner == {}
     assert report.open_by_age == {"<1d": 0, "1-3d": 0, "3-7d": 0, ">7d": 0}
+
+
+async def test_report_until(database: Database) -> None:
+    """The period's end is excluded; open referrals stay a picture of now."""
+    await _seed(database)
+    until = T0 + 60 * H
+    report = await build_report(database.sessionmaker, T0 + 24 * H, NOW, until=until)
+
+    assert report.until == until
+    assert report.referrals_total == 0  # FT-2, FT-3, FT-4 were created after `until`
+    assert report.assignments_total == 1  # FT-2#2 (assigned at 48 h); FT-2#3, FT-3#2 at 72 h
+    assert report.declines_by_reason == {"partner_at_capacity": 1}
+    assert report.time_to_accept_median_hours is None
+    assert report.open_by_age == {"<1d": 1, "1-3d": 1, "3-7d": 1, ">7d": 1}

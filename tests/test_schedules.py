@@ -29,6 +29,8 @@ from temporalio.testing import WorkflowEnvironment
 from db.directory import PartnerDirectory
 from db.outbox import EmailOutbox
 from domain.pauses import local_today
+from domain.report import WEEK, last_week, week_start
+from mail import formats
 from runtime.schedules import (
     JOBS,
     PAUSE_SWEEP_ID,
@@ -89,6 +91,10 @@ async def test_weekly_report_is_emailed_once_per_run(h: Harness) -> None:
     who = await h.assigned(handle)
     await h.act(handle, "decline", who, reason="partner_at_capacity")
     await h.until(handle, lambda s: s.status == "escalated")
+    # The report covers the last whole week before its run: run it in the week after.
+    created = (await h.state(handle)).created_at
+    since, until = last_week(week_start(created) + WEEK + timedelta(hours=7))
+    await h.env.sleep(until + timedelta(hours=7) - await h.env.get_current_time())
 
     async def run() -> WeeklyReportResult:
         return await h.client.execute_workflow(
@@ -112,6 +118,8 @@ async def test_weekly_report_is_emailed_once_per_run(h: Harness) -> None:
         assert "Partner at capacity" in text or "partner at capacity" in text.lower()
         assert "Fabrikam" not in text  # figures only, no customer data
     assert "Assignments: 1\r\n" in body["text/plain"]
+    period = f"{formats.day(since.date())} – {formats.day((until - timedelta(days=1)).date())}"
+    assert period in str(mail["Subject"])  # Monday to Sunday
 
     again = await run()  # same scheduled run (same workflow id): the outbox says already sent
     assert again.status == "duplicate" and again.message_id == first.message_id

@@ -22,9 +22,10 @@ from domain import transitions as t
 from domain.acceptance import answered_in_time, time_to_accept
 from domain.business_days import is_business_day
 from domain.deadlines import compute_deadline
-from domain.models import Milestones, Outcome, SlaTerms, Status
+from domain.models import HistoryEntry, Milestones, Outcome, SlaTerms, Status
 from domain.overdue import is_overdue
 from domain.reminders import reminder_at
+from domain.report import last_week, week_start
 from mail import formats, i18n
 from mail.compose import LINK_LIFETIME
 from mail.weekly_report import compose_report
@@ -337,3 +338,36 @@ async def test_overdue_is_the_same_on_every_path(database: Database) -> None:
     assert by_rule == expected
     assert {r.workflow_id for r in found.rows} == expected
     assert {r.workflow_id for r in listed} == expected
+
+
+async def test_the_weekly_email_and_the_weekly_trends_count_the_same_week(
+    database: Database,
+) -> None:
+    """One week, `domain.report.last_week`: the weekly email sent on Monday 07:00 UTC reports
+    Monday 00:00 to Monday 00:00, the Reports page's trend row of that week. A referral
+    assigned late on Sunday is in it; one assigned early on Monday, before the email, is not."""
+    sunday = T0 + timedelta(days=6, hours=14)  # 23:00 UTC
+    monday = T0 + timedelta(days=6, hours=18)  # 03:00 UTC, the next week
+    sent = T0 + timedelta(days=6, hours=22)  # the schedule's Monday 07:00 UTC
+    model = ReferralReadModel(database.sessionmaker)
+    for rid, at in (("FT-WEEK-SUN", sunday), ("FT-WEEK-MON", monday)):
+        took = at + timedelta(hours=2)
+        a = assignment(1, "100", Outcome.ACCEPTED, assigned_at=at, notified_at=at, decided_at=took)
+        a.accepted_at = took
+        history = [HistoryEntry(at=took, actor="partner:100", action="accepted")]
+        snap = snapshot(rid, Status.ACTIVE, [a], history=history, created_at=at)
+        await model.sync(snap, now=sent)
+
+    since, until = last_week(sent)
+    assert (since, until) == (week_start(sunday), week_start(monday))
+    report = await build_report(database.sessionmaker, since, sent, until=until)
+    week = (await weekly_trends(database.sessionmaker, sent, weeks=2))[0]
+    assert week.start == since
+    assert report.referrals_total == week.referrals == 1
+    assert report.assignments_total == 1
+    assert report.time_to_accept_median_hours == week.time_to_accept_median_hours == 2.0
+    assert report.answered_within_sla_pct == week.within_sla_pct == 100.0
+    assert report.open_by_age["<1d"] == 2  # open referrals: as of sending, both
+    weekly = compose_report(report, since, {}, Settings(), "run-week")
+    span = f"{formats.day(since.date())} – {formats.day((until - timedelta(days=1)).date())}"
+    assert span in weekly.subject

@@ -1,6 +1,8 @@
 """Operations jobs started by Temporal Schedules (see runtime/schedules.py).
 
-- `WeeklyReportWorkflow`: the SLA report for the seven days before the run, emailed to OPS_EMAIL.
+- `WeeklyReportWorkflow`: the SLA report of the last whole week before the run (Monday 00:00 UTC
+  to Monday 00:00, `domain.report.last_week`: the weeks of the Reports page's trends), emailed
+  to OPS_EMAIL.
 - `PauseSweepWorkflow`: clear the pauses that are over (`domain.pauses`: at midnight after the
   last day, in the partner's time zone); matching already ignores them from that moment.
 
@@ -21,13 +23,12 @@ with workflow.unsafe.imports_passed_through():
         WeeklyReportRequest,
         WeeklyReportResult,
     )
+    from domain.report import last_week
 
 from workflows import metrics  # workflow code: re-imported into each workflow's sandbox
 
 WORKFLOW_WEEKLY_REPORT = "WeeklyReportWorkflow"
 WORKFLOW_PAUSE_SWEEP = "PauseSweepWorkflow"
-
-REPORT_PERIOD = timedelta(days=7)
 
 # Database + SMTP: back off for as long as either is away, within the run's time budget.
 OPS_RETRY = RetryPolicy(
@@ -51,10 +52,8 @@ __all__ = [
 class WeeklyReportWorkflow:
     @workflow.run
     async def run(self) -> WeeklyReportResult:
-        until = workflow.now()
-        request = WeeklyReportRequest(
-            since=until - REPORT_PERIOD, until=until, run_id=workflow.info().workflow_id
-        )
+        since, until = last_week(workflow.now())
+        request = WeeklyReportRequest(since=since, until=until, run_id=workflow.info().workflow_id)
         workflow.set_current_details(f"weekly report {request.since:%Y-%m-%d} – {until:%Y-%m-%d}")
         result = await workflow.execute_activity_method(
             OperationsActivities.send_weekly_report,
