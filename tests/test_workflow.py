@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from domain import names
 from domain.models import PartnerAction
 from domain.policy import ANSWER_CAPACITY_AGAIN, ANSWER_FASTTRACK_CENTER
+from mail import formats, i18n
 from tests.factories import partner, referral
 from tests.harness import Harness
 
@@ -54,6 +55,12 @@ async def test_accept_contact_complete_returns_summary(h: Harness) -> None:
     assert [a.outcome for a in summary.assignments] == ["completed"]
     assert summary.completion and summary.completion.vas_value == 12000.0
     assert summary.time_to_accept_seconds is not None
+    done = await h.wait_mail(
+        lambda m: "FT-T-ACCEPT" in str(m["Subject"]) and "completed by" in str(m["Subject"])
+    )
+    with i18n.using(h.settings.program_locale):
+        value = formats.money(12000, h.settings.program_currency)
+    assert value in done.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
 @pytest.mark.own_test_server

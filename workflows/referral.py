@@ -454,7 +454,7 @@ class ReferralWorkflow:
             self._after_decline(a)
         elif a.outcome == Outcome.COMPLETED and self._state.completion is not None:
             c = self._state.completion
-            value = "" if c.vas_value is None else f"{c.vas_value:,.2f}"
+            value = "" if c.vas_value is None else f"{c.vas_value:.2f}"  # formatted per locale
             detail = {"vas_sold": "yes" if c.vas_sold else "no", "vas_value": value}
             self._send("team_completed", a, detail | {"notes": c.notes})
 
