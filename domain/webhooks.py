@@ -132,7 +132,7 @@ def verify(secret: str, header: str, body: bytes, now: int, window: int = REPLAY
     if abs(now - timestamp) > window:
         return False
     expected = sign(secret, timestamp, body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+    return hmac.compare_digest(expected.encode(), fields.get("v1", "").encode())
 
 
 def check_url(url: str, allow_insecure: bool) -> str:

@@ -30,9 +30,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise bad from None
     if not isinstance(workflow_id, str) or when.tzinfo is None:
         raise bad
-    return when, workflow_id
+    try:
+        return when.astimezone(UTC), workflow_id
+    except OverflowError:  # an offset that takes it past year 1 or 9999
+        raise bad from None
 
 
-def as_utc(at: datetime) -> datetime:
+def as_utc(at: datetime, name: str = "updated_since") -> datetime:
     """A time from a query string: without an offset it is taken as UTC."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    try:
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except OverflowError:
+        raise ApiError(422, "invalid_request", f"{name}: out of range") from None

@@ -3,6 +3,8 @@ own record id on a referral (external-ref), over HTTP against a real worker and 
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,11 +74,20 @@ async def test_sync_refuses_bad_limits_cursors_and_times(p: Portal) -> None:
         {"cursor": "not-a-cursor"},
         {"cursor": "!!"},
         {"updated_since": "yesterday"},
+        {"updated_since": "9999-12-31T23:59:59-01:00"},  # past year 9999 in UTC
+        {"updated_since": "0001-01-01T00:00:00+01:00"},  # before year 1 in UTC
+        {"cursor": _cursor("0001-01-01T00:00:00+01:00", "FT-1")},
+        {"cursor": _cursor("9999-12-31T23:59:59-01:00", "FT-1")},
     ):
         r = await p.http.get("/api/referrals", params=params, headers=me)
         assert_error(r, 422, "invalid_request")
     body = await _page(p, me, limit=200, updated_since="2999-01-01T00:00:00")
     assert body == {"items": [], "next_cursor": None}
+
+
+def _cursor(at: str, workflow_id: str) -> str:
+    raw = json.dumps([at, workflow_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def test_a_cursor_round_trips_its_position() -> None:

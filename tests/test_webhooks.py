@@ -146,6 +146,7 @@ def test_signatures_verify_only_with_the_secret_the_body_and_a_fresh_time() -> N
     assert not verify("whsec_x", header, body + b" ", now)
     assert not verify("whsec_x", header, body, now + 301)
     assert not verify("whsec_x", "garbage", body, now)
+    assert not verify("whsec_x", f"t={now},v1=\u00e9", body, now)  # not ASCII: refused
 
 
 @pytest.mark.parametrize(
