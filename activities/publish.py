@@ -66,7 +66,8 @@ class PublishActivities:
             if snapshot is not None:
                 before = self._read_model.write(session, snapshot, now)
                 if before is not None and self._partner_view is not None:
-                    events = queue_events(session, snapshot, before, self._partner_view, now)
+                    start = min(before, publication.published)
+                    events = queue_events(session, snapshot, start, self._partner_view, now)
             return [EmailOutbox.begin_in(session, entry, now) for entry in entries], events
 
         recorded, events = await run_write(self._sessions, record)

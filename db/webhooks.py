@@ -121,8 +121,9 @@ _SUBSCRIBED = select(
 def queue_events(
     session: Session, snapshot: Snapshot, start: int, view: PartnerView, now: datetime
 ) -> list[str]:
-    """Inside the transaction that records the snapshot: one event row per new history entry
-    and active subscription of the partner it concerns. Returns the new events' ids."""
+    """Inside the transaction that records the snapshot: one event row per history entry from
+    `start` on and active subscription of the partner it concerns. Returns the ids of those
+    still pending: the new ones and those an earlier attempt queued but whose result was lost."""
     state = snapshot.state
     found = events_since(state, start)
     if not found:
@@ -173,9 +174,18 @@ def queue_events(
                 "created_at": now,
                 "delivered_at": None,
             }
-            if insert_ignore(session, WebhookEvent, row):
-                queued.append(eid)
-    return queued
+            insert_ignore(session, WebhookEvent, row)
+            queued.append(eid)
+    if not queued:
+        return []
+    pending = set(
+        session.scalars(
+            select(WebhookEvent.id).where(
+                WebhookEvent.id.in_(queued), WebhookEvent.status == "pending"
+            )
+        )
+    )
+    return [eid for eid in queued if eid in pending]
 
 
 class WebhookStore:

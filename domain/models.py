@@ -498,6 +498,9 @@ class Publication:
 
     snapshot: Snapshot | None
     emails: list[EmailRequest] = field(default_factory=list)
+    # history entries whose webhook events the workflow has been given (a re-run attempt
+    # returns the events of the later ones again, until their delivery starts)
+    published: int = 0
 
 
 @dataclass

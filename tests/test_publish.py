@@ -10,12 +10,17 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities
 from activities.publish import PublishActivities
+from db.audit import Actor
+from db.directory import PartnerDirectory
 from db.outbox import EmailOutbox
 from db.readmodel import ReferralReadModel
+from db.webhooks import PartnerView, WebhookStore
 from domain.models import EmailRequest, Publication
+from portal.webhook_view import partner_view
+from runtime.sealing import Sealer
 from runtime.smtp_sink import MailSink
 from settings import Settings
-from tests.dbfixtures import Database, referral, snapshot
+from tests.dbfixtures import T0, Database, assignment, event, partner_profile, referral, snapshot
 
 
 def closed_port() -> int:
@@ -24,10 +29,11 @@ def closed_port() -> int:
         return int(s.getsockname()[1])  # nothing listens there once the socket is closed
 
 
-def publisher(database: Database) -> PublishActivities:
+def publisher(database: Database, view: PartnerView | None = None) -> PublishActivities:
     settings = Settings(smtp_host="127.0.0.1", smtp_port=closed_port(), smtp_timeout=2.0)
     email = EmailActivities(settings, EmailOutbox(database.sessionmaker))
-    return PublishActivities(database.sessionmaker, ReferralReadModel(database.sessionmaker), email)
+    model = ReferralReadModel(database.sessionmaker)
+    return PublishActivities(database.sessionmaker, model, email, view)
 
 
 async def test_state_is_recorded_when_one_email_cannot_be_composed_and_smtp_is_down(
@@ -87,3 +93,24 @@ async def test_two_attempts_at_once_send_each_email_once(
         assert len(sink.messages) == 1
     outbox = await EmailOutbox(database.sessionmaker).list_for("FT-PUB-3")
     assert [m.status for m in outbox] == ["sent"]
+
+
+async def test_a_re_run_publish_returns_the_events_its_lost_attempt_queued(
+    database: Database,
+) -> None:
+    """A publish attempt that committed but whose result never reached the workflow (it timed
+    out, the worker stopped) is run again: it returns the events the first one queued, which
+    are still pending with no delivery started, until the workflow has been given them."""
+    await PartnerDirectory(database.sessionmaker).upsert([partner_profile("100")], T0)
+    store = WebhookStore(database.sessionmaker, Sealer.for_settings(Settings()))
+    await store.add("100", "https://example.com/hook", [], Actor("operator:t"), T0)
+    pub = publisher(database, partner_view)
+    snap = snapshot(
+        "FT-PUB-LOST", assignments=[assignment(1, "100")], history=[event(0, "assigned")]
+    )
+    first = await pub.publish_changes(Publication(snap))
+    assert len(first.webhooks) == 1
+    again = await pub.publish_changes(Publication(snap))  # the workflow never saw `first`
+    assert again.webhooks == first.webhooks
+    given = len(snap.state.history)  # the workflow has started their delivery
+    assert (await pub.publish_changes(Publication(snap, [], given))).webhooks == []

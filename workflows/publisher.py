@@ -77,7 +77,7 @@ class Publisher:
         # bench.pipeline); safe to re-run whole: the write is idempotent, the outbox sends once
         result = await workflow.execute_local_activity_method(
             PublishActivities.publish_changes,
-            Publication(snapshot=Snapshot(self._state, self._referral), emails=emails),
+            Publication(Snapshot(self._state, self._referral), emails, self._published),
             start_to_close_timeout=MAIL_TIMEOUT,
             retry_policy=DB_RETRY,
             summary=f"record: {self._state.status}" + (f" + {what}" if what else ""),
