@@ -58,9 +58,11 @@ class PublishActivities:
             for request, message in zip(publication.emails, composed, strict=True)
             if isinstance(message, Composed)
         ]
-        now = datetime.now(UTC)
 
         def record(session: Session) -> tuple[list[str], list[str]]:
+            # stamped in the transaction: on SQLite's one writer the rows' update times follow
+            # the commit order, which the partner API's sync pages by (portal.sync.SETTLE)
+            now = datetime.now(UTC)
             events: list[str] = []
             snapshot = publication.snapshot
             if snapshot is not None:

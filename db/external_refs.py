@@ -78,10 +78,11 @@ class ExternalRefs:
         after: tuple[datetime, str] | None,
         status: str | None,
         limit: int,
+        settled: datetime | None = None,
     ) -> list[ReferralRow]:
-        """The partner's referrals and parts changed at or after `updated_since`, ordered by
-        update time then id, starting after the position `after` (the last row of the
-        previous page); at most `limit` rows."""
+        """The partner's referrals and parts changed at or after `updated_since` (and before
+        `settled`), ordered by update time then id, starting after the position `after` (the
+        last row of the previous page); at most `limit` rows."""
         held = ReferralRecord.workflow_id.in_(
             select(AssignmentRecord.workflow_id).where(AssignmentRecord.partner_id == mpn_id)
         )
@@ -96,6 +97,8 @@ class ExternalRefs:
                     and_(ReferralRecord.updated_at == at, ReferralRecord.workflow_id > wid),
                 )
             )
+        if settled is not None:
+            stmt = stmt.where(ReferralRecord.updated_at < settled)
         if status is not None:
             stmt = stmt.where(ReferralRecord.status == status)
         stmt = stmt.order_by(ReferralRecord.updated_at, ReferralRecord.workflow_id).limit(limit)

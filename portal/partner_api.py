@@ -26,7 +26,7 @@ from portal.schemas import (
     errors,
     not_found,
 )
-from portal.sync import DEFAULT_LIMIT, MAX_LIMIT, as_utc, decode_cursor, encode_cursor
+from portal.sync import DEFAULT_LIMIT, MAX_LIMIT, SETTLE, as_utc, decode_cursor, encode_cursor
 from portal.views import detail, held_by, item, timezone_of
 
 WorkflowId = Annotated[str, Path(min_length=1, max_length=80, description="referral or part id")]
@@ -98,6 +98,7 @@ async def list_referrals(
         after=decode_cursor(cursor) if cursor else None,
         status=status,
         limit=size + 1,
+        settled=datetime.now(UTC) - SETTLE,
     )
     page, more = rows[:size], len(rows) > size
     own = await refs.of_partner(partner, [r.workflow_id for r in page])

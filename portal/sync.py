@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from portal.schemas import ApiError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# A sync page holds changes stamped at least this long ago: a write stamps its rows inside its
+# transaction, and concurrent transactions (PostgreSQL) can commit out of stamp order. Once a
+# cursor has passed a time, every change stamped before it has committed.
+SETTLE = timedelta(seconds=2)
 
 
 def encode_cursor(updated_at: datetime, workflow_id: str) -> str:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from portal.sync import decode_cursor, encode_cursor
+from db.directory import PartnerDirectory
+from db.external_refs import ExternalRefs
+from db.readmodel import ReferralReadModel
+from portal.sync import SETTLE, decode_cursor, encode_cursor
+from tests.dbfixtures import T0, Database, assignment, event, partner_profile, snapshot
 from tests.factories import partner, referral
 from tests.test_portal import Portal, assert_error, eventually, listed, p, unique
 
@@ -34,6 +38,10 @@ async def test_sync_pages_in_update_order_until_the_cursor_runs_out(p: Portal) -
     for rid in ids:
         await listed(p, me, rid, status="pending")
 
+    async def synced() -> bool:  # a change reaches the sync once it has settled
+        return set(ids) <= {x["id"] for x in (await _page(p, me, limit=200))["items"]}
+
+    await eventually(synced)
     seen: list[dict[str, Any]] = []
     body = await _page(p, me, limit=2)
     pages = 1
@@ -111,8 +119,12 @@ async def test_the_partner_stores_its_own_record_id_and_sees_it_everywhere(p: Po
     assert d["external_ref"] == "CRM-0042 Opportunity"
     row = await listed(p, me, rid, external_ref="CRM-0042 Opportunity")
     assert row["id"] == rid
-    items = (await _page(p, me, limit=200))["items"]
-    assert [x["external_ref"] for x in items if x["id"] == rid] == ["CRM-0042 Opportunity"]
+
+    async def synced() -> bool:  # once the referral's last change has settled
+        items = (await _page(p, me, limit=200))["items"]
+        return [x["external_ref"] for x in items if x["id"] == rid] == ["CRM-0042 Opportunity"]
+
+    await eventually(synced)
 
     assert_error(await p.http.put(url, headers=them, json={"external_ref": "x"}), 404, "not_found")
     too_long = {"external_ref": "x" * 101}
@@ -124,3 +136,27 @@ async def test_the_partner_stores_its_own_record_id_and_sees_it_everywhere(p: Po
     assert r.json() == {"id": rid, "external_ref": None}
     d = (await p.http.get(f"/api/referrals/{rid}", headers=me)).json()
     assert d["external_ref"] is None
+
+
+async def test_a_sync_page_holds_only_settled_changes(database: Database) -> None:
+    """Two changes stamped t1 < t2 whose transactions commit in the other order: a sync served
+    before t1 has settled serves neither, so its cursor cannot pass t1 and miss it."""
+    await PartnerDirectory(database.sessionmaker).upsert([partner_profile("100")], T0)
+    model = ReferralReadModel(database.sessionmaker)
+    refs = ExternalRefs(database.sessionmaker)
+
+    async def commit(rid: str, stamped: datetime) -> None:
+        snap = snapshot(rid, assignments=[assignment(1, "100")], history=[event(0, "assigned")])
+        await model.sync(snap, stamped)
+
+    async def sync(read_at: datetime) -> list[str]:
+        rows = await refs.changes(
+            "100", updated_since=T0, after=None, status=None, limit=10, settled=read_at - SETTLE
+        )
+        return [r.workflow_id for r in rows]
+
+    t1, t2 = T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)
+    await commit("FT-SETTLE-B", t2)
+    assert await sync(t2 + timedelta(milliseconds=10)) == []  # A is not committed yet
+    await commit("FT-SETTLE-A", t1)
+    assert await sync(t2 + SETTLE + timedelta(milliseconds=1)) == ["FT-SETTLE-A", "FT-SETTLE-B"]
