@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from activities.email import EmailActivities
 from db.directory import PartnerDirectory
 from db.outbox import OutboxEntry
-from db.webhooks import WITHHELD, Delivery, Subscription, WebhookStore
+from db.webhooks import DISABLED, WITHHELD, Delivery, Subscription, WebhookStore
 from domain import names
 from domain.models import WebhookJob
 from domain.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, check_url, sign
@@ -74,14 +74,18 @@ class WebhookActivities:
 
     @activity.defn(name=names.ACTIVITY_DELIVER_WEBHOOK)
     async def deliver_webhook(self, job: WebhookJob) -> str:
-        """`delivered`, `skipped` (already delivered, or the subscription was disabled or
-        removed meanwhile) or `withheld` (`Delivery.withheld`); a failed attempt raises, so
-        the retry policy tries again."""
+        """`delivered`, `skipped` (already delivered), `disabled` (the subscription was
+        disabled or removed meanwhile: recorded as an attempt, the event stays pending for
+        "send again" once it is enabled) or `withheld` (`Delivery.withheld`); a failed attempt
+        raises, so the retry policy tries again."""
         delivery = await self._store.delivery(job.event_id)
-        if delivery is None or delivery.status == "delivered" or not delivery.active:
+        if delivery is None or delivery.status == "delivered":
             return "skipped"
-        allow_insecure = self._email.settings.webhook_allow_insecure
         now = datetime.now(UTC)
+        if not delivery.active:
+            await self._store.record_attempt(delivery.id, now, DISABLED, 0, None, "")
+            return DISABLED
+        allow_insecure = self._email.settings.webhook_allow_insecure
         if delivery.withheld:
             why = "the partner let the referral go: its customer data is not sent"
             await self._store.record_attempt(delivery.id, now, WITHHELD, 0, None, why)

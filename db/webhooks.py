@@ -33,6 +33,9 @@ class SecretBox(Protocol):
 
 # An event that names the customer, no longer sent once its partner let the referral go.
 WITHHELD = "withheld"
+# An attempt not made because the endpoint is disabled (or removed); the event stays pending.
+DISABLED = "disabled"
+QUEUED = "queued"  # "send again" queued the event
 
 
 @dataclass(frozen=True)
@@ -349,21 +352,24 @@ class WebhookStore:
 
         return await run_write(self._sessionmaker, work)
 
-    async def resend(self, eid: str, mpn_id: str | None) -> bool:
+    async def resend(self, eid: str, mpn_id: str | None) -> str | None:
         """Queue an event again ("send again"): same id and body. `mpn_id`: only the
-        partner's own. False when there is no such event (or not the partner's)."""
+        partner's own. Returns QUEUED, or DISABLED (its endpoint is disabled: nothing is
+        queued); None when there is no such event (or not the partner's)."""
 
-        def work(session: Session) -> bool:
+        def work(session: Session) -> str | None:
             event = session.get(WebhookEvent, eid)
             if event is None:
-                return False
+                return None
             sub = session.get(WebhookSubscription, event.subscription_id)
             if sub is None or sub.removed_at is not None:
-                return False
+                return None
             if mpn_id is not None and sub.mpn_id != mpn_id:
-                return False
+                return None
+            if sub.disabled_at is not None:
+                return DISABLED
             event.status = "pending"
-            return True
+            return QUEUED
 
         return await run_write(self._sessionmaker, work)
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from db.audit import Actor
-from db.webhooks import WebhookStore
+from db.webhooks import DISABLED, WebhookStore
 from domain.text import Text, trp
 from domain.validation import whole_number
 from domain.webhooks import EVENT_TYPES, WebhookRuleError
@@ -37,6 +37,7 @@ DELIVERY_WORDS: dict[str, Text] = {
     "error": trp("delivery", "error"),
     "http_error": trp("delivery", "HTTP error"),
     "withheld": trp("delivery", "withheld: you let the referral go"),
+    "disabled": trp("delivery", "not sent: the endpoint is disabled"),
 }
 
 
@@ -160,8 +161,15 @@ async def deliver_again(
     assert viewer.mpn_id is not None
     await checked_form(request, viewer)
     store = _store(portal)
-    if not await send_again(portal.client, store, portal.settings, event_id[:64], viewer.mpn_id):
+    answer = await send_again(portal.client, store, portal.settings, event_id[:64], viewer.mpn_id)
+    if answer is None:
         raise PageProblem(404, _("Not found"), _("There is no such delivery."))
+    if answer == DISABLED:
+        raise PageProblem(
+            409,
+            _("Endpoint disabled"),
+            _("The endpoint is disabled: rotate its signing secret to enable it, then send again."),
+        )
     return RedirectResponse("/integrations?done=again", status_code=303)
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from temporalio.client import Client
 
 from db.audit import Actor
-from db.webhooks import Subscription, WebhookStore
+from db.webhooks import QUEUED, Subscription, WebhookStore
 from domain import names
 from domain.models import WebhookJob
 from domain.webhooks import WebhookRuleError, check_url, parse_events
@@ -47,11 +47,13 @@ async def subscribe(
 
 async def send_again(
     client: Client, store: WebhookStore, settings: Settings, event_id: str, mpn_id: str | None
-) -> bool:
-    """Deliver an event again (same id, same body); False when it is not there (or, with
-    `mpn_id`, not that partner's)."""
-    if not await store.resend(event_id, mpn_id):
-        return False
+) -> str | None:
+    """Deliver an event again (same id, same body): QUEUED, or DISABLED when its endpoint is
+    disabled (nothing is sent); None when it is not there (or, with `mpn_id`, not that
+    partner's)."""
+    answer = await store.resend(event_id, mpn_id)
+    if answer != QUEUED:
+        return answer
     await client.start_workflow(
         names.WORKFLOW_WEBHOOK,
         WebhookJob(event_id, settings.webhook_give_up.total_seconds()),
@@ -59,4 +61,4 @@ async def send_again(
         task_queue=settings.task_queue,
         static_summary=f"webhook event {event_id}, sent again",
     )
-    return True
+    return QUEUED

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy import update
 
 from db.audit import Actor
+from db.integration_models import WebhookSubscription
 from db.webhooks import WebhookStore
 from domain.webhooks import verify
 from runtime.sealing import Sealer
@@ -91,6 +93,17 @@ async def test_a_partner_adds_an_endpoint_sees_deliveries_and_sends_one_again(
 
     sub_id = re.search(r'action="/integrations/webhooks/(\d+)/rotate"', page.text)
     assert sub_id
+    # Disabled (another event gave up): "send again" says why it cannot, and sends nothing.
+    async with h.sessions() as session, session.begin():
+        await session.execute(
+            update(WebhookSubscription)
+            .where(WebhookSubscription.id == int(sub_id.group(1)))
+            .values(disabled_at=datetime.now(UTC), disabled_reason="test")
+        )
+    refused = await web.post(
+        f"/integrations/deliveries/{event_id}/again", data={"csrf": csrf_of(page.text)}
+    )
+    assert refused.status_code == 409 and "rotate its signing secret" in refused.text
     rotated = await web.post(
         f"/integrations/webhooks/{sub_id.group(1)}/rotate", data={"csrf": csrf_of(page.text)}
     )

@@ -16,7 +16,7 @@ import pytest
 
 from db.audit import Actor
 from db.external_refs import ExternalRefs
-from db.webhooks import WebhookStore
+from db.webhooks import DISABLED, QUEUED, WebhookStore
 from domain.models import Assignment, HistoryEntry, Outcome, ReferralState, Status, WebhookJob
 from domain.webhooks import (
     EVENT_OF_ACTION,
@@ -355,9 +355,25 @@ async def test_a_dead_endpoint_never_holds_the_referral_and_is_disabled_after_th
     )
     assert "webhook disabled" in str(msg["Subject"]).lower()
 
+    # While it is disabled, an attempt is recorded as not sent and the event stays pending;
+    # "send again" says why it cannot, and queues nothing.
+    other = next(r for r in await store.recent("5201") if r.id != failing.id)
+    skipped = await h.client.execute_workflow(
+        "WebhookDelivery",
+        WebhookJob(other.id, give_up_s=60.0),
+        id=f"webhook-test-{uuid.uuid4().hex[:8]}",
+        task_queue=h.settings.task_queue,
+        result_type=str,
+    )
+    assert skipped == DISABLED
+    (row,) = [r for r in await store.recent("5201") if r.id == other.id]
+    assert (row.status, row.last_outcome) == ("pending", DISABLED)
+    assert await send_again(h.client, store, h.settings, other.id, "5201") == DISABLED
+
     # Rotating the secret enables it again.
     assert await store.rotate(sub.id, Actor("operator:t"), datetime.now(UTC))
     assert (await store.get(sub.id)).active  # type: ignore[union-attr]
+    assert await send_again(h.client, store, h.settings, other.id, "5201") == QUEUED
 
 
 async def test_delivery_refuses_internal_addresses_and_does_not_follow_redirects(
