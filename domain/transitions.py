@@ -99,12 +99,13 @@ def release(
     """Cancelled while matching: the partner the match reserved is recorded as withdrawn, which
     gives its capacity back."""
     a = _assignment(state, partner, explanation, at)
-    withdraw(a, at, "cancelled while matching")
+    withdraw(a, at)
     log(state, at, SYSTEM, "released", f"{partner.mpn_id} released: cancelled while matching")
 
 
-def withdraw(a: Assignment, at: datetime, reason: str) -> None:
-    a.outcome, a.decided_at, a.reason = Outcome.WITHDRAWN, at, reason
+def withdraw(a: Assignment, at: datetime) -> None:
+    """Withdrawn by operations; the reason is the outcome's code (`mail.display.reason`)."""
+    a.outcome, a.decided_at, a.reason = Outcome.WITHDRAWN, at, Outcome.WITHDRAWN
 
 
 def notified(a: Assignment, at: datetime, due_at: datetime) -> None:
@@ -122,7 +123,7 @@ def contact_due(state: ReferralState, due_at: datetime) -> None:
 
 
 def expire(state: ReferralState, a: Assignment, at: datetime) -> None:
-    a.outcome, a.decided_at, a.reason = Outcome.EXPIRED, at, "no answer within the SLA"
+    a.outcome, a.decided_at, a.reason = Outcome.EXPIRED, at, Outcome.EXPIRED
     log(state, at, SLA_TIMER, "expired", f"{a.partner} did not answer by the deadline")
 
 
@@ -201,7 +202,7 @@ def apply_operator_action(state: ReferralState, op: OperatorAction, at: datetime
     else:
         a = state.current
         if a is not None:
-            withdraw(a, at, "cancelled")
+            withdraw(a, at)
         state.status = Status.CANCELLED
         state.cancel_reason = op.reason
         log(state, at, op.operator, "cancelled", op.reason)

@@ -235,6 +235,7 @@ OUTCOME_NAMES: dict[str, Text] = {
     "declined": trp("assignment outcome", "declined"),
     "expired": trp("assignment outcome", "expired"),
     "completed": trp("assignment outcome", "completed"),
+    "withdrawn": trp("assignment outcome", "withdrawn"),
 }
 
 HISTORY_NAMES: dict[str, Text] = {
@@ -270,6 +271,16 @@ HISTORY_NAMES: dict[str, Text] = {
     "claim_created": trp("history", "CPOR claim created"),
     "claim_updated": trp("history", "CPOR claim updated"),
     "claim_revoked": trp("history", "CPOR claim revoked"),
+    "account_team_contacted": trp("history", "account team contacted"),
+    "email_failed": trp("history", "email failed"),
+    "parent_unreachable": trp("history", "parent referral unreachable"),
+    "part_failed": trp("history", "part failed"),
+    "cancel": trp("history", "cancel"),
+    "unknown": trp("history", "unknown action"),
+    "webhook_added": trp("history", "webhook endpoint added"),
+    "webhook_removed": trp("history", "webhook endpoint removed"),
+    "webhook_rotated": trp("history", "webhook secret rotated"),
+    "webhook_disabled": trp("history", "webhook endpoint disabled"),
 }
 
 

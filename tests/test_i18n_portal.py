@@ -7,15 +7,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.client import WorkflowHandle
 
 from db.portal_prefs import PreferenceStore
+from domain.models import Outcome, Status
 from mail import i18n
 from mail.display import WORKLOAD_NAMES
 from tests.factories import partner, referral
 from tests.harness import Harness
 from tests.i18n_support import untranslated, visible_text
 from tests.test_portal_pages import OPERATOR, csrf_of, sign_in, web  # noqa: F401
+from tests.test_workflow import skip_past_due
 
 PARTNER_EMAIL = "referrals-3101@partner.example"
 
@@ -82,6 +85,30 @@ async def test_every_partner_page_under_the_pseudo_locale_shows_only_catalog_tex
     assert leftovers(refused.text, rid) == []
     profile = await web.get("/profile")
     assert profile.status_code == 200 and leftovers(profile.text, "de, en", "AT, CH") == []
+
+
+@pytest.mark.own_test_server
+async def test_a_partner_that_let_a_referral_go_reads_its_outcome_in_its_language(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """The outcome and the reason of an expired and a withdrawn assignment, on the referral
+    page in the partner's language (the reasons were stored as English sentences)."""
+    web.cookies.set("ft_lang", i18n.PSEUDO)
+    await h.partners(partner("3101"))
+    expired = await h.start(referral("FT-X-EXPIRED"))
+    await h.assigned(expired)
+    await skip_past_due(h, expired)
+    await h.until(expired, lambda s: s.assignments[0].outcome == Outcome.EXPIRED)
+    withdrawn = await h.start(referral("FT-X-WITHDRAWN"))
+    await h.assigned(withdrawn)
+    await h.operate(withdrawn, "cancel", reason="entered twice")
+    await h.until(withdrawn, lambda s: s.status == Status.CANCELLED)
+    await PreferenceStore(h.sessions).set_locale(PARTNER_EMAIL, i18n.PSEUDO, datetime.now(UTC))
+    await sign_in_quietly(h, web)
+    for handle in (expired, withdrawn):
+        page = await web.get(f"/referrals/{handle.id}")
+        assert page.status_code == 200 and leftovers(page.text, handle.id) == []
 
 
 async def sign_in_quietly(h: Harness, web: httpx.AsyncClient) -> None:  # noqa: F811

@@ -346,7 +346,7 @@ class ReferralWorkflow:
             metrics.expired(self._referral.type)
             self._excluded.append(a.partner)
             self._send("expired", a, {})
-            self._send("team_reassigned", a, {"reason": "no answer within the SLA"})
+            self._send("team_reassigned", a, {"reason": Outcome.EXPIRED})
         elif a.outcome == Outcome.DECLINED:
             self._after_decline(a)
         else:
@@ -461,7 +461,7 @@ class ReferralWorkflow:
     def _after_decline(self, a: Assignment) -> None:
         self._excluded.append(a.partner)
         self._send("decline_ack", a, {"reason": a.reason, "note": a.note})
-        self._send("team_reassigned", a, {"reason": f"declined: {a.reason}"})
+        self._send("team_reassigned", a, {"reason": a.reason})  # a decline reason code
 
     def _deadline(self, start: datetime, partner: PartnerContact) -> Deadline:
         return compute_deadline(start, partner.country, partner.timezone, self._terms)
