@@ -246,6 +246,15 @@ def part_ended(state: ReferralState, part_id: str, result: ReferralSummary, at: 
             log(state, at, SYSTEM, "part_changed", f"{p.workflow_id} is {p.status} (its result)")
 
 
+def part_lost(state: ReferralState, part_id: str, why: str, at: datetime) -> None:
+    """A part's workflow ended without a result (terminated, timed out, failed): it serves
+    nothing any more, so it counts as cancelled and no longer holds its parent open."""
+    for p in state.parts:
+        if p.workflow_id == part_id and p.status not in Status.CLOSED:
+            p.status = Status.CANCELLED
+            log(state, at, SYSTEM, "part_failed", f"{part_id} ended without a result: {why}")
+
+
 def parts_settled(state: ReferralState) -> bool:
     """Every part completed or cancelled: an escalated part keeps its parent open."""
     return bool(state.parts) and all(p.status in Status.CLOSED for p in state.parts)

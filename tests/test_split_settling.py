@@ -176,3 +176,13 @@ def test_a_parts_result_settles_it_even_after_a_late_active_report() -> None:
     result = ReferralSummary("FT-T-RULE", Status.COMPLETED, [], [], None, _AT, _AT)
     t.part_ended(state, "FT-T-RULE.part1", result, _AT)
     assert t.parts_settled(state)
+
+
+def test_a_part_that_ended_without_a_result_counts_as_cancelled() -> None:
+    state = _split_state(Status.COMPLETED, Status.PENDING)
+    t.part_lost(state, "FT-T-RULE.part0", "terminated", _AT)  # closed already: kept
+    t.part_lost(state, "FT-T-RULE.part1", "terminated", _AT)
+    assert [p.status for p in state.parts] == [Status.COMPLETED, Status.CANCELLED]
+    assert t.parts_settled(state)
+    t.close_split(state, _AT)
+    assert state.status == Status.COMPLETED

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.directory import DirectoryActivities
@@ -485,23 +485,29 @@ class ReferralWorkflow:
         self._waiting_for_parts()
         await self._wait(lambda: self._closed() or t.parts_settled(s))
         if s.status == Status.CANCELLED:
+            cancel = OperatorAction(Action.CANCEL, s.cancel_reason, "parent")
             for part in s.parts:
                 if part.status not in Status.CLOSED:
-                    await workflow.get_external_workflow_handle(part.workflow_id).signal(
-                        names.SIGNAL_OPERATOR_ACTION,
-                        OperatorAction(Action.CANCEL, s.cancel_reason, "parent"),
-                    )
+                    await self._cancel_part(part.workflow_id, cancel)
         else:
             t.close_split(s, workflow.now())
+
+    async def _cancel_part(self, part_id: str, cancel: OperatorAction) -> None:
+        try:
+            await workflow.get_external_workflow_handle(part_id).signal(
+                names.SIGNAL_OPERATOR_ACTION, cancel
+            )
+        except FailureError as err:  # it closed meanwhile (or was terminated): nothing to do
+            self._log(t.SYSTEM, "part_failed", f"{part_id}: not cancelled: {err}")
 
     async def _follow_part(self, part: workflow.ChildWorkflowHandle[Any, ReferralSummary]) -> None:
         """The part's own result settles it, even if its last `part_changed` never arrives."""
         try:
             result = await part
         except ChildWorkflowError as err:
-            self._log(t.SYSTEM, "part_failed", f"{part.id}: {err.cause or err}")
-            return
-        t.part_ended(self._state, part.id, result, workflow.now())
+            t.part_lost(self._state, part.id, str(err.cause or err), workflow.now())
+        else:
+            t.part_ended(self._state, part.id, result, workflow.now())
         if self._state.status == Status.SPLIT:
             self._waiting_for_parts()
 
