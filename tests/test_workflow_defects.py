@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -10,9 +11,12 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from db.models import Partner
+from domain import names
+from domain.models import PartnerAction, ReferralInput, ReferralSummary
 from domain.policy import ANSWER_CAPACITY_AGAIN
 from tests.factories import partner, referral
 from tests.harness import Harness
+from worker import build_worker
 
 
 async def test_split_parts_inherit_the_partners_the_referral_excluded(h: Harness) -> None:
@@ -120,3 +124,33 @@ async def test_a_decline_after_accept_keeps_the_accept_time(h: Harness) -> None:
     assert first.outcome == "declined"
     assert first.accepted_at == accepted
     assert first.decided_at is not None and first.decided_at >= accepted
+
+
+async def test_an_accept_and_a_completion_handled_together_still_reach_the_account_team(
+    h: Harness,
+) -> None:
+    """Both arrive while no worker runs (a restart; a partner's script): the workflow handles
+    them in one activation. The account team is told of the accept and of the completion
+    (neither email was sent)."""
+    await h.partners(partner("1001"))
+    own = replace(h.settings, task_queue=f"{h.settings.task_queue}-together")
+    r = referral(f"FT-D-TOGETHER-{h.suffix}")
+    async with build_worker(h.client, own, h.sessions, max_cached_workflows=0):
+        handle = await h.client.start_workflow(
+            names.WORKFLOW_REFERRAL,
+            ReferralInput(r),
+            id=r.referral_id,
+            task_queue=own.task_queue,
+            result_type=ReferralSummary,
+        )
+        await h.until(handle, lambda s: s.current is not None and s.current.due_at is not None)
+    for action in (
+        PartnerAction("1001", "accept"),
+        PartnerAction("1001", "complete", vas_sold=True, vas_value=5.0, notes="done"),
+    ):
+        await handle.signal(names.SIGNAL_PARTNER_ACTION, action)
+    async with build_worker(h.client, own, h.sessions, max_cached_workflows=0):
+        assert (await handle.result()).status == "completed"
+    subjects = [str(m["Subject"]) for m in h.mails(r.referral_id)]
+    assert any("accepted by" in s for s in subjects), subjects
+    assert any("completed by" in s for s in subjects), subjects

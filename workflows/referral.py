@@ -330,7 +330,7 @@ class ReferralWorkflow:
         self._partner, self._terms = partner, result.terms
         metrics.assigned(self._referral.type)
         due = await self._notify(a, partner)
-        if self._closed():
+        if self._closed() and a.outcome != Outcome.COMPLETED:
             return
         answered = await self._wait_with_reminder(
             lambda: a.outcome != Outcome.PENDING or self._closed(),
@@ -339,8 +339,8 @@ class ReferralWorkflow:
             "reminder",
             "SLA: accept or decline",
         )
-        if self._closed():
-            return
+        if self._closed() and a.outcome != Outcome.COMPLETED:
+            return  # cancelled; a completion (accepted and completed at once) is told below
         if not answered:
             t.expire(self._state, a, workflow.now())
             metrics.expired(self._referral.type)
