@@ -305,3 +305,12 @@ def test_the_reminders_say_what_is_due_today() -> None:
     assert "your answer is due today" in answer.text and "half" not in answer.text
     contact = compose(samples.request("contact_reminder", "benefit"), SETTINGS, LINKS)
     assert "Please reach out today" in contact.text and "was due" not in contact.text
+
+
+def test_a_parts_escalation_names_the_part_in_its_retry_command() -> None:
+    """Retrying the parent is refused (it is split): operations are told to retry the part."""
+    sample = samples.request("escalation")
+    part = f"{sample.referral.referral_id}.part2"
+    escalation = compose(replace(sample, scope_id=part), SETTINGS, LINKS)
+    assert f"referral retry {part}" in escalation.text
+    assert f"referral retry {part}<" in escalation.html
