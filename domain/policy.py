@@ -59,7 +59,7 @@ ANSWER_ACCOUNT_TEAM_TEXT = tr(
 )
 ANSWER_CAPACITY_AGAIN_TEXT = tr(
     "partner_at_capacity was already granted to this partner once; to manage capacity, "
-    "pause new referrals for a while instead (starter.py partners pause MPN_ID --until DATE)"
+    "pause new referrals for a while instead, on your Referral Profile page"
 )
 NOTE_REQUIRED_TEXT = tr("a decline with reason 'other' needs a note")
 ANSWER_FASTTRACK_CENTER = str(ANSWER_FASTTRACK_CENTER_TEXT)

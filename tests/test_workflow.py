@@ -10,8 +10,9 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from domain import names
+from domain.locales import LOCALES
 from domain.models import PartnerAction
-from domain.policy import ANSWER_CAPACITY_AGAIN, ANSWER_FASTTRACK_CENTER
+from domain.policy import ANSWER_CAPACITY_AGAIN, ANSWER_FASTTRACK_CENTER, program_answer
 from mail import formats, i18n
 from tests.factories import partner, referral
 from tests.harness import Harness
@@ -132,6 +133,11 @@ async def test_partner_at_capacity_granted_once_then_refused(h: Harness) -> None
     err = await refusal(h.act(second, "decline", "1001", reason="partner_at_capacity"))
     assert err.type == "reason_refused"
     assert err.message == ANSWER_CAPACITY_AGAIN
+    answer = program_answer(err.message)  # the partner reads it in the portal and an email
+    assert answer is not None
+    for tag in LOCALES:  # it points to the partner's own profile page, not an operator command
+        with i18n.using(tag):
+            assert "starter.py" not in str(answer), tag
 
 
 async def test_decline_after_accept_reassigns(h: Harness) -> None:
