@@ -261,9 +261,10 @@ class ReferralWorkflow:
         a = self._state.current
         assert a is not None
         grant = CapacityGrant(action.partner, self._state.workflow_id, a.seq)
+        partner = self._partner  # the one declining: the SLA may assign the next meanwhile
         granted = await self._grant(grant)
-        if self._partner is not None:
-            self._partner.capacity_declines_used = 1
+        if partner is not None:
+            partner.capacity_declines_used = 1
         if not granted:
             return Refusal(Code.REASON_REFUSED, ANSWER_CAPACITY_AGAIN)
         moved_on = check_partner_action(self._state, replace(action, action=Action.DECLINE))
