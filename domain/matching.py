@@ -398,7 +398,7 @@ def evaluate(
             " | ".join(", ".join(part) for part in parts)
         )
         return result
-    explanation.note = escalation_note(pool, order)
+    explanation.note, explanation.missing = escalation_note(pool, order)
     return result
 
 
@@ -411,13 +411,19 @@ def _explain_score(explanation: MatchExplanation, chosen: Candidate, ranking: Ra
     explanation.rank_keys["score"] = score_parts(card)
 
 
-def escalation_note(pool: dict[int, Candidate], order: Sequence[str]) -> str:
+NOTE_NOBODY = "no eligible partner"
+NOTE_NOT_COVERED = "no eligible partner covers: "
+NOTE_NO_SINGLE = "no single eligible partner covers every workload"
+
+
+def escalation_note(pool: dict[int, Candidate], order: Sequence[str]) -> tuple[str, list[str]]:
+    """Why nobody got it, in words, and the workloads no eligible partner covers."""
     if not order:
-        return "no eligible partner"
+        return NOTE_NOBODY, []
     covered = 0
     for m in pool:
         covered |= m
     missing = [w for i, w in enumerate(order) if not covered >> i & 1]
     if missing:
-        return "no eligible partner covers: " + ", ".join(missing)
-    return "no single eligible partner covers every workload"
+        return NOTE_NOT_COVERED + ", ".join(missing), missing
+    return NOTE_NO_SINGLE, []

@@ -274,6 +274,7 @@ class MatchExplanation:
     cpor: str = ""  # "chosen" when a CPOR claimant got it; why others did not is in `note`
     rank_keys: dict[str, str] = field(default_factory=dict)  # why the winner won
     note: str = ""
+    missing: list[str] = field(default_factory=list)  # workloads no eligible partner covers
     score: ScoreCard | None = None  # the winner's track record (RANKING=track_record)
     tie_rule: str = ""  # what decided between the winner and the runner-up
 
@@ -369,7 +370,8 @@ class ReferralState:
     milestones: Milestones = field(default_factory=Milestones)
     completion: Completion | None = None
     waiting_for: str = ""
-    escalation: str = ""
+    escalation: str = ""  # why it is escalated, in words (CLI, API); "" when it is not
+    escalated_by: MatchExplanation | None = None  # the match that escalated it, while it is
     cancel_reason: str = ""
 
     @property

@@ -87,7 +87,7 @@ def assign(
     """A new pending assignment to `partner`; its SLA clock starts with the notification."""
     a = _assignment(state, partner, explanation, at)
     state.status = Status.PENDING
-    state.escalation = ""
+    state.escalation, state.escalated_by = "", None
     why = "claiming partner of record" if explanation.cpor == "chosen" else "ranked first"
     log(state, at, SYSTEM, "assigned", f"assigned to {partner.mpn_id} ({why})")
     return a
@@ -133,7 +133,7 @@ def escalate(state: ReferralState, explanation: MatchExplanation, at: datetime) 
     found = f"{explanation.candidates} partners considered, removed by: {removed or 'nothing'}"
     why = f"{explanation.note or 'no eligible partner'} ({found})"
     state.status = Status.ESCALATED
-    state.escalation = why
+    state.escalation, state.escalated_by = why, explanation
     log(state, at, SYSTEM, "escalated", why)
     return why
 
@@ -197,7 +197,7 @@ def apply_operator_action(state: ReferralState, op: OperatorAction, at: datetime
     """Apply an operator action the policy allowed (`domain.policy.check_operator_action`)."""
     if op.action == Action.RETRY:
         state.status = Status.PENDING
-        state.escalation = ""
+        state.escalation, state.escalated_by = "", None
         log(state, at, op.operator, "retry", op.reason or "matching again")
     else:
         a = state.current

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain.matching import NOTE_NO_SINGLE
+from domain.models import MatchExplanation
 from domain.text import Text, trp
 from mail import i18n
 
@@ -282,6 +284,40 @@ HISTORY_NAMES: dict[str, Text] = {
     "webhook_rotated": trp("history", "webhook secret rotated"),
     "webhook_disabled": trp("history", "webhook endpoint disabled"),
 }
+
+
+# `domain.matching.CRITERIA`: each criterion by what a partner must meet.
+CRITERION_NAMES: dict[str, Text] = {
+    "type_opt_in": trp("criterion", "opted in to the referral type"),
+    "not_paused": trp("criterion", "not paused"),
+    "workloads": trp("criterion", "endorsed for the workloads"),
+    "language": trp("criterion", "speaks the customer's language"),
+    "segment": trp("criterion", "serves the customer's segment"),
+    "seats": trp("criterion", "takes the customer's seat count"),
+    "country": trp("criterion", "serves the customer's country"),
+    "not_excluded": trp("criterion", "not tried on this referral before"),
+    "capacity": trp("criterion", "has room for another referral"),
+}
+
+
+def criterion(code: str) -> str:
+    return named(CRITERION_NAMES, code, code.replace("_", " "))
+
+
+def escalation_why(e: MatchExplanation) -> str:
+    """Why the match found nobody, in the reader's language (the state keeps it in English
+    for the CLI and the API)."""
+    if e.missing:
+        why = i18n._(
+            "No eligible partner covers %(workloads)s.",
+            workloads=", ".join(workload(w) for w in e.missing),
+        )
+    elif e.note == NOTE_NO_SINGLE:
+        why = i18n._("No single eligible partner covers every workload.")
+    else:
+        why = i18n._("No eligible partner.")
+    considered = i18n._n("%(n)s partner considered.", "%(n)s partners considered.", e.candidates)
+    return f"{why} {considered}"
 
 
 def status(code: str) -> str:

@@ -24,6 +24,7 @@ from domain.models import OperatorAction, ReferralState, Status
 from domain.pauses import PauseError, is_paused, latest_pause_day
 from domain.policy import check_operator_action, reason_problem
 from mail import formats
+from mail.display import escalation_why
 from mail.i18n import _, _n, translate
 from mail.report_page import report_view
 from portal.auth import Portal, PortalDep
@@ -59,13 +60,13 @@ async def escalations(
     items = []
     for row in reversed(rows):
         state = value_to_type(ReferralState, row.state)
-        explanation = state.assignments[-1].explanation if state.assignments else None
+        by = state.escalated_by  # the match that escalated it
         items.append(
             {
                 "row": row,
                 "customer": str(row.referral.get("customer", {}).get("name", "")),
-                "why": state.escalation,
-                "removed": explanation.removed if explanation else {},
+                "why": escalation_why(by) if by else state.escalation,
+                "removed": {k: n for k, n in by.removed.items() if n} if by else {},
                 "tried": [a.partner for a in state.assignments],
                 "web_ui": web_ui_link(portal, row.workflow_id),
                 "nonce": secrets.token_urlsafe(16),

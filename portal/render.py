@@ -48,6 +48,7 @@ env.filters.update(
     status=display.status,
     outcome=display.outcome,
     history=display.history,
+    criterion=display.criterion,
 )
 templates = Jinja2Templates(env=env)
 

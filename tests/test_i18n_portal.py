@@ -198,3 +198,23 @@ async def test_an_operators_refused_retry_is_answered_in_the_operators_language(
     )
     assert r.status_code == 409 and "FT-X-RETRY-DE" in r.text
     assert "only escalated referrals can be retried" not in r.text  # German, not English
+
+
+async def test_the_escalations_page_explains_the_escalating_match_in_the_operators_language(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """Why and by which criteria the match that escalated the referral found nobody (the
+    page showed the counts of the assignment's earlier match, and English names)."""
+    await h.partners(partner("3101"))
+    handle = await h.start(referral("FT-X-ESC"))
+    await h.assigned(handle)
+    await h.act(handle, "decline", "3101", reason="customer_unresponsive")
+    await h.until(handle, lambda s: s.status == "escalated")
+    assert await sign_in(h, web, OPERATOR) == "/ops/escalations"
+    card = (await web.get("/ops/escalations")).text.split(handle.id, 1)[1].split("</section>")[0]
+    assert "1 partner considered." in card
+    assert "not tried on this referral before: 1" in card
+    await PreferenceStore(h.sessions).set_locale(OPERATOR, i18n.PSEUDO, datetime.now(UTC))
+    page = await web.get("/ops/escalations")
+    assert page.status_code == 200 and leftovers(page.text, handle.id) == []
