@@ -4,6 +4,7 @@ update id, so a double-submitted form applies once."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -13,8 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from db.external_refs import ExternalRefs
 from db.portal_queries import Filters, ListRow, PortalQueries
-from domain.models import MatchExplanation, Outcome, ReferralState, Status
-from domain.policy import Code, program_answer
+from domain.models import MatchExplanation, Outcome, PartnerAction, ReferralState, Status
+from domain.policy import Code, check_partner_action, program_answer
 from domain.text import Text, trp
 from domain.visibility import sees_customer
 from mail import formats
@@ -28,6 +29,18 @@ from portal.schemas import ApiError
 from portal.session import PageProblem, PartnerViewer, checked_form, page_not_found
 from portal.views import detail, held_by, timezone_of
 from portal.why import why_in_words
+
+
+def _refusal_words(loaded: Loaded, action: PartnerAction, body: dict[str, Any]) -> str:
+    """The workflow's refusal in the page's language: the same rule asked again of the state
+    now gives its words with their message id (the workflow sends English)."""
+    code, message = str(body.get("error", "")), str(body.get("message", ""))
+    if code == Code.CLOSED:
+        return _("This referral is closed: nothing more can be recorded on it.")
+    again = check_partner_action(loaded.state, action)
+    if again is not None and again.message == message and again.text is not None:
+        return translate(again.text)
+    return refusal_text(message)
 
 
 def refusal_text(message: str) -> str:
@@ -221,11 +234,8 @@ async def referral_action(
         raise PageProblem(503, _("Please try again shortly"), err.message) from err
     if status_code != 200:
         # Refused by the workflow's validator: nothing changed; the answer goes next to the form.
-        if body.get("error") == Code.CLOSED:
-            shown.message = _("This referral is closed: nothing more can be recorded on it.")
-        else:
-            shown.message = refusal_text(str(body.get("message", "")))
         loaded = await _loaded_for(portal, id, viewer.mpn_id)
+        shown.message = _refusal_words(loaded, replace(update, action=action), body)
         return await _referral_page(
             request, portal, viewer.mpn_id, loaded, {action: shown}, status_code=409
         )

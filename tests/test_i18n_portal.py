@@ -218,3 +218,24 @@ async def test_the_escalations_page_explains_the_escalating_match_in_the_operato
     await PreferenceStore(h.sessions).set_locale(OPERATOR, i18n.PSEUDO, datetime.now(UTC))
     page = await web.get("/ops/escalations")
     assert page.status_code == 200 and leftovers(page.text, handle.id) == []
+
+
+async def test_a_refused_completion_is_answered_in_the_partners_language(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """A value of value-added services with "none sold": the workflow's rule refuses it, and
+    the page says so in the partner's language (it showed the workflow's English)."""
+    web.cookies.set("ft_lang", i18n.PSEUDO)
+    await h.partners(partner("3101"))
+    handle = await h.start(referral("FT-X-VAS"))
+    await h.assigned(handle)
+    await h.act(handle, "accept", "3101")
+    await PreferenceStore(h.sessions).set_locale(PARTNER_EMAIL, i18n.PSEUDO, datetime.now(UTC))
+    await sign_in_quietly(h, web)
+    page = await web.get(f"/referrals/{handle.id}")
+    form = {"csrf": csrf_of(page.text), "nonce": "v1", "vas_sold": "no", "vas_value": "10"}
+    refused = await web.post(f"/referrals/{handle.id}/complete", data=form)
+    assert refused.status_code == 409 and 'role="alert"' in refused.text
+    assert leftovers(refused.text, handle.id, "10") == []
+    assert (await h.state(handle)).status == "active"
