@@ -322,8 +322,10 @@ class HistoryEntry:
     at: datetime
     actor: str  # "system", "partner:<mpn>", "operator", "sla-timer"
     action: str
-    detail: str = ""
+    detail: str = ""  # English (the CLI, the JSON API); people's notes and reasons as written
     refused: bool = False
+    # the values a page words `detail` with in its reader's language (`mail.display.history_words`)
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

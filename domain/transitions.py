@@ -71,9 +71,11 @@ def log(
     action: str,
     detail: str = "",
     refused: bool = False,
+    **params: str,
 ) -> None:
-    """Append to the history (a refused action is recorded too, marked `refused`)."""
-    state.history.append(HistoryEntry(at, actor, action, detail, refused=refused))
+    """Append to the history (a refused action is recorded too, marked `refused`); `params`
+    are the values `detail` is worded with (`mail.display.history_words`)."""
+    state.history.append(HistoryEntry(at, actor, action, detail, refused, params))
 
 
 def waiting(state: ReferralState, text: str) -> None:
@@ -88,8 +90,10 @@ def assign(
     a = _assignment(state, partner, explanation, at)
     state.status = Status.PENDING
     state.escalation, state.escalated_by = "", None
-    why = "claiming partner of record" if explanation.cpor == "chosen" else "ranked first"
-    log(state, at, SYSTEM, "assigned", f"assigned to {partner.mpn_id} ({why})")
+    cpor = explanation.cpor == "chosen"
+    why = "claiming partner of record" if cpor else "ranked first"
+    detail = f"assigned to {partner.mpn_id} ({why})"
+    log(state, at, SYSTEM, "assigned", detail, partner=partner.mpn_id, cpor="yes" if cpor else "")
     return a
 
 
@@ -100,7 +104,8 @@ def release(
     gives its capacity back."""
     a = _assignment(state, partner, explanation, at)
     withdraw(a, at)
-    log(state, at, SYSTEM, "released", f"{partner.mpn_id} released: cancelled while matching")
+    detail = f"{partner.mpn_id} released: cancelled while matching"
+    log(state, at, SYSTEM, "released", detail, partner=partner.mpn_id)
 
 
 def withdraw(a: Assignment, at: datetime) -> None:
@@ -124,7 +129,8 @@ def contact_due(state: ReferralState, due_at: datetime) -> None:
 
 def expire(state: ReferralState, a: Assignment, at: datetime) -> None:
     a.outcome, a.decided_at, a.reason = Outcome.EXPIRED, at, Outcome.EXPIRED
-    log(state, at, SLA_TIMER, "expired", f"{a.partner} did not answer by the deadline")
+    detail = f"{a.partner} did not answer by the deadline"
+    log(state, at, SLA_TIMER, "expired", detail, partner=a.partner)
 
 
 def escalate(state: ReferralState, explanation: MatchExplanation, at: datetime) -> str:
@@ -134,13 +140,23 @@ def escalate(state: ReferralState, explanation: MatchExplanation, at: datetime) 
     why = f"{explanation.note or 'no eligible partner'} ({found})"
     state.status = Status.ESCALATED
     state.escalation, state.escalated_by = why, explanation
-    log(state, at, SYSTEM, "escalated", why)
+    log(
+        state,
+        at,
+        SYSTEM,
+        "escalated",
+        why,
+        candidates=str(explanation.candidates),
+        missing=",".join(explanation.missing),
+        why=explanation.note,
+    )
     return why
 
 
 def contact_overdue(state: ReferralState, partner: str, at: datetime) -> None:
     state.milestones.contact_overdue = True
-    log(state, at, SLA_TIMER, "contact_overdue", f"{partner} has not recorded contact")
+    detail = f"{partner} has not recorded contact"
+    log(state, at, SLA_TIMER, "contact_overdue", detail, partner=partner)
 
 
 def apply_partner_action(
@@ -160,26 +176,21 @@ def apply_partner_action(
         a.reason, a.note = action.reason, action.note
         state.status = Status.PENDING
         state.milestones = Milestones()
-        log(
-            state,
-            at,
-            actor,
-            "declined",
-            action.reason + (f": {action.note}" if action.note else ""),
-        )
+        detail = action.reason + (f": {action.note}" if action.note else "")
+        log(state, at, actor, "declined", detail, reason=action.reason, note=action.note)
     elif name == Action.CONTACTED:
         m.contacted_at, m.contact_overdue = at, False
-        log(state, at, actor, "contacted", action.note)
+        log(state, at, actor, "contacted", action.note, note=action.note)
     elif name == Action.KICKOFF:
         m.kickoff_at = at
-        log(state, at, actor, "kickoff", action.note)
+        log(state, at, actor, "kickoff", action.note, note=action.note)
     elif name == Action.CPOR_CLAIMED:
         m.cpor_claimed_at = at
-        log(state, at, actor, "cpor_claimed", action.note)
+        log(state, at, actor, "cpor_claimed", action.note, note=action.note)
     elif name == Action.ACCOUNT_TEAM_CONTACTED:
         m.account_team_contacted_at = at
         before = "before" if m.kickoff_at is None else "after"
-        log(state, at, actor, "account_team_contacted", f"{before} the kick-off")
+        log(state, at, actor, "account_team_contacted", f"{before} the kick-off", when=before)
     elif name == Action.COMPLETE:
         a.outcome, a.decided_at = Outcome.COMPLETED, at
         state.completion = Completion(
@@ -189,7 +200,8 @@ def apply_partner_action(
             completed_at=at,
         )
         state.status = Status.COMPLETED
-        log(state, at, actor, "completed", "VAS sold" if action.vas_sold else "no VAS")
+        sold = "yes" if action.vas_sold else "no"
+        log(state, at, actor, "completed", "VAS sold" if action.vas_sold else "no VAS", vas=sold)
     return ActionResult(state.workflow_id, state.status, f"{name} recorded")
 
 
@@ -198,14 +210,14 @@ def apply_operator_action(state: ReferralState, op: OperatorAction, at: datetime
     if op.action == Action.RETRY:
         state.status = Status.PENDING
         state.escalation, state.escalated_by = "", None
-        log(state, at, op.operator, "retry", op.reason or "matching again")
+        log(state, at, op.operator, "retry", op.reason or "matching again", note=op.reason)
     else:
         a = state.current
         if a is not None:
             withdraw(a, at)
         state.status = Status.CANCELLED
         state.cancel_reason = op.reason
-        log(state, at, op.operator, "cancelled", op.reason)
+        log(state, at, op.operator, "cancelled", op.reason, note=op.reason)
     return ActionResult(state.workflow_id, state.status, f"{op.action} recorded")
 
 

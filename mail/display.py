@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from domain.matching import NOTE_NO_SINGLE
 from domain.models import MatchExplanation
 from domain.text import Text, trp
-from mail import i18n
+from mail import formats, i18n
 
 WORKLOAD_NAMES: dict[str, str] = {
     "teams": "Microsoft Teams",
@@ -318,6 +318,58 @@ def escalation_why(e: MatchExplanation) -> str:
         why = i18n._("No eligible partner.")
     considered = i18n._n("%(n)s partner considered.", "%(n)s partners considered.", e.candidates)
     return f"{why} {considered}"
+
+
+def history_words(action: str, detail: str, params: Mapping[str, str]) -> tuple[str, str]:
+    """A timeline entry's detail for a page: (text, "en" when it is English left as it was,
+    "" when it is in the reader's language or a person's own words). Entries recorded before
+    their values were kept show their English detail."""
+    p = params
+    partner = p.get("partner", "")
+    if action == "created" and "workloads" in p:
+        names = ", ".join(workload(w) for w in p["workloads"].split(", ") if w)
+        if p.get("type") == "benefit":
+            return i18n._("Benefit referral for %(workloads)s", workloads=names), ""
+        return i18n._("Standard referral for %(workloads)s", workloads=names), ""
+    if action == "assigned" and partner:
+        if p.get("cpor"):
+            return i18n._(
+                "assigned to %(partner)s (claiming partner of record)", partner=partner
+            ), ""
+        return i18n._("assigned to %(partner)s (ranked first)", partner=partner), ""
+    if action == "released" and partner:
+        return i18n._("%(partner)s released: cancelled while matching", partner=partner), ""
+    if action == "notified" and partner and p.get("due"):
+        due = formats.moment_short(datetime.fromisoformat(p["due"]))
+        return i18n._("%(partner)s notified, answer due %(due)s", partner=partner, due=due), ""
+    if action == "expired" and partner:
+        return i18n._("%(partner)s did not answer by the deadline", partner=partner), ""
+    if action == "contact_overdue" and partner:
+        return i18n._("%(partner)s has not recorded contact", partner=partner), ""
+    if action == "reminded" and partner:
+        if p.get("kind") == "contact_reminder":
+            return i18n._("contact reminder sent to %(partner)s", partner=partner), ""
+        return i18n._("reminder sent to %(partner)s", partner=partner), ""
+    if action == "escalated" and "candidates" in p:
+        missing = [w for w in p.get("missing", "").split(",") if w]
+        why = MatchExplanation(candidates=int(p["candidates"]), missing=missing, note=p["why"])
+        return escalation_why(why), ""
+    if action == "declined" and p.get("reason"):
+        words = reason(p["reason"])
+        return (f"{words}: {p['note']}" if p.get("note") else words), ""
+    if action == "account_team_contacted" and p.get("when"):
+        if p["when"] == "before":
+            return i18n._("before the kick-off"), ""
+        return i18n._("after the kick-off"), ""
+    if action == "completed" and p.get("vas"):
+        if p["vas"] == "yes":
+            return i18n._("value-added services sold"), ""
+        return i18n._("no value-added services sold"), ""
+    if action == "retry" and "note" in p and not p["note"]:
+        return i18n._("matching again"), ""
+    if "note" in p:  # a partner's note, an operator's reason: as they wrote it
+        return detail, ""
+    return detail, "en"
 
 
 def status(code: str) -> str:

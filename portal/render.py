@@ -50,6 +50,7 @@ env.filters.update(
     history=display.history,
     criterion=display.criterion,
 )
+env.globals.update(history_words=display.history_words)
 templates = Jinja2Templates(env=env)
 
 

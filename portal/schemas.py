@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from domain.models import Reason, Status
 from domain.policy import reason_problem
@@ -217,6 +218,8 @@ class HistoryOut(BaseModel):
     action: str
     detail: str
     refused: bool
+    # for the portal's pages only (`mail.display.history_words`); not part of the JSON API
+    params: SkipJsonSchema[dict[str, str]] = Field(default_factory=dict, exclude=True)
 
 
 class PartOut(BaseModel):

@@ -261,4 +261,6 @@ def _completion(state: ReferralState) -> CompletionOut | None:
 
 
 def _history(e: HistoryEntry) -> HistoryOut:
-    return HistoryOut(at=e.at, actor=e.actor, action=e.action, detail=e.detail, refused=e.refused)
+    return HistoryOut(
+        at=e.at, actor=e.actor, action=e.action, detail=e.detail, refused=e.refused, params=e.params
+    )

@@ -13,7 +13,7 @@ from temporalio.client import WorkflowHandle
 from db.portal_prefs import PreferenceStore
 from domain.models import Outcome, Status
 from mail import i18n
-from mail.display import WORKLOAD_NAMES
+from mail.display import WORKLOAD_NAMES, history_words
 from tests.factories import partner, referral
 from tests.harness import Harness
 from tests.i18n_support import untranslated, visible_text
@@ -142,6 +142,9 @@ async def test_a_german_partner_gets_german_emails_and_a_german_portal_without_a
     assert '<html lang="de">' in page.text and page.headers["content-language"] == "de"
     assert "Warum lehnen Sie ab?" in page.text, page.text
     assert "Zeitangaben: Mitteleuropäische Zeit" in page.text
+    timeline = page.text.split('class="timeline"')[1].split("</ol>")[0]
+    assert "Benefit-Empfehlung für Microsoft Teams" in timeline  # worded in German
+    assert "3101 benachrichtigt, Antwort fällig" in timeline and 'lang="en"' not in timeline
     refused = await web.post(
         f"/referrals/{handle.id}/decline",
         data={"csrf": csrf_of(page.text), "nonce": "n2", "reason": "other", "note": ""},
@@ -239,3 +242,15 @@ async def test_a_refused_completion_is_answered_in_the_partners_language(
     assert refused.status_code == 409 and 'role="alert"' in refused.text
     assert leftovers(refused.text, handle.id, "10") == []
     assert (await h.state(handle)).status == "active"
+
+
+def test_timeline_details_are_worded_from_their_values_and_people_keep_their_words() -> None:
+    with i18n.using("de"):
+        assert history_words("expired", "4711 did not answer", {"partner": "4711"}) == (
+            "4711 hat nicht bis zur Frist geantwortet",
+            "",
+        )
+        note = "Kunde wünscht Termin im Januar"
+        assert history_words("contacted", note, {"note": note}) == (note, "")
+        # recorded before the values were kept, or a server's error: English, marked so
+        assert history_words("expired", "4711 did not answer", {}) == ("4711 did not answer", "en")

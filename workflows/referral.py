@@ -81,9 +81,8 @@ class ReferralWorkflow:
 
     @workflow.run
     async def run(self, inp: ReferralInput) -> ReferralSummary:
-        self._log(
-            t.SYSTEM, "created", f"{self._referral.type} referral for {', '.join(self._scope)}"
-        )
+        kind, scope = self._referral.type, ", ".join(self._scope)
+        self._log(t.SYSTEM, "created", f"{kind} referral for {scope}", type=kind, workloads=scope)
         while not self._closed():
             if self._state.status == Status.ESCALATED:
                 await self._wait(lambda: self._state.status != Status.ESCALATED)
@@ -413,7 +412,8 @@ class ReferralWorkflow:
         started = started or workflow.now()
         due = due or self._deadline(started, partner)
         t.notified(a, started, due.due_at)
-        self._log(t.SYSTEM, "notified", f"{partner.mpn_id} notified, answer due {due.local_text}")
+        detail = f"{partner.mpn_id} notified, answer due {due.local_text}"
+        self._log(t.SYSTEM, "notified", detail, partner=partner.mpn_id, due=due.due_at.isoformat())
         self._waiting(f"waiting for {partner.mpn_id} to accept or decline, due {due.local_text}")
         return due
 
@@ -528,7 +528,8 @@ class ReferralWorkflow:
                 return True
             a = self._state.assignments[-1]
             self._send(kind, a, {}).due_at = due  # the deadline this reminder is about
-            self._log(t.SYSTEM, "reminded", f"{kind.replace('_', ' ')} sent to {a.partner}")
+            detail = f"{kind.replace('_', ' ')} sent to {a.partner}"
+            self._log(t.SYSTEM, "reminded", detail, kind=kind, partner=a.partner)
         return await self._wait(done, due, label)
 
     def _reminder_at(self, start: datetime, due: datetime) -> datetime | None:
@@ -568,8 +569,10 @@ class ReferralWorkflow:
     def _closed(self) -> bool:
         return self._state.status in Status.CLOSED
 
-    def _log(self, actor: str, action: str, detail: str, refused: bool = False) -> None:
-        t.log(self._state, workflow.now(), actor, action, detail, refused=refused)
+    def _log(
+        self, actor: str, action: str, detail: str, refused: bool = False, **params: str
+    ) -> None:
+        t.log(self._state, workflow.now(), actor, action, detail, refused, **params)
 
     def _send(
         self, kind: str, a: Assignment | None, detail: dict[str, str], seq: int | None = None
