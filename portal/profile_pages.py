@@ -136,7 +136,10 @@ def _codes(
     unknown = [c for c in codes if c.lower() not in {k.lower() for k in known}]
     if unknown:
         errors[key] = noun % {"codes": ", ".join(unknown[:5])}
-    return list(dict.fromkeys(codes))
+    first: dict[str, str] = {}  # the directory's rule: one code once, whatever its case
+    for code in codes:
+        first.setdefault(code.lower(), code)
+    return list(first.values())
 
 
 def _seats(raw: str, errors: dict[str, str], key: str) -> int | None:

@@ -187,11 +187,11 @@ async def test_profile_edits_are_validated_audited_and_pause_is_bounded(
         data={
             "csrf": csrf,
             "version": version,
-            "languages": "en, fr",
+            "languages": "en, fr, EN",  # the same code twice, in two cases: once
             "segments": "education",
             "min_seats": "10",
             "max_seats": "",
-            "countries": "AT, CH",
+            "countries": "AT, CH, at",
         },
     )
     assert ok.status_code == 303
