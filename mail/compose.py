@@ -47,7 +47,7 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from domain.links import LinkClaims, link_nonce, sign_link
-from domain.models import EmailRequest, Outcome
+from domain.models import EmailRequest, MatchExplanation, Outcome
 from domain.policy import program_answer
 from domain.visibility import sees_customer
 from mail import display, formats, i18n, wording
@@ -324,7 +324,8 @@ def _context(
         if request.kind in TEAM_KINDS
         else "ops"
     )
-    shown_apart = {"due_local", "note", "reason", "reminded"}  # in the text, not as facts
+    # in the text, not as facts
+    shown_apart = {"due_local", "note", "reason", "reminded", "candidates", "missing", "match_note"}
     extra_keys = set(REQUIRED_DETAIL.get(request.kind, ())) | shown_apart
     return {
         "kind": request.kind,
@@ -384,7 +385,7 @@ def _context(
             "decline": (links or {}).get("decline") or view,
             "account_team_contacted": f"{view}#form-account_team_contacted",
         },
-        "detail": dict(request.detail),
+        "detail": dict(request.detail) | _worded(request),
         "answer": _answer(request),
         "steps": wording.steps(request, settings),
         "currency": settings.program_currency,
@@ -394,6 +395,17 @@ def _context(
         "ops_email": settings.ops_email,
         "portal_url": settings.portal_url.rstrip("/"),
     }
+
+
+def _worded(request: EmailRequest) -> dict[str, str]:
+    """Detail values the email words in its own language (an escalation's why, from the
+    match's values; the English `why` stays for an older request without them)."""
+    d = request.detail
+    if request.kind == "escalation" and "match_note" in d and d.get("candidates", "").isdigit():
+        missing = [w for w in d.get("missing", "").split(",") if w]
+        match = MatchExplanation(int(d["candidates"]), missing=missing, note=d["match_note"])
+        return {"why": display.escalation_why(match)}
+    return {}
 
 
 def _deadline(request: EmailRequest) -> str:

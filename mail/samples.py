@@ -71,9 +71,11 @@ _DETAILS: dict[str, dict[str, str]] = {
         "notes": "Teams Phone live for 600 users; SharePoint migration finished in week 9.",
     },
     "escalation": {
-        "why": "No eligible partner left: 14 considered, 6 not endorsed for Microsoft Entra ID, "
-        "5 do not serve German, 3 already declined.",
+        "why": "no eligible partner covers: entra_id (14 partners considered, removed by: "
+        "workloads 6, language 5, not_excluded 3)",
         "candidates": "14",
+        "missing": "entra_id",
+        "match_note": "no eligible partner covers: entra_id",
         "excluded": "4711001, 4711007, 4711013",
     },
     "delivery_failure": {

@@ -314,3 +314,12 @@ def test_a_parts_escalation_names_the_part_in_its_retry_command() -> None:
     escalation = compose(replace(sample, scope_id=part), SETTINGS, LINKS)
     assert f"referral retry {part}" in escalation.text
     assert f"referral retry {part}<" in escalation.html
+
+
+def test_an_escalations_why_is_worded_in_operations_language() -> None:
+    """From the match's values (the workflow's `why` is English, for the CLI)."""
+    german = replace(SETTINGS, program_locale="de")
+    escalation = compose(samples.request("escalation"), german, LINKS)
+    why = "Kein geeigneter Partner deckt Microsoft Entra ID ab. 14 Partner geprüft."
+    assert why in escalation.text and why in escalation.html
+    assert "no eligible partner covers" not in escalation.text

@@ -320,7 +320,10 @@ class ReferralWorkflow:
         metrics.escalated(self._referral.type)
         self._escalations += 1
         self._waiting("escalated: waiting for operations to retry or cancel")
-        self._send("escalation", None, {"why": why}, seq=self._escalations)
+        e = result.explanation  # the values `why` is worded from, in operations' language
+        detail = {"why": why, "match_note": e.note, "missing": ",".join(e.missing)}
+        detail["candidates"] = str(e.candidates)
+        self._send("escalation", None, detail, seq=self._escalations)
         await self._out.publish()
 
     # ----------------------------------------------------------- assignment
