@@ -85,6 +85,7 @@ async def test_pause_sweep_resumes_only_ended_pauses(h: Harness) -> None:
     assert (await directory.get("8002")).profile.paused_until == day  # type: ignore[union-attr]
 
 
+@pytest.mark.own_test_server  # it skips a week
 async def test_weekly_report_is_emailed_once_per_run(h: Harness) -> None:
     await h.partners(partner("8101", name="Northwind Cloud"))
     handle = await h.start(referral("FT-WR-0001"))
