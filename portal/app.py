@@ -98,7 +98,12 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         code, message = _validation_message(exc)
         if _is_page(request):
-            return _problem_page(request, 422, _("Invalid request"), message)
+            fields = sorted({str(e.get("loc", ("", "?"))[-1]) for e in exc.errors()[:5]})
+            text = _(
+                "The address of this page has a value the page cannot use: %(fields)s.",
+                fields=", ".join(fields),
+            )
+            return _problem_page(request, 422, _("Invalid request"), text)
         return error(422, code, message)
 
     async def on_http(request: Request, exc: Exception) -> Response:
@@ -116,13 +121,22 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "no such endpoint"
         return error(exc.status_code, code, message, getattr(exc, "headers", None))
 
-    async def on_unavailable(request: Request, exc: Exception) -> ErrorResponse:
+    async def on_unavailable(request: Request, exc: Exception) -> Response:
         api = unavailable(exc)
+        if _is_page(request):
+            title = _("Please try again shortly")
+            text = _("The referral service cannot be reached right now. Nothing was changed.")
+            page = _problem_page(request, api.status_code, title, text)
+            page.headers.update(api.headers or {})
+            return page
         return error(api.status_code, api.code, api.message, api.headers)
 
-    async def on_anything(request: Request, exc: Exception) -> ErrorResponse:
+    async def on_anything(request: Request, exc: Exception) -> Response:
         # Last resort: every known failure is answered above; this only keeps the shape.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _is_page(request):
+            text = _("The portal could not answer; operations are told. Please try again shortly.")
+            return _problem_page(request, 500, _("Something went wrong"), text)
         return error(500, "internal_error", "the portal failed to answer; operations are told")
 
     app.add_exception_handler(ApiError, on_api_error)

@@ -8,15 +8,19 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from temporalio.client import WorkflowHandle
 
 from db.portal_prefs import PreferenceStore
 from domain.models import Outcome, Status
 from mail import i18n
 from mail.display import WORKLOAD_NAMES, history_words
+from portal.app import create_app
+from portal.session import SESSION_COOKIE
 from tests.factories import partner, referral
 from tests.harness import Harness
 from tests.i18n_support import untranslated, visible_text
+from tests.test_portal import portal_client
 from tests.test_portal_pages import OPERATOR, csrf_of, sign_in, web  # noqa: F401
 from tests.test_workflow import skip_past_due
 
@@ -254,3 +258,24 @@ def test_timeline_details_are_worded_from_their_values_and_people_keep_their_wor
         assert history_words("contacted", note, {"note": note}) == (note, "")
         # recorded before the values were kept, or a server's error: English, marked so
         assert history_words("expired", "4711 did not answer", {}) == ("4711 did not answer", "en")
+
+
+async def test_pages_answer_an_unusable_value_and_an_absent_database_in_the_readers_language(
+    h: Harness,
+    web: httpx.AsyncClient,  # noqa: F811
+) -> None:
+    """Pages answered these with the validator's English, and with the JSON API's body."""
+    await h.partners(partner("3101"))
+    await PreferenceStore(h.sessions).set_locale(PARTNER_EMAIL, i18n.PSEUDO, datetime.now(UTC))
+    await sign_in_quietly(h, web)
+    bad = await web.get("/referrals", params={"page": "0"})
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert leftovers(bad.text, "page") == []
+
+    away = async_sessionmaker(create_async_engine("postgresql+asyncpg://fasttrack@127.0.0.1:1/x"))
+    async with portal_client(create_app(h.settings, h.client, away)) as browser:
+        browser.cookies.set("ft_lang", i18n.PSEUDO)
+        browser.cookies.set(SESSION_COOKIE, "a-session-it-cannot-look-up")
+        page = await browser.get("/referrals")
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["retry-after"] and leftovers(page.text) == []
