@@ -317,6 +317,17 @@ async def test_send_again_withholds_an_event_naming_the_customer_once_the_partne
     assert len(receiver.received) == before  # nothing sent
 
 
+async def deliver(h: Harness, job: WebhookJob) -> str:
+    """The delivery workflow for one event, to its end."""
+    return await h.client.execute_workflow(
+        "WebhookDelivery",
+        job,
+        id=f"webhook-test-{uuid.uuid4().hex[:8]}",
+        task_queue=h.settings.task_queue,
+        result_type=str,
+    )
+
+
 async def test_a_dead_endpoint_never_holds_the_referral_and_is_disabled_after_the_window(
     h: Harness, receiver: WebhookReceiver
 ) -> None:
@@ -340,13 +351,7 @@ async def test_a_dead_endpoint_never_holds_the_referral_and_is_disabled_after_th
 
     # The window passes for one event: the subscription is disabled, contact and ops told.
     before = len(h.sink.messages)
-    done = await h.client.execute_workflow(
-        "WebhookDelivery",
-        WebhookJob(failing.id, give_up_s=1.0),
-        id=f"webhook-test-{uuid.uuid4().hex[:8]}",
-        task_queue=h.settings.task_queue,
-        result_type=str,
-    )
+    done = await deliver(h, WebhookJob(failing.id, give_up_s=1.0))
     assert done.startswith("disabled; email")
     assert not (await store.get(sub.id)).active  # type: ignore[union-attr]
     msg = await h.wait_mail(lambda m: m in h.sink.messages[before:])
@@ -358,13 +363,7 @@ async def test_a_dead_endpoint_never_holds_the_referral_and_is_disabled_after_th
     # While it is disabled, an attempt is recorded as not sent and the event stays pending;
     # "send again" says why it cannot, and queues nothing.
     other = next(r for r in await store.recent("5201") if r.id != failing.id)
-    skipped = await h.client.execute_workflow(
-        "WebhookDelivery",
-        WebhookJob(other.id, give_up_s=60.0),
-        id=f"webhook-test-{uuid.uuid4().hex[:8]}",
-        task_queue=h.settings.task_queue,
-        result_type=str,
-    )
+    skipped = await deliver(h, WebhookJob(other.id, give_up_s=60.0))
     assert skipped == DISABLED
     (row,) = [r for r in await store.recent("5201") if r.id == other.id]
     assert (row.status, row.last_outcome) == ("pending", DISABLED)
