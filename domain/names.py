@@ -24,9 +24,9 @@ PART_SUFFIX = ".part"  # + the part's number: reserved, no referral id may end w
 _PART_ID = re.compile(r"\.part[0-9]+$")
 
 
-def part_workflow_id(referral_id: str, number: int) -> str:
-    """Workflow id of split part `number` (1-based) of a referral."""
-    return f"{referral_id}{PART_SUFFIX}{number}"
+def part_workflow_id(scope_id: str, number: int) -> str:
+    """Workflow id of split part `number` (1-based) of a referral, or of a part that split."""
+    return f"{scope_id}{PART_SUFFIX}{number}"
 
 
 def ends_like_a_part(referral_id: str) -> bool:

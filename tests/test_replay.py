@@ -24,7 +24,8 @@ from worker import WORKFLOW_RUNNER, WORKFLOWS
 
 HERE = Path(__file__).parent / "histories"
 KEY_FILE = HERE / "test-payload-key.json"  # the fixed test key they were recorded with
-HISTORIES = sorted(p for p in HERE.glob("*.json") if p != KEY_FILE)
+IDS_FILE = HERE / "workflow-ids.json"  # the workflow id each history was recorded under
+HISTORIES = sorted(p for p in HERE.glob("*.json") if p not in (KEY_FILE, IDS_FILE))
 PATHS = {
     "accept_complete",
     "decline_reassign",
@@ -62,7 +63,8 @@ async def test_saved_history_replays_with_the_workers_runner_and_converter(path:
         # for its first activation; what is checked here is the commands, not the speed
         debug_mode=True,
     )
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    workflow_id = json.loads(IDS_FILE.read_text())[path.stem]  # part ids derive from it
+    history = WorkflowHistory.from_json(workflow_id, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
 

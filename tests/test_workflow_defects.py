@@ -154,3 +154,34 @@ async def test_an_accept_and_a_completion_handled_together_still_reach_the_accou
     subjects = [str(m["Subject"]) for m in h.mails(r.referral_id)]
     assert any("accepted by" in s for s in subjects), subjects
     assert any("completed by" in s for s in subjects), subjects
+
+
+async def test_a_part_nobody_covers_alone_any_more_splits_into_parts_of_its_own(
+    h: Harness,
+) -> None:
+    """The partner of a two-workload part declines and no other partner covers both: the part
+    splits (it escalated, and retrying escalated again, while a partner per workload waited),
+    and the referral closes once every part, nested ones too, has."""
+    await h.partners(
+        partner("5001", workloads=["teams", "sharepoint"]),
+        partner("5002", workloads=["teams"]),
+        partner("5003", workloads=["sharepoint"]),
+        partner("5004", workloads=["intune"]),
+    )
+    handle = await h.start(
+        referral("FT-D-RESPLIT", workloads=["teams", "sharepoint", "intune"], active_usage={})
+    )
+    state = await h.until(handle, lambda s: len(s.parts) == 2)
+    by_size = sorted(state.parts, key=lambda p: len(p.workloads))
+    one, two = (h.client.get_workflow_handle(p.workflow_id) for p in by_size)
+    await h.act(two, "decline", await h.assigned(two), reason="customer_unresponsive")
+    part = await h.until(two, lambda s: len(s.parts) == 2)
+    assert part.status == "split" and {p.workflow_id for p in part.parts} == {
+        f"{two.id}.part1",
+        f"{two.id}.part2",
+    }
+    for scope in (*(h.client.get_workflow_handle(p.workflow_id) for p in part.parts), one):
+        who = await h.assigned(scope)
+        await h.act(scope, "accept", who)
+        await h.act(scope, "complete", who, vas_sold=False)
+    assert (await handle.result()).status == "completed"

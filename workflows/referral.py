@@ -92,7 +92,7 @@ class ReferralWorkflow:
                 self._release(result)
             elif result.partner is not None:
                 await self._assignment(result.partner, result)
-            elif result.split and inp.parent_id is None:
+            elif result.split:  # a part splits too, into parts of its own
                 await self._split(result.split)
             else:
                 await self._escalate(result)
@@ -299,7 +299,6 @@ class ReferralWorkflow:
             attempt=len(self._state.assignments) + 1,
             excluded=list(self._excluded),
             as_of=workflow.now(),
-            allow_split=self._state.parent_id is None,
         )
         # local, like the publish: the reservation is idempotent per (scope, attempt)
         return await workflow.execute_local_activity_method(
@@ -476,7 +475,7 @@ class ReferralWorkflow:
         s = self._state
         t.split(s, plan, workflow.now())
         for number, workloads in enumerate(plan, start=1):
-            wid = names.part_workflow_id(s.referral_id, number)
+            wid = names.part_workflow_id(s.workflow_id, number)
             t.add_part(s, PartRef(workflow_id=wid, workloads=workloads, status=""))
             child = await workflow.start_child_workflow(
                 ReferralWorkflow.run,

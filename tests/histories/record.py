@@ -13,6 +13,7 @@ files are the proof that the code still replays what running workflows recorded 
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
@@ -33,6 +34,7 @@ from workflows.scheduled import PauseSweepWorkflow, WeeklyReportWorkflow
 
 HERE = Path(__file__).parent
 KEY_FILE = HERE / "test-payload-key.json"  # a test key, for these recordings only
+IDS_FILE = HERE / "workflow-ids.json"  # each history's workflow id: a replay runs under it
 # The workflow version the recordings belong to.
 TAG = "v1"
 
@@ -194,6 +196,7 @@ async def main() -> None:
     env = await start_test_server()
     sink = MailSink(directory=None, echo=False)
     await sink.start("127.0.0.1", 0)
+    recorded: dict[str, str] = {}
     try:
         for name, path in PATHS.items():
             with tempfile.TemporaryDirectory() as tmp:
@@ -210,8 +213,10 @@ async def main() -> None:
                         suffix = "" if number == 0 else f".part{number}"
                         out = HERE / f"{name}{suffix}.{TAG}.json"
                         out.write_text(history.to_json())
+                        recorded[out.stem] = wid
                         print(f"recorded {out.relative_to(HERE.parent.parent)}")
                 await engine.dispose()
+        IDS_FILE.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
     finally:
         await sink.stop()
         await env.shutdown()
