@@ -8,6 +8,7 @@ decide *what*.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from domain import acceptance
@@ -140,17 +141,22 @@ def escalate(state: ReferralState, explanation: MatchExplanation, at: datetime) 
     why = f"{explanation.note or 'no eligible partner'} ({found})"
     state.status = Status.ESCALATED
     state.escalation, state.escalated_by = why, explanation
-    log(
-        state,
-        at,
-        SYSTEM,
-        "escalated",
-        why,
-        candidates=str(explanation.candidates),
-        missing=",".join(explanation.missing),
-        why=explanation.note,
-    )
+    log(state, at, SYSTEM, "escalated", why, False, **escalation_values(explanation))
     return why
+
+
+def escalation_values(e: MatchExplanation) -> dict[str, str]:
+    """The escalating match's values a page or an email words its why with, in its reader's
+    language (`escalation_match` reads them back)."""
+    return {"candidates": str(e.candidates), "missing": ",".join(e.missing), "match_note": e.note}
+
+
+def escalation_match(values: Mapping[str, str]) -> MatchExplanation | None:
+    """The match `escalation_values` recorded; None when they are not there (an older record)."""
+    if "match_note" not in values or not values.get("candidates", "").isdigit():
+        return None
+    missing = [w for w in values.get("missing", "").split(",") if w]
+    return MatchExplanation(int(values["candidates"]), missing=missing, note=values["match_note"])
 
 
 def contact_overdue(state: ReferralState, partner: str, at: datetime) -> None:

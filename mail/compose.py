@@ -47,8 +47,9 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from domain.links import LinkClaims, link_nonce, sign_link
-from domain.models import EmailRequest, MatchExplanation, Outcome
+from domain.models import EmailRequest, Outcome
 from domain.policy import program_answer
+from domain.transitions import escalation_match
 from domain.visibility import sees_customer
 from mail import display, formats, i18n, wording
 from mail.i18n import _
@@ -400,10 +401,7 @@ def _context(
 def _worded(request: EmailRequest) -> dict[str, str]:
     """Detail values the email words in its own language (an escalation's why, from the
     match's values; the English `why` stays for an older request without them)."""
-    d = request.detail
-    if request.kind == "escalation" and "match_note" in d and d.get("candidates", "").isdigit():
-        missing = [w for w in d.get("missing", "").split(",") if w]
-        match = MatchExplanation(int(d["candidates"]), missing=missing, note=d["match_note"])
+    if request.kind == "escalation" and (match := escalation_match(request.detail)) is not None:
         return {"why": display.escalation_why(match)}
     return {}
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from domain.matching import NOTE_NO_SINGLE
 from domain.models import MatchExplanation
 from domain.text import Text, trp
+from domain.transitions import escalation_match
 from mail import formats, i18n
 
 WORKLOAD_NAMES: dict[str, str] = {
@@ -350,10 +351,8 @@ def history_words(action: str, detail: str, params: Mapping[str, str]) -> tuple[
         if p.get("kind") == "contact_reminder":
             return i18n._("contact reminder sent to %(partner)s", partner=partner), ""
         return i18n._("reminder sent to %(partner)s", partner=partner), ""
-    if action == "escalated" and "candidates" in p:
-        missing = [w for w in p.get("missing", "").split(",") if w]
-        why = MatchExplanation(candidates=int(p["candidates"]), missing=missing, note=p["why"])
-        return escalation_why(why), ""
+    if action == "escalated" and (match := escalation_match(p)) is not None:
+        return escalation_why(match), ""
     if action == "declined" and p.get("reason"):
         words = reason(p["reason"])
         return (f"{words}: {p['note']}" if p.get("note") else words), ""

@@ -319,9 +319,7 @@ class ReferralWorkflow:
         metrics.escalated(self._referral.type)
         self._escalations += 1
         self._waiting("escalated: waiting for operations to retry or cancel")
-        e = result.explanation  # the values `why` is worded from, in operations' language
-        detail = {"why": why, "match_note": e.note, "missing": ",".join(e.missing)}
-        detail["candidates"] = str(e.candidates)
+        detail = {"why": why, **t.escalation_values(result.explanation)}  # worded by the email
         self._send("escalation", None, detail, seq=self._escalations)
         await self._out.publish()
 
