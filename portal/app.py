@@ -39,7 +39,13 @@ from portal.gateway import UNAVAILABLE, unavailable
 from portal.partner_api import partner_api
 from portal.render import STATIC_DIR, SecurityHeaders, render
 from portal.schemas import ApiError, Health
-from portal.session import PageProblem, SignInRequired, on_page_problem, on_sign_in_required
+from portal.session import (
+    PageProblem,
+    SignInRequired,
+    on_page_problem,
+    on_sign_in_required,
+    service_unavailable,
+)
 from settings import Settings
 
 log = logging.getLogger("fasttrack.portal")
@@ -124,9 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_unavailable(request: Request, exc: Exception) -> Response:
         api = unavailable(exc)
         if _is_page(request):
-            title = _("Please try again shortly")
-            text = _("The referral service cannot be reached right now. Nothing was changed.")
-            page = _problem_page(request, api.status_code, title, text)
+            page = on_page_problem(request, service_unavailable())
             page.headers.update(api.headers or {})
             return page
         return error(api.status_code, api.code, api.message, api.headers)

@@ -33,7 +33,13 @@ from portal.partner_pages import refusal_text
 from portal.profile_pages import recent_changes
 from portal.render import render
 from portal.schemas import ApiError
-from portal.session import OperatorViewer, PageProblem, checked_form, page_not_found
+from portal.session import (
+    OperatorViewer,
+    PageProblem,
+    checked_form,
+    page_not_found,
+    service_unavailable,
+)
 
 router = APIRouter(prefix="/ops", include_in_schema=False)
 
@@ -114,11 +120,7 @@ async def operate(
     try:
         status_code, body = await run_update(portal, loaded, action, op, f"ops:{nonce}")
     except ApiError as err:
-        raise PageProblem(
-            503,
-            _("Please try again shortly"),
-            _("The referral service cannot be reached right now. Nothing was changed."),
-        ) from err
+        raise service_unavailable() from err
     if status_code != 200:
         raise PageProblem(409, _("Refused"), refusal_text(str(body.get("message", ""))))
     done = _("retry recorded") if action == "retry" else _("cancel recorded")

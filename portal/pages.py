@@ -26,6 +26,7 @@ from portal.auth import Portal, PortalDep
 from portal.gateway import UNAVAILABLE, Loaded, load, run_update
 from portal.render import render
 from portal.schemas import ApiError
+from portal.session import service_unavailable
 from portal.views import timezone_of
 
 log = logging.getLogger("fasttrack.portal")
@@ -143,9 +144,9 @@ def unavailable_page(request: Request, link_spent: bool = False) -> HTMLResponse
             "The referral service did not confirm your answer, and this link cannot be used "
             "again. Please check the referral in the portal."
         )
-    else:
-        text = _("The referral service cannot be reached right now. Nothing was changed.")
-    return page(request, _("Please try again shortly"), text, "bad", 503)
+        return page(request, _("Please try again shortly"), text, "bad", 503)
+    problem = service_unavailable()
+    return page(request, problem.title, problem.message, "bad", problem.status_code)
 
 
 def not_found_page(request: Request) -> HTMLResponse:

@@ -26,7 +26,12 @@ from portal.forms import ActionForm, allowed_actions, read_action, reason_guidan
 from portal.gateway import Loaded, load, run_update
 from portal.render import render
 from portal.schemas import ApiError
-from portal.session import PageProblem, PartnerViewer, checked_form, page_not_found
+from portal.session import (
+    PartnerViewer,
+    checked_form,
+    page_not_found,
+    service_unavailable,
+)
 from portal.views import detail, held_by, timezone_of
 from portal.why import why_in_words
 
@@ -231,7 +236,7 @@ async def referral_action(
             portal, loaded, action, update, f"form:{viewer.mpn_id}:{shown.nonce}"
         )
     except ApiError as err:
-        raise PageProblem(503, _("Please try again shortly"), err.message) from err
+        raise service_unavailable() from err
     if status_code != 200:
         # Refused by the workflow's validator: nothing changed; the answer goes next to the form.
         loaded = await _loaded_for(portal, id, viewer.mpn_id)

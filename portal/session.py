@@ -33,6 +33,15 @@ class PageProblem(Exception):
         self.message = message
 
 
+def service_unavailable() -> PageProblem:
+    """A page's answer while Temporal or the database cannot be reached."""
+    return PageProblem(
+        503,
+        _("Please try again shortly"),
+        _("The referral service cannot be reached right now. Nothing was changed."),
+    )
+
+
 class SignInRequired(Exception):
     def __init__(self, next_path: str) -> None:
         super().__init__(next_path)
