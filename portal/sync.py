@@ -40,9 +40,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise bad from None
 
 
-def as_utc(at: datetime, name: str = "updated_since") -> datetime:
-    """A time from a query string: without an offset it is taken as UTC."""
+def as_utc(at: datetime) -> datetime:
+    """`updated_since`: without an offset it is taken as UTC."""
     try:
         return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    except OverflowError:
-        raise ApiError(422, "invalid_request", f"{name}: out of range") from None
+    except OverflowError:  # an offset that takes it past year 1 or 9999
+        raise ApiError(422, "invalid_request", "updated_since: out of range") from None
