@@ -29,6 +29,10 @@ optional); `team_reassigned` reason; `team_completed` vas_sold (vas_value, notes
 `escalation` why (any further keys are listed); `delivery_failure` failed_message_id, error, kind.
 `due_local` (pre-formatted deadline in the partner's zone) is used by `notification`, `reminder`
 and `contact_reminder`; without it the deadline is formatted from `due_at` and the partner's zone.
+
+One module, though long: a kind is its row in the table above, its required detail, its
+recipients, its template context and its Message-ID, and adding or changing a kind touches all
+of them together.
 """
 
 from __future__ import annotations
